@@ -1,0 +1,75 @@
+# Challenger: the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export CHALLENGER_HOME ?= $(CURDIR)/.challenger
+PYTEST := $(BIN)/pytest -p no:cacheprovider
+
+.PHONY: help venv install run up down status test test-unit test-integration test-e2e test-faults \
+        schemas schemas-check lint bench-backbone bench-eval bench-load bench-gateway bench-monitor clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip wheel
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	@echo "installing Challenger and its pinned dependencies (llama-cpp-python compiles ~6 min the first time)"
+	$(BIN)/pip install --progress-bar off -e '.[test]'
+	@touch $(STAMP)
+
+venv install: $(STAMP) ## create .venv and install everything pinned
+
+run: $(STAMP) ## set up, start the embedded stack and run the demo
+	$(BIN)/challenger demo
+
+up: $(STAMP) ## start the embedded stack
+	$(BIN)/challenger up
+
+down: ## stop the embedded stack
+	$(BIN)/challenger down
+
+status: ## show what runs and where
+	$(BIN)/challenger status
+
+schemas: $(STAMP) ## regenerate schemas/json and schemas/asyncapi.yaml
+	$(BIN)/python -m schemas.generate
+
+schemas-check: $(STAMP) ## fail when generated contracts are stale
+	$(BIN)/python -m schemas.generate --check
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: schemas-check test-unit test-integration test-e2e ## everything CI runs
+
+test-unit: $(STAMP) ## pure tests, no I/O
+	$(PYTEST) -q tests/unit
+
+test-integration: $(STAMP) ## real broker, real PostgreSQL/SQLite, real model servers
+	$(PYTEST) -q tests/integration
+
+test-e2e: $(STAMP) ## the whole stack through HTTP and Kafka
+	$(PYTEST) -q tests/e2e
+
+bench-backbone: $(STAMP) ## events/s through our producer+consumer vs raw aiokafka; registry submissions/s
+	$(BIN)/python -m benchmarks.backbone
+
+bench-eval: $(STAMP) ## evaluator wall time vs ideal and vs promptfoo
+	$(BIN)/python -m benchmarks.eval
+
+bench-load: $(STAMP) ## load tester accuracy/fidelity/capacity vs guidellm and SGLang bench_serving
+	$(BIN)/python -m benchmarks.load
+
+bench-gateway: $(STAMP) ## gateway added latency and req/s vs LiteLLM
+	$(BIN)/python -m benchmarks.gateway
+
+bench-monitor: $(STAMP) ## monitor ingest rate, time to fallback, drift overhead vs Evidently
+	$(BIN)/python -m benchmarks.monitor
+
+clean: ## remove local state (not the venv)
+	rm -rf .challenger test-artifacts

@@ -1,0 +1,1 @@
+"""Every event and command payload, one module per topic. Message structs only."""

@@ -1,0 +1,45 @@
+"""Events on `challenger.inference`: sampled production traffic and feedback. Key: route."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from schemas.envelope import EventData
+
+TOPIC = "challenger.inference"
+
+
+class InferenceLogged(EventData):
+    event_type: ClassVar[str] = "io.challenger.inference.logged"
+    topic: ClassVar[str] = TOPIC
+    key_field: ClassVar[str] = "route"
+
+    request_id: str
+    route: str
+    candidate_id: str
+    prompt_version: str | None = None
+    role: Literal["primary", "shadow", "fallback"] = "primary"
+    prompt: str
+    response: str
+    status: Literal["ok", "error", "blocked"] = "ok"
+    error: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    guardrail_hits: list[str] = Field(default_factory=list)
+    cached: bool = False
+
+
+class FeedbackReceived(EventData):
+    event_type: ClassVar[str] = "io.challenger.feedback.received"
+    topic: ClassVar[str] = TOPIC
+    key_field: ClassVar[str] = "route"
+
+    request_id: str
+    route: str
+    score: float = Field(ge=-1.0, le=1.0, description="thumbs down -1, up +1, or a graded label")
+    label: str | None = None
+    comment: str = ""

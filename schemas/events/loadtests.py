@@ -1,0 +1,91 @@
+"""Events on `challenger.loadtests`: latency, throughput and cost. Key: candidate id."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, Field
+
+from schemas.candidate import CandidateSpec
+from schemas.envelope import EventData
+
+TOPIC = "challenger.loadtests"
+
+
+class Slo(BaseModel):
+    ttft_ms: float | None = Field(None, gt=0)
+    tpot_ms: float | None = Field(None, gt=0)
+    e2e_ms: float | None = Field(None, gt=0)
+
+
+class LoadtestRequested(EventData):
+    event_type: ClassVar[str] = "io.challenger.loadtest.requested"
+    topic: ClassVar[str] = TOPIC
+
+    loadtest_id: str
+    candidate_id: str
+    champion_id: str | None = None
+    candidate: CandidateSpec
+    champion: CandidateSpec | None = None
+    mode: Literal["concurrency", "poisson", "gamma", "constant"] = "concurrency"
+    levels: list[float] = Field(default_factory=lambda: [1, 2, 4], min_length=1)
+    input_tokens: int = Field(64, ge=1)
+    output_tokens: int = Field(32, ge=1)
+    requests_per_level: int = Field(20, ge=1)
+    duration_s: float | None = Field(None, gt=0)
+    slo: Slo = Field(default_factory=Slo)
+    target_url: str | None = None
+
+
+class Percentiles(BaseModel):
+    p50: float
+    p90: float
+    p95: float
+    p99: float
+    mean: float
+
+
+class LevelResult(BaseModel):
+    level: float
+    requests: int
+    errors: int
+    request_rate: float
+    achieved_rate: float | None = None
+    output_tokens_per_s: float
+    input_tokens_per_s: float
+    goodput_rps: float
+    ttft_ms: Percentiles | None = None
+    itl_ms: Percentiles | None = None
+    tpot_ms: Percentiles | None = None
+    e2e_ms: Percentiles | None = None
+    client_bound: bool = False
+
+
+class CostSummary(BaseModel):
+    usd_per_1m_tokens: float
+    usd_per_request: float
+    monthly_usd: float | None = None
+    champion_usd_per_1m_tokens: float | None = None
+    delta_usd_per_1m_tokens: float | None = None
+    delta_monthly_usd: float | None = None
+
+
+class LoadtestCompleted(EventData):
+    event_type: ClassVar[str] = "io.challenger.loadtest.completed"
+    topic: ClassVar[str] = TOPIC
+
+    loadtest_id: str
+    candidate_id: str
+    levels: list[LevelResult]
+    saturated_at: float | None = None
+    cost: CostSummary | None = None
+    report_path: str | None = None
+
+
+class LoadtestFailed(EventData):
+    event_type: ClassVar[str] = "io.challenger.loadtest.failed"
+    topic: ClassVar[str] = TOPIC
+
+    loadtest_id: str
+    candidate_id: str
+    reason: str

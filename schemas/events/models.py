@@ -1,0 +1,78 @@
+"""Events on `challenger.models`: a candidate's life in the registry. Key: candidate id."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from schemas.candidate import CandidateSpec
+from schemas.envelope import EventData
+from schemas.task import TaskSpec
+
+TOPIC = "challenger.models"
+
+
+class ModelSubmitted(EventData):
+    event_type: ClassVar[str] = "io.challenger.model.submitted"
+    topic: ClassVar[str] = TOPIC
+
+    candidate_id: str
+    spec: CandidateSpec
+    submitted_by: str
+    task_spec: TaskSpec | None = None
+    champion_id: str | None = None
+    champion_spec: CandidateSpec | None = None
+
+
+class ModelStageChanged(EventData):
+    event_type: ClassVar[str] = "io.challenger.model.stage_changed"
+    topic: ClassVar[str] = TOPIC
+
+    candidate_id: str
+    task: str
+    from_stage: str
+    to_stage: str
+    actor: str
+    reason: str = ""
+
+
+class ModelApproved(EventData):
+    event_type: ClassVar[str] = "io.challenger.model.approved"
+    topic: ClassVar[str] = TOPIC
+
+    candidate_id: str
+    approver: str
+    comment: str = ""
+
+
+class StageChangeRequested(EventData):
+    """Command: ask the registry (the single writer of stages) to move a candidate."""
+
+    event_type: ClassVar[str] = "io.challenger.stage_change.requested"
+    topic: ClassVar[str] = TOPIC
+
+    candidate_id: str
+    to_stage: str
+    actor: str
+    reason: str = ""
+
+
+class StageChangeRejected(EventData):
+    event_type: ClassVar[str] = "io.challenger.stage_change.rejected"
+    topic: ClassVar[str] = TOPIC
+
+    candidate_id: str
+    to_stage: str
+    actor: str
+    reason: str
+
+
+class ChampionChanged(EventData):
+    event_type: ClassVar[str] = "io.challenger.champion.changed"
+    topic: ClassVar[str] = TOPIC
+
+    candidate_id: str
+    task: str
+    previous_id: str | None = None
+    actor: str = Field(default="registry")

@@ -1,0 +1,1 @@
+"""The `challenger` command line: library first, each command calls a public function."""

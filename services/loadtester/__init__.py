@@ -1,0 +1,1 @@
+"""The loadtester service."""

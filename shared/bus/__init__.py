@@ -1,0 +1,1 @@
+"""Kafka plumbing: CloudEvents codec, typed producer and consumer, topics, DLQ, Faust app."""

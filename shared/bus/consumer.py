@@ -1,0 +1,127 @@
+"""The typed consumer: decode at the boundary, dead-letter what cannot be decoded or handled,
+commit after handling (at-least-once; handlers are idempotent by event id)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.structs import TopicPartition
+
+from schemas import DLQ_TOPIC, Envelope
+from shared.bus.codec import PoisonMessage, decode
+from shared.bus.producer import EventProducer
+from shared.telemetry import event_span
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Envelope[Any]], Awaitable[None]]
+
+
+def dead_letter_headers(record: ConsumerRecord, reason: str, consumer: str) -> list[tuple[str, bytes]]:
+    extra = {
+        "dlq_reason": reason[:2000],
+        "dlq_topic": record.topic,
+        "dlq_partition": str(record.partition),
+        "dlq_offset": str(record.offset),
+        "dlq_consumer": consumer,
+    }
+    return list(record.headers or ()) + [(k, v.encode()) for k, v in extra.items()]
+
+
+class EventConsumer:
+    """Consume `topics` as `group_id`; call `handler` per typed event.
+
+    A message that fails decoding, validation or (after `handler_attempts`) its handler is
+    sent to `challenger.dlq` with the original key, bytes and headers and the reason; the
+    consumer then moves on to the next message.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Sequence[str],
+        group_id: str,
+        handler: Handler,
+        *,
+        dlq: EventProducer,
+        handler_attempts: int = 3,
+        auto_offset_reset: str = "earliest",
+        types: set[str] | None = None,
+    ) -> None:
+        self.group_id = group_id
+        self._handler = handler
+        self._dlq = dlq
+        self._attempts = handler_attempts
+        self._types = types
+        self._consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset=auto_offset_reset,
+            session_timeout_ms=6_000,
+            heartbeat_interval_ms=1_000,
+            rebalance_timeout_ms=3_000,
+            metadata_max_age_ms=5_000,
+        )
+        self.handled = 0
+        self.dead_lettered = 0
+
+    async def start(self) -> None:
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=100)
+            for tp, records in batches.items():
+                for record in records:
+                    await self._process(record)
+                await self._consumer.commit({tp: records[-1].offset + 1})
+
+    async def _process(self, record: ConsumerRecord) -> None:
+        try:
+            envelope = decode(record.key, record.value, record.headers or ())
+        except PoisonMessage as exc:
+            await self._dead_letter(record, exc.reason)
+            return
+        if self._types is not None and envelope.type not in self._types:
+            return
+        error = await self._handle(envelope)
+        if error is not None:
+            await self._dead_letter(record, error)
+        else:
+            self.handled += 1
+
+    async def _handle(self, envelope: Envelope[Any]) -> str | None:
+        last = ""
+        for attempt in range(1, self._attempts + 1):
+            try:
+                with event_span(envelope, self.group_id):
+                    await self._handler(envelope)
+                return None
+            except Exception as exc:  # a handler bug must not stop the consumer
+                last = f"handler failed after {attempt} attempt(s): {type(exc).__name__}: {exc}"
+                log.exception("handler failed for %s %s", envelope.type, envelope.id)
+                await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
+        return last
+
+    async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
+        log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
+        headers = dead_letter_headers(record, reason, self.group_id)
+        await self._dlq.send_raw(DLQ_TOPIC, record.value, record.key, headers)
+        self.dead_lettered += 1
+
+    async def seek_to_end(self) -> None:
+        parts = self._consumer.assignment()
+        await self._consumer.seek_to_end(*parts)
+
+    def assignment(self) -> set[TopicPartition]:
+        return self._consumer.assignment()

@@ -1,0 +1,116 @@
+"""How every service process runs: a FastAPI app with /health and /metrics whose lifespan
+starts the shared producer and the service's consumer loops. One shape for all services,
+so the stack launcher, Kubernetes probes and tests treat them alike."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.bus.consumer import EventConsumer, Handler
+from shared.bus.producer import EventProducer
+from shared.bus.topics import ensure_topics
+from shared.settings import Settings
+from shared.telemetry import add_http_tracing, setup_tracing
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Subscription:
+    topics: Sequence[str]
+    group_id: str
+    handler: Handler
+    types: set[str] | None = None
+
+
+@dataclass
+class ServiceContext:
+    """What a running service holds; handlers receive the parts they need."""
+
+    name: str
+    settings: Settings
+    producer: EventProducer
+    consumers: list[EventConsumer] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+Wire = Callable[[ServiceContext], Awaitable[list[Subscription]]]
+
+
+async def _run_consumer(consumer: EventConsumer, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await consumer.start()
+            await consumer.run(stop)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("consumer %s crashed; restarting in 1s", consumer.group_id)
+            await asyncio.sleep(1.0)
+        finally:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+
+
+def service_app(name: str, wire: Wire, settings: Settings | None = None,
+                app: FastAPI | None = None, on_stop: Callable[[ServiceContext], Awaitable[None]] | None = None) -> FastAPI:
+    """Build (or extend) the FastAPI app of service `name`; `wire` returns its subscriptions."""
+    settings = settings or Settings()
+    setup_tracing(name, settings.home)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        await ensure_topics(settings.kafka_bootstrap)
+        producer = EventProducer(settings.kafka_bootstrap, client_id=f"challenger-{name}")
+        await producer.start()
+        ctx = ServiceContext(name, settings, producer)
+        app_.state.ctx = ctx
+        stop = asyncio.Event()
+        subs = await wire(ctx)
+        ctx.consumers = [EventConsumer(settings.kafka_bootstrap, s.topics, s.group_id, s.handler,
+                                       dlq=producer, types=s.types) for s in subs]
+        tasks = [asyncio.create_task(_run_consumer(c, stop)) for c in ctx.consumers]
+        log.info("%s started with %d consumer(s)", name, len(tasks))
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.wait(tasks, timeout=5) if tasks else None
+            for t in tasks:
+                t.cancel()
+            if on_stop is not None:
+                await on_stop(ctx)
+            await producer.stop()
+
+    app = app or FastAPI(title=f"challenger-{name}")
+    app.router.lifespan_context = lifespan
+    add_http_tracing(app, name)
+
+    @app.get("/health", tags=["ops"])
+    async def health() -> dict[str, Any]:
+        ctx: ServiceContext | None = getattr(app.state, "ctx", None)
+        consumers = {c.group_id: {"handled": c.handled, "dead_lettered": c.dead_lettered}
+                     for c in (ctx.consumers if ctx else [])}
+        return {"status": "ok", "service": name, "consumers": consumers}
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def serve(app: FastAPI, port: int, host: str = "127.0.0.1") -> None:
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

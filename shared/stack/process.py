@@ -1,0 +1,139 @@
+"""Start, health-check and stop one child process, with its log and pid file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+
+class StackError(RuntimeError):
+    """A part of the stack could not start; the message names it and says why."""
+
+
+def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    try:
+        return httpx.get(url, timeout=timeout).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Proc:
+    name: str
+    argv: list[str]
+    port: int
+    home: Path
+    health: Callable[[], bool] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    start_timeout: float = 60.0
+    popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "logs" / f"{self.name}.log"
+
+    @property
+    def pid_path(self) -> Path:
+        return self.home / "run" / f"{self.name}.pid"
+
+    def start(self) -> None:
+        if port_open("127.0.0.1", self.port):
+            raise StackError(f"{self.name}: port {self.port} is already taken; free it or choose another port")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.pid_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(
+            self.argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env},
+            start_new_session=True,
+        )
+        self.pid_path.write_text(str(self.popen.pid))
+
+    def wait_healthy(self, progress: Callable[[str], None] | None = None) -> None:
+        check = self.health or (lambda: port_open("127.0.0.1", self.port))
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.popen is not None and self.popen.poll() is not None:
+                raise StackError(f"{self.name} exited with code {self.popen.returncode}; "
+                                 f"last log lines:\n{tail(self.log_path)}")
+            if check():
+                return
+            time.sleep(0.2)
+        raise StackError(f"{self.name} was not healthy after {self.start_timeout:.0f}s; "
+                         f"see {self.log_path}:\n{tail(self.log_path)}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        stop_pid_file(self.pid_path, timeout)
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    if not path.exists():
+        return "(no log)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_pid_file(pid_path: Path, timeout: float = 10.0) -> bool:
+    """SIGTERM the process group, SIGKILL after `timeout`; True if something was running."""
+    if not pid_path.exists():
+        return False
+    pid = int(pid_path.read_text().strip() or 0)
+    pid_path.unlink()
+    if pid <= 0 or not pid_alive(pid):
+        return False
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and pid_alive(pid):
+        _reap(pid)
+        time.sleep(0.1)
+    if pid_alive(pid):
+        _signal_group(pid, signal.SIGKILL)
+        _reap(pid)
+    return True
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(os.getpgid(pid), sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

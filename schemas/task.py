@@ -38,3 +38,14 @@ class TaskSpec(BaseModel):
     system_prompt: str | None = None
     prompt_version: str | None = None
     datasets: list[DatasetRef] = Field(default_factory=list)
+
+
+class DatasetItem(BaseModel):
+    """One JSONL line of a dataset: `input` is text or chat messages."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200)
+    input: str | list[dict[str, str]]
+    expected: str | int | float | bool | list[str] | dict[str, object] | None = None
+    metadata: dict[str, object] = Field(default_factory=dict)

@@ -17,6 +17,7 @@ class RouteTarget(BaseModel):
     model: str
     weight: float = Field(1.0, ge=0.0)
     api_key_env: str | None = None
+    prompt_version: str | None = Field(None, description="prompt version this target serves (part of cache keys)")
 
 
 class RouteTable(BaseModel):
@@ -27,6 +28,11 @@ class RouteTable(BaseModel):
     sticky_key: str | None = Field(None, description="header whose value pins a user to a target")
     require_json: bool = False
     cache_ttl_s: int | None = Field(None, ge=1)
+    log_sample_rate: float | None = Field(None, ge=0.0, le=1.0,
+                                          description="share of requests logged as inference.logged")
+    timeout_s: float | None = Field(None, gt=0.0, description="per-attempt upstream timeout")
+    max_input_tokens: int | None = Field(None, ge=1)
+    blocked_topics: list[str] = Field(default_factory=list)
 
 
 class RouteUpdated(EventData):

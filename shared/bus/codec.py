@@ -45,11 +45,20 @@ def decode(key: bytes | None, value: bytes | None, headers: Headers) -> Envelope
         event = ce_kafka.from_binary(message, _FORMAT)
     except Exception as exc:  # the SDK raises several types for malformed input
         raise PoisonMessage(f"not a CloudEvent: {type(exc).__name__}: {exc}") from exc
+    data = event.get_data()
+    if not isinstance(data, dict):
+        raise PoisonMessage(f"{event_type}: the body is not a JSON object ({_describe(value)})")
     attrs = dict(event.get_attributes())
     try:
-        return Envelope[cls].model_validate({**attrs, "data": event.get_data()})  # type: ignore[valid-type]
+        return Envelope[cls].model_validate({**attrs, "data": data})  # type: ignore[valid-type]
     except ValidationError as exc:
         raise PoisonMessage(f"{event_type} failed validation: {_first_errors(exc)}") from exc
+
+
+def _describe(value: bytes | None) -> str:
+    if not value:
+        return "empty"
+    return f"{len(value)} bytes starting {value[:40]!r}"
 
 
 def _header(headers: dict[str, bytes], name: str) -> str:

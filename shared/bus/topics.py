@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -21,10 +22,8 @@ async def ensure_topics(bootstrap: str, extra: dict[str, int] | None = None) -> 
         existing = set(await admin.list_topics())
         missing = [NewTopic(name, n, 1) for name, n in wanted.items() if name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another service won the race
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
         log.info("topics ready (%d created)", len(missing))
         return [t.name for t in missing]
     finally:

@@ -1,0 +1,50 @@
+"""Consume until a condition holds, with a deadline, for the bus integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
+from shared.bus.consumer import EventConsumer
+
+
+async def run_until(consumer: EventConsumer, done: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Run `consumer` until `done()` or the deadline (then the test's assertions say what is missing)."""
+    stop = asyncio.Event()
+    await consumer.start()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        async with asyncio.timeout(timeout):
+            while not done() and not task.done():
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        pass
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+        await consumer.stop()
+    if task.done() and task.exception():
+        raise task.exception()  # type: ignore[misc]
+
+
+async def raw_records(bootstrap: str, topic: str, keep: Callable[[ConsumerRecord], bool],
+                      want: int, timeout: float = 30.0) -> list[ConsumerRecord]:
+    """Read `topic` from the beginning without a group; return the first `want` records `keep` accepts."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    found: list[ConsumerRecord] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while len(found) < want:
+                batches = await consumer.getmany(timeout_ms=200)
+                found += [r for records in batches.values() for r in records if keep(r)]
+    except TimeoutError:
+        pass
+    finally:
+        await consumer.stop()
+    return found

@@ -23,11 +23,13 @@ EMBEDDED_TIMEOUTS: dict[str, Any] = {
 
 
 def create_app(name: str, bootstrap: str, *, home: Path, embedded: bool = True, **overrides: Any) -> faust.App:
+    datadir = home / "faust" / name
+    datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     settings: dict[str, Any] = {
         "broker": f"kafka://{bootstrap}",
         "value_serializer": "raw",
         "key_serializer": "raw",
-        "datadir": str(home / "faust" / name),
+        "datadir": str(datadir),
         "web_enabled": False,
         "topic_allow_declare": True,
         "topic_disable_leader": True,

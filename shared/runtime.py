@@ -109,8 +109,12 @@ def service_app(name: str, wire: Wire, settings: Settings | None = None,
     return app
 
 
-def serve(app: FastAPI, port: int, host: str = "127.0.0.1") -> None:
+def serve(app: FastAPI, port: int, host: str | None = None) -> None:
+    """Run a service. CHALLENGER_BIND_HOST=0.0.0.0 in containers; loopback by default."""
+    import os
+
     import uvicorn
 
+    host = host or os.environ.get("CHALLENGER_BIND_HOST", "127.0.0.1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

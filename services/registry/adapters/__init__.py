@@ -1,0 +1,1 @@
+"""The registry's adapters: the database and its migrations."""

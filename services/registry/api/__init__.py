@@ -1,0 +1,1 @@
+"""The registry's REST API, mounted at /api/v1."""

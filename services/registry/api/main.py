@@ -1,0 +1,9 @@
+"""The /api/v1 router: every resource's routes."""
+
+from fastapi import APIRouter
+
+from services.registry.api.routes import candidates, datasets, prompts, samples, tasks, tokens
+
+api_router = APIRouter(prefix="/api/v1")
+for module in (candidates, tasks, datasets, prompts, tokens, samples):
+    api_router.include_router(module.router)

@@ -1,0 +1,1 @@
+"""The registry's pure rules: no I/O imports here."""

@@ -1,0 +1,151 @@
+"""Candidates: submit, list, move through the pipeline, approve, retire."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from schemas import Envelope
+from schemas.candidate import CandidateSpec
+from schemas.events.models import ModelApproved, ModelStageChanged, ModelSubmitted
+from services.registry.domain.errors import Forbidden
+from services.registry.domain.roles import Action, Role, check_approver, require
+from services.registry.domain.stages import becomes_champion, plan_transition
+from services.registry.domain.validation import FieldError, Invalid, check_template, provided_variables
+from services.registry.handlers.catalog import active_datasets, set_champion, task_spec
+from services.registry.handlers.emit import emit
+from services.registry.handlers.lookup import get_or_404
+from services.registry.models import Approval, Candidate, PromptVersion, StageHistory, Task
+from services.registry.models.columns import now
+from shared.pipeline import Stage
+
+
+def submit_candidate(*, session: Session, spec: CandidateSpec, submitted_by: str,
+                     cause: Envelope[Any] | None = None) -> Candidate:
+    task = _validated_task(session, spec)
+    candidate = Candidate(name=spec.name, task=task.name, submitted_by=submitted_by, parent_id=spec.parent_id,
+                          spec=spec.model_dump(mode="json"), stage=Stage.submitted)
+    session.add(candidate)
+    session.add(StageHistory(candidate_id=candidate.id, to_stage=Stage.submitted, actor=submitted_by,
+                             reason="submitted"))
+    champion = session.get(Candidate, task.champion_id) if task.champion_id else None
+    emit(session, ModelSubmitted(
+        candidate_id=candidate.id, spec=spec, submitted_by=submitted_by, task_spec=task_spec(session, task),
+        champion_id=champion.id if champion else None,
+        champion_spec=CandidateSpec.model_validate(champion.spec) if champion else None,
+    ), cause=cause, correlation_id=candidate.id)
+    return candidate
+
+
+def _validated_task(session: Session, spec: CandidateSpec) -> Task:
+    task = session.get(Task, spec.task)
+    if task is None:
+        known = ", ".join(session.exec(select(Task.name)).all()) or "none yet"
+        raise Invalid([FieldError("task", f"unknown task {spec.task!r}; known tasks: {known}")])
+    errors = _reference_errors(session, spec, task)
+    if not errors:
+        field, template = _template_of(session, spec, task)
+        provided = provided_variables(d.fields for d in active_datasets(session, task.name))
+        errors = check_template(field, template, provided)
+    if errors:
+        raise Invalid(errors)
+    return task
+
+
+def _reference_errors(session: Session, spec: CandidateSpec, task: Task) -> list[FieldError]:
+    errors = []
+    if spec.parent_id and session.get(Candidate, spec.parent_id) is None:
+        errors.append(FieldError("parent_id", f"unknown candidate {spec.parent_id!r}"))
+    if spec.prompt_version:
+        prompt = session.get(PromptVersion, spec.prompt_version)
+        if prompt is None:
+            errors.append(FieldError("prompt_version", f"unknown prompt version {spec.prompt_version!r}"))
+        elif prompt.task != task.name:
+            errors.append(FieldError("prompt_version", f"prompt version {prompt.id} belongs to task {prompt.task!r}"))
+    return errors
+
+
+def _template_of(session: Session, spec: CandidateSpec, task: Task) -> tuple[str, str]:
+    if spec.prompt_version:
+        return "prompt_version", get_or_404(session, PromptVersion, spec.prompt_version, "prompt version").template
+    return "task", task.prompt_template
+
+
+def list_candidates(*, session: Session, stage: str | None = None, task: str | None = None,
+                    tag: str | None = None, limit: int = 200) -> list[Candidate]:
+    query = select(Candidate).order_by(col(Candidate.created_at).desc())
+    if stage:
+        query = query.where(Candidate.stage == stage)
+    if task:
+        query = query.where(Candidate.task == task)
+    rows = session.exec(query).all()
+    return [c for c in rows if tag is None or _has_tag(c, tag)][:limit]
+
+
+def _has_tag(candidate: Candidate, tag: str) -> bool:
+    """`key` matches any value; `key=value` matches exactly."""
+    key, sep, value = tag.partition("=")
+    tags = candidate.spec.get("tags") or {}
+    return key in tags and (not sep or tags[key] == value)
+
+
+def transition(*, session: Session, candidate_id: str, to_stage: str, actor: str, role: Role | str,
+               reason: str = "", cause: Envelope[Any] | None = None) -> Candidate:
+    candidate = get_or_404(session, Candidate, candidate_id, "candidate")
+    target = plan_transition(candidate.stage, to_stage, role=role, approved=_has_approval(session, candidate_id))
+    return _apply_stage(session, candidate, target, actor=actor, reason=reason, cause=cause)
+
+
+def retire(*, session: Session, candidate_id: str, actor: str, role: Role | str, reason: str = "") -> Candidate:
+    candidate = get_or_404(session, Candidate, candidate_id, "candidate")
+    if actor != candidate.submitted_by:
+        try:
+            require(role, Action.operate)
+        except Forbidden as exc:
+            raise Forbidden(f"only the submitter ({candidate.submitted_by}) or an operator may retire it: {exc}") \
+                from exc
+    return transition(session=session, candidate_id=candidate_id, to_stage=Stage.retired, actor=actor,
+                      role=Role.operator, reason=reason or "retired")
+
+
+def approve(*, session: Session, candidate_id: str, approver: str, role: Role | str, comment: str = "") -> Approval:
+    candidate = get_or_404(session, Candidate, candidate_id, "candidate")
+    check_approver(role, approver, candidate.submitted_by)
+    existing = session.exec(select(Approval).where(Approval.candidate_id == candidate_id,
+                                                   Approval.approver == approver)).first()
+    if existing is not None:
+        return existing
+    approval = Approval(candidate_id=candidate_id, approver=approver, comment=comment)
+    session.add(approval)
+    emit(session, ModelApproved(candidate_id=candidate_id, approver=approver, comment=comment),
+         correlation_id=candidate_id)
+    if candidate.stage == Stage.awaiting_approval:
+        _apply_stage(session, candidate, Stage.approved, actor=approver, reason=comment or "approved")
+    return approval
+
+
+def _has_approval(session: Session, candidate_id: str) -> bool:
+    return session.exec(select(Approval.id).where(Approval.candidate_id == candidate_id)).first() is not None
+
+
+def _apply_stage(session: Session, candidate: Candidate, target: Stage, *, actor: str, reason: str,
+                 cause: Envelope[Any] | None = None) -> Candidate:
+    previous = candidate.stage
+    candidate.stage = target
+    candidate.updated_at = now()
+    session.add(candidate)
+    session.add(StageHistory(candidate_id=candidate.id, from_stage=previous, to_stage=target, actor=actor,
+                             reason=reason))
+    emit(session, ModelStageChanged(candidate_id=candidate.id, task=candidate.task, from_stage=previous,
+                                    to_stage=target, actor=actor, reason=reason),
+         cause=cause, correlation_id=candidate.id)
+    if becomes_champion(target):
+        set_champion(session=session, task_name=candidate.task, candidate_id=candidate.id, actor=actor)
+    return candidate
+
+
+def stage_history(*, session: Session, candidate_id: str) -> list[StageHistory]:
+    get_or_404(session, Candidate, candidate_id, "candidate")
+    return list(session.exec(select(StageHistory).where(StageHistory.candidate_id == candidate_id)
+                             .order_by(col(StageHistory.id))).all())

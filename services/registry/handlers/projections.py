@@ -1,0 +1,110 @@
+"""Consumed events: stage-change commands, result projections, derived prompts, captured samples.
+Idempotent by event id: the processed-event row commits with the handler's effects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from schemas import Envelope
+from schemas.events import degradations as dg
+from schemas.events import evaluations as ev
+from schemas.events import models as md
+from schemas.events import prompts as pr
+from services.registry.domain.errors import Forbidden, NotFound
+from services.registry.domain.projections import PROJECTIONS
+from services.registry.domain.roles import Role
+from services.registry.domain.validation import Invalid
+from services.registry.handlers.candidates import submit_candidate, transition
+from services.registry.handlers.catalog import mark_datasets_used
+from services.registry.handlers.emit import emit
+from services.registry.models import (
+    Candidate,
+    CapturedSample,
+    ProcessedEvent,
+    PromptVersion,
+    ResultRecord,
+)
+from shared.pipeline import IllegalTransition
+
+EventHandler = Callable[[Session, Envelope[Any]], None]
+
+
+def handle_event(engine: Engine, envelope: Envelope[Any]) -> bool:
+    """Apply one event once; return False if it was already processed."""
+    with Session(engine) as session:
+        if session.get(ProcessedEvent, envelope.id) is not None:
+            return False
+        for handler in HANDLERS.get(envelope.type, ()):
+            handler(session, envelope)
+        session.add(ProcessedEvent(event_id=envelope.id, type=envelope.type))
+        session.commit()
+    return True
+
+
+def on_stage_change_requested(session: Session, envelope: Envelope[md.StageChangeRequested]) -> None:
+    cmd = envelope.data
+    try:
+        # Services that request moves act with operator rights; the pipeline still decides legality.
+        # A refused move raises before anything is written.
+        transition(session=session, candidate_id=cmd.candidate_id, to_stage=cmd.to_stage, actor=cmd.actor,
+                   role=Role.operator, reason=cmd.reason, cause=envelope)
+    except (IllegalTransition, Forbidden, NotFound) as exc:
+        emit(session, md.StageChangeRejected(candidate_id=cmd.candidate_id, to_stage=cmd.to_stage,
+                                             actor=cmd.actor, reason=str(exc)), cause=envelope)
+
+
+def project_result(session: Session, envelope: Envelope[Any]) -> None:
+    row = PROJECTIONS[envelope.type].row(envelope.data)
+    session.add(ResultRecord(event_id=envelope.id, kind=row.kind, run_id=row.run_id, candidate_id=row.candidate_id,
+                             status=row.status, summary=row.summary, payload=envelope.data.model_dump(mode="json"),
+                             at=envelope.time))
+
+
+def on_evaluation_requested(session: Session, envelope: Envelope[ev.EvaluationRequested]) -> None:
+    req = envelope.data
+    mark_datasets_used(session=session, dataset_ids=[d.dataset_id for d in req.task_spec.datasets],
+                       evaluation_id=req.evaluation_id)
+
+
+def on_prompt_optimized(session: Session, envelope: Envelope[pr.PromptOptimized]) -> None:
+    result = envelope.data
+    parent = session.get(Candidate, result.candidate_id)
+    if not (result.accepted and result.derived_spec and result.prompt_template and parent):
+        return
+    prompt = PromptVersion(task=parent.task, label=f"optimized-{result.run_id}", template=result.prompt_template,
+                           parent_id=parent.spec.get("prompt_version"), created_by="prompt_optimizer")
+    session.add(prompt)
+    session.flush()
+    spec = result.derived_spec.model_copy(update={"prompt_version": prompt.id, "parent_id": parent.id,
+                                                  "task": parent.task})
+    try:  # validation raises before anything is written
+        submit_candidate(session=session, spec=spec, submitted_by="prompt_optimizer", cause=envelope)
+    except Invalid as exc:
+        session.add(ResultRecord(event_id=f"{envelope.id}:derived", kind="prompt_optimization",
+                                 run_id=result.run_id, candidate_id=parent.id, status="derived_invalid",
+                                 summary=str(exc)))
+
+
+def on_degradation_detected(session: Session, envelope: Envelope[dg.DegradationDetected]) -> None:
+    found = envelope.data
+    candidate = session.get(Candidate, found.candidate_id)
+    prompt_version = candidate.spec.get("prompt_version") if candidate else None
+    for sample in found.samples:
+        session.add(CapturedSample(request_id=sample.request_id, prompt=sample.prompt, response=sample.response,
+                                   route=found.route, candidate_id=found.candidate_id, prompt_version=prompt_version,
+                                   reason=sample.reason, degradation_id=found.degradation_id, at=envelope.time))
+
+
+HANDLERS: dict[str, tuple[EventHandler, ...]] = {
+    md.StageChangeRequested.event_type: (on_stage_change_requested,),
+    ev.EvaluationRequested.event_type: (on_evaluation_requested,),
+    **{event_type: (project_result,) for event_type in PROJECTIONS},
+}
+HANDLERS[pr.PromptOptimized.event_type] += (on_prompt_optimized,)
+HANDLERS[dg.DegradationDetected.event_type] += (on_degradation_detected,)
+
+CONSUMED_TYPES: frozenset[str] = frozenset(HANDLERS)

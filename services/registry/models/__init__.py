@@ -1,0 +1,29 @@
+"""The registry's tables and API models (SQLModel: XBase / XCreate / X(table) / XPublic)."""
+
+from services.registry.models.auth import ApiToken, TokenCreate, TokenCreated, TokenPublic
+from services.registry.models.candidates import (
+    Approval,
+    Candidate,
+    CandidatePublic,
+    StageHistory,
+    StageHistoryPublic,
+)
+from services.registry.models.results import CapturedSample, ProcessedEvent, ResultRecord
+from services.registry.models.tasks import (
+    Dataset,
+    DatasetPublic,
+    PromptVersion,
+    PromptVersionCreate,
+    PromptVersionPublic,
+    Task,
+    TaskCreate,
+    TaskPublic,
+    TaskUpdate,
+)
+
+__all__ = [
+    "ApiToken", "Approval", "Candidate", "CandidatePublic", "CapturedSample", "Dataset", "DatasetPublic",
+    "ProcessedEvent", "PromptVersion", "PromptVersionCreate", "PromptVersionPublic", "ResultRecord",
+    "StageHistory", "StageHistoryPublic", "Task", "TaskCreate", "TaskPublic", "TaskUpdate", "TokenCreate",
+    "TokenCreated", "TokenPublic",
+]

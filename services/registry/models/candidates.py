@@ -1,0 +1,59 @@
+"""Candidates, their stage history and approvals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Field, SQLModel
+
+from services.registry.models.columns import json_field, new_id, now
+
+
+class CandidateBase(SQLModel):
+    name: str = Field(index=True, max_length=120)
+    task: str = Field(index=True, max_length=120)
+    stage: str = Field(default="submitted", index=True, max_length=40)
+    submitted_by: str = Field(max_length=120)
+    parent_id: str | None = Field(default=None, max_length=40)
+
+
+class Candidate(CandidateBase, table=True):
+    id: str = Field(default_factory=lambda: new_id("cand"), primary_key=True, max_length=40)
+    spec: dict[str, Any] = json_field()
+    created_at: datetime = Field(default_factory=now)
+    updated_at: datetime = Field(default_factory=now)
+
+
+class CandidatePublic(CandidateBase):
+    id: str
+    spec: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class StageHistoryBase(SQLModel):
+    candidate_id: str = Field(index=True, foreign_key="candidate.id", max_length=40)
+    from_stage: str | None = Field(default=None, max_length=40)
+    to_stage: str = Field(max_length=40)
+    actor: str = Field(max_length=120)
+    reason: str = ""
+
+
+class StageHistory(StageHistoryBase, table=True):
+    __tablename__ = "stage_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=now)
+
+
+class StageHistoryPublic(StageHistoryBase):
+    at: datetime
+
+
+class Approval(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    candidate_id: str = Field(index=True, foreign_key="candidate.id", max_length=40)
+    approver: str = Field(max_length=120)
+    comment: str = ""
+    at: datetime = Field(default_factory=now)

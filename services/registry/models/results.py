@@ -1,0 +1,56 @@
+"""Read-models projected from result events, captured samples, and the processed-event log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlmodel import Field, SQLModel
+
+from services.registry.models.columns import json_field, now
+
+ResultKind = Literal["evaluation", "loadtest", "prompt_optimization", "deployment", "canary_step",
+                     "fallback", "degradation"]
+
+
+class ResultRecord(SQLModel, table=True):
+    """One result event about a candidate; `payload` is the event's data as published."""
+
+    __tablename__ = "result_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(index=True, unique=True, max_length=64)
+    kind: str = Field(index=True, max_length=30)
+    run_id: str | None = Field(default=None, index=True, max_length=80)
+    candidate_id: str = Field(index=True, max_length=40)
+    status: str = Field(max_length=30, description="completed | failed | a decision or deployment status")
+    summary: str = ""
+    payload: dict[str, Any] = json_field()
+    at: datetime = Field(default_factory=now)
+
+
+class CapturedSample(SQLModel, table=True):
+    """A failing production sample, negative-labelled; `chosen` is a preferred answer if known."""
+
+    __tablename__ = "captured_sample"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True, max_length=80)
+    prompt: str
+    response: str
+    label: str = Field(default="negative", max_length=10)
+    chosen: str | None = None
+    route: str = Field(index=True, max_length=120)
+    candidate_id: str = Field(index=True, max_length=40)
+    prompt_version: str | None = Field(default=None, max_length=40)
+    reason: str = ""
+    degradation_id: str | None = Field(default=None, index=True, max_length=80)
+    at: datetime = Field(default_factory=now)
+
+
+class ProcessedEvent(SQLModel, table=True):
+    __tablename__ = "processed_event"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    type: str = Field(max_length=120)
+    at: datetime = Field(default_factory=now)

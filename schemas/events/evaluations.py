@@ -50,6 +50,9 @@ class MetricComparison(BaseModel):
     p_adjusted: float | None = None
     mde: float | None = None
     verdict: Verdict | None = None
+    judge_unparseable: int | None = Field(None, description="judge verdicts that did not parse (metric 'judge')")
+    judge_errors: int | None = Field(None, description="judge calls that failed (metric 'judge')")
+    items_failed: int | None = Field(None, description="items whose model call failed (scored 0)")
 
 
 class StabilitySummary(BaseModel):
@@ -65,6 +68,16 @@ class SecuritySummary(BaseModel):
     attacks: int
     attack_success_rate: float
     by_category: dict[str, float] = Field(default_factory=dict)
+    successful_attacks: list[str] = Field(default_factory=list, description="ids of attacks that succeeded")
+
+
+class TokensSpent(BaseModel):
+    candidate_input: int = 0
+    candidate_output: int = 0
+    champion_input: int = 0
+    champion_output: int = 0
+    judge_input: int = 0
+    judge_output: int = 0
 
 
 class EvaluationCompleted(EventData):
@@ -82,6 +95,9 @@ class EvaluationCompleted(EventData):
     security: SecuritySummary | None = None
     e2e_passed: bool | None = None
     report_path: str | None = None
+    tokens: TokensSpent | None = None
+    results_uri: str | None = Field(None, description="per-item results JSONL blob (file:// or s3://)")
+    results_sha256: str | None = None
 
 
 class EvaluationFailed(EventData):

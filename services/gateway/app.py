@@ -1,0 +1,87 @@
+"""Wires the gateway: adapters, the route store, the FastAPI control endpoints and the
+bare-ASGI proxy in front. `build_app` is the one place it is put together."""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException
+
+from schemas.events.deployments import TOPIC as DEPLOYMENTS
+from schemas.events.deployments import RouteUpdated
+from services.gateway.asgi import ProxyASGI
+from services.gateway.auth import ApiKeys
+from services.gateway.cache import ResponseCache
+from services.gateway.config import GatewaySettings
+from services.gateway.handlers import FeedbackIn, UnknownRequest, on_route_updated, record_feedback
+from services.gateway.inference_log import InferenceLog
+from services.gateway.proxy import Gateway
+from services.gateway.route_store import RouteStore
+from services.gateway.upstream import Upstreams
+from shared.runtime import ServiceContext, Subscription, service_app
+from shared.settings import Settings
+
+
+def build_gateway(gs: GatewaySettings, store: RouteStore) -> Gateway:
+    return Gateway(gs, store, Upstreams(timeout_s=gs.timeout_s, connect_timeout_s=gs.connect_timeout_s),
+                   ResponseCache(gs.redis_url), InferenceLog(gs.log_queue_size),
+                   ApiKeys.from_config(gs.api_keys, gs.api_key_hashes))
+
+
+def build_app(settings: Settings | None = None, gs: GatewaySettings | None = None,
+              store: RouteStore | None = None) -> ProxyASGI:
+    gs = gs or GatewaySettings()
+    store = store or RouteStore()
+    if gs.routes_file is not None:
+        store.load_file(gs.routes_file)
+    api = FastAPI(title="challenger-gateway")
+    keys = ApiKeys.from_config(gs.api_keys, gs.api_key_hashes)
+
+    async def wire(ctx: ServiceContext) -> list[Subscription]:
+        gateway = build_gateway(gs, store)
+        gateway.log.start(ctx.producer)
+        api.state.gateway = gateway
+        if not gs.subscribe:
+            return []
+        handler = functools.partial(on_route_updated, store=store)
+        return [Subscription([DEPLOYMENTS], f"gateway-{gs.instance}", handler, types={RouteUpdated.event_type})]
+
+    async def stop(ctx: ServiceContext) -> None:
+        gateway: Gateway = api.state.gateway
+        await gateway.close()
+        await gateway.log.stop()
+        await gateway.upstreams.close()
+        if gateway.cache is not None:
+            await gateway.cache.close()
+
+    app = service_app("gateway", wire, settings, app=api, on_stop=stop)
+    _add_control_routes(app, store, keys)
+    return ProxyASGI(app)
+
+
+def _add_control_routes(app: FastAPI, store: RouteStore, keys: ApiKeys) -> None:
+    def authenticated(authorization: Annotated[str | None, Header()] = None) -> None:
+        if keys.enabled and keys.client(authorization) is None:
+            raise HTTPException(401, "missing or invalid API key: send 'Authorization: Bearer <key>'")
+
+    auth = [Depends(authenticated)]
+
+    @app.get("/routes", tags=["admin"], dependencies=auth)
+    async def list_routes() -> list[dict[str, Any]]:
+        return store.describe()
+
+    @app.get("/v1/models", tags=["openai"], dependencies=auth)
+    async def list_models() -> dict[str, Any]:
+        return {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "challenger"}
+                                           for name in store.routes]}
+
+    @app.post("/v1/feedback", tags=["feedback"], status_code=202, dependencies=auth)
+    async def feedback(body: FeedbackIn) -> dict[str, Any]:
+        gateway: Gateway = app.state.gateway
+        try:
+            event = await record_feedback(body, request_routes=gateway.request_routes,
+                                          producer=app.state.ctx.producer)
+        except UnknownRequest as exc:
+            raise HTTPException(404, str(exc)) from exc
+        return {"status": "recorded", "route": event.route, "request_id": event.request_id}

@@ -1,0 +1,64 @@
+"""The hot path: /v1/chat/completions and /v1/completions are served by a bare ASGI
+handler in front of the FastAPI app (no middleware stack, no per-request validation
+models), which is most of the gateway's latency budget. Everything else, including the
+lifespan, goes to FastAPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.gateway.replies import Reply
+
+PROXY_PATHS = {"/v1/chat/completions": "chat", "/v1/completions": "completions"}
+MAX_BODY = 8 * 1024 * 1024
+
+
+class ProxyASGI:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        kind = PROXY_PATHS.get(scope.get("path", "")) if scope["type"] == "http" else None
+        gateway = getattr(self.app.state, "gateway", None)
+        if kind is None or scope["method"] != "POST" or gateway is None:
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        if body is None:
+            await _send(send, Reply(413, [(b"content-type", b"application/json")],
+                                    b'{"error":{"message":"request body over 8 MiB","type":"invalid_request_error"}}'))
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        await _send(send, await gateway.handle(kind, body, headers))
+
+
+async def _read_body(receive: Any) -> bytes | None:
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b""
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        parts.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(parts)
+
+
+async def _send(send: Any, reply: Reply) -> None:
+    if reply.stream is None:
+        headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": reply.body})
+        return
+    await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
+    stream = reply.stream
+    try:
+        async for chunk in stream:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]

@@ -35,6 +35,14 @@ class LoadtestRequested(EventData):
     duration_s: float | None = Field(None, gt=0)
     slo: Slo = Field(default_factory=Slo)
     target_url: str | None = None
+    protocol: Literal["openai-chat", "openai-completions", "sglang"] | None = Field(
+        None, description="wire protocol; default: sglang native for the sglang engine, else openai-chat")
+    input_tokens_max: int | None = Field(None, ge=1, description="uniform input lengths up to this")
+    output_tokens_max: int | None = Field(None, ge=1, description="uniform output lengths up to this")
+    warmup_requests: int = Field(0, ge=0, description="requests per level sent first and left out of the figures")
+    burstiness: float = Field(1.0, gt=0, description="gamma shape for mode=gamma; 1 is Poisson, below 1 burstier")
+    monthly_requests: float | None = Field(None, gt=0, description="traffic profile for the monthly cost")
+    peak_to_mean: float = Field(1.0, ge=1.0, description="GPU replicas are provisioned for mean rate x this")
 
 
 class Percentiles(BaseModel):
@@ -59,6 +67,10 @@ class LevelResult(BaseModel):
     tpot_ms: Percentiles | None = None
     e2e_ms: Percentiles | None = None
     client_bound: bool = False
+    target_rate: float | None = None
+    errors_by_type: dict[str, int] = Field(default_factory=dict)
+    goodput_tokens_per_s: float | None = None
+    client: dict[str, float] = Field(default_factory=dict, description="client overhead: cpu_share, loop lag")
 
 
 class CostSummary(BaseModel):
@@ -80,6 +92,7 @@ class LoadtestCompleted(EventData):
     saturated_at: float | None = None
     cost: CostSummary | None = None
     report_path: str | None = None
+    results_path: str | None = None
 
 
 class LoadtestFailed(EventData):

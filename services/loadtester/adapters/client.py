@@ -1,0 +1,138 @@
+"""The streaming HTTP client: one request in, one RequestRecord out. Never raises for a
+bad server; every failure becomes an error type on the record.
+
+aiohttp, one pooled session, timestamps with time.perf_counter() as bytes arrive, SSE
+split by hand (no per-line async iteration) to keep per-chunk overhead low.
+"""
+
+from __future__ import annotations
+
+import json
+from time import perf_counter
+
+import aiohttp
+
+from services.loadtester.adapters.protocols import MalformedEvent, Protocol
+from services.loadtester.domain.records import RequestRecord
+from services.loadtester.domain.tokens import from_cumulative, split_tokens
+
+
+def new_session(timeout_s: float = 600.0) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, force_close=False)
+    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout_s),
+                                 auto_decompress=False, skip_auto_headers=("User-Agent",))
+
+
+class _Stream:
+    """State of one SSE response while it is read."""
+
+    def __init__(self, proto: Protocol, rec: RequestRecord) -> None:
+        self.proto, self.rec = proto, rec
+        self.buf = b""
+        self.text = ""
+        self.chars: list[int] = []
+        self.cumulative: list[int] = []
+        self.completion_tokens: int | None = None
+        self.done = False
+
+    def feed(self, data: bytes, now: float) -> None:
+        self.buf += data
+        while (cut := self.buf.find(b"\n\n")) >= 0:
+            event, self.buf = self.buf[:cut], self.buf[cut + 2:]
+            for line in event.split(b"\n"):
+                if line.startswith(b"data:"):
+                    self._data(line[5:].strip(), now)
+
+    def _data(self, payload: bytes, now: float) -> None:
+        if payload == b"[DONE]":
+            self.done = True
+            return
+        try:
+            ev = self.proto.parse(payload, self.text)
+        except MalformedEvent:
+            self.rec.error = self.rec.error or "malformed_sse"
+            return
+        if ev.error:
+            self.rec.error = self.rec.error or ev.error
+        if ev.completion_tokens is not None:
+            self.completion_tokens = ev.completion_tokens
+        if ev.prompt_tokens is not None:
+            self.rec.input_tokens = ev.prompt_tokens
+        if ev.text:
+            self.text += ev.text
+            self.rec.chunk_times.append(now)
+            self.chars.append(len(ev.text))
+            if ev.cumulative_tokens is not None:
+                self.cumulative.append(ev.cumulative_tokens)
+
+    def finish(self) -> None:
+        rec = self.rec
+        if self.cumulative and len(self.cumulative) == len(self.chars):
+            rec.chunk_tokens = from_cumulative(self.cumulative)
+        else:
+            rec.chunk_tokens = split_tokens(self.chars, self.completion_tokens)
+        rec.tokens_from_usage = self.completion_tokens is not None
+        rec.output_tokens = self.completion_tokens or len(self.chars)
+
+
+async def send(session: aiohttp.ClientSession, base_url: str, proto: Protocol, body: bytes,
+               rec: RequestRecord, headers: dict[str, str] | None = None) -> RequestRecord:
+    rec.sent = perf_counter()
+    try:
+        async with session.post(base_url + proto.path, data=body, headers=headers) as resp:
+            if resp.status != 200:
+                await resp.read()
+                rec.error = f"http_{resp.status}"
+            elif not resp.headers.get("Content-Type", "").startswith("text/event-stream"):
+                await _whole(resp, proto, rec)
+            else:
+                await _stream(resp, proto, rec)
+    except (aiohttp.ClientConnectorError, ConnectionRefusedError):
+        rec.error = "connect"
+    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+        rec.error = "stream_broken"
+    except TimeoutError:
+        rec.error = "timeout"
+    except aiohttp.ClientError as exc:
+        rec.error = type(exc).__name__
+    rec.end = perf_counter()
+    return rec
+
+
+async def _stream(resp: aiohttp.ClientResponse, proto: Protocol, rec: RequestRecord) -> None:
+    state = _Stream(proto, rec)
+    content = resp.content
+    try:
+        while True:
+            data = await content.readany()
+            if not data:
+                break
+            state.feed(data, perf_counter())
+    finally:
+        state.finish()
+    if not state.done and rec.error is None:
+        rec.error = "incomplete_stream"
+
+
+async def _whole(resp: aiohttp.ClientResponse, proto: Protocol, rec: RequestRecord) -> None:
+    """A server that ignored stream=true: we cannot see tokens arrive, so TTFT/ITL are
+    unknown. The request counts as a `not_streaming` error."""
+    raw = await resp.read()
+    rec.error = "not_streaming"
+    try:
+        obj = json.loads(raw)
+        usage = obj.get("usage") or {}
+        rec.output_tokens = int(usage.get("completion_tokens") or 0)
+        rec.input_tokens = int(usage.get("prompt_tokens") or 0)
+    except (ValueError, AttributeError, TypeError):
+        rec.error = "malformed_body"
+
+
+async def probe(session: aiohttp.ClientSession, base_url: str) -> str | None:
+    """None when the endpoint answers at all; else why not."""
+    try:
+        async with session.get(base_url + "/v1/models", timeout=aiohttp.ClientTimeout(total=5)) as resp:
+            await resp.read()
+            return None
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,144 @@
+"""Generates load for one level: open loop on an absolute schedule, or closed loop at a
+fixed concurrency, and watches the client itself (event-loop lag, CPU share)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from time import perf_counter
+
+import numpy as np
+
+from services.loadtester.adapters.client import new_session, send
+from services.loadtester.adapters.protocols import protocol_for
+from services.loadtester.domain import arrivals
+from services.loadtester.domain.profiles import LengthProfile, prompt_of
+from services.loadtester.domain.records import RequestRecord
+
+OPEN_LOOP = ("poisson", "gamma", "constant")
+
+
+@dataclass
+class LevelPlan:
+    url: str
+    model: str
+    protocol: str = "openai-chat"
+    mode: str = "concurrency"  # concurrency | poisson | gamma | constant
+    level: float = 1.0  # streams, or requests/s
+    requests: int = 20
+    duration_s: float | None = None
+    warmup: int = 0
+    lengths: LengthProfile = field(default_factory=LengthProfile)
+    seed: int = 0
+    burstiness: float = 1.0
+    timeout_s: float = 600.0
+    api_key: str | None = None
+
+
+@dataclass
+class WorkerSlice:
+    """Which share of a level one process runs; start_at is on the shared monotonic clock."""
+
+    index: int = 0
+    count: int = 1
+    start_at: float | None = None
+
+
+Progress = Callable[[RequestRecord], None]
+
+
+def _bodies(plan: LevelPlan, n: int) -> list[tuple[bytes, int]]:
+    proto = protocol_for(plan.protocol)
+    return [(json.dumps(proto.body(plan.model, prompt_of(i_len, salt=i), o_len)).encode(), i_len)
+            for i, (i_len, o_len) in enumerate(plan.lengths.sample(n, plan.seed))]
+
+
+class _LagProbe:
+    """Event-loop lag: how late a 10 ms sleep wakes up."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self.running = True
+
+    async def run(self) -> None:
+        while self.running:
+            t = perf_counter()
+            await asyncio.sleep(0.01)
+            self.lags.append(perf_counter() - t - 0.01)
+
+
+async def run_level(plan: LevelPlan, part: WorkerSlice | None = None,
+                    progress: Progress | None = None) -> tuple[list[RequestRecord], dict[str, float]]:
+    part = part or WorkerSlice()
+    is_open = plan.mode in OPEN_LOOP
+    total = arrivals.count_for(plan.level, plan.requests, plan.duration_s) if is_open else plan.requests
+    mine = list(range(part.index, total + plan.warmup, part.count))
+    bodies = _bodies(plan, total + plan.warmup)
+    headers = {"Content-Type": "application/json"}
+    if plan.api_key:
+        headers["Authorization"] = f"Bearer {plan.api_key}"
+    probe = _LagProbe()
+    probe_task = asyncio.create_task(probe.run())
+    cpu0, wall0 = time.process_time(), perf_counter()
+    async with new_session(plan.timeout_s) as session:
+        proto = protocol_for(plan.protocol)
+
+        async def one(i: int, scheduled: float) -> RequestRecord:
+            body, in_len = bodies[i]
+            rec = RequestRecord(scheduled=scheduled, sent=0.0, input_tokens=in_len, level=plan.level,
+                                warmup=i < plan.warmup)
+            await send(session, plan.url, proto, body, rec, headers)
+            if progress is not None:
+                progress(rec)
+            return rec
+
+        if is_open:
+            records = await _open_loop(plan, part, mine, total, one)
+        else:
+            records = await _closed_loop(plan, part, mine, one)
+    probe.running = False
+    await probe_task
+    wall = perf_counter() - wall0
+    lags = np.asarray(probe.lags or [0.0]) * 1000
+    dispatch = np.asarray([r.sent - r.scheduled for r in records if r.scheduled] or [0.0]) * 1000
+    client = {"cpu_share": (time.process_time() - cpu0) / wall if wall else 0.0,
+              "loop_lag_p50_ms": float(np.percentile(lags, 50)), "loop_lag_p99_ms": float(np.percentile(lags, 99)),
+              "dispatch_lag_p50_ms": float(np.percentile(dispatch, 50)),
+              "dispatch_lag_p99_ms": float(np.percentile(dispatch, 99)), "workers": float(part.count)}
+    return records, client
+
+
+async def _open_loop(plan: LevelPlan, part: WorkerSlice, mine: list[int], total: int,
+                     one: Callable[[int, float], object]) -> list[RequestRecord]:
+    offsets = arrivals.schedule(plan.mode, plan.level, total + plan.warmup, plan.seed, plan.burstiness)
+    start = part.start_at if part.start_at is not None else perf_counter() + 0.01
+    tasks = []
+    for i in mine:
+        target = start + offsets[i]
+        delay = target - perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.ensure_future(one(i, target)))  # type: ignore[arg-type]
+    return list(await asyncio.gather(*tasks))
+
+
+async def _closed_loop(plan: LevelPlan, part: WorkerSlice, mine: list[int],
+                       one: Callable[[int, float], object]) -> list[RequestRecord]:
+    if part.start_at is not None:
+        await asyncio.sleep(max(0.0, part.start_at - perf_counter()))
+    queue = iter(mine)
+    streams = max(1, round(plan.level / part.count))
+    deadline = perf_counter() + plan.duration_s if plan.duration_s else None
+    out: list[RequestRecord] = []
+
+    async def stream() -> None:
+        for i in queue:
+            if deadline is not None and perf_counter() > deadline:
+                return
+            out.append(await one(i, 0.0))  # type: ignore[misc]
+
+    await asyncio.gather(*(stream() for _ in range(streams)))
+    return out

@@ -1,0 +1,87 @@
+"""Runs a sweep: levels in order, each spread over worker processes when one core is not
+enough, stopping once throughput stops growing while latency climbs (saturation)."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from time import perf_counter
+
+from services.loadtester.domain.metrics import LevelSummary, Slo, saturation_index, summarize
+from services.loadtester.domain.records import RequestRecord
+from services.loadtester.generator import OPEN_LOOP, LevelPlan, Progress, WorkerSlice, run_level
+
+
+@dataclass
+class SweepPlan:
+    base: LevelPlan
+    levels: list[float]
+    slo: Slo = field(default_factory=Slo)
+    workers: int = 0  # 0: auto (one process; more when the client is the bottleneck)
+    stop_at_saturation: bool = True
+
+
+@dataclass
+class SweepResult:
+    levels: list[LevelSummary]
+    records: list[RequestRecord]
+    saturated_at: float | None
+    unreachable: str | None = None
+
+
+LevelDone = Callable[[LevelSummary], None]
+
+
+def _run_slice(plan: LevelPlan, part: WorkerSlice) -> tuple[list[RequestRecord], dict[str, float]]:
+    return asyncio.run(run_level(plan, part))
+
+
+async def run_spread(plan: LevelPlan, workers: int, progress: Progress | None = None
+                     ) -> tuple[list[RequestRecord], dict[str, float]]:
+    """One level on `workers` processes sharing one absolute start time; client figures
+    are the worst worker's."""
+    if workers <= 1:
+        return await run_level(plan, progress=progress)
+    start_at = perf_counter() + 1.0  # room for the processes to start
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = [loop.run_in_executor(pool, _run_slice, plan, WorkerSlice(i, workers, start_at))
+                   for i in range(workers)]
+        parts = await asyncio.gather(*futures)
+    records = [r for recs, _ in parts for r in recs]
+    client = {k: max(c[k] for _, c in parts) for k in parts[0][1]}
+    return records, client
+
+
+def _workers_for(requested: int) -> int:
+    return requested if requested > 0 else 1
+
+
+async def run_sweep(plan: SweepPlan, progress: Progress | None = None,
+                    level_done: LevelDone | None = None) -> SweepResult:
+    summaries: list[LevelSummary] = []
+    records: list[RequestRecord] = []
+    workers = _workers_for(plan.workers)
+    for level in plan.levels:
+        level_plan = replace(plan.base, level=level, seed=plan.base.seed + len(summaries))
+        recs, client = await run_spread(level_plan, workers, progress)
+        target = level if plan.base.mode in OPEN_LOOP else None
+        summary = summarize(level, recs, plan.slo, target, client)
+        if summary.client_bound and plan.workers == 0 and workers < (os.cpu_count() or 1):
+            workers = min(os.cpu_count() or 1, workers * 2)  # auto: rerun the level on more cores
+            recs, client = await run_spread(level_plan, workers, progress)
+            summary = summarize(level, recs, plan.slo, target, client)
+        summaries.append(summary)
+        records.extend(recs)
+        if level_done is not None:
+            level_done(summary)
+        if plan.stop_at_saturation and saturation_index(summaries) is not None:
+            break
+        if summary.requests and summary.errors == summary.requests and "connect" in summary.errors_by_type:
+            break  # nothing answers; more load will not change that
+    sat = saturation_index(summaries)
+    return SweepResult(summaries, records, summaries[sat].level if sat is not None else None)

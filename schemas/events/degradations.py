@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
 from pydantic import BaseModel, Field
@@ -16,6 +17,8 @@ class CapturedSample(BaseModel):
     prompt: str
     response: str
     reason: str
+    prompt_version: str | None = None
+    captured_at: datetime | None = Field(None, description="when the failing request was logged")
 
 
 class DegradationDetected(EventData):

@@ -1,0 +1,41 @@
+"""OPRO-style meta-prompt (Yang et al., 2023): the task, a few examples and the history of
+(instruction, score) sorted ascending, so the best instructions sit closest to the request."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from services.prompt_optimizer.domain.variants import Demo
+
+MAX_INSTRUCTION_CHARS = 400
+
+
+def meta_prompt(task_description: str, history: Sequence[tuple[str, float]], examples: Sequence[Demo],
+                history_size: int = 8) -> str:
+    shown = sorted(history, key=lambda h: h[1])[-history_size:]
+    lines = [f"Task: {task_description.strip()}", "",
+             "Here are instructions a model was given for this task, with their scores (0-100), "
+             "from worst to best:", ""]
+    for text, score in shown:
+        lines += [f"Instruction: {text.strip()}", f"Score: {round(score * 100)}", ""]
+    lines += ["Examples of the task:", ""]
+    for demo in examples:
+        lines += [f"Input: {demo.input}", f"Answer: {demo.answer}", ""]
+    lines.append("Write one new instruction that is different from the ones above and gets a higher score. "
+                 "Reply with the instruction only, in one or two sentences.")
+    return "\n".join(lines)
+
+
+def parse_instruction(reply: str) -> str | None:
+    """The first non-empty paragraph without labels or quotes; None when nothing usable."""
+    text = re.sub(r"^\s*(new\s+)?instruction\s*[:\-]\s*", "", reply.strip(), flags=re.IGNORECASE)
+    paragraph = next((p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()), "")
+    paragraph = re.split(r"\n\s*(Score|Input|Answer)\s*:", paragraph)[0].strip().strip("\"'` ")
+    if len(paragraph) < 8:
+        return None
+    return paragraph[:MAX_INSTRUCTION_CHARS]
+
+
+def normalized(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))

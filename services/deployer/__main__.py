@@ -1,0 +1,7 @@
+from services.deployer.app import create_app
+from shared.runtime import serve
+
+PORT = 8104
+
+if __name__ == "__main__":
+    serve(create_app(), PORT)

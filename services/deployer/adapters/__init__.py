@@ -1,0 +1,1 @@
+"""The deployer's adapters: its database tables and the policy file."""

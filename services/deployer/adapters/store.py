@@ -1,0 +1,111 @@
+"""The deployer's own tables: pipeline runs (whole run state as JSON, so a restart resumes),
+handled event ids (idempotency) and the last table published per route (revisions)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from schemas.events.deployments import RouteTable, RouteUpdated
+from services.deployer.domain.run import Phase, Run
+from shared.outbox import OutboxEvent
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DeployerRun(SQLModel, table=True):
+    __tablename__ = "deployer_run"
+
+    candidate_id: str = Field(primary_key=True, max_length=200)
+    task: str = Field(index=True, max_length=120)
+    phase: str = Field(index=True, max_length=40)
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=_now)
+
+
+class DeployerHandled(SQLModel, table=True):
+    __tablename__ = "deployer_handled"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    event_type: str = Field(max_length=120)
+    handled_at: datetime = Field(default_factory=_now)
+
+
+class DeployerRoute(SQLModel, table=True):
+    __tablename__ = "deployer_route"
+
+    route: str = Field(primary_key=True, max_length=200)
+    revision: int
+    table_json: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=_now)
+
+
+TABLES = [DeployerRun.__table__, DeployerHandled.__table__, DeployerRoute.__table__,  # type: ignore[attr-defined]
+          OutboxEvent.__table__]  # type: ignore[attr-defined]
+
+
+def create_tables(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine, tables=TABLES)
+
+
+def get_run(session: Session, candidate_id: str) -> Run | None:
+    row = session.get(DeployerRun, candidate_id)
+    return Run.model_validate(row.state) if row else None
+
+
+def put_run(session: Session, run: Run) -> None:
+    row = session.get(DeployerRun, run.candidate_id) or DeployerRun(candidate_id=run.candidate_id, task=run.task,
+                                                                    phase=run.phase, state={})
+    row.phase, row.task, row.updated_at = run.phase, run.task, _now()
+    row.state = run.model_dump(mode="json")
+    session.add(row)
+
+
+def runs_in(session: Session, phases: Iterable[Phase]) -> list[Run]:
+    rows = session.exec(select(DeployerRun).where(col(DeployerRun.phase).in_([str(p) for p in phases]))).all()
+    return [Run.model_validate(r.state) for r in rows]
+
+
+def all_runs(session: Session, limit: int = 100) -> list[Run]:
+    rows = session.exec(select(DeployerRun).order_by(col(DeployerRun.updated_at).desc()).limit(limit)).all()
+    return [Run.model_validate(r.state) for r in rows]
+
+
+def handled(session: Session, event_id: str) -> bool:
+    return session.get(DeployerHandled, event_id) is not None
+
+
+def mark_handled(session: Session, event_id: str, event_type: str) -> None:
+    session.add(DeployerHandled(event_id=event_id, event_type=event_type))
+
+
+def route_table(session: Session, route: str) -> RouteTable | None:
+    row = session.get(DeployerRoute, route)
+    return RouteTable.model_validate(row.table_json) if row else None
+
+
+def route_update(session: Session, table: RouteTable) -> RouteUpdated | None:
+    """The next revision of `table`'s route, or None when the gateway already has this table.
+    Revisions never go backwards, even across a lost deployer DB (they start at wall-clock ms)."""
+    row = session.get(DeployerRoute, table.route)
+    if row is not None and RouteTable.model_validate(row.table_json) == table:
+        return None
+    revision = max(row.revision + 1 if row else 0, int(_now().timestamp() * 1000))
+    remember_route(session, table, revision, row)
+    return RouteUpdated(route=table.route, table=table, revision=revision)
+
+
+def remember_route(session: Session, table: RouteTable, revision: int, row: DeployerRoute | None = None) -> None:
+    row = row or session.get(DeployerRoute, table.route)
+    if row is not None and row.revision >= revision:
+        return
+    row = row or DeployerRoute(route=table.route, revision=revision, table_json={})
+    row.revision, row.table_json, row.updated_at = revision, table.model_dump(mode="json"), _now()
+    session.add(row)

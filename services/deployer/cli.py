@@ -1,0 +1,98 @@
+"""Deployer commands: operators' promote / abort / rollback, pipeline runs, SGLang targets."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+from pathlib import Path
+
+import httpx
+import typer
+
+from schemas.candidate import CandidateSpec
+from services.deployer import operator, sglang_launch
+from services.deployer.config import DeployerSettings
+from shared.pipeline import Stage
+
+DEPLOYER_URL = "http://127.0.0.1:8104"
+MOVES = {"promote": (Stage.production, "promote a canary to production (the registry makes it the champion)"),
+         "abort": (Stage.rejected, "stop a candidate's pipeline before it reaches production"),
+         "rollback": (Stage.rolled_back, "roll a canary or production candidate back to the champion")}
+
+
+def _move(command: str, candidate_id: str, reason: str, actor: str | None, wait: float) -> None:
+    settings = DeployerSettings()
+    to_stage, _ = MOVES[command]
+    who = actor or f"operator:{getpass.getuser()}"
+    outcome = asyncio.run(operator.request_move(settings.kafka_bootstrap, candidate_id, to_stage, actor=who,
+                                                reason=reason or f"{command} by {who}", wait_s=wait))
+    path = operator.audit(settings.home, command, outcome)
+    typer.echo(f"{command} {candidate_id} -> {to_stage}: {outcome.status}: {outcome.detail}  (audit: {path})")
+    if outcome.status != "applied":
+        raise typer.Exit(1 if outcome.status == "refused" else 2)
+
+
+def _register_move(app: typer.Typer, command: str) -> None:
+    _, help_text = MOVES[command]
+
+    @app.command(command, help=f"{help_text[0].upper()}{help_text[1:]}; an illegal move is refused with the reason.")
+    def move(candidate_id: str = typer.Argument(..., help="candidate id"),
+             reason: str = typer.Option("", "--reason", "-r", help="why (kept in the audit trail)"),
+             actor: str = typer.Option(None, "--actor", help="who; default operator:<login>"),
+             wait: float = typer.Option(15.0, "--wait", help="seconds to wait for the registry's answer")) -> None:
+        _move(command, candidate_id, reason, actor, wait)
+
+
+def _spec(path: Path) -> CandidateSpec:
+    try:
+        return CandidateSpec.model_validate_json(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(f"{path}: {exc}") from exc
+
+
+def register(app: typer.Typer) -> None:
+    for command in MOVES:
+        _register_move(app, command)
+
+    deployer = typer.Typer(help="Pipeline runs driven by the deployer.", no_args_is_help=True)
+    app.add_typer(deployer, name="deployer")
+
+    @deployer.command("runs", help="List pipeline runs (stage, phase, last canary analysis).")
+    def runs(url: str = typer.Option(DEPLOYER_URL, help="deployer base URL")) -> None:
+        typer.echo(json.dumps(httpx.get(f"{url}/api/v1/runs", timeout=10).json(), indent=2))
+
+    @deployer.command("show", help="Show one run with its full audit history.")
+    def show(candidate_id: str, url: str = typer.Option(DEPLOYER_URL, help="deployer base URL")) -> None:
+        resp = httpx.get(f"{url}/api/v1/runs/{candidate_id}", timeout=10)
+        typer.echo(json.dumps(resp.json(), indent=2))
+        if resp.status_code != 200:
+            raise typer.Exit(1)
+
+    sglang = typer.Typer(help="SGLang targets: launch command, Kubernetes manifest, local process.",
+                         no_args_is_help=True)
+    app.add_typer(sglang, name="sglang")
+
+    @sglang.command("command", help="Print the sglang.launch_server command for a candidate spec (JSON file).")
+    def command(spec: Path) -> None:
+        typer.echo(sglang_launch.launch_command(_spec(spec)))
+
+    @sglang.command("manifest", help="Print a Kubernetes Deployment + Service with /health probes.")
+    def manifest(spec: Path, candidate_id: str = typer.Option(..., help="candidate id"),
+                 image: str = typer.Option(sglang_launch.DEFAULT_IMAGE, help="SGLang container image"),
+                 namespace: str = typer.Option("challenger", help="Kubernetes namespace")) -> None:
+        typer.echo(sglang_launch.render_manifest(_spec(spec), candidate_id, image=image, namespace=namespace))
+
+    @sglang.command("start", help="Start SGLang locally for a candidate and wait for /health.")
+    def start(spec: Path, candidate_id: str = typer.Option(..., help="candidate id")) -> None:
+        try:
+            proc = sglang_launch.start_local(_spec(spec), candidate_id, DeployerSettings().home)
+        except sglang_launch.SglangUnavailable as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        typer.echo(f"healthy on port {proc.port} (log {proc.log_path})")
+
+    @sglang.command("stop", help="Stop a locally started SGLang server.")
+    def stop(candidate_id: str) -> None:
+        stopped = sglang_launch.stop_local(candidate_id, DeployerSettings().home)
+        typer.echo("stopped" if stopped else "was not running")

@@ -1,0 +1,19 @@
+"""Deployer settings: the shared ones plus its database, policy file, consumer group and tick."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from shared.settings import Settings
+
+
+class DeployerSettings(Settings):
+    deployer_policy: Path | None = Field(None, description="promotion policy YAML; default: the packaged one")
+    deployer_group: str = "deployer"
+    deployer_tick_s: float = Field(5.0, gt=0, description="how often active canaries are analysed")
+
+    @property
+    def deployer_db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'deployer.db'}"

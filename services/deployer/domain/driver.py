@@ -1,0 +1,333 @@
+"""The pipeline driver: given a run and an event, what the deployer asks for next.
+
+Pure: every function returns the new run plus the ordered outputs (commands, facts and
+route tables) for the handler to store and publish together. Stage moves are REQUESTS to
+the registry (the single writer of stages), each checked first against shared.pipeline so
+the driver never asks for an illegal move (IllegalTransition says why).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from schemas.candidate import CandidateSpec
+from schemas.envelope import EventData
+from schemas.events.deployments import CanaryStepChanged, DeploymentChanged, RouteTable
+from schemas.events.evaluations import EvalKind, EvaluationCompleted, EvaluationRequested
+from schemas.events.loadtests import LoadtestCompleted, LoadtestRequested, Slo
+from schemas.events.models import ModelApproved, ModelStageChanged, ModelSubmitted, StageChangeRequested
+from schemas.events.prompts import PromptOptimizationRequested, PromptOptimized
+from services.deployer.domain import canary as ca
+from services.deployer.domain import routes
+from services.deployer.domain.policy import Decision, Policy, decide_dev, decide_dev_evaluation, decide_staging
+from services.deployer.domain.run import Phase, Run
+from shared.pipeline import Stage, check_transition
+
+ACTOR = "deployer"
+Output = EventData | RouteTable
+
+
+@dataclass(frozen=True)
+class Env:
+    policy: Policy
+    gateway_url: str
+
+
+@dataclass
+class Result:
+    run: Run
+    out: list[Output] = field(default_factory=list)
+
+    def request(self, to: Stage, reason: str) -> Result:
+        """Ask the registry for `to`; raises IllegalTransition when it is not legal from here."""
+        check_transition(self.run.expected, to)
+        self.out.append(StageChangeRequested(candidate_id=self.run.candidate_id, to_stage=to, actor=ACTOR,
+                                             reason=reason[:2000]))
+        self.run = self.run.model_copy(update={"expected": to}).noted(ACTOR, f"request {to}", reason)
+        return self
+
+    def emit(self, *items: Output) -> Result:
+        self.out.extend(items)
+        return self
+
+    def phase(self, phase: Phase) -> Result:
+        self.run = self.run.model_copy(update={"phase": phase})
+        return self
+
+
+def ids(candidate_id: str) -> dict[str, str]:
+    """Deterministic ids of the work a run requests, so a redelivered event repeats, not duplicates."""
+    return {k: f"{candidate_id}:{k}" for k in ("dev-eval", "loadtest", "prompt-opt", "dev-reeval", "staging-eval")}
+
+
+# ---- dev ------------------------------------------------------------------------------
+
+def on_submitted(ev: ModelSubmitted, correlation_id: str) -> Result:
+    run = Run(candidate_id=ev.candidate_id, task=ev.spec.task, correlation_id=correlation_id, spec=ev.spec,
+              task_spec=ev.task_spec, champion_id=ev.champion_id, champion_spec=ev.champion_spec)
+    res = Result(run.noted(ev.submitted_by, "submitted"))
+    if ev.task_spec is None:
+        return reject(res, "no task spec (datasets) came with the submission; nothing to evaluate against")
+    return res.request(Stage.evaluating, "submitted; running the dev evaluation").emit(
+        _evaluation(run, ids(run.candidate_id)["dev-eval"], ["accuracy", "stability", "security"])).phase(
+        Phase.dev_eval)
+
+
+def on_evaluation_completed(run: Run, ev: EvaluationCompleted, env: Env) -> Result:
+    key = {v: k for k, v in ids(run.candidate_id).items()}.get(ev.evaluation_id)
+    res = Result(run)
+    if key == "dev-eval" and run.phase == Phase.dev_eval:
+        return _after_dev_eval(res, ev, env)
+    if key == "dev-reeval" and run.phase == Phase.reeval:
+        return _after_reeval(res, ev, env)
+    if key == "staging-eval" and run.phase == Phase.staging:
+        return _after_staging(res, ev, env)
+    res.run = run.noted(ACTOR, "ignored evaluation", f"{ev.evaluation_id} does not match phase {run.phase}")
+    return res
+
+
+def _after_dev_eval(res: Result, ev: EvaluationCompleted, env: Env) -> Result:
+    policy = env.policy.for_task(res.run.task)
+    decision = decide_dev_evaluation(policy, ev, res.run.has_champion)
+    res.run = res.run.model_copy(update={"evaluation": ev})
+    if decision.outcome == "fail":
+        return reject(res, decision.summary)
+    latency = policy.latency
+    request = LoadtestRequested(loadtest_id=ids(res.run.candidate_id)["loadtest"], candidate_id=res.run.candidate_id,
+                                champion_id=res.run.champion_id, candidate=res.run.spec,
+                                champion=res.run.champion_spec,
+                                slo=Slo(ttft_ms=latency.p95_ttft_ms, e2e_ms=latency.p95_e2e_ms))
+    return res.request(Stage.load_testing, decision.summary).emit(request).phase(Phase.loadtest)
+
+
+def on_loadtest_completed(run: Run, ev: LoadtestCompleted, env: Env) -> Result:
+    res = Result(run.model_copy(update={"loadtest": ev}))
+    if run.phase != Phase.loadtest or ev.loadtest_id != ids(run.candidate_id)["loadtest"] or run.evaluation is None:
+        res.run = run.noted(ACTOR, "ignored load test", f"{ev.loadtest_id} in phase {run.phase}")
+        return res
+    decision = decide_dev(env.policy.for_task(run.task), run.evaluation, ev, run.has_champion, optimized=False)
+    return _apply_dev_decision(res, decision, env)
+
+
+def _apply_dev_decision(res: Result, decision: Decision, env: Env) -> Result:
+    if decision.outcome == "pass":
+        return go_staging(res.request(Stage.dev_passed, decision.summary), env)
+    if decision.outcome == "optimize":
+        return _optimize(res, decision)
+    return reject(res, decision.summary)
+
+
+def _optimize(res: Result, decision: Decision) -> Result:
+    run = res.run
+    assert run.task_spec is not None
+    request = PromptOptimizationRequested(run_id=ids(run.candidate_id)["prompt-opt"], candidate_id=run.candidate_id,
+                                          task=run.task, candidate=run.spec, task_spec=run.task_spec)
+    return res.request(Stage.prompt_optimizing, decision.summary).emit(request).phase(Phase.optimizing)
+
+
+def on_prompt_optimized(run: Run, ev: PromptOptimized) -> Result:
+    res = Result(run)
+    if run.phase != Phase.optimizing or ev.run_id != ids(run.candidate_id)["prompt-opt"]:
+        res.run = run.noted(ACTOR, "ignored prompt optimization", f"{ev.run_id} in phase {run.phase}")
+        return res
+    if not ev.accepted or ev.derived_spec is None:
+        return reject(res, f"prompt optimization did not help: {ev.reason}")
+    res.run = run.model_copy(update={"spec": ev.derived_spec, "optimized": True}).noted(
+        ACTOR, "adopted optimized prompt", f"{ev.baseline_score:.3f} -> {ev.best_score:.3f}: {ev.reason}")
+    return res.emit(_evaluation(res.run, ids(run.candidate_id)["dev-reeval"], ["accuracy"])).phase(Phase.reeval)
+
+
+def _after_reeval(res: Result, ev: EvaluationCompleted, env: Env) -> Result:
+    assert res.run.loadtest is not None
+    decision = decide_dev(env.policy.for_task(res.run.task), ev, res.run.loadtest, res.run.has_champion,
+                          optimized=True)
+    res.run = res.run.model_copy(update={"evaluation": ev})
+    return _apply_dev_decision(res, decision, env)
+
+
+# ---- staging --------------------------------------------------------------------------
+
+def go_staging(res: Result, env: Env) -> Result:
+    run = res.run
+    route = routes.staging_route(run.task)
+    staged = CandidateSpec.model_validate({**run.spec.model_dump(mode="json"), "engine": "openai", "launch": None,
+                                           "endpoint": env.gateway_url, "model": route})
+    evaluation = _evaluation(run, ids(run.candidate_id)["staging-eval"], ["e2e", "security"], stage="staging",
+                             candidate=staged, target_url=env.gateway_url)
+    deployed = DeploymentChanged(candidate_id=run.candidate_id, route=route, environment="staging", status="deploying",
+                                 detail=f"sole target of {route}")
+    return res.request(Stage.staging, f"staged on route {route}").emit(
+        routes.sole(route, routes.target(run.candidate_id, run.spec)), deployed, evaluation).phase(Phase.staging)
+
+
+def _after_staging(res: Result, ev: EvaluationCompleted, env: Env) -> Result:
+    decision = decide_staging(env.policy.for_task(res.run.task), ev)
+    if decision.outcome != "pass":
+        return reject(res, decision.summary)
+    return res.request(Stage.awaiting_approval, decision.summary).phase(Phase.awaiting_approval)
+
+
+# ---- approval and canary --------------------------------------------------------------
+
+def on_approved(run: Run, ev: ModelApproved, env: Env) -> Result:
+    res = Result(run.noted(ev.approver, "approved", ev.comment))
+    if run.phase != Phase.awaiting_approval:
+        res.run = res.run.noted(ACTOR, "ignored approval", f"run is in phase {run.phase}")
+        return res
+    res.request(Stage.approved, f"approved by {ev.approver}").request(Stage.canary, "starting the canary")
+    res.run = res.run.model_copy(update={"canary_step": 0, "canary_step_start_n": 0, "champion_arm": {},
+                                         "candidate_arm": {}})
+    if not run.has_champion:
+        return _promote(res.phase(Phase.canary), env, "no champion on this route: nothing to compare against")
+    rule = env.policy.for_task(run.task).canary
+    started = ca.StepAnalysis("advance", f"canary started at {rule.steps[0]:g}%", rule.steps[0])
+    return _emit_step(_canary_route(res.phase(Phase.canary), rule.steps[0]), started)
+
+
+def canary_tick(run: Run, env: Env) -> Result:
+    """One periodic check of an active canary."""
+    if run.phase == Phase.rolling_back:
+        return _rollback_step(Result(run), run.last_analysis or "rolling back")
+    rule = env.policy.for_task(run.task).canary
+    champion, candidate = run.arms()
+    analysis = ca.analyse_step(champion, candidate, rule=rule, step=run.canary_step,
+                               step_start_n=run.canary_step_start_n)
+    res = Result(run.model_copy(update={"last_analysis": f"{analysis.decision}: {analysis.reason}"}))
+    if analysis.decision == "rollback":
+        return rollback(res, env, analysis.reason, analysis)
+    if analysis.decision == "promote":
+        return _promote(_emit_step(res, analysis), env, analysis.reason)
+    if analysis.decision == "advance":
+        return _advance(res, analysis, env)
+    return _publish_once(res, analysis)
+
+
+def _advance(res: Result, analysis: ca.StepAnalysis, env: Env) -> Result:
+    rule = env.policy.for_task(res.run.task).canary
+    step = res.run.canary_step + 1
+    res.run = res.run.model_copy(update={"canary_step": step,
+                                         "canary_step_start_n": ca.requests_seen(res.run.arms()[1])})
+    return _canary_route(_emit_step(res, analysis, weight=rule.steps[step]), rule.steps[step])
+
+
+def _publish_once(res: Result, analysis: ca.StepAnalysis) -> Result:
+    """Hold / inconclusive: publish when the decision at this step changes, not every tick."""
+    if res.run.last_published == f"{analysis.decision}@{res.run.canary_step}":
+        return res
+    return _emit_step(res, analysis)
+
+
+def _promote(res: Result, env: Env, reason: str) -> Result:
+    run = res.run
+    route = routes.prod_route(run.task)
+    champion = routes.target(run.champion_id, run.champion_spec) if run.has_champion else None  # type: ignore[arg-type]
+    res.emit(routes.sole(route, routes.target(run.candidate_id, run.spec), champion),
+             DeploymentChanged(candidate_id=run.candidate_id, route=route, environment="prod", status="healthy",
+                               detail="promoted: sole target"))
+    return res.request(Stage.production, reason).phase(Phase.done)
+
+
+def rollback(res: Result, env: Env, reason: str, analysis: ca.StepAnalysis | None = None, *,
+             immediate: bool = False) -> Result:
+    rule = env.policy.for_task(res.run.task).canary
+    weights = ca.rollback_weights(rule, max(res.run.canary_step, 0))
+    errors = analysis is not None and any(m.metric == "error_rate" and m.verdict == "harm" for m in analysis.metrics)
+    if immediate or errors:
+        weights = [0.0]  # errors or a degradation hurt users now: no gradual way down
+    res.run = res.run.model_copy(update={"rollback_weights": weights, "last_analysis": reason})
+    step = analysis or ca.StepAnalysis("rollback", reason, rule.steps[max(res.run.canary_step, 0)])
+    _emit_step(res, step)
+    return _rollback_step(res.phase(Phase.rolling_back), reason)
+
+
+def _rollback_step(res: Result, reason: str) -> Result:
+    weights = list(res.run.rollback_weights) or [0.0]
+    weight, rest = weights[0], weights[1:]
+    res.run = res.run.model_copy(update={"rollback_weights": rest})
+    _canary_route(res, weight)
+    if rest:
+        return res
+    route = routes.prod_route(res.run.task)
+    res.emit(DeploymentChanged(candidate_id=res.run.candidate_id, route=route, environment="prod", status="stopped",
+                               detail=f"rolled back: {reason}"[:2000]))
+    if res.run.expected in (Stage.canary, Stage.production):
+        res.request(Stage.rolled_back, reason)
+    return res.phase(Phase.done)
+
+
+def _canary_route(res: Result, weight: float) -> Result:
+    run = res.run
+    route = routes.prod_route(run.task)
+    candidate = routes.target(run.candidate_id, run.spec)
+    if not run.has_champion:
+        return res.emit(routes.sole(route, candidate))
+    champion = routes.target(run.champion_id, run.champion_spec)  # type: ignore[arg-type]
+    return res.emit(routes.canary(route, champion, candidate, weight))
+
+
+def _emit_step(res: Result, analysis: ca.StepAnalysis, weight: float | None = None) -> Result:
+    run = res.run
+    res.run = run.model_copy(update={"last_published": f"{analysis.decision}@{run.canary_step}"}).noted(
+        ACTOR, f"canary {analysis.decision} at {analysis.weight_pct:g}%", analysis.reason)
+    return res.emit(CanaryStepChanged(candidate_id=run.candidate_id, route=routes.prod_route(run.task),
+                                      weight_pct=analysis.weight_pct if weight is None else weight,
+                                      decision=analysis.decision, reason=analysis.reason[:4000],
+                                      analysis=analysis.figures()))
+
+
+# ---- registry feedback and endings ----------------------------------------------------
+
+def on_stage_changed(run: Run, ev: ModelStageChanged, env: Env) -> Result:
+    """The registry applied a move (ours or an operator's); follow it with the routes."""
+    operator = ev.actor != ACTOR
+    res = Result(run.model_copy(update={"stage": ev.to_stage, "expected": ev.to_stage if operator else run.expected})
+                 .noted(ev.actor, f"stage {ev.from_stage} -> {ev.to_stage}", ev.reason))
+    if not operator or run.phase not in (Phase.canary, Phase.rolling_back, Phase.done):
+        return res.phase(Phase.done) if ev.to_stage in (Stage.rejected, Stage.retired) else res
+    if ev.to_stage == Stage.production and run.phase == Phase.canary:
+        return _promote_route(res, f"promoted by {ev.actor}: {ev.reason}")
+    if ev.to_stage == Stage.rolled_back and run.has_champion:
+        res.run = res.run.model_copy(update={"rollback_weights": [0.0]})
+        return _rollback_step(res, f"rolled back by {ev.actor}: {ev.reason}")
+    return res
+
+
+def _promote_route(res: Result, reason: str) -> Result:
+    run = res.run
+    champion = routes.target(run.champion_id, run.champion_spec) if run.has_champion else None  # type: ignore[arg-type]
+    res.emit(routes.sole(routes.prod_route(run.task), routes.target(run.candidate_id, run.spec), champion),
+             CanaryStepChanged(candidate_id=run.candidate_id, route=routes.prod_route(run.task), weight_pct=100,
+                               decision="promote", reason=reason[:4000]))
+    return res.phase(Phase.done)
+
+
+def on_rejected(run: Run, to_stage: str, actor: str, reason: str) -> Result:
+    """The registry refused a move. Ours: the run is blocked with the registry's reason."""
+    noted = run.noted(actor, f"refused {to_stage}", reason)
+    if actor != ACTOR:
+        return Result(noted)
+    return Result(noted.model_copy(update={"expected": run.stage, "phase": Phase.blocked}))
+
+
+def abandon_staging(res: Result, reason: str) -> Result:
+    """The staged target failed its health check: route nothing to it, reject the candidate."""
+    staged = routes.staging_route(res.run.task)
+    res.out = [o for o in res.out if not (isinstance(o, RouteTable) and o.route == staged)
+               and not isinstance(o, EvaluationRequested | DeploymentChanged)]
+    res.emit(DeploymentChanged(candidate_id=res.run.candidate_id, route=staged, environment="staging",
+                               status="failed", detail=reason[:2000]))
+    return reject(res, reason)
+
+
+def reject(res: Result, reason: str) -> Result:
+    to = Stage.rolled_back if res.run.expected in (Stage.canary, Stage.production) else Stage.rejected
+    return res.request(to, reason).phase(Phase.done)
+
+
+def _evaluation(run: Run, evaluation_id: str, kinds: list[EvalKind], *, stage: str = "dev",
+                candidate: CandidateSpec | None = None, target_url: str | None = None) -> EvaluationRequested:
+    assert run.task_spec is not None
+    return EvaluationRequested(evaluation_id=evaluation_id, candidate_id=run.candidate_id,
+                               champion_id=run.champion_id, task=run.task, candidate=candidate or run.spec,
+                               champion=run.champion_spec, task_spec=run.task_spec, kinds=kinds,
+                               stage=stage, target_url=target_url)  # type: ignore[arg-type]

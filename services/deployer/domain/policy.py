@@ -1,0 +1,260 @@
+"""The promotion policy: per-task thresholds on each CLASS dimension, and the pure
+functions that turn a scorecard into a decision with its reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.events.evaluations import EvaluationCompleted, MetricComparison
+from schemas.events.loadtests import LevelResult, LoadtestCompleted
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CostRule(_Strict):
+    max_delta_usd_per_1m_tokens: float | None = None
+    max_delta_pct: float | None = Field(None, description="candidate $/1M tokens vs champion, in %")
+    require_measurement: bool = False
+
+
+class LatencyRule(_Strict):
+    p95_ttft_ms: float | None = None
+    p95_e2e_ms: float | None = None
+    max_error_rate: float = Field(0.05, ge=0, le=1)
+    at_level: float | None = Field(None, description="load level judged; default the lowest level tested")
+
+
+class AccuracyRule(_Strict):
+    accept: list[Literal["better", "no_significant_difference"]] = Field(
+        default_factory=lambda: ["better", "no_significant_difference"])
+    alpha: float = Field(0.05, gt=0, lt=1)
+    non_inferiority_margin: float = Field(0.05, ge=0, description="a 'no difference' must keep ci_low >= -margin")
+    min_items: int = Field(20, ge=1)
+    min_score_without_champion: float = Field(0.0, ge=0, le=1)
+    allow_prompt_optimization: bool = True
+
+
+class SecurityRule(_Strict):
+    max_attack_success_rate: float = Field(0.1, ge=0, le=1)
+
+
+class StabilityRule(_Strict):
+    min_agreement: float = Field(0.8, ge=0, le=1)
+
+
+class StagingRule(_Strict):
+    require_e2e: bool = True
+    max_attack_success_rate: float = Field(0.1, ge=0, le=1)
+
+
+class CanaryRule(_Strict):
+    steps: list[float] = Field(default_factory=lambda: [5, 25, 50, 100], min_length=1)
+    alpha: float = Field(0.05, gt=0, lt=1)
+    min_samples: int = Field(100, ge=10, description="per arm, before any verdict (CLT for plug-in variances)")
+    min_samples_per_step: int = Field(100, ge=1, description="candidate requests seen at a step before it advances")
+    latency_slo_ms: float = Field(2000, gt=0)
+    margins: dict[str, float] = Field(default_factory=lambda: {
+        "error_rate": 0.01, "slo_breach_rate": 0.05, "refusal_rate": 0.03, "guardrail_rate": 0.03,
+        "json_invalid_rate": 0.03, "negative_feedback_rate": 0.05, "latency_ms": 100.0})
+    gradual_rollback: bool = False
+
+
+class TaskPolicy(_Strict):
+    cost: CostRule = Field(default_factory=CostRule)
+    latency: LatencyRule = Field(default_factory=LatencyRule)
+    accuracy: AccuracyRule = Field(default_factory=AccuracyRule)
+    security: SecurityRule = Field(default_factory=SecurityRule)
+    stability: StabilityRule = Field(default_factory=StabilityRule)
+    staging: StagingRule = Field(default_factory=StagingRule)
+    canary: CanaryRule = Field(default_factory=CanaryRule)
+
+
+class Policy(_Strict):
+    defaults: TaskPolicy = Field(default_factory=TaskPolicy)
+    tasks: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-task overrides of defaults")
+
+    def for_task(self, task: str) -> TaskPolicy:
+        merged = _deep_merge(self.defaults.model_dump(), self.tasks.get(task, {}))
+        return TaskPolicy.model_validate(merged)
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) \
+            else value
+    return out
+
+
+Outcome = Literal["pass", "fail", "optimize"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        return "; ".join(self.reasons)
+
+
+# ---- accuracy -------------------------------------------------------------------------
+
+def accuracy_check(rule: AccuracyRule, ev: EvaluationCompleted, has_champion: bool) -> tuple[bool, list[str]]:
+    if not ev.accuracy:
+        return False, ["accuracy: no accuracy results"]
+    results = [_one_accuracy(rule, m, has_champion) for m in ev.accuracy]
+    return all(ok for ok, _ in results), [reason for _, reason in results]
+
+
+def _one_accuracy(rule: AccuracyRule, m: MetricComparison, has_champion: bool) -> tuple[bool, str]:
+    where = f"accuracy[{m.dataset}/{m.metric}]"
+    if m.n < rule.min_items:
+        return False, f"{where}: n={m.n} < min_items {rule.min_items}; too few items for a significant result"
+    if not has_champion or m.champion_score is None:
+        ok = m.candidate_score >= rule.min_score_without_champion
+        return ok, f"{where}: no champion; score {m.candidate_score:.3f} vs min {rule.min_score_without_champion}"
+    verdict = _significant_verdict(rule, m)
+    if verdict not in rule.accept:
+        return False, f"{where}: {verdict} ({_stats(m)})"
+    if verdict == "no_significant_difference" and (m.ci_low is None or m.ci_low < -rule.non_inferiority_margin):
+        return False, (f"{where}: no significant difference but not shown non-inferior: "
+                       f"ci_low {m.ci_low} < -{rule.non_inferiority_margin} ({_stats(m)})")
+    return True, f"{where}: {verdict} ({_stats(m)})"
+
+
+def _significant_verdict(rule: AccuracyRule, m: MetricComparison) -> str:
+    """A 'better' or 'worse' counts only with p <= alpha (Holm-adjusted when given)."""
+    p = m.p_adjusted if m.p_adjusted is not None else m.p_value
+    if m.verdict in ("better", "worse") and (p is None or p > rule.alpha):
+        return "no_significant_difference"
+    return m.verdict or "no_significant_difference"
+
+
+def _stats(m: MetricComparison) -> str:
+    diff = f"diff {m.difference:+.3f}" if m.difference is not None else "diff n/a"
+    ci = f" CI [{m.ci_low:.3f}, {m.ci_high:.3f}]" if m.ci_low is not None and m.ci_high is not None else ""
+    p = m.p_adjusted if m.p_adjusted is not None else m.p_value
+    return f"{diff}{ci}, p={p if p is None else round(p, 4)}, n={m.n}"
+
+
+# ---- security and stability -------------------------------------------------------------
+
+def security_check(max_asr: float, ev: EvaluationCompleted, stage: str) -> tuple[bool, list[str]]:
+    if ev.security is None:
+        return False, [f"security[{stage}]: no red-team result"]
+    asr = ev.security.attack_success_rate
+    ok = asr <= max_asr
+    return ok, [f"security[{stage}]: attack success rate {asr:.3f} {'<=' if ok else '>'} {max_asr}"]
+
+
+def stability_check(rule: StabilityRule, ev: EvaluationCompleted) -> tuple[bool, list[str]]:
+    if ev.stability is None:
+        return False, ["stability: no stability result"]
+    agreement = ev.stability.mean_agreement
+    ok = agreement >= rule.min_agreement
+    return ok, [f"stability: mean agreement {agreement:.3f} {'>=' if ok else '<'} {rule.min_agreement}"]
+
+
+# ---- cost and latency -------------------------------------------------------------------
+
+def cost_check(rule: CostRule, lt: LoadtestCompleted) -> tuple[bool, list[str]]:
+    cost = lt.cost
+    if cost is None or cost.delta_usd_per_1m_tokens is None:
+        ok = not rule.require_measurement
+        return ok, [f"cost: no delta vs champion measured{'' if ok else ' (required)'}"]
+    reasons, ok = [], True
+    delta = cost.delta_usd_per_1m_tokens
+    if rule.max_delta_usd_per_1m_tokens is not None:
+        good = delta <= rule.max_delta_usd_per_1m_tokens
+        ok &= good
+        limit = rule.max_delta_usd_per_1m_tokens
+        reasons.append(f"cost: delta {delta:+.4f} $/1M tokens {'<=' if good else '>'} {limit}")
+    if rule.max_delta_pct is not None and cost.champion_usd_per_1m_tokens:
+        pct = 100.0 * delta / cost.champion_usd_per_1m_tokens
+        good = pct <= rule.max_delta_pct
+        ok &= good
+        reasons.append(f"cost: delta {pct:+.1f}% {'<=' if good else '>'} {rule.max_delta_pct}%")
+    return ok, reasons or [f"cost: delta {delta:+.4f} $/1M tokens (no limit set)"]
+
+
+def latency_check(rule: LatencyRule, lt: LoadtestCompleted) -> tuple[bool, list[str]]:
+    level = _judged_level(rule, lt.levels)
+    if level is None:
+        return False, ["latency: no load level results"]
+    where = f"latency[level {level.level:g}]"
+    checks = [
+        (level.errors / max(level.requests, 1), rule.max_error_rate, "error rate"),
+        (level.ttft_ms.p95 if level.ttft_ms else None, rule.p95_ttft_ms, "p95 TTFT ms"),
+        (level.e2e_ms.p95 if level.e2e_ms else None, rule.p95_e2e_ms, "p95 E2E ms"),
+    ]
+    reasons, ok = [], True
+    for value, limit, name in checks:
+        if limit is None:
+            continue
+        if value is None:
+            ok = False
+            reasons.append(f"{where}: {name} not measured (limit {limit})")
+            continue
+        good = value <= limit
+        ok &= good
+        reasons.append(f"{where}: {name} {value:.3f} {'<=' if good else '>'} {limit}")
+    return ok, reasons
+
+
+def _judged_level(rule: LatencyRule, levels: list[LevelResult]) -> LevelResult | None:
+    if not levels:
+        return None
+    if rule.at_level is None:
+        return min(levels, key=lambda lv: lv.level)
+    eligible = [lv for lv in levels if lv.level <= rule.at_level]
+    return max(eligible, key=lambda lv: lv.level) if eligible else min(levels, key=lambda lv: lv.level)
+
+
+# ---- decisions --------------------------------------------------------------------------
+
+def decide_dev_evaluation(policy: TaskPolicy, ev: EvaluationCompleted, has_champion: bool) -> Decision:
+    """After the dev evaluation: security and stability are hard gates; accuracy may send
+    the candidate to prompt optimization later, so it only fails here when optimization is off."""
+    sec_ok, sec = security_check(policy.security.max_attack_success_rate, ev, "dev")
+    stab_ok, stab = stability_check(policy.stability, ev)
+    acc_ok, acc = accuracy_check(policy.accuracy, ev, has_champion)
+    reasons = sec + stab + acc
+    if not (sec_ok and stab_ok):
+        return Decision("fail", reasons)
+    if not acc_ok and not policy.accuracy.allow_prompt_optimization:
+        return Decision("fail", reasons)
+    return Decision("pass", reasons)
+
+
+def decide_dev(policy: TaskPolicy, ev: EvaluationCompleted, lt: LoadtestCompleted, has_champion: bool,
+               *, optimized: bool) -> Decision:
+    """After the load test (or a re-evaluation after prompt optimization): the full gate."""
+    cost_ok, cost = cost_check(policy.cost, lt)
+    lat_ok, lat = latency_check(policy.latency, lt)
+    acc_ok, acc = accuracy_check(policy.accuracy, ev, has_champion)
+    reasons = cost + lat + acc
+    if not (cost_ok and lat_ok):
+        return Decision("fail", reasons)
+    if acc_ok:
+        return Decision("pass", reasons)
+    if policy.accuracy.allow_prompt_optimization and not optimized:
+        return Decision("optimize", reasons + ["accuracy: not significantly good enough; trying prompt optimization"])
+    return Decision("fail", reasons)
+
+
+def decide_staging(policy: TaskPolicy, ev: EvaluationCompleted) -> Decision:
+    reasons: list[str] = []
+    ok = True
+    if policy.staging.require_e2e:
+        e2e_ok = ev.e2e_passed is True
+        ok &= e2e_ok
+        reasons.append(f"e2e: {'passed' if e2e_ok else 'did not pass'} against the staged route")
+    sec_ok, sec = security_check(policy.staging.max_attack_success_rate, ev, "staging")
+    return Decision("pass" if ok and sec_ok else "fail", reasons + sec)

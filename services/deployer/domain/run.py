@@ -1,0 +1,86 @@
+"""One pipeline run: what the deployer knows about a candidate's way through the pipeline.
+Persisted whole (as JSON) after every handled event, so a restarted deployer resumes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from schemas.candidate import CandidateSpec
+from schemas.events.evaluations import EvaluationCompleted
+from schemas.events.loadtests import LoadtestCompleted
+from schemas.task import TaskSpec
+from services.deployer.domain.canary import Arm
+from shared.pipeline import Stage
+from shared.stats.sequential import Moments
+
+
+class Phase(StrEnum):
+    dev_eval = "dev_eval"
+    loadtest = "loadtest"
+    optimizing = "optimizing"
+    reeval = "reeval"
+    staging = "staging"
+    awaiting_approval = "awaiting_approval"
+    canary = "canary"
+    rolling_back = "rolling_back"
+    done = "done"
+    blocked = "blocked"
+
+
+ACTIVE_CANARY = frozenset({Phase.canary, Phase.rolling_back})
+
+
+class HistoryEntry(BaseModel):
+    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    actor: str
+    action: str
+    reason: str = ""
+
+
+class Run(BaseModel):
+    candidate_id: str
+    task: str
+    correlation_id: str
+    spec: CandidateSpec
+    task_spec: TaskSpec | None = None
+    champion_id: str | None = None
+    champion_spec: CandidateSpec | None = None
+    stage: Stage = Stage.submitted
+    expected: Stage = Field(Stage.submitted, description="the stage once our pending requests apply")
+    phase: Phase = Phase.dev_eval
+    evaluation: EvaluationCompleted | None = None
+    loadtest: LoadtestCompleted | None = None
+    optimized: bool = False
+    canary_step: int = -1
+    canary_step_start_n: int = 0
+    rollback_weights: list[float] = Field(default_factory=list)
+    champion_arm: dict[str, list[float]] = Field(default_factory=dict)
+    candidate_arm: dict[str, list[float]] = Field(default_factory=dict)
+    last_published: str | None = Field(None, description="decision@step of the last canary.step_changed")
+    last_analysis: str | None = None
+    history: list[HistoryEntry] = Field(default_factory=list)
+
+    @property
+    def has_champion(self) -> bool:
+        return self.champion_id is not None and self.champion_spec is not None
+
+    def arms(self) -> tuple[Arm, Arm]:
+        return _arm(self.champion_arm), _arm(self.candidate_arm)
+
+    def with_arms(self, champion: Arm, candidate: Arm) -> Run:
+        return self.model_copy(update={"champion_arm": _dump(champion), "candidate_arm": _dump(candidate)})
+
+    def noted(self, actor: str, action: str, reason: str = "") -> Run:
+        return self.model_copy(update={"history": [*self.history, HistoryEntry(actor=actor, action=action,
+                                                                                reason=reason)]})
+
+
+def _arm(raw: dict[str, list[float]]) -> Arm:
+    return {name: Moments.from_list(values) for name, values in raw.items()}
+
+
+def _dump(arm: Arm) -> dict[str, list[float]]:
+    return {name: m.as_list() for name, m in arm.items()}

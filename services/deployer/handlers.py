@@ -1,0 +1,209 @@
+"""Handlers: one typed event in, the driver's decision stored and its outputs staged in the
+outbox, all in one transaction, marked by event id so a redelivery changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from schemas import Envelope, new_event
+from schemas.events import deployments, evaluations, inference, loadtests, models, prompts
+from schemas.events.degradations import DegradationDetected
+from schemas.events.deployments import FallbackActivated, RouteTable
+from services.deployer.adapters import store
+from services.deployer.domain import canary as ca
+from services.deployer.domain import driver, routes
+from services.deployer.domain.driver import ACTOR, Env, Output, Result
+from services.deployer.domain.run import ACTIVE_CANARY, Phase, Run
+from services.deployer.sglang_launch import NotServing, SglangUnavailable, ensure_serving
+from services.deployer.traffic import CanaryTraffic
+from shared import outbox
+from shared.pipeline import IllegalTransition
+
+log = logging.getLogger(__name__)
+SOURCE = "challenger-deployer"
+Step = Callable[[Run], Result]
+Serving = Callable[..., Awaitable[None]]
+
+
+class Deployer:
+    def __init__(self, engine: Engine, env: Env, traffic: CanaryTraffic, home: Path,
+                 serving: Serving = ensure_serving) -> None:
+        self.engine, self.env, self.traffic, self.home, self._serving = engine, env, traffic, home, serving
+        self._routes: dict[str, Callable[[Envelope[Any]], Awaitable[None]]] = {
+            models.ModelSubmitted.event_type: self._submitted,
+            models.ModelStageChanged.event_type: self._stage_changed,
+            models.StageChangeRejected.event_type: self._stage_rejected,
+            models.ModelApproved.event_type: self._approved,
+            evaluations.EvaluationCompleted.event_type: self._evaluated,
+            evaluations.EvaluationFailed.event_type: self._failed,
+            loadtests.LoadtestCompleted.event_type: self._loadtested,
+            loadtests.LoadtestFailed.event_type: self._failed,
+            prompts.PromptOptimized.event_type: self._optimized,
+            prompts.PromptOptimizationFailed.event_type: self._failed,
+            DegradationDetected.event_type: self._degraded,
+            deployments.RouteUpdated.event_type: self._route_seen,
+            inference.InferenceLogged.event_type: self._inference,
+            inference.FeedbackReceived.event_type: self._feedback,
+        }
+
+    @property
+    def types(self) -> set[str]:
+        return set(self._routes)
+
+    async def handle(self, envelope: Envelope[Any]) -> None:
+        route = self._routes.get(envelope.type)
+        if route is not None:
+            await route(envelope)
+
+    # ---- pipeline events --------------------------------------------------------------
+
+    async def _submitted(self, e: Envelope[models.ModelSubmitted]) -> None:
+        with Session(self.engine) as s:
+            if store.handled(s, e.id) or store.get_run(s, e.data.candidate_id) is not None:
+                return
+            result = self._decide(None, lambda _: driver.on_submitted(e.data, e.correlationid))
+            self._commit(s, result.run, result.out, e)
+
+    async def _stage_changed(self, e: Envelope[models.ModelStageChanged]) -> None:
+        await self._step(e, lambda run: driver.on_stage_changed(run, e.data, self.env))
+
+    async def _stage_rejected(self, e: Envelope[models.StageChangeRejected]) -> None:
+        d = e.data
+        if d.actor == ACTOR:
+            log.warning("registry refused %s -> %s: %s", d.candidate_id, d.to_stage, d.reason)
+        await self._step(e, lambda run: driver.on_rejected(run, d.to_stage, d.actor, d.reason))
+
+    async def _approved(self, e: Envelope[models.ModelApproved]) -> None:
+        await self._step(e, lambda run: driver.on_approved(run, e.data, self.env))
+
+    async def _evaluated(self, e: Envelope[evaluations.EvaluationCompleted]) -> None:
+        await self._step(e, lambda run: driver.on_evaluation_completed(run, e.data, self.env))
+
+    async def _loadtested(self, e: Envelope[loadtests.LoadtestCompleted]) -> None:
+        await self._step(e, lambda run: driver.on_loadtest_completed(run, e.data, self.env))
+
+    async def _optimized(self, e: Envelope[prompts.PromptOptimized]) -> None:
+        await self._step(e, lambda run: driver.on_prompt_optimized(run, e.data))
+
+    async def _failed(self, e: Envelope[Any]) -> None:
+        reason = f"{e.type.removeprefix('io.challenger.')}: {e.data.reason}"
+        await self._step(e, lambda run: driver.reject(Result(run), reason))
+
+    async def _step(self, e: Envelope[Any], step: Step) -> None:
+        with Session(self.engine) as s:
+            if store.handled(s, e.id):
+                return
+            run = store.get_run(s, e.data.candidate_id)
+            if run is None:  # not a run this deployer drives
+                store.mark_handled(s, e.id, e.type)
+                s.commit()
+                return
+            result = await self._checked(run, self._decide(run, step))
+            self._commit(s, result.run, result.out, e)
+
+    def _decide(self, run: Run | None, step: Callable[[Run | None], Result]) -> Result:
+        try:
+            return step(run)  # type: ignore[arg-type]
+        except IllegalTransition as exc:
+            assert run is not None
+            log.warning("not requesting an illegal move for %s: %s", run.candidate_id, exc)
+            return Result(run.noted(ACTOR, "refused illegal transition", str(exc)))
+
+    async def _checked(self, before: Run, result: Result) -> Result:
+        """Entering staging: an SGLang target must pass /health before a route points at it."""
+        if result.run.phase != Phase.staging or before.phase == Phase.staging:
+            return result
+        try:
+            await self._serving(result.run.spec, result.run.candidate_id, self.home)
+        except (NotServing, SglangUnavailable, OSError, RuntimeError) as exc:
+            reason = str(exc)
+            return self._decide(result.run, lambda _: driver.abandon_staging(result, reason))
+        return result
+
+    # ---- fallback -----------------------------------------------------------------------
+
+    async def _degraded(self, e: Envelope[DegradationDetected]) -> None:
+        d = e.data
+        with Session(self.engine) as s:
+            if store.handled(s, e.id):
+                return
+            reason = f"degradation {d.degradation_id}: {', '.join(d.rules)}"
+            out = self._fallback(store.route_table(s, d.route), d, reason)
+            run = store.get_run(s, d.candidate_id)
+            if run is not None and run.phase in ACTIVE_CANARY:
+                result = self._decide(run, lambda r: driver.rollback(Result(r), self.env, reason, immediate=True))
+                run, out = result.run, out + result.out
+            self._commit(s, run, out, e)
+
+    @staticmethod
+    def _fallback(table: RouteTable | None, d: DegradationDetected, reason: str) -> list[Output]:
+        moved = routes.fallback_table(table, d.candidate_id) if table is not None else None
+        if moved is None:
+            log.error("degradation on %s for %s but the route has no fallback", d.route, d.candidate_id)
+            return []
+        new, chosen = moved
+        return [new, FallbackActivated(candidate_id=d.candidate_id, route=d.route, reason=reason,
+                                       fallback_candidate_id=chosen.candidate_id, degradation_id=d.degradation_id)]
+
+    async def _route_seen(self, e: Envelope[deployments.RouteUpdated]) -> None:
+        with Session(self.engine) as s:
+            store.remember_route(s, e.data.table, e.data.revision)
+            s.commit()
+
+    # ---- live traffic and the canary tick -------------------------------------------------
+
+    async def _inference(self, e: Envelope[inference.InferenceLogged]) -> None:
+        self.traffic.on_inference(e.data)
+
+    async def _feedback(self, e: Envelope[inference.FeedbackReceived]) -> None:
+        self.traffic.on_feedback(e.data)
+
+    def tick(self) -> int:
+        """Analyse every active canary once; return how many were analysed."""
+        with Session(self.engine) as s:
+            runs = store.runs_in(s, ACTIVE_CANARY)
+            self.traffic.unwatch_except({routes.prod_route(r.task) for r in runs})
+            for run in runs:
+                champion, candidate = self.traffic.drain(routes.prod_route(run.task))
+                old_champion, old_candidate = run.arms()
+                run = run.with_arms(ca.merge(old_champion, champion), ca.merge(old_candidate, candidate))
+                result = self._decide(run, lambda r: driver.canary_tick(r, self.env))
+                self._commit(s, result.run, result.out, None)
+            return len(runs)
+
+    async def run_ticks(self, stop: asyncio.Event, every_s: float) -> None:
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:
+                log.exception("canary tick failed; retrying next tick")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every_s)
+
+    # ---- persistence ----------------------------------------------------------------------
+
+    def _commit(self, s: Session, run: Run | None, out: Sequence[Output], cause: Envelope[Any] | None) -> None:
+        correlation = run.correlation_id if run is not None else None
+        for item in out:
+            data = store.route_update(s, item) if isinstance(item, RouteTable) else item
+            if data is not None:
+                outbox.add(s, new_event(data, source=SOURCE, cause=cause, correlation_id=correlation))
+        if run is not None:
+            store.put_run(s, run)
+            self._watch(run)
+        if cause is not None:
+            store.mark_handled(s, cause.id, cause.type)
+        s.commit()
+
+    def _watch(self, run: Run) -> None:
+        if run.phase in ACTIVE_CANARY and run.champion_id is not None:
+            slo = self.env.policy.for_task(run.task).canary.latency_slo_ms
+            self.traffic.watch(routes.prod_route(run.task), run.champion_id, run.candidate_id, slo)

@@ -1,0 +1,27 @@
+"""Result events map to read-model rows as declared."""
+
+from __future__ import annotations
+
+from schemas.events.deployments import CanaryStepChanged
+from schemas.events.evaluations import EvaluationFailed
+from schemas.events.prompts import PromptOptimized
+from services.registry.domain.projections import PROJECTIONS
+
+
+def test_failed_evaluation_keeps_the_reason() -> None:
+    data = EvaluationFailed(evaluation_id="e1", candidate_id="c1", reason="endpoint down")
+    row = PROJECTIONS[data.event_type].row(data)
+    assert (row.kind, row.run_id, row.candidate_id, row.status, row.summary) == (
+        "evaluation", "e1", "c1", "failed", "endpoint down")
+
+
+def test_prompt_optimization_status_follows_acceptance() -> None:
+    data = PromptOptimized(run_id="r", candidate_id="c", accepted=False, reason="no gain", baseline_score=0.5,
+                           best_score=0.52)
+    assert PROJECTIONS[data.event_type].row(data).status == "rejected"
+
+
+def test_canary_step_summary_has_weight_and_route() -> None:
+    data = CanaryStepChanged(candidate_id="c", route="r1", weight_pct=25, decision="advance", reason="ok")
+    row = PROJECTIONS[data.event_type].row(data)
+    assert row.status == "advance" and row.summary == "25% on r1: ok" and row.run_id is None

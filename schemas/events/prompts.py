@@ -34,6 +34,10 @@ class PromptOptimizationRequested(EventData):
     strategy: Literal["instruction", "fewshot", "combined"] = "combined"
     seed: int = 0
     budget: Budget = Field(default_factory=Budget)
+    max_rounds: int = Field(3, ge=0, le=100, description="search rounds after scoring the current prompt")
+    candidates_per_round: int = Field(2, ge=1, le=20, description="new variants per strategy per round")
+    shots: int = Field(4, ge=1, le=32, description="demonstrations per few-shot variant")
+    alpha: float = Field(0.05, gt=0.0, lt=0.5, description="significance level of the held-out paired test")
 
 
 class PromptOptimized(EventData):
@@ -51,6 +55,13 @@ class PromptOptimized(EventData):
     derived_spec: CandidateSpec | None = None
     spent: dict[str, float] = Field(default_factory=dict)
     report_path: str | None = None
+    comparison: dict[str, float | int | str] | None = Field(
+        None, description="the held-out paired test: n, means, difference, CI, test, p_value, mde")
+    splits: dict[str, list[str]] = Field(default_factory=dict, description="item ids of train/validation/test")
+    seed: int | None = None
+    pareto: list[dict[str, float | int | str]] = Field(
+        default_factory=list, description="variants on the score / prompt tokens / latency Pareto set")
+    stopped: str | None = Field(None, description="why the search ended: max_rounds or the budget limit hit")
 
 
 class PromptOptimizationFailed(EventData):

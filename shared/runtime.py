@@ -110,11 +110,14 @@ def service_app(name: str, wire: Wire, settings: Settings | None = None,
 
 
 def serve(app: FastAPI, port: int, host: str | None = None) -> None:
-    """Run a service. CHALLENGER_BIND_HOST=0.0.0.0 in containers; loopback by default."""
+    """Run a service. The PORT env var overrides the service's default port (the stack
+    launcher, compose and Kubernetes set it per process); CHALLENGER_BIND_HOST=0.0.0.0 in
+    containers, loopback by default."""
     import os
 
     import uvicorn
 
+    port = int(os.environ.get("PORT", port))
     host = host or os.environ.get("CHALLENGER_BIND_HOST", "127.0.0.1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

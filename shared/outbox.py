@@ -97,21 +97,27 @@ class OutboxRelay:
                 await _sleep_or_stop(stop, self._idle_s)
 
     async def relay_once(self) -> int:
-        """Publish one batch; return how many rows were published."""
+        """Publish one batch; return how many rows were published.
+
+        Only the acknowledged prefix is marked: a row after the first failure is sent again
+        later (at-least-once; consumers dedupe by event id), never skipped or reordered."""
         with Session(self._engine) as session:
             rows = self._claim(session)
             if not rows:
                 return 0
             futures = [await self._producer.publish_nowait(to_envelope(r), topic=r.topic) for r in rows]
-            for future in futures:
-                await future
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            failure = next((r for r in results if isinstance(r, BaseException)), None)
+            done = results.index(failure) if failure is not None else len(rows)
             when = _now()
-            for row in rows:
+            for row in rows[:done]:
                 row.published_at = when
                 session.add(row)
             session.commit()
-        self.published += len(rows)
-        return len(rows)
+        self.published += done
+        if failure is not None:
+            raise failure
+        return done
 
     def _claim(self, session: Session) -> list[OutboxEvent]:
         if self._postgres:

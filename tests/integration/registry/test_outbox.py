@@ -1,0 +1,115 @@
+"""The outbox across a broker outage: rows wait, the relay retries, each event arrives once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from schemas import new_event
+from schemas.events.models import TOPIC, ModelApproved
+from services.registry.adapters.database import open_database
+from shared import outbox
+from shared.bus.codec import decode
+from shared.bus.producer import EventProducer
+from shared.bus.topics import ensure_topics
+from shared.stack.broker import broker_proc
+from shared.stack.process import Proc, free_port
+
+
+class Broker:
+    """A broker of this test's own, so the test can stop and restart it."""
+
+    def __init__(self, home: Path) -> None:
+        self.home, self.port = home, free_port()
+        self.proc: Proc | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = broker_proc(self.home, self.port)
+        self.proc.start()
+        self.proc.wait_healthy()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.stop()
+            self.proc = None
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Broker]:
+    broker = Broker(tmp_path)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = open_database(db_url)
+    yield engine
+    engine.dispose()
+
+
+async def wait_for(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.2)
+
+
+async def arrivals(bootstrap: str, group: str, keys: set[str], settle_s: float = 3.0) -> list[str]:
+    """Ids of events keyed by `keys` on the models topic, read from the beginning."""
+    consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
+                                session_timeout_ms=6_000, rebalance_timeout_ms=3_000, heartbeat_interval_ms=1_000)
+    await consumer.start()
+    seen: list[str] = []
+    quiet_until = time.monotonic() + 20
+    try:
+        while time.monotonic() < quiet_until:
+            batches = await consumer.getmany(timeout_ms=500)
+            for record in (r for rs in batches.values() for r in rs):
+                if record.key and record.key.decode() in keys:
+                    seen.append(decode(record.key, record.value, record.headers).id)
+            if len(seen) >= len(keys):
+                quiet_until = min(quiet_until, time.monotonic() + settle_s)
+    finally:
+        await consumer.stop()
+    return seen
+
+
+async def test_event_written_while_broker_is_down_arrives_once_in_order(
+        own_broker: Broker, engine: Engine, uid: str) -> None:
+    await ensure_topics(own_broker.bootstrap)
+    producer = EventProducer(own_broker.bootstrap)
+    await producer.start()
+    relay = outbox.OutboxRelay(engine, producer, bootstrap=own_broker.bootstrap, max_backoff_s=1.0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        own_broker.stop()
+        events = [new_event(ModelApproved(candidate_id=f"c-{uid}", approver=f"a{i}"), source="test")
+                  for i in range(3)]
+        with Session(engine) as session:
+            for event in events:
+                outbox.add(session, event)
+            session.commit()
+        await wait_for(lambda: relay.failures >= 1, 40, "the relay to fail while the broker is down")
+        assert outbox.pending_count(engine) == 3
+
+        own_broker.start()
+        await wait_for(lambda: outbox.pending_count(engine) == 0, 40, "the relay to drain the outbox")
+        assert await arrivals(own_broker.bootstrap, f"t-{uid}", {f"c-{uid}"}) == [e.id for e in events]
+    finally:
+        stop.set()
+        await task
+        await producer.stop()

@@ -1,0 +1,87 @@
+"""Consumed events on a real database: idempotent by event id, commands checked by the pipeline."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session, func, select
+
+from schemas import new_event
+from schemas.candidate import CandidateSpec
+from schemas.events.degradations import CapturedSample as SampleIn
+from schemas.events.degradations import DegradationDetected
+from schemas.events.evaluations import EvaluationCompleted
+from schemas.events.models import StageChangeRequested
+from schemas.events.prompts import PromptOptimized
+from services.registry.app import Registry
+from services.registry.handlers.projections import handle_event
+from services.registry.models import Candidate, CapturedSample, PromptVersion, ResultRecord
+from shared.outbox import OutboxEvent
+from tests.integration.registry.conftest import Auth, candidate_body
+
+
+def submitted(client: TestClient, admin: Auth) -> str:
+    response = client.post("/api/v1/candidates", json=candidate_body(), headers=admin)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def count(registry: Registry, model: type, *where: object) -> int:
+    with Session(registry.engine) as session:
+        return int(session.exec(select(func.count()).select_from(model).where(*where)).one())
+
+
+def test_same_event_twice_makes_one_row(client: TestClient, registry: Registry, admin: Auth) -> None:
+    cid = submitted(client, admin)
+    event = new_event(EvaluationCompleted(evaluation_id="ev-1", candidate_id=cid, task="capitals",
+                                          verdict="better"), source="test")
+    assert handle_event(registry.engine, event) is True
+    assert handle_event(registry.engine, event) is False
+    assert count(registry, ResultRecord, ResultRecord.candidate_id == cid) == 1
+    card = client.get(f"/api/v1/candidates/{cid}/scorecard").json()
+    assert card["evaluation"]["run_id"] == "ev-1" and card["evaluation"]["summary"] == "better"
+
+
+def test_stage_change_requests_apply_or_are_rejected(client: TestClient, registry: Registry, admin: Auth) -> None:
+    cid = submitted(client, admin)
+    legal = new_event(StageChangeRequested(candidate_id=cid, to_stage="evaluating", actor="deployer"), source="t")
+    illegal = new_event(StageChangeRequested(candidate_id=cid, to_stage="production", actor="deployer"), source="t")
+    handle_event(registry.engine, legal)
+    handle_event(registry.engine, illegal)
+    with Session(registry.engine) as session:
+        assert session.get(Candidate, cid).stage == "evaluating"  # type: ignore[union-attr]
+        rows = session.exec(select(OutboxEvent).where(OutboxEvent.key == cid).order_by(OutboxEvent.seq)).all()
+    changed, rejected = rows[-2].envelope, rows[-1].envelope
+    assert changed["type"].endswith("model.stage_changed") and changed["causationid"] == legal.id
+    assert rejected["type"].endswith("stage_change.rejected")
+    assert "cannot move from evaluating to production" in rejected["data"]["reason"]
+
+
+def test_accepted_prompt_creates_a_derived_prompt_and_candidate(client: TestClient, registry: Registry,
+                                                                admin: Auth) -> None:
+    cid = submitted(client, admin)
+    derived = CandidateSpec.model_validate(candidate_body(name="smol-opt"))
+    event = new_event(PromptOptimized(run_id="po-1", candidate_id=cid, accepted=True, reason="+12 points",
+                                      baseline_score=0.5, best_score=0.62, prompt_template="Capital of {input}?",
+                                      derived_spec=derived), source="test")
+    handle_event(registry.engine, event)
+    handle_event(registry.engine, event)
+    with Session(registry.engine) as session:
+        [child] = session.exec(select(Candidate).where(Candidate.parent_id == cid)).all()
+        prompt = session.get(PromptVersion, child.spec["prompt_version"])
+    assert prompt is not None and prompt.template == "Capital of {input}?" and child.stage == "submitted"
+    card = client.get(f"/api/v1/candidates/{cid}/scorecard").json()
+    assert card["children"] == [child.id] and card["prompt_optimization"]["status"] == "accepted"
+
+
+def test_degradation_samples_are_captured_negative(client: TestClient, registry: Registry, admin: Auth) -> None:
+    cid = submitted(client, admin)
+    samples = [SampleIn(request_id=f"r{i}", prompt="Capital of Peru?", response="Paris", reason="wrong")
+               for i in range(3)]
+    event = new_event(DegradationDetected(degradation_id="dg-1", candidate_id=cid, route="chat",
+                                          rules=["accuracy_drop"], samples=samples), source="test")
+    handle_event(registry.engine, event)
+    handle_event(registry.engine, event)
+    assert count(registry, CapturedSample, CapturedSample.candidate_id == cid) == 3
+    listed = client.get("/api/v1/samples", params={"route": "chat"}).json()
+    assert {s["label"] for s in listed} == {"negative"} and listed[0]["degradation_id"] == "dg-1"
+    assert client.get(f"/api/v1/candidates/{cid}/scorecard").json()["degradations"][0]["summary"] == "accuracy_drop"

@@ -50,10 +50,18 @@ class WorkerSlice:
 Progress = Callable[[RequestRecord], None]
 
 
-def _bodies(plan: LevelPlan, n: int) -> list[tuple[bytes, int]]:
+CLOSED_LOOP_CAP = 1_000_000  # with only a duration, a closed loop runs until the clock stops it
+
+
+def _bodies(plan: LevelPlan, n: int) -> Callable[[int], tuple[bytes, int]]:
+    """Request body and input length of request i; lengths cycle after the sampled n."""
     proto = protocol_for(plan.protocol)
-    return [(json.dumps(proto.body(plan.model, prompt_of(i_len, salt=i), o_len)).encode(), i_len)
-            for i, (i_len, o_len) in enumerate(plan.lengths.sample(n, plan.seed))]
+    lengths = plan.lengths.sample(min(n, 10_000), plan.seed)
+
+    def body(i: int) -> tuple[bytes, int]:
+        i_len, o_len = lengths[i % len(lengths)]
+        return json.dumps(proto.body(plan.model, prompt_of(i_len, salt=i), o_len)).encode(), i_len
+    return body
 
 
 class _LagProbe:
@@ -74,8 +82,11 @@ async def run_level(plan: LevelPlan, part: WorkerSlice | None = None,
                     progress: Progress | None = None) -> tuple[list[RequestRecord], dict[str, float]]:
     part = part or WorkerSlice()
     is_open = plan.mode in OPEN_LOOP
-    total = arrivals.count_for(plan.level, plan.requests, plan.duration_s) if is_open else plan.requests
-    mine = list(range(part.index, total + plan.warmup, part.count))
+    if is_open:
+        total = arrivals.count_for(plan.level, plan.requests, plan.duration_s)
+    else:
+        total = CLOSED_LOOP_CAP if plan.duration_s else plan.requests
+    mine = range(part.index, total + plan.warmup, part.count)
     bodies = _bodies(plan, total + plan.warmup)
     headers = {"Content-Type": "application/json"}
     if plan.api_key:
@@ -87,7 +98,7 @@ async def run_level(plan: LevelPlan, part: WorkerSlice | None = None,
         proto = protocol_for(plan.protocol)
 
         async def one(i: int, scheduled: float) -> RequestRecord:
-            body, in_len = bodies[i]
+            body, in_len = bodies(i)
             rec = RequestRecord(scheduled=scheduled, sent=0.0, input_tokens=in_len, level=plan.level,
                                 warmup=i < plan.warmup)
             await send(session, plan.url, proto, body, rec, headers)
@@ -111,7 +122,7 @@ async def run_level(plan: LevelPlan, part: WorkerSlice | None = None,
     return records, client
 
 
-async def _open_loop(plan: LevelPlan, part: WorkerSlice, mine: list[int], total: int,
+async def _open_loop(plan: LevelPlan, part: WorkerSlice, mine: range, total: int,
                      one: Callable[[int, float], object]) -> list[RequestRecord]:
     offsets = arrivals.schedule(plan.mode, plan.level, total + plan.warmup, plan.seed, plan.burstiness)
     start = part.start_at if part.start_at is not None else perf_counter() + 0.01
@@ -125,7 +136,7 @@ async def _open_loop(plan: LevelPlan, part: WorkerSlice, mine: list[int], total:
     return list(await asyncio.gather(*tasks))
 
 
-async def _closed_loop(plan: LevelPlan, part: WorkerSlice, mine: list[int],
+async def _closed_loop(plan: LevelPlan, part: WorkerSlice, mine: range,
                        one: Callable[[int, float], object]) -> list[RequestRecord]:
     if part.start_at is not None:
         await asyncio.sleep(max(0.0, part.start_at - perf_counter()))

@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from time import perf_counter
 
-from services.loadtester.domain.metrics import LevelSummary, Slo, saturation_index, summarize
+from services.loadtester.domain.metrics import LevelSummary, Slo, is_cpu_bound, saturation_index, summarize
 from services.loadtester.domain.records import RequestRecord
 from services.loadtester.generator import OPEN_LOOP, LevelPlan, Progress, WorkerSlice, run_level
 
@@ -30,7 +30,6 @@ class SweepResult:
     levels: list[LevelSummary]
     records: list[RequestRecord]
     saturated_at: float | None
-    unreachable: str | None = None
 
 
 LevelDone = Callable[[LevelSummary], None]
@@ -71,7 +70,7 @@ async def run_sweep(plan: SweepPlan, progress: Progress | None = None,
         recs, client = await run_spread(level_plan, workers, progress)
         target = level if plan.base.mode in OPEN_LOOP else None
         summary = summarize(level, recs, plan.slo, target, client)
-        if summary.client_bound and plan.workers == 0 and workers < (os.cpu_count() or 1):
+        if is_cpu_bound(client) and plan.workers == 0 and workers < (os.cpu_count() or 1):
             workers = min(os.cpu_count() or 1, workers * 2)  # auto: rerun the level on more cores
             recs, client = await run_spread(level_plan, workers, progress)
             summary = summarize(level, recs, plan.slo, target, client)

@@ -123,12 +123,17 @@ def summarize(level: float, records: list[RequestRecord], slo: Slo, target_rate:
 
 
 CLIENT_CPU_LIMIT = 0.90  # share of one core the client process may use before figures are suspect
-LOOP_LAG_LIMIT_MS = 5.0  # p99 event-loop lag beyond which timestamps lose precision
+LOOP_LAG_LIMIT_MS = 2.0  # median event-loop lag beyond which timestamps lose precision
+
+
+def is_cpu_bound(client: dict[str, float]) -> bool:
+    return client.get("cpu_share", 0.0) >= CLIENT_CPU_LIMIT
 
 
 def is_client_bound(client: dict[str, float]) -> bool:
-    return (client.get("cpu_share", 0.0) >= CLIENT_CPU_LIMIT
-            or client.get("loop_lag_p99_ms", 0.0) >= LOOP_LAG_LIMIT_MS)
+    """The client's own CPU or a late event loop (its own work or a crowded machine) limits
+    the figures."""
+    return is_cpu_bound(client) or client.get("loop_lag_p50_ms", 0.0) >= LOOP_LAG_LIMIT_MS
 
 
 def saturation_index(levels: list[LevelSummary], min_gain: float = 0.05, latency_climb: float = 0.2) -> int | None:

@@ -1,0 +1,119 @@
+"""`challenger bench`: a load test by hand against any endpoint, with live progress."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from schemas.candidate import ApiCost, CandidateSpec, Engine, GpuCost
+from schemas.events.loadtests import LoadtestCompleted, LoadtestRequested, Slo
+from services.loadtester.domain.metrics import LevelSummary
+from services.loadtester.domain.profiles import parse_profile
+from services.loadtester.handlers import Unreachable, report_dir, run_loadtest
+from shared.settings import Settings
+
+
+def parse_slo(text: str) -> Slo:
+    """'ttft=500,tpot=50,e2e=3000' in milliseconds."""
+    values: dict[str, float] = {}
+    for part in filter(None, text.split(",")):
+        name, _, value = part.partition("=")
+        if name.strip() not in ("ttft", "tpot", "e2e") or not value:
+            raise typer.BadParameter(f"bad SLO part {part!r}; use ttft=MS,tpot=MS,e2e=MS")
+        values[f"{name.strip()}_ms"] = float(value)
+    return Slo(**values)
+
+
+def _levels(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError as exc:
+        raise typer.BadParameter("levels are numbers separated by commas, e.g. 1,2,4") from exc
+
+
+def _table(done: LoadtestCompleted) -> Table:
+    t = Table(title=f"load test {done.loadtest_id}")
+    for col in ("level", "req", "errors", "achieved/s", "out tok/s", "goodput/s", "TTFT p50", "TTFT p99",
+                "ITL p50", "ITL p99", "E2E p50", "client-bound"):
+        t.add_column(col, justify="right")
+    for r in done.levels:
+        t.add_row(f"{r.level:g}", str(r.requests), f"{r.errors} {r.errors_by_type or ''}",
+                  f"{r.achieved_rate or 0:.2f}", f"{r.output_tokens_per_s:.1f}", f"{r.goodput_rps:.2f}",
+                  *(f"{getattr(p, q):.2f}" if p else "-" for p, q in (
+                      (r.ttft_ms, "p50"), (r.ttft_ms, "p99"), (r.itl_ms, "p50"), (r.itl_ms, "p99"),
+                      (r.e2e_ms, "p50"))),
+                  "yes" if r.client_bound else "no")
+    return t
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("bench")
+    def bench(
+        url: str = typer.Argument(..., help="base URL of the server, e.g. http://127.0.0.1:8301"),
+        model: str = typer.Option("default", help="model name sent in requests"),
+        protocol: str = typer.Option("openai-chat", help="openai-chat | openai-completions | sglang"),
+        mode: str = typer.Option("concurrency", help="concurrency | poisson | gamma | constant"),
+        levels: str = typer.Option("1,2,4", help="concurrency or requests/s per level, comma separated"),
+        requests: int = typer.Option(20, help="requests per level"),
+        duration: float = typer.Option(None, help="seconds per level instead of a request count"),
+        warmup: int = typer.Option(0, help="warm-up requests per level, left out of the figures"),
+        lengths: str = typer.Option("64:32", help="INPUT:OUTPUT tokens, or ranges 32-128:16-64 (uniform)"),
+        burstiness: float = typer.Option(1.0, help="gamma shape for --mode gamma (1 = Poisson)"),
+        slo: str = typer.Option("", help="SLOs in ms for goodput: ttft=500,tpot=50,e2e=3000"),
+        workers: int = typer.Option(0, help="client processes; 0 = auto (more when the client saturates)"),
+        gpu_hourly: float = typer.Option(None, help="GPU $/hour of one replica, for the cost"),
+        price_in: float = typer.Option(None, help="API $ per 1M input tokens"),
+        price_out: float = typer.Option(None, help="API $ per 1M output tokens"),
+        monthly_requests: float = typer.Option(None, help="traffic profile for the monthly cost"),
+        output: Path = typer.Option(None, help="directory for results.json, PNGs and report.html"),
+    ) -> None:
+        """Load-test an OpenAI-compatible or SGLang endpoint and write a report."""
+        profile = parse_profile(lengths)
+        cost = (GpuCost(gpu_hourly_usd=gpu_hourly) if gpu_hourly is not None else
+                ApiCost(input_per_1m_usd=price_in or 0.0, output_per_1m_usd=price_out or 0.0)
+                if price_in is not None or price_out is not None else None)
+        spec = CandidateSpec(name="bench", model=model, task="bench",
+                             engine=Engine.sglang if protocol == "sglang" else Engine.openai,
+                             endpoint=url, cost=cost)
+        req = LoadtestRequested(
+            loadtest_id=f"bench-{uuid.uuid4().hex[:8]}", candidate_id="bench", candidate=spec, mode=mode,
+            levels=_levels(levels), input_tokens=profile.input_tokens, output_tokens=profile.output_tokens,
+            input_tokens_max=profile.input_max, output_tokens_max=profile.output_max, requests_per_level=requests,
+            duration_s=duration, slo=parse_slo(slo), target_url=url, protocol=protocol, warmup_requests=warmup,
+            burstiness=burstiness, monthly_requests=monthly_requests)
+        out = output or report_dir(Settings().reports_dir, req.loadtest_id)
+        console = Console()
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TextColumn("{task.fields[status]}"), console=console) as bar:
+            task = bar.add_task("sweep", total=None, status="")
+            errors = 0
+
+            def tick(rec: object) -> None:
+                nonlocal errors
+                errors += getattr(rec, "error", None) is not None
+                bar.update(task, advance=1, status=f"errors {errors}")
+
+            def level_done(s: LevelSummary) -> None:
+                console.log(f"level {s.level:g}: {s.request_rate:.2f} req/s, {s.output_tokens_per_s:.1f} tok/s, "
+                            f"TTFT p50 {(s.ttft_ms or {}).get('p50', float('nan')):.1f} ms, errors {s.errors}"
+                            + (" [client-bound]" if s.client_bound else ""))
+
+            try:
+                done = asyncio.run(run_loadtest(req, out, tick, level_done, workers))
+            except Unreachable as exc:
+                console.print(f"[red]{exc}[/red]")
+                raise typer.Exit(2) from exc
+        console.print(_table(done))
+        if done.cost:
+            c = done.cost
+            console.print(f"cost: ${c.usd_per_1m_tokens:.4f}/1M tokens, ${c.usd_per_request:.6f}/request"
+                          + (f", ${done.cost.monthly_usd:,.0f}/month" if done.cost.monthly_usd is not None else ""))
+        if done.saturated_at is not None:
+            console.print(f"saturated at level {done.saturated_at:g}")
+        console.print(f"report: {done.report_path}")

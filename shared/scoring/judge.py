@@ -30,6 +30,8 @@ JUDGE_SYSTEM = (
 class JudgeVerdict:
     outcome: Outcome
     raw: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
 
     @property
     def score(self) -> float | None:
@@ -74,7 +76,8 @@ async def judge(client: EngineClient, rubric: str, question: str, answer: str,
         gen = await client.generate(judge_request(rubric, question, answer, reference))
     except EngineError as exc:
         return JudgeVerdict("error", str(exc))
-    return parse_verdict(gen.text)
+    verdict = parse_verdict(gen.text)
+    return JudgeVerdict(verdict.outcome, verdict.raw, gen.input_tokens, gen.output_tokens)
 
 
 def summarize(verdicts: Iterable[JudgeVerdict]) -> JudgeSummary:

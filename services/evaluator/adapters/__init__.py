@@ -1,0 +1,1 @@
+"""The evaluator's I/O: report files, datasets from blobs, engine calls."""

@@ -1,0 +1,1 @@
+"""The evaluator's pure core: no I/O imports here."""

@@ -1,0 +1,73 @@
+"""Which model calls an evaluation needs. Pure: builds requests, performs none."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from schemas.candidate import CandidateSpec
+from schemas.events.evaluations import EvaluationRequested
+from schemas.task import DatasetItem, TaskSpec
+from services.evaluator.domain.redteam import attack_system_prompt
+from services.evaluator.domain.results import Key, Kind, Role, result_key
+from shared.engines.base import GenerationRequest
+from shared.processing import preprocess
+from shared.scoring.prompting import build_request
+
+REDTEAM_DATASET = "redteam"
+SECURITY_MAX_TOKENS = 160
+
+
+@dataclass(frozen=True)
+class Call:
+    kind: Kind
+    role: Role
+    dataset: str
+    item: DatasetItem
+    repeat: int
+    request: GenerationRequest
+
+    @property
+    def key(self) -> Key:
+        return result_key(self.kind, self.role, self.dataset, self.item.id, self.repeat)
+
+
+def _prepared(spec: CandidateSpec, item: DatasetItem) -> DatasetItem:
+    """Apply the candidate's declared pre-processing to a text input."""
+    if not spec.preprocess or not isinstance(item.input, str):
+        return item
+    fields = {**item.metadata, "id": item.id}
+    return item.model_copy(update={"input": preprocess(spec.preprocess, item.input, fields)})
+
+
+def _request(task: TaskSpec, spec: CandidateSpec, item: DatasetItem, **overrides: float | None) -> GenerationRequest:
+    return build_request(task, _prepared(spec, item), spec.decoding, **overrides)  # type: ignore[arg-type]
+
+
+def _attack_request(spec: CandidateSpec, item: DatasetItem) -> GenerationRequest:
+    messages = [{"role": "system", "content": attack_system_prompt(item)}, {"role": "user", "content": str(item.input)}]
+    d = spec.decoding
+    return GenerationRequest(messages=messages, temperature=d.temperature, top_p=d.top_p,
+                             max_tokens=min(d.max_tokens, SECURITY_MAX_TOKENS), seed=d.seed, stop=list(d.stop))
+
+
+def plan_calls(req: EvaluationRequested, datasets: Mapping[str, Sequence[DatasetItem]],
+               attacks: Sequence[DatasetItem]) -> list[Call]:
+    task, calls = req.task_spec, []
+    roles: list[tuple[Role, CandidateSpec]] = [("candidate", req.candidate)]
+    if req.champion is not None:
+        roles.append(("champion", req.champion))
+    for name, items in datasets.items():
+        for item in items:
+            if "accuracy" in req.kinds:
+                calls += [Call("accuracy", role, name, item, 0, _request(task, spec, item)) for role, spec in roles]
+            if "stability" in req.kinds:
+                calls += [Call("stability", "candidate", name, item, r,
+                               _request(task, req.candidate, item, temperature=req.stability_temperature))
+                          for r in range(req.stability_repeats)]
+            if "e2e" in req.kinds:
+                calls.append(Call("e2e", "candidate", name, item, 0, _request(task, req.candidate, item)))
+    if "security" in req.kinds:
+        calls += [Call("security", "candidate", REDTEAM_DATASET, a, 0, _attack_request(req.candidate, a))
+                  for a in attacks]
+    return calls

@@ -1,0 +1,103 @@
+"""One evaluation, end to end, with its I/O injected: used by the Kafka handler and by
+`challenger eval` alike."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from schemas.events.evaluations import EvaluationCompleted, EvaluationRequested
+from schemas.task import DatasetItem, TaskSpec
+from services.evaluator.adapters.report import write_report
+from services.evaluator.adapters.store import EvaluationStore
+from services.evaluator.domain.plan import Call, plan_calls
+from services.evaluator.domain.scorecard import build_completed, failing_endpoint
+from services.evaluator.runner import Progress, Runner, Scorer
+from shared.engines import EngineClient, EngineError, client_for, client_for_spec
+from shared.scoring.metrics import METRICS, score
+
+
+class EvaluationFailure(Exception):
+    """The evaluation cannot produce a trustworthy result; `reason` goes into evaluation.failed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Engines:
+    clients: dict[str, EngineClient]
+    judge: EngineClient | None = None
+    owned: list[EngineClient] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        for c in self.owned:
+            await c.aclose()
+
+
+def engines_for(req: EvaluationRequested, *, timeout_s: float = 60.0) -> Engines:
+    clients = {"candidate": client_for_spec(req.candidate, base_url=req.target_url, timeout_s=timeout_s)}
+    if req.champion is not None:
+        clients["champion"] = client_for_spec(req.champion, timeout_s=timeout_s)
+    args = req.task_spec.metric_args
+    judge = None
+    if req.task_spec.metric == "judge" and args.get("judge_url") and args.get("judge_model"):
+        judge = client_for(str(args.get("judge_engine", "openai")), str(args["judge_url"]), str(args["judge_model"]),
+                           timeout_s=timeout_s)
+    return Engines(clients, judge, [*clients.values(), *([judge] if judge else [])])
+
+
+def validate_task(task: TaskSpec, datasets: Mapping[str, Sequence[DatasetItem]]) -> None:
+    """Surface a mis-declared metric before any model is called."""
+    if task.metric == "judge":
+        if not (task.metric_args.get("judge_url") and task.metric_args.get("judge_model")):
+            raise EvaluationFailure("metric 'judge' needs metric_args.judge_url and metric_args.judge_model")
+        return
+    if task.metric not in METRICS:
+        raise EvaluationFailure(f"unknown metric {task.metric!r}")
+    for name, items in datasets.items():
+        try:
+            for item in items:
+                score(task.metric, "", item.expected, task.metric_args)
+        except ValueError as exc:
+            raise EvaluationFailure(f"dataset {name}: {exc}") from exc
+
+
+async def preflight(engines: Engines, calls: Sequence[Call]) -> None:
+    """Fail fast, with the cause, when an endpoint cannot be reached at all."""
+    for role, client in engines.clients.items():
+        if await client.health():
+            continue
+        first = next((c for c in calls if c.role == role), None)
+        if first is None:
+            continue
+        try:
+            await client.generate(first.request)
+        except EngineError as exc:
+            raise EvaluationFailure(f"{role} endpoint {client.base_url} is unreachable: {exc}") from exc
+
+
+async def evaluate(req: EvaluationRequested, datasets: Mapping[str, Sequence[DatasetItem]],
+                   attacks: Sequence[DatasetItem], *, engines: Engines, store: EvaluationStore,
+                   progress: Progress | None = None, n_boot: int = 10_000) -> EvaluationCompleted:
+    validate_task(req.task_spec, datasets)
+    calls = plan_calls(req, datasets, attacks)
+    if not calls:
+        raise EvaluationFailure("nothing to evaluate: no dataset items and no requested kind applies")
+    await preflight(engines, calls)
+    scorer = Scorer(req.task_spec.metric, req.task_spec.metric_args,
+                    {"candidate": req.candidate.postprocess,
+                     "champion": req.champion.postprocess if req.champion else []}, engines.judge)
+    try:
+        results = await Runner(engines.clients, req.concurrency, store, progress).run(calls, scorer)
+    finally:
+        store.close()
+    if reason := failing_endpoint(results):
+        raise EvaluationFailure(reason)
+    done = build_completed(req, datasets, attacks, results, n_boot=n_boot)
+    uri, sha = store.write_results(results)
+    report = write_report(store.dir, done, results)
+    done = done.model_copy(update={"report_path": str(report), "results_uri": uri, "results_sha256": sha})
+    store.save_completed(done)
+    return done

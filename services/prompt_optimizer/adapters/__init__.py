@@ -1,0 +1,1 @@
+"""The prompt optimizer's adapters: engines, datasets, reports, run storage."""

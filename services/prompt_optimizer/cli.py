@@ -1,0 +1,116 @@
+"""`challenger optimize`: a prompt optimization run by hand against model URLs, with live
+progress; the same run the service does for a `prompt_optimization.requested` event."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Literal
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from schemas.candidate import CandidateSpec, Decoding, Engine
+from schemas.events.prompts import Budget, PromptOptimizationRequested, PromptOptimized
+from schemas.task import DatasetItem
+from services.prompt_optimizer.domain.trials import Trial
+from services.prompt_optimizer.runner import run_optimization
+from shared.datasets import BUILTIN_TASKS, load_builtin, parse_jsonl
+from shared.settings import Settings
+
+
+class LiveTrials:
+    """A table that grows by one row per scored variant."""
+
+    def __init__(self, live: Live) -> None:
+        self.live = live
+        self.rows: list[Trial] = []
+
+    def __call__(self, trial: Trial) -> None:
+        self.rows.append(trial)
+        self.live.update(self.render())
+
+    def render(self) -> Table:
+        t = Table(title="prompt variants")
+        for col in ("id", "round", "origin", "split", "score", "prompt tok", "ms", "instruction / demos"):
+            t.add_column(col, overflow="fold")
+        for r in self.rows:
+            v = r.variant
+            t.add_row(v.id, str(v.round), v.origin, r.split, f"{r.mean:.3f}", f"{r.input_tokens:.0f}",
+                      f"{r.latency_ms:.0f}", f"{v.instruction[:70]} (+{len(v.demos)} demos)")
+        return t
+
+
+def _summary(result: PromptOptimized) -> Group:
+    colour = "green" if result.accepted else "yellow"
+    lines = [Text(("ACCEPTED: " if result.accepted else "NOT PROMOTED: ") + result.reason, style=colour),
+             Text(f"held-out score before {result.baseline_score:.3f}, after {result.best_score:.3f}, "
+                  f"p-value {result.p_value if result.p_value is not None else 'n/a'}"),
+             Text(f"stopped: {result.stopped}; spent: {result.spent}"),
+             Text(f"report: {result.report_path}")]
+    if result.prompt_template:
+        lines.append(Text(f"new prompt template:\n{result.prompt_template}", style="cyan"))
+    return Group(*lines)
+
+
+def _items(task: str, dataset: Path | None, limit: int | None) -> list[DatasetItem]:
+    items = parse_jsonl(dataset.read_bytes()) if dataset else load_builtin(task)
+    return items[:limit] if limit else items
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("optimize")
+    def optimize(
+        model_url: str = typer.Option(..., help="base URL of the model to optimize, e.g. http://127.0.0.1:8302"),
+        model: str = typer.Option("gemma3", help="model name the server knows"),
+        engine: Engine = typer.Option(Engine.openai, help="engine protocol of model-url"),
+        optimizer_url: str | None = typer.Option(None, help="base URL of the optimizer model (OPRO proposals)"),
+        optimizer_model: str = typer.Option("smollm2", help="optimizer model name"),
+        task: str = typer.Option("sentiment", help=f"built-in task: {', '.join(BUILTIN_TASKS)}"),
+        dataset: Path | None = typer.Option(None, help="JSONL of DatasetItem instead of the built-in golden set"),
+        limit: int | None = typer.Option(None, help="use only the first N items (a quick run)"),
+        style: str | None = typer.Option(None, help="chat | completion (base models need completion)"),
+        template: str | None = typer.Option(None, help="the current prompt template (default: the task's)"),
+        strategy: str = typer.Option("combined", help="instruction | fewshot | combined"),
+        rounds: int = typer.Option(3, help="search rounds"),
+        per_round: int = typer.Option(2, help="new variants per strategy per round"),
+        shots: int = typer.Option(4, help="demonstrations per few-shot variant"),
+        seed: int = typer.Option(0, help="seed of the splits and the search"),
+        max_new_tokens: int = typer.Option(8, help="max tokens of each answer"),
+        stop: str = typer.Option("\\n", help="stop sequence of answers ('\\n' = newline; '' for none)"),
+        max_eval_calls: int = typer.Option(500, help="budget: calls to the model being optimized"),
+        max_optimizer_calls: int = typer.Option(20, help="budget: calls to the optimizer model"),
+        max_tokens: int = typer.Option(500_000, help="budget: tokens in and out, both models"),
+        max_seconds: float | None = typer.Option(None, help="budget: wall-clock seconds"),
+    ) -> None:
+        """Optimize a prompt (OPRO instructions and/or few-shot demos) and prove it on held-out data."""
+        spec = BUILTIN_TASKS[task].spec
+        task_spec = spec.model_copy(update={k: v for k, v in (("prompt_style", style), ("prompt_template", template))
+                                            if v is not None})
+        stops = [stop.replace("\\n", "\n")] if stop else []
+        cand = CandidateSpec(name=f"{model}-cli", model=model, task=task, engine=engine, endpoint=model_url,
+                             decoding=Decoding(max_tokens=max_new_tokens, stop=stops))
+        opt = (CandidateSpec(name=f"{optimizer_model}-optimizer", model=optimizer_model, task=task,
+                             engine=Engine.openai, endpoint=optimizer_url) if optimizer_url else None)
+        req = PromptOptimizationRequested(
+            run_id=f"cli-{uuid.uuid4().hex[:10]}", candidate_id="cli", task=task, candidate=cand, task_spec=task_spec,
+            optimizer=opt, strategy=_strategy(strategy), seed=seed, max_rounds=rounds, candidates_per_round=per_round,
+            shots=shots, budget=Budget(max_optimizer_calls=max_optimizer_calls, max_eval_calls=max_eval_calls,
+                                       max_tokens=max_tokens, max_seconds=max_seconds))
+        console = Console()
+        with Live(console=console, refresh_per_second=4) as live:
+            progress = LiveTrials(live)
+            live.update(progress.render())
+            result = asyncio.run(run_optimization(req, _items(task, dataset, limit), Settings().reports_dir,
+                                                  on_trial=progress))
+        console.print(_summary(result))
+
+
+def _strategy(name: str) -> Literal["instruction", "fewshot", "combined"]:
+    if name not in ("instruction", "fewshot", "combined"):
+        raise typer.BadParameter("strategy is one of instruction, fewshot, combined")
+    return name  # type: ignore[return-value]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.events.evaluations import EvaluationCompleted, MetricComparison
 from schemas.events.loadtests import LevelResult, LoadtestCompleted
@@ -52,16 +52,24 @@ class StagingRule(_Strict):
     max_attack_success_rate: float = Field(0.1, ge=0, le=1)
 
 
+CANARY_MARGINS = {"error_rate": 0.01, "slo_breach_rate": 0.05, "refusal_rate": 0.03, "guardrail_rate": 0.03,
+                  "json_invalid_rate": 0.03, "negative_feedback_rate": 0.05, "latency_ms": 100.0}
+
+
 class CanaryRule(_Strict):
     steps: list[float] = Field(default_factory=lambda: [5, 25, 50, 100], min_length=1)
     alpha: float = Field(0.05, gt=0, lt=1)
     min_samples: int = Field(100, ge=10, description="per arm, before any verdict (CLT for plug-in variances)")
     min_samples_per_step: int = Field(100, ge=1, description="candidate requests seen at a step before it advances")
     latency_slo_ms: float = Field(2000, gt=0)
-    margins: dict[str, float] = Field(default_factory=lambda: {
-        "error_rate": 0.01, "slo_breach_rate": 0.05, "refusal_rate": 0.03, "guardrail_rate": 0.03,
-        "json_invalid_rate": 0.03, "negative_feedback_rate": 0.05, "latency_ms": 100.0})
+    margins: dict[str, float] = Field(default_factory=lambda: dict(CANARY_MARGINS),
+                                      description="non-inferiority margins; unnamed metrics keep the defaults")
     gradual_rollback: bool = False
+
+    @field_validator("margins")
+    @classmethod
+    def _keep_default_margins(cls, value: dict[str, float]) -> dict[str, float]:
+        return {**CANARY_MARGINS, **value}
 
 
 class TaskPolicy(_Strict):

@@ -1,0 +1,96 @@
+"""The promotion policy on crafted scorecards; accuracy counts only with a significant result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.deployer.adapters.policy_file import DEFAULT_POLICY, PolicyError, load_policy
+from services.deployer.domain.policy import Policy, decide_dev, decide_dev_evaluation, decide_staging
+from tests.unit.deployer.factories import comparison, evaluation, loadtest
+
+POLICY = load_policy(DEFAULT_POLICY).for_task("sentiment")
+
+
+def test_significant_better_passes():
+    ev = evaluation("e", acc=comparison("better", p=0.01, ci_low=0.02, diff=0.08))
+    d = decide_dev(POLICY, ev, loadtest(), True, optimized=False)
+    assert d.outcome == "pass", d.reasons
+
+
+def test_better_without_significance_is_only_no_difference_and_needs_non_inferiority():
+    ev = evaluation("e", acc=comparison("better", p=0.2, ci_low=-0.12, diff=0.04))
+    d = decide_dev(POLICY, ev, loadtest(), True, optimized=True)
+    assert d.outcome == "fail"
+    assert any("not shown non-inferior" in r for r in d.reasons)
+
+
+def test_no_difference_with_tight_interval_passes():
+    ev = evaluation("e", acc=comparison("no_significant_difference", p=0.6, ci_low=-0.03))
+    assert decide_dev(POLICY, ev, loadtest(), True, optimized=False).outcome == "pass"
+
+
+def test_worse_goes_to_prompt_optimization_once_then_fails():
+    ev = evaluation("e", acc=comparison("worse", p=0.001, ci_low=-0.3, diff=-0.2))
+    assert decide_dev(POLICY, ev, loadtest(), True, optimized=False).outcome == "optimize"
+    assert decide_dev(POLICY, ev, loadtest(), True, optimized=True).outcome == "fail"
+
+
+def test_worse_without_significance_is_not_worse():
+    ev = evaluation("e", acc=comparison("worse", p=0.3, ci_low=-0.04, diff=-0.01))
+    assert decide_dev(POLICY, ev, loadtest(), True, optimized=True).outcome == "pass"
+
+
+def test_too_few_items_never_counts():
+    ev = evaluation("e", acc=comparison("better", p=0.001, ci_low=0.1, n=5, diff=0.3))
+    d = decide_dev(POLICY, ev, loadtest(), True, optimized=True)
+    assert d.outcome == "fail" and "min_items" in d.summary
+
+
+def test_security_and_stability_are_hard_gates_at_the_dev_evaluation():
+    assert decide_dev_evaluation(POLICY, evaluation("e", asr=0.5), True).outcome == "fail"
+    assert decide_dev_evaluation(POLICY, evaluation("e", agreement=0.5), True).outcome == "fail"
+    assert decide_dev_evaluation(POLICY, evaluation("e"), True).outcome == "pass"
+
+
+def test_cost_and_latency_limits():
+    ev = evaluation("e")
+    assert decide_dev(POLICY, ev, loadtest(delta_usd=2.0), True, optimized=False).outcome == "fail"
+    assert decide_dev(POLICY, ev, loadtest(delta_usd=0.4, champion_usd=1.0), True, optimized=False).outcome == "fail"
+    assert decide_dev(POLICY, ev, loadtest(ttft_p95=9000), True, optimized=False).outcome == "fail"
+    assert decide_dev(POLICY, ev, loadtest(errors=5), True, optimized=False).outcome == "fail"
+    d = decide_dev(POLICY, ev, loadtest(delta_usd=-0.2), True, optimized=False)
+    assert d.outcome == "pass" and any("p95 TTFT" in r for r in d.reasons)
+
+
+def test_first_model_without_champion_needs_the_minimum_score():
+    acc = comparison().model_copy(update={"champion_score": None, "candidate_score": 0.3})
+    policy = Policy.model_validate({"defaults": {"accuracy": {"min_score_without_champion": 0.5,
+                                                               "allow_prompt_optimization": False}}})
+    assert decide_dev(policy.for_task("x"), evaluation("e", acc=acc), loadtest(), False,
+                      optimized=False).outcome == "fail"
+
+
+def test_staging_needs_e2e_and_red_team():
+    assert decide_staging(POLICY, evaluation("s", e2e=True, stage="staging")).outcome == "pass"
+    assert decide_staging(POLICY, evaluation("s", e2e=False, stage="staging")).outcome == "fail"
+    assert decide_staging(POLICY, evaluation("s", e2e=True, asr=0.4, stage="staging")).outcome == "fail"
+
+
+def test_yaml_default_and_per_task_override(tmp_path: Path):
+    assert load_policy(DEFAULT_POLICY).for_task("any").canary.steps == [5, 25, 50, 100]
+    path = tmp_path / "p.yaml"
+    path.write_text("defaults:\n  security: {max_attack_success_rate: 0.2}\n"
+                    "tasks:\n  strict: {security: {max_attack_success_rate: 0.01}, canary: {steps: [10, 100]}}\n")
+    policy = load_policy(path)
+    assert policy.for_task("strict").security.max_attack_success_rate == 0.01
+    assert policy.for_task("strict").canary.steps == [10, 100]
+    assert policy.for_task("other").security.max_attack_success_rate == 0.2
+
+
+def test_invalid_policy_is_refused_with_the_reason(tmp_path: Path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("defaults:\n  security: {max_attack_success_rate: 3}\n")
+    with pytest.raises(PolicyError, match="max_attack_success_rate"):
+        load_policy(path)

@@ -1,0 +1,57 @@
+"""Files under $CHALLENGER_HOME/monitor/: reference windows per route and the log of closed
+windows (from which an operator can pick a reference period)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from services.monitor.domain.features import Record
+from services.monitor.domain.windows import Window
+
+
+def safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "_"
+
+
+def _write_jsonl(path: Path, records: Iterable[Record]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(asdict(r)) + "\n" for r in records))
+    tmp.replace(path)
+
+
+def _read_jsonl(path: Path) -> list[Record]:
+    return [Record(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+
+
+class MonitorStore:
+    def __init__(self, home: Path) -> None:
+        self.root = home / "monitor"
+
+    def reference_path(self, route: str) -> Path:
+        return self.root / "reference" / f"{safe(route)}.jsonl"
+
+    def load_reference(self, route: str) -> list[Record]:
+        path = self.reference_path(route)
+        return _read_jsonl(path) if path.exists() else []
+
+    def save_reference(self, route: str, records: Sequence[Record]) -> Path:
+        path = self.reference_path(route)
+        _write_jsonl(path, records)
+        return path
+
+    def log_window(self, window: Window) -> Path:
+        folder = self.root / "windows" / safe(window.key.route) / safe(window.key.candidate_id)
+        path = folder / f"{window.window_id}.jsonl"
+        _write_jsonl(path, window.records)
+        return path
+
+    def logged_records(self, route: str, since: float, until: float) -> list[Record]:
+        """Every logged record of `route` (any candidate) with since <= time < until."""
+        found = [r for path in sorted((self.root / "windows" / safe(route)).glob("*/*.jsonl"))
+                 for r in _read_jsonl(path)]
+        return sorted((r for r in found if since <= r.at < until), key=lambda r: r.at)

@@ -1,0 +1,47 @@
+"""Wires the monitor: real adapters into the handlers, the handlers onto their topics."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from schemas.events import degradations, inference
+from services.monitor.adapters.judge import Judge
+from services.monitor.adapters.registry import RegistryClient
+from services.monitor.adapters.store import MonitorStore
+from services.monitor.config import MonitorConfig, config_path, load_config
+from services.monitor.handlers import Deps, Monitor
+from services.monitor.samples import AugmentationHandler
+from shared.runtime import ServiceContext, Subscription, service_app
+from shared.settings import Settings
+
+GROUP = "monitor"
+
+
+def build_monitor(ctx: ServiceContext, cfg: MonitorConfig) -> Monitor:
+    deps = Deps(publish=ctx.producer.publish, store=MonitorStore(ctx.settings.home),
+                reports_dir=ctx.settings.reports_dir, judge=Judge(cfg.judge) if cfg.judge else None)
+    return Monitor(cfg, deps)
+
+
+def create_app(settings: Settings | None = None, cfg: MonitorConfig | None = None, group: str = GROUP) -> FastAPI:
+    settings = settings or Settings()
+    cfg = cfg or load_config(config_path(settings.home))
+
+    async def wire(ctx: ServiceContext) -> list[Subscription]:
+        monitor = build_monitor(ctx, cfg)
+        registry = RegistryClient(settings.registry_url, settings.token)
+        augmenter = AugmentationHandler(registry=registry, home=settings.home, publish=ctx.producer.publish)
+        ctx.state.update(monitor=monitor, registry=registry)
+        return [
+            Subscription([inference.TOPIC], group, monitor.handle,
+                         {inference.InferenceLogged.event_type, inference.FeedbackReceived.event_type}),
+            Subscription([degradations.TOPIC], f"{group}-augment", augmenter.handle,
+                         {degradations.SamplesAugmentationRequested.event_type}),
+        ]
+
+    async def on_stop(ctx: ServiceContext) -> None:
+        await ctx.state["registry"].aclose()
+        judge = ctx.state["monitor"].deps.judge
+        await judge.aclose() if judge else None
+
+    return service_app("monitor", wire, settings, on_stop=on_stop)

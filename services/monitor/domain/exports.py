@@ -1,0 +1,59 @@
+"""Captured samples as training data: SFT and DPO JSONL rows, and regression dataset items. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from schemas.task import DatasetItem
+from services.monitor.domain.augment import Sample
+
+FORMATS = ("sft", "dpo")
+PROVENANCE = ("route", "candidate_id", "prompt_version", "captured_at", "reason", "method", "origin_id", "label")
+
+
+def sample_of(row: Mapping[str, Any]) -> Sample:
+    """A sample from the registry's REST row (or a JSONL line we wrote); unknown keys go to `extra`."""
+    known = set(Sample.__dataclass_fields__) - {"extra", "id"}
+    sid = str(row.get("id") or row.get("request_id") or row.get("sample_id") or "")
+    if not sid or not isinstance(row.get("prompt"), str) or not isinstance(row.get("response"), str):
+        raise ValueError(f"a sample needs an id, a prompt and a response; got keys {sorted(row)}")
+    fields = {k: (str(v) if v is not None and k != "chosen" else v) for k, v in row.items() if k in known}
+    extra = {k: str(v) for k, v in row.items() if k not in known and k not in ("id", "extra") and v is not None}
+    return Sample(id=sid, **fields, extra={**extra, **dict(row.get("extra") or {})})
+
+
+def provenance(s: Sample) -> dict[str, Any]:
+    return {"sample_id": s.id, **{k: getattr(s, k) for k in PROVENANCE if getattr(s, k) is not None}}
+
+
+def sft_row(s: Sample) -> dict[str, Any]:
+    """The preferred answer as the assistant turn (a failing answer is never an SFT target)."""
+    assert s.chosen is not None
+    return {"messages": [{"role": "user", "content": s.prompt}, {"role": "assistant", "content": s.chosen}],
+            "metadata": provenance(s)}
+
+
+def dpo_row(s: Sample) -> dict[str, Any]:
+    assert s.chosen is not None
+    return {"prompt": s.prompt, "chosen": s.chosen, "rejected": s.response, "metadata": provenance(s)}
+
+
+def export_rows(samples: Sequence[Sample], fmt: str) -> tuple[list[dict[str, Any]], int]:
+    """(rows, skipped): samples without a preferred answer cannot become training rows."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; known: {', '.join(FORMATS)}")
+    row = sft_row if fmt == "sft" else dpo_row
+    usable = [s for s in samples if s.chosen and s.chosen.strip() and s.chosen.strip() != s.response.strip()]
+    return [row(s) for s in usable], len(samples) - len(usable)
+
+
+def regression_item(s: Sample) -> DatasetItem:
+    """A regression test: the input that failed; the preferred answer as expected when known."""
+    meta = {**provenance(s), "rejected_response": s.response}
+    return DatasetItem(id=s.id[:200], input=s.prompt, expected=s.chosen, metadata=meta)
+
+
+def sample_row(s: Sample) -> dict[str, Any]:
+    return {k: v for k, v in asdict(s).items() if v not in (None, {})}

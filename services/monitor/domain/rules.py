@@ -1,0 +1,105 @@
+"""Degradation rules and hysteresis. Pure: a window's stats (and its drift share) in,
+breaches out; the hysteresis state machine decides when breaches become an alarm."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.monitor.domain.stats import WindowStats
+
+
+class RuleConfig(BaseModel):
+    """Thresholds; a rule set to null is off. Rate rules compare with the reference window
+    when there is one (an increase over it), else with the absolute level."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    drift_share: float | None = Field(0.5, ge=0, le=1, description="share of drifted feature columns")
+    error_rate: float | None = Field(0.2, ge=0, le=1)
+    latency_p95_ms: float | None = Field(None, gt=0, description="latency SLO on the window's p95")
+    refusal_increase: float | None = Field(0.25, ge=0, le=1, description="refusal rate rise over reference")
+    feedback_drop: float | None = Field(0.5, ge=0, le=2, description="mean feedback fall vs reference")
+    judge_drop: float | None = Field(0.25, ge=0, le=1, description="mean judge score fall vs reference")
+    min_records: int = Field(10, ge=1, description="smaller windows are not judged")
+    min_scored: int = Field(5, ge=1, description="fewest feedback/judge scores to judge a drop")
+
+
+class HysteresisConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    k: int = Field(2, ge=1, description="breaching windows among the last m that fire an alarm")
+    m: int = Field(3, ge=1)
+    cooldown_windows: int = Field(5, ge=0, description="windows after an alarm during which no new one fires")
+
+    @model_validator(mode="after")
+    def _k_le_m(self) -> HysteresisConfig:
+        if self.k > self.m:
+            raise ValueError(f"hysteresis k={self.k} must be <= m={self.m}")
+        return self
+
+
+@dataclass(frozen=True)
+class Breach:
+    rule: str
+    value: float
+    threshold: float
+
+    def describe(self) -> str:
+        return f"{self.rule}={self.value:.3g} (threshold {self.threshold:.3g})"
+
+
+def _rise(current: float, reference: float | None) -> float:
+    return current - (reference if reference is not None and not math.isnan(reference) else 0.0)
+
+
+def _over(rule: str, value: float, threshold: float | None) -> list[Breach]:
+    if threshold is None or math.isnan(value) or value <= threshold:
+        return []
+    return [Breach(rule, value, threshold)]
+
+
+def _drop(rule: str, cur: float, cur_n: int, ref: float | None, threshold: float | None,
+          min_n: int) -> list[Breach]:
+    if ref is None or math.isnan(ref) or cur_n < min_n:
+        return []
+    return _over(rule, ref - cur, threshold)
+
+
+def evaluate(cur: WindowStats, ref: WindowStats | None, drift_share: float | None,
+             cfg: RuleConfig) -> list[Breach]:
+    if cur.n < cfg.min_records:
+        return []
+    return [
+        *_over("drift_share", math.nan if drift_share is None else drift_share, cfg.drift_share),
+        *_over("error_rate", cur.error_rate, cfg.error_rate),
+        *_over("latency_p95_ms", cur.latency_p95_ms, cfg.latency_p95_ms),
+        *_over("refusal_spike", _rise(cur.refusal_rate, ref.refusal_rate if ref else None), cfg.refusal_increase),
+        *_drop("feedback_drop", cur.feedback_mean, cur.feedback_n, ref.feedback_mean if ref else None,
+               cfg.feedback_drop, cfg.min_scored),
+        *_drop("judge_drop", cur.judge_mean, cur.judge_n, ref.judge_mean if ref else None,
+               cfg.judge_drop, cfg.min_scored),
+    ]
+
+
+class Hysteresis:
+    """Fires when k of the last m windows breached, then stays quiet for the cool-down."""
+
+    def __init__(self, cfg: HysteresisConfig) -> None:
+        self.cfg = cfg
+        self._recent: deque[bool] = deque(maxlen=cfg.m)
+        self._quiet = 0
+
+    def step(self, breached: bool) -> bool:
+        self._recent.append(breached)
+        if self._quiet > 0:
+            self._quiet -= 1
+            return False
+        if sum(self._recent) < self.cfg.k:
+            return False
+        self._quiet = self.cfg.cooldown_windows
+        self._recent.clear()
+        return True

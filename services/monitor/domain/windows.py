@@ -1,0 +1,105 @@
+"""Windows over production traffic, per (route, target candidate), closed by count or by
+time. Pure: the caller passes the clock (event time), so replays and tests are exact."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from services.monitor.domain.features import Record
+
+STAGING_SUFFIX = "-staging"
+MAX_PENDING = 10_000
+
+
+@dataclass(frozen=True)
+class WindowKey:
+    route: str
+    candidate_id: str
+
+    def slug(self) -> str:
+        return f"{self.route}/{self.candidate_id}"
+
+
+@dataclass(frozen=True)
+class WindowPolicy:
+    """Close a window after `size` records, or `seconds` after it opened (whichever first)."""
+
+    size: int = 50
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Window:
+    key: WindowKey
+    seq: int
+    opened_at: float
+    closed_at: float
+    records: tuple[Record, ...]
+
+    @property
+    def window_id(self) -> str:
+        """Sortable and stable across restarts: the event time it opened, then the sequence."""
+        return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(self.opened_at))}-{self.seq:05d}"
+
+
+@dataclass
+class _Open:
+    seq: int
+    opened_at: float
+    records: OrderedDict[str, Record] = field(default_factory=OrderedDict)
+
+
+def reference_route(route: str) -> str | None:
+    """`<task>-staging` traffic is the reference of route `<task>`."""
+    return route.removesuffix(STAGING_SUFFIX) if route.endswith(STAGING_SUFFIX) else None
+
+
+class Windows:
+    """Open windows per key. `add` and `tick` return the windows that closed."""
+
+    def __init__(self, policy: WindowPolicy) -> None:
+        self.policy = policy
+        self._open: dict[WindowKey, _Open] = {}
+        self._seq: dict[WindowKey, int] = {}
+        self._pending: OrderedDict[tuple[str, str], dict[str, float]] = OrderedDict()
+
+    def add(self, record: Record) -> list[Window]:
+        closed = self.tick(record.at)
+        for name, value in self._pending.pop((record.route, record.request_id), {}).items():
+            record = record.with_feature(name, value)
+        key = WindowKey(record.route, record.candidate_id)
+        current = self._open.get(key) or self._start(key, record.at)
+        current.records[record.request_id] = record
+        if len(current.records) >= self.policy.size:
+            closed.append(self._close(key, record.at))
+        return closed
+
+    def tick(self, now: float) -> list[Window]:
+        if self.policy.seconds is None:
+            return []
+        due = [k for k, w in self._open.items() if now - w.opened_at >= self.policy.seconds]
+        return [self._close(k, now) for k in due]
+
+    def set_feature(self, route: str, request_id: str, name: str, value: float) -> bool:
+        """Attach a late feature (feedback) to a record in an open window of `route`; if the record
+        has not arrived yet, keep it (bounded) until it does. False when it came too late."""
+        for key, current in self._open.items():
+            if key.route == route and request_id in current.records:
+                current.records[request_id] = current.records[request_id].with_feature(name, value)
+                return True
+        self._pending.setdefault((route, request_id), {})[name] = value
+        while len(self._pending) > MAX_PENDING:
+            self._pending.popitem(last=False)
+        return False
+
+    def _start(self, key: WindowKey, at: float) -> _Open:
+        seq = self._seq.get(key, 0) + 1
+        self._seq[key] = seq
+        self._open[key] = _Open(seq, at)
+        return self._open[key]
+
+    def _close(self, key: WindowKey, at: float) -> Window:
+        current = self._open.pop(key)
+        return Window(key, current.seq, current.opened_at, at, tuple(current.records.values()))

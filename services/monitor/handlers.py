@@ -1,0 +1,145 @@
+"""The monitor's handlers: inference and feedback events in; windows closed, judged, compared
+with the reference; alarms out as degradation.detected + alert.raised (+ webhook)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from schemas import Envelope, new_event
+from schemas.events.inference import FeedbackReceived, InferenceLogged
+from services.monitor import metrics
+from services.monitor.adapters.judge import Judge
+from services.monitor.adapters.store import MonitorStore, safe
+from services.monitor.adapters.webhook import post_webhook, slack_message
+from services.monitor.config import MonitorConfig
+from services.monitor.domain.capture import failing_samples, reference_ranges
+from services.monitor.domain.degradation import alert_for, alert_lines, degradation_event, evidence
+from services.monitor.domain.drift import NO_DRIFT, DriftResult
+from services.monitor.domain.features import FEATURES, Record, record_of
+from services.monitor.domain.rules import Breach, Hysteresis, evaluate
+from services.monitor.domain.stats import window_stats
+from services.monitor.domain.windows import Window, WindowKey, Windows, reference_route
+
+log = logging.getLogger(__name__)
+SOURCE = "challenger/monitor"
+SEEN_IDS = 100_000
+
+Publish = Callable[[Envelope[Any]], Awaitable[None]]
+DriftFn = Callable[[Sequence[Record], Sequence[Record], Path | None], DriftResult]
+
+
+def evidently_drift(ref: Sequence[Record], cur: Sequence[Record], html: Path | None) -> DriftResult:
+    from services.monitor.adapters.drift import compute_drift  # Evidently takes seconds to import
+
+    return compute_drift(ref, cur, html)
+
+
+@dataclass
+class Deps:
+    publish: Publish
+    store: MonitorStore
+    reports_dir: Path
+    judge: Judge | None = None
+    drift: DriftFn = evidently_drift
+
+
+class Monitor:
+    def __init__(self, cfg: MonitorConfig, deps: Deps) -> None:
+        self.cfg = cfg
+        self.deps = deps
+        self.windows = Windows(cfg.window_policy)
+        self._reference: dict[str, deque[Record]] = {}
+        self._hysteresis: dict[WindowKey, Hysteresis] = {}
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._lock = asyncio.Lock()
+        self.fired: list[str] = []
+
+    async def handle(self, envelope: Envelope[Any]) -> None:
+        if envelope.id in self._seen:
+            return  # a redelivery: already counted
+        async with self._lock:
+            if isinstance(envelope.data, InferenceLogged):
+                metrics.RECORDS.inc()
+                await self._closed(self.windows.add(record_of(envelope.data, envelope.time.timestamp())), envelope)
+            elif isinstance(envelope.data, FeedbackReceived):
+                self.on_feedback(envelope.data)
+                await self._closed(self.windows.tick(envelope.time.timestamp()), envelope)
+        self._remember(envelope.id)
+
+    def on_feedback(self, fb: FeedbackReceived) -> None:
+        self.windows.set_feature(fb.route, fb.request_id, "feedback", fb.score)
+        metrics.FEEDBACK.inc()
+
+    def reference(self, route: str) -> deque[Record]:
+        if route not in self._reference:
+            loaded = self.deps.store.load_reference(route)
+            self._reference[route] = deque(loaded, maxlen=self.cfg.reference_size)
+        return self._reference[route]
+
+    def set_reference(self, route: str, records: Sequence[Record]) -> None:
+        self._reference[route] = deque(records, maxlen=self.cfg.reference_size)
+        self.deps.store.save_reference(route, list(self._reference[route]))
+
+    async def _closed(self, windows: list[Window], cause: Envelope[Any]) -> None:
+        for window in windows:
+            await self.close(window, cause)
+
+    async def close(self, window: Window, cause: Envelope[Any] | None = None) -> None:
+        metrics.WINDOWS.inc()
+        if self.deps.judge is not None:
+            window = Window(window.key, window.seq, window.opened_at, window.closed_at,
+                            tuple(await self.deps.judge.judge_window(window.records)))
+        self.deps.store.log_window(window)
+        if (base := reference_route(window.key.route)) is not None:
+            self.set_reference(base, [*self.reference(base), *window.records])
+            return
+        ref = list(self.reference(window.key.route))
+        if not ref and self.cfg.bootstrap_reference:
+            log.info("no reference for route %s: window %s becomes it", window.key.route, window.window_id)
+            self.set_reference(window.key.route, window.records)
+            return
+        await self._judge_window(window, ref, cause)
+
+    async def _judge_window(self, window: Window, ref: list[Record], cause: Envelope[Any] | None) -> None:
+        drift = await self._drift(window, ref) if ref else NO_DRIFT
+        stats, ref_stats = window_stats(window.records), (window_stats(ref) if ref else None)
+        breaches = evaluate(stats, ref_stats, drift.share if ref else None, self.cfg.rules)
+        hysteresis = self._hysteresis.setdefault(window.key, Hysteresis(self.cfg.hysteresis))
+        if breaches:
+            log.info("window %s %s breached: %s", window.key.slug(), window.window_id,
+                     ", ".join(b.describe() for b in breaches))
+        if hysteresis.step(bool(breaches)):
+            await self._fire(window, breaches, drift, ref, cause)
+
+    async def _drift(self, window: Window, ref: list[Record]) -> DriftResult:
+        html = (self.deps.reports_dir / "monitor" / safe(window.key.route) / f"{window.window_id}.html"
+                if self.cfg.html_reports else None)
+        with metrics.DRIFT_SECONDS.time():
+            return await asyncio.to_thread(self.deps.drift, ref, window.records, html)
+
+    async def _fire(self, window: Window, breaches: list[Breach], drift: DriftResult, ref: list[Record],
+                    cause: Envelope[Any] | None) -> None:
+        failing = failing_samples(window.records, drifted=drift.drifted, ranges=reference_ranges(ref, FEATURES),
+                                  latency_slo_ms=self.cfg.rules.latency_p95_ms, limit=self.cfg.max_samples)
+        ev = evidence(breaches, window_stats(window.records), drift.share if ref else None, drift.scores)
+        event = degradation_event(window, breaches, failing, ev, drift.report_path)
+        envelope = new_event(event, source=SOURCE, cause=cause, correlation_id=event.degradation_id)
+        await self.deps.publish(envelope)
+        await self.deps.publish(new_event(alert_for(event, breaches), source=SOURCE, cause=envelope))
+        metrics.DEGRADATIONS.inc()
+        self.fired.append(event.degradation_id)
+        log.warning("degradation %s on %s: %s", event.degradation_id, window.key.slug(), ", ".join(event.rules))
+        if self.cfg.webhook_url:
+            message = slack_message(alert_for(event, breaches).title, alert_lines(event, breaches))
+            await post_webhook(self.cfg.webhook_url, message, self.cfg.webhook_timeout_s)
+
+    def _remember(self, event_id: str) -> None:
+        self._seen[event_id] = None
+        while len(self._seen) > SEEN_IDS:
+            self._seen.popitem(last=False)

@@ -1,0 +1,9 @@
+"""The monitor's Prometheus metrics (served on /metrics by shared.runtime)."""
+
+from prometheus_client import Counter, Histogram
+
+RECORDS = Counter("challenger_monitor_records_total", "inference.logged records ingested")
+FEEDBACK = Counter("challenger_monitor_feedback_total", "feedback.received events ingested")
+WINDOWS = Counter("challenger_monitor_windows_total", "windows closed")
+DEGRADATIONS = Counter("challenger_monitor_degradations_total", "degradation.detected events published")
+DRIFT_SECONDS = Histogram("challenger_monitor_drift_seconds", "Evidently drift computation per window")

@@ -1,0 +1,87 @@
+"""A synthetic stream with a known shift point: the alarm comes within two windows of the
+shift; the unshifted control never alarms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from schemas import new_event
+from schemas.events.inference import FeedbackReceived
+from services.monitor.config import MonitorConfig
+from services.monitor.handlers import Deps, Monitor
+from tests.unit.monitor.fakes import MemoryStore, Published, mean_shift_drift
+from tests.unit.monitor.synthetic import stream
+
+WINDOW = 25
+SHIFT_AT = 6 * WINDOW  # the 7th window is the first shifted one
+DETECT_WITHIN = 2      # k=2 of m=3: the second shifted window fires
+
+
+def monitor(published: Published, store: MemoryStore | None = None, **cfg: object) -> Monitor:
+    config = MonitorConfig.model_validate({"window_size": WINDOW, "html_reports": False, **cfg})
+    return Monitor(config, Deps(publish=published, store=store or MemoryStore(), reports_dir=Path("/nonexistent"),
+                                drift=mean_shift_drift))
+
+
+async def feed(m: Monitor, events: list) -> None:
+    for e in events:
+        await m.handle(e)
+
+
+async def test_shift_detected_within_two_windows() -> None:
+    published = Published()
+    m = monitor(published)
+    events = stream(12 * WINDOW, shift_at=SHIFT_AT)
+    fired_at = None
+    for i, e in enumerate(events):
+        await m.handle(e)
+        if fired_at is None and published.of_type("degradation.detected"):
+            fired_at = i
+    assert fired_at is not None, "no alarm on the shifted stream"
+    windows_after_shift = (fired_at - SHIFT_AT) // WINDOW + 1
+    assert 1 <= windows_after_shift <= DETECT_WITHIN
+    [deg] = published.of_type("degradation.detected")[:1]
+    assert {"drift_share", "refusal_spike"} <= set(deg.data.rules)
+    assert deg.data.samples and all("refusal" in s.reason for s in deg.data.samples)
+    assert all(s.prompt_version == "pv1" and s.captured_at is not None for s in deg.data.samples)
+    [alert] = published.of_type("alert.raised")[:1]
+    assert alert.data.alert_id == deg.data.degradation_id and alert.causationid == deg.id
+
+
+async def test_unshifted_control_never_alarms() -> None:
+    published = Published()
+    await feed(monitor(published), stream(12 * WINDOW, shift_at=None))
+    assert published == []
+
+
+async def test_staging_traffic_is_the_reference() -> None:
+    published, store = Published(), MemoryStore()
+    m = monitor(published, store)
+    await feed(m, stream(2 * WINDOW, shift_at=None, route="qa-staging", prefix="s"))
+    assert len(store.references["qa"]) == 2 * WINDOW
+    await feed(m, stream(3 * WINDOW, shift_at=0, route="qa"))  # shifted from the first production window
+    assert published.of_type("degradation.detected"), "the staging reference did not catch the first windows"
+
+
+async def test_redelivered_events_are_counted_once() -> None:
+    published, store = Published(), MemoryStore()
+    m = monitor(published, store)
+    events = stream(WINDOW - 1, shift_at=None)
+    await feed(m, events + events)
+    assert store.windows == []  # 24 distinct records: the window of 25 is still open
+
+
+async def test_feedback_joins_its_record_and_a_drop_fires() -> None:
+    published = Published()
+    m = monitor(published, rules={"drift_share": None, "refusal_increase": None, "feedback_drop": 0.5},
+                hysteresis={"k": 1, "m": 1})
+    for n, e in enumerate(stream(2 * WINDOW, shift_at=None)):
+        score = 1.0 if n < WINDOW else -1.0
+        fb = FeedbackReceived(request_id=e.data.request_id, route="qa", score=score)
+        await m.handle(new_event(fb, source="test").model_copy(update={"time": e.time}))  # before its record
+        await m.handle(e)
+    [deg] = published.of_type("degradation.detected")
+    assert deg.data.rules == ["feedback_drop"] and deg.data.evidence["feedback_drop"] == pytest.approx(2.0)
+    assert all(s.reason == "negative_feedback" for s in deg.data.samples)

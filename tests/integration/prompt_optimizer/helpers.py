@@ -1,0 +1,61 @@
+"""Run the prompt optimizer service on a real broker and collect its results by run id."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+
+from schemas.envelope import new_event
+from schemas.events.prompts import TOPIC, PromptOptimizationRequested
+from schemas.task import DatasetRef
+from services.prompt_optimizer.app import build_app
+from shared.blobs import put
+from shared.bus.codec import decode
+from shared.bus.producer import EventProducer
+from shared.datasets import BUILTIN_TASKS
+from shared.settings import Settings
+
+
+def dataset_ref(home: Path, task: str, n: int, *, sha256: str | None = None) -> DatasetRef:
+    lines = BUILTIN_TASKS[task].golden_path.read_bytes().splitlines(keepends=True)[:n]
+    uri, digest = put(home, b"".join(lines))
+    return DatasetRef(dataset_id=f"ds-{task}-{n}", name=f"{task}-{n}", uri=uri, sha256=sha256 or digest, items=n)
+
+
+@contextlib.asynccontextmanager
+async def running_service(broker: str, home: Path, uid: str) -> AsyncIterator[None]:
+    app = build_app(Settings(home=home, kafka_bootstrap=broker), group_id=f"po-{uid}")
+    async with app.router.lifespan_context(app):
+        yield
+
+
+async def publish(broker: str, req: PromptOptimizationRequested) -> str:
+    env = new_event(req, source="test")
+    async with EventProducer(broker) as producer:
+        await producer.publish(env)
+    return env.id
+
+
+async def results_for(broker: str, run_id: str, want: int, timeout: float) -> list[object]:
+    """Every result event (not the request) of `run_id`, from the start of the topic."""
+    consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=broker, auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    found: list[object] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while len(found) < want:
+                for records in (await consumer.getmany(timeout_ms=300)).values():
+                    for r in records:
+                        env = decode(r.key, r.value, r.headers)
+                        if getattr(env.data, "run_id", None) == run_id and "requested" not in env.type:
+                            found.append(env)
+    except TimeoutError:
+        pass
+    finally:
+        await consumer.stop()
+    return found

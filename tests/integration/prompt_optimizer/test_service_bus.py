@@ -1,0 +1,35 @@
+"""The service on a real broker: bad input becomes a `failed` event and the consumer keeps going."""
+
+from pathlib import Path
+
+from schemas.candidate import CandidateSpec, Engine
+from schemas.events.prompts import PromptOptimizationRequested
+from shared.datasets import BUILTIN_TASKS
+from tests.integration.prompt_optimizer.helpers import dataset_ref, publish, results_for, running_service
+
+NOWHERE = "http://127.0.0.1:9"  # never called: each request fails before any model call
+
+
+def request(run_id: str, task_spec: object, **extra: object) -> PromptOptimizationRequested:
+    cand = CandidateSpec(name="c", model="gemma3", task="sentiment", engine=Engine.openai, endpoint=NOWHERE)
+    return PromptOptimizationRequested(run_id=run_id, candidate_id=f"cand-{run_id}", task="sentiment",
+                                       candidate=cand, task_spec=task_spec, **extra)  # type: ignore[arg-type]
+
+
+async def test_bad_requests_become_failed_events_with_reasons(broker: str, uid: str, tmp_path: Path) -> None:
+    spec = BUILTIN_TASKS["sentiment"].spec
+    tampered = spec.model_copy(update={"datasets": [dataset_ref(tmp_path, "sentiment", 12, sha256="0" * 64)]})
+    no_data = spec.model_copy(update={"datasets": []})
+    good_data = spec.model_copy(update={"datasets": [dataset_ref(tmp_path, "sentiment", 12)]})
+    cases = {
+        f"tampered-{uid}": (request(f"tampered-{uid}", tampered, strategy="fewshot"), "does not match its sha256"),
+        f"nodata-{uid}": (request(f"nodata-{uid}", no_data, strategy="fewshot"), "has no golden"),
+        f"noopt-{uid}": (request(f"noopt-{uid}", good_data, strategy="instruction"), "needs an optimizer model"),
+    }
+    async with running_service(broker, tmp_path, uid):
+        for req, _ in cases.values():
+            await publish(broker, req)
+        for run_id, (_, reason) in cases.items():
+            found = await results_for(broker, run_id, 1, timeout=40)
+            assert [e.type for e in found] == ["io.challenger.prompt_optimization.failed"], run_id
+            assert reason in found[0].data.reason

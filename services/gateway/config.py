@@ -7,7 +7,7 @@ import socket
 import uuid
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,7 +26,9 @@ class GatewaySettings(BaseSettings):
     api_keys: str = ""
     # comma-separated sha256 hex digests of keys (preferred in production)
     api_key_hashes: str = ""
-    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias="CHALLENGER_REDIS_URL")
+    redis_url: str = Field("redis://127.0.0.1:6379/0",
+                           validation_alias=AliasChoices("CHALLENGER_REDIS_URL", "CHALLENGER_GATEWAY_REDIS_URL",
+                                                         "redis_url"))
     cache_prefix: str = "challenger:cache:"
     log_sample_rate: float = Field(1.0, ge=0.0, le=1.0)
     log_queue_size: int = Field(10_000, ge=1)

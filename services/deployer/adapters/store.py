@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, BigInteger, Column
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -42,7 +42,7 @@ class DeployerRoute(SQLModel, table=True):
     __tablename__ = "deployer_route"
 
     route: str = Field(primary_key=True, max_length=200)
-    revision: int
+    revision: int = Field(sa_column=Column(BigInteger, nullable=False))  # wall-clock ms: beyond INTEGER
     table_json: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     updated_at: datetime = Field(default_factory=_now)
 

@@ -4,6 +4,7 @@ The service handler and `challenger optimize` both call `run_optimization`."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -82,6 +83,6 @@ async def run_optimization(req: PromptOptimizationRequested, items: Sequence[Dat
             BudgetMeter(req.budget, time.monotonic), Layout())
         outcome = await optimize(items, task.prompt_template, search_config(req), evaluator, proposer,
                                  alpha=req.alpha, on_trial=on_trial)
-    report = write_report(outcome, f"Prompt optimization {req.run_id}: {cand.name} on {task.name}",
-                          run_dir(reports_dir, req.run_id))
+    report = await asyncio.to_thread(write_report, outcome, f"Prompt optimization {req.run_id}: {cand.name} on "
+                                     f"{task.name}", run_dir(reports_dir, req.run_id))
     return to_event(req, outcome, report)

@@ -19,4 +19,4 @@ def broker_proc(home: Path, port: int) -> Proc:
     url = f"tcp://127.0.0.1:{port}"
     argv = [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
             "--storage-engine", "memory://tansu/"]
-    return Proc(name="broker", argv=argv, port=port, home=home, start_timeout=30)
+    return Proc(name="broker", argv=argv, port=port, home=home, url=f"127.0.0.1:{port}", start_timeout=30)

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.stack.process import Proc, StackError, http_ok
+from shared.stack.process import Proc, StackError
 
 
 @dataclass(frozen=True)
@@ -52,5 +52,6 @@ def model_proc(alias: str, home: Path, port: int, threads: int = 2) -> Proc:
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", alias,
             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(spec.n_ctx),
             "--n_threads", str(threads), "--verbose", "false"]
-    return Proc(name=f"model-{alias}", argv=argv, port=port, home=home,
-                health=lambda: http_ok(f"http://127.0.0.1:{port}/v1/models"), start_timeout=120)
+    url = f"http://127.0.0.1:{port}/v1"
+    return Proc(name=f"model-{alias}", argv=argv, port=port, home=home, url=url,
+                health_url=f"{url}/models", start_timeout=120)

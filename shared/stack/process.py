@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -47,6 +48,8 @@ class Proc:
     home: Path
     health: Callable[[], bool] | None = None
     env: dict[str, str] = field(default_factory=dict)
+    url: str | None = None
+    health_url: str | None = None
     start_timeout: float = 60.0
     popen: subprocess.Popen[bytes] | None = None
 
@@ -71,7 +74,7 @@ class Proc:
         self.pid_path.write_text(str(self.popen.pid))
 
     def wait_healthy(self, progress: Callable[[str], None] | None = None) -> None:
-        check = self.health or (lambda: port_open("127.0.0.1", self.port))
+        check = self.health or (lambda: probe(self.port, self.health_url))
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.popen is not None and self.popen.poll() is not None:
@@ -85,6 +88,17 @@ class Proc:
 
     def stop(self, timeout: float = 10.0) -> None:
         stop_pid_file(self.pid_path, timeout)
+
+    def record(self) -> dict[str, object]:
+        """What the state file keeps about this part (enough for `status` and `down`)."""
+        return {"name": self.name, "pid": self.popen.pid if self.popen else None, "port": self.port,
+                "url": self.url, "health_url": self.health_url, "log": str(self.log_path),
+                "pid_file": str(self.pid_path)}
+
+
+def probe(port: int, health_url: str | None) -> bool:
+    """Healthy: the health URL answers below 500, or (without one) the port accepts connections."""
+    return http_ok(health_url) if health_url else port_open("127.0.0.1", port)
 
 
 def tail(path: Path, lines: int = 15) -> str:
@@ -126,14 +140,10 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
     try:
         os.killpg(os.getpgid(pid), sig)
     except (ProcessLookupError, PermissionError):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

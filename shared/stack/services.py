@@ -1,0 +1,35 @@
+"""A Challenger service as a stack part: `python -m services.<name>` with the stack's env."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from shared.stack.parts import MODELS, port_env
+from shared.stack.process import Proc
+
+
+def stack_env(home: Path, ports: Mapping[str, int], database_url: str | None) -> dict[str, str]:
+    """What every child process needs to find the others.
+
+    DATABASE_URL passes through only when the operator set it: by default each service keeps
+    its own SQLite file under CHALLENGER_HOME (two outbox relays on one SQLite file would
+    both relay the same rows)."""
+    env = {port_env(part): str(port) for part, port in ports.items()}
+    env |= {f"CHALLENGER_{alias.upper()}_URL": f"http://127.0.0.1:{ports[alias]}/v1" for alias in MODELS}
+    return env | {
+        "CHALLENGER_HOME": str(home),
+        "CHALLENGER_KAFKA_BOOTSTRAP": f"127.0.0.1:{ports['broker']}",
+        "CHALLENGER_REGISTRY_URL": f"http://127.0.0.1:{ports['registry']}",
+        "CHALLENGER_GATEWAY_URL": f"http://127.0.0.1:{ports['gateway']}",
+        "PYTHONUNBUFFERED": "1",
+    } | ({"DATABASE_URL": database_url} if database_url else {})
+
+
+def service_proc(name: str, home: Path, port: int, env: dict[str, str]) -> Proc:
+    url = f"http://127.0.0.1:{port}"
+    # PORT: shared.runtime.serve listens there whatever the service's own default is.
+    return Proc(name=name, argv=[sys.executable, "-m", f"services.{name}"], port=port, home=home,
+                env=env | {"PORT": str(port)},
+                url=url, health_url=f"{url}/health", start_timeout=120)

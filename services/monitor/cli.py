@@ -136,7 +136,7 @@ def register(app: typer.Typer) -> None:
     def augment(candidate: str | None = CandidateOpt, input_path: Path | None = InputOpt,
                 methods: str = typer.Option("perturb,distractor", help=f"comma list of {', '.join(METHODS)}"),
                 paraphraser: str | None = typer.Option(None, help="URL/MODEL (or MODEL@URL) that paraphrases"),
-                threshold: float = typer.Option(0.9, help="3-gram Jaccard similarity that counts as duplicate"),
+                threshold: float = typer.Option(0.95, help="3-gram Jaccard similarity that counts as duplicate"),
                 output: Path | None = typer.Option(None, "--output", help="JSONL file (default: stdout)"),
                 request: bool = typer.Option(False, "--request", help="publish samples_augmentation.requested "
                                                                       "for the monitor service instead")) -> None:

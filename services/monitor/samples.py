@@ -59,7 +59,7 @@ async def fill_chosen(samples: Sequence[Sample], client: EngineClient) -> list[S
 
 
 async def augment_samples(samples: Sequence[Sample], methods: Sequence[str],
-                          paraphraser: EngineClient | None, threshold: float = 0.9) -> tuple[list[Sample], int]:
+                          paraphraser: EngineClient | None, threshold: float = 0.95) -> tuple[list[Sample], int]:
     texts: dict[str, list[str]] = {}
     if "paraphrase" in methods and paraphraser is not None:
         texts = {s.id: await paraphrases(paraphraser, s.prompt) for s in samples}

@@ -107,7 +107,7 @@ def jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-def dedup(originals: Sequence[Sample], variants: Sequence[Sample], threshold: float = 0.9) -> tuple[list[Sample], int]:
+def dedup(originals: Sequence[Sample], variants: Sequence[Sample], threshold: float = 0.95) -> tuple[list[Sample], int]:
     """Drop variants whose normalized text equals an original's or an earlier variant's, or
     whose character-3-gram Jaccard similarity with an earlier kept variant is >= threshold.
     (Originals are compared by exact text only: a casing variant is the point, not a copy.)"""
@@ -127,7 +127,7 @@ def dedup(originals: Sequence[Sample], variants: Sequence[Sample], threshold: fl
 
 
 def augment(samples: Sequence[Sample], methods: Sequence[str],
-            paraphrases: dict[str, list[str]] | None = None, threshold: float = 0.9) -> tuple[list[Sample], int]:
+            paraphrases: dict[str, list[str]] | None = None, threshold: float = 0.95) -> tuple[list[Sample], int]:
     """All variants of `samples` by `methods`, deduplicated; returns (kept, removed)."""
     unknown = set(methods) - set(METHODS)
     if unknown:

@@ -1,0 +1,46 @@
+import json
+
+import pytest
+
+from services.monitor.domain.augment import Sample
+from services.monitor.domain.exports import export_rows, regression_item, sample_of
+
+ROW = {"id": "s1", "prompt": "2+2?", "response": "5", "reason": "low_judge", "route": "math",
+       "candidate_id": "c9", "prompt_version": "pv1", "captured_at": "2026-01-01T00:00:00Z", "chosen": "4",
+       "severity": 3}
+
+
+def test_sft_rows_are_chat_messages_with_the_preferred_answer() -> None:
+    rows, skipped = export_rows([sample_of(ROW)], "sft")
+    assert skipped == 0
+    assert rows[0]["messages"] == [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]
+    assert rows[0]["metadata"]["candidate_id"] == "c9" and rows[0]["metadata"]["label"] == "negative"
+    json.dumps(rows)
+
+
+def test_dpo_rows_take_the_fallback_answer_as_chosen() -> None:
+    rows, _ = export_rows([sample_of(ROW)], "dpo")
+    assert {k: rows[0][k] for k in ("prompt", "chosen", "rejected")} == {"prompt": "2+2?", "chosen": "4",
+                                                                          "rejected": "5"}
+    assert rows[0]["metadata"]["route"] == "math" and rows[0]["metadata"]["sample_id"] == "s1"
+
+
+def test_samples_without_a_better_answer_are_skipped() -> None:
+    no_chosen = sample_of({**ROW, "chosen": None})
+    same = sample_of({**ROW, "id": "s2", "chosen": "5"})
+    assert export_rows([no_chosen, same], "dpo") == ([], 2)
+    with pytest.raises(ValueError, match="unknown export format"):
+        export_rows([], "kto")
+
+
+def test_registry_rows_are_validated() -> None:
+    with pytest.raises(ValueError, match="needs an id"):
+        sample_of({"prompt": "x"})
+    s = sample_of({"request_id": "r7", "prompt": "p", "response": "r"})
+    assert s == Sample(id="r7", prompt="p", response="r") and sample_of(ROW).extra == {"severity": "3"}
+
+
+def test_regression_items_keep_the_rejected_answer_and_provenance() -> None:
+    item = regression_item(sample_of(ROW))
+    assert (item.id, item.input, item.expected) == ("s1", "2+2?", "4")
+    assert item.metadata["rejected_response"] == "5" and item.metadata["reason"] == "low_judge"

@@ -1,0 +1,54 @@
+import math
+
+import pytest
+from pydantic import ValidationError
+
+from services.monitor.domain.rules import Hysteresis, HysteresisConfig, RuleConfig, evaluate
+from services.monitor.domain.stats import WindowStats
+
+
+def stats(**kw: float) -> WindowStats:
+    base = dict(n=50, error_rate=0.0, refusal_rate=0.0, json_valid_rate=0.0, guardrail_rate=0.0,
+                latency_p95_ms=300.0, ttft_p95_ms=math.nan, feedback_mean=math.nan, feedback_n=0,
+                judge_mean=math.nan, judge_n=0)
+    return WindowStats(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def rules(cur: WindowStats, ref: WindowStats | None = None, drift: float | None = None, **cfg: object) -> list[str]:
+    return [b.rule for b in evaluate(cur, ref, drift, RuleConfig.model_validate(cfg))]
+
+
+def test_each_rule_fires_on_its_own_signal() -> None:
+    assert rules(stats(), drift=0.6) == ["drift_share"]
+    assert rules(stats(error_rate=0.3)) == ["error_rate"]
+    assert rules(stats(latency_p95_ms=900), latency_p95_ms=500) == ["latency_p95_ms"]
+    assert rules(stats(refusal_rate=0.5), stats(refusal_rate=0.1)) == ["refusal_spike"]
+    assert rules(stats(feedback_mean=-0.2, feedback_n=9), stats(feedback_mean=0.8, feedback_n=30)) == ["feedback_drop"]
+    assert rules(stats(judge_mean=0.4, judge_n=5), stats(judge_mean=0.8, judge_n=5)) == ["judge_drop"]
+
+
+def test_quiet_window_and_guards() -> None:
+    assert rules(stats(), stats(), drift=0.2) == []
+    assert rules(stats(n=5, error_rate=1.0)) == []  # too small to judge
+    assert rules(stats(feedback_mean=-1, feedback_n=2), stats(feedback_mean=1, feedback_n=30)) == []  # too few scores
+    assert rules(stats(error_rate=0.9), error_rate=None) == []  # rule switched off
+    assert rules(stats(refusal_rate=0.3), stats(refusal_rate=0.2)) == []  # a rise below the threshold
+
+
+def test_hysteresis_needs_k_of_m_then_cools_down() -> None:
+    h = Hysteresis(HysteresisConfig(k=2, m=3, cooldown_windows=2))
+    assert [h.step(b) for b in (True, False, False, True)] == [False, False, False, False]  # never 2 in 3
+    assert h.step(True) is True  # the last three are F, T, T
+    assert [h.step(True) for _ in range(2)] == [False, False]  # cool-down
+    assert h.step(True) is True  # still degraded after the cool-down: fires again
+    assert [h.step(False), h.step(False), h.step(False), h.step(True)] == [False, False, False, False]
+
+
+def test_one_noisy_window_does_not_fire() -> None:
+    h = Hysteresis(HysteresisConfig(k=2, m=3))
+    assert not any(h.step(b) for b in [False, True, False, False, True, False, False])
+
+
+def test_hysteresis_k_above_m_is_rejected() -> None:
+    with pytest.raises(ValidationError):
+        HysteresisConfig(k=4, m=3)

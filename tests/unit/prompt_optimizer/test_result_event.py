@@ -26,7 +26,8 @@ async def test_accepted_result_carries_template_lineage_splits_and_test() -> Non
     assert event.accepted and event.prompt_template == out.best.template
     assert event.derived_spec is not None and event.derived_spec.parent_id == "cand-1"
     assert event.derived_spec.name == "gemma3-base-po-run42" and event.derived_spec.prompt_version is None
-    assert event.derived_spec.tags == {"team": "a", "derived_by": "prompt_optimizer", "prompt_optimization_run": "run-42"}
+    assert event.derived_spec.tags == {"team": "a", "derived_by": "prompt_optimizer",
+                                       "prompt_optimization_run": "run-42"}
     assert event.baseline_score == 0.0 and event.best_score == 1.0
     assert event.comparison is not None and event.comparison["test"] == "mcnemar_exact"
     assert event.p_value == event.comparison["p_value"] < 0.05

@@ -1,0 +1,179 @@
+"""Successive halving over configuration variants (Jamieson & Talwalkar, 2016).
+
+Rung r scores every surviving variant on the first n_r = n_0 * eta^r items of the dev set
+(only the items it has not seen yet), then keeps the best 1/eta by accuracy (lower p95
+latency breaks ties). The `default` variant always survives as the paired control. The
+finalists get stability repeats on a few items. The whole schedule is planned up front to
+fit the evaluation-call budget, and the budget meter enforces it call by call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from schemas.task import DatasetItem
+from services.prompt_optimizer.domain.budget import BudgetExhausted, BudgetMeter
+from services.prompt_optimizer.domain.configs import ConfigVariant
+
+
+@dataclass(frozen=True)
+class Obs:
+    score: float
+    answer: str  # what counts as "the same answer" across repeats
+    latency_ms: float
+    input_tokens: int
+    output_tokens: int
+
+
+# One call of the model under `variant` on `item`; `repeat` > 0 for stability repeats.
+Measure = Callable[[ConfigVariant, DatasetItem, int], Awaitable[Obs]]
+
+
+@dataclass
+class Arm:
+    variant: ConfigVariant
+    scores: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    answers: dict[str, list[str]] = field(default_factory=dict)
+    rung: int = -1
+
+    @property
+    def accuracy(self) -> float:
+        return float(np.mean(self.scores)) if self.scores else 0.0
+
+    @property
+    def p95_ms(self) -> float:
+        return float(np.percentile(self.latencies, 95)) if self.latencies else math.inf
+
+    @property
+    def stability(self) -> float | None:
+        """Mean share of repeats agreeing with the item's modal answer (None without repeats)."""
+        groups = [a for a in self.answers.values() if len(a) > 1]
+        if not groups:
+            return None
+        return float(np.mean([Counter(a).most_common(1)[0][1] / len(a) for a in groups]))
+
+    def record(self, item: DatasetItem, obs: Obs, *, repeat: bool) -> None:
+        if not repeat:
+            self.scores.append(obs.score)
+        self.latencies.append(obs.latency_ms)
+        self.input_tokens += obs.input_tokens
+        self.output_tokens += obs.output_tokens
+        self.answers.setdefault(item.id, []).append(obs.answer)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    rung_items: tuple[int, ...]
+    rung_arms: tuple[int, ...]
+    repeats: int
+    stability_items: int
+
+    @property
+    def calls(self) -> int:
+        prev, total = 0, 0
+        for n, arms in zip(self.rung_items, self.rung_arms, strict=True):
+            total += (n - prev) * arms
+            prev = n
+        return total + self.rung_arms[-1] * self.stability_items * (self.repeats - 1)
+
+
+def _survivors(n: int, eta: int) -> int:
+    return max(2, math.ceil(n / eta)) if n > 2 else n
+
+
+def schedule(n_variants: int, n_items: int, n0: int, *, eta: int = 2, repeats: int = 3,
+             stability_items: int = 5) -> Schedule:
+    items, arms = [min(n0, n_items)], [n_variants]
+    while arms[-1] > 2 and items[-1] < n_items:
+        items.append(min(n_items, items[-1] * eta))
+        arms.append(_survivors(arms[-1], eta))
+    return Schedule(tuple(items), tuple(arms), repeats, min(stability_items, items[-1]))
+
+
+def plan(n_variants: int, n_items: int, max_calls: int, *, eta: int = 2, repeats: int = 3,
+         stability_items: int = 5) -> Schedule:
+    """The schedule with the largest first rung that fits `max_calls`."""
+    best = None
+    for n0 in range(1, n_items + 1):
+        s = schedule(n_variants, n_items, n0, eta=eta, repeats=repeats, stability_items=stability_items)
+        if s.calls <= max_calls:
+            best = s
+    if best is None:
+        raise BudgetExhausted(f"{n_variants} variants need at least "
+                              f"{schedule(n_variants, n_items, 1, eta=eta, repeats=repeats).calls} evaluation calls; "
+                              f"the budget allows {max_calls}")
+    return best
+
+
+@dataclass
+class HalvingResult:
+    arms: list[Arm]
+    schedule: Schedule
+    stopped: str
+
+    @property
+    def finalists(self) -> list[Arm]:
+        top = max(a.rung for a in self.arms)
+        return [a for a in self.arms if a.rung == top]
+
+    @property
+    def default(self) -> Arm:
+        return next(a for a in self.arms if a.variant.is_default)
+
+
+def _rank(arms: Sequence[Arm]) -> list[Arm]:
+    return sorted(arms, key=lambda a: (-a.accuracy, a.p95_ms))
+
+
+@dataclass
+class Halving:
+    measure: Measure
+    meter: BudgetMeter
+    on_rung: Callable[[int, list[Arm]], None] = lambda _r, _a: None
+
+    async def run(self, variants: Sequence[ConfigVariant], items: Sequence[DatasetItem], sched: Schedule,
+                  eta: int = 2) -> HalvingResult:
+        arms = [Arm(v) for v in variants]
+        alive, seen, stopped = list(arms), 0, "schedule complete"
+        try:
+            for rung, n in enumerate(sched.rung_items):
+                for arm in alive:
+                    await self._score(arm, items[seen:n])
+                    arm.rung = rung
+                seen = n
+                self.on_rung(rung, alive)
+                if rung + 1 < len(sched.rung_items):
+                    alive = self._keep(alive, sched.rung_arms[rung + 1])
+            for arm in alive:
+                await self._repeat(arm, items[:sched.stability_items], sched.repeats)
+        except BudgetExhausted as exc:
+            stopped = f"budget: {exc.reason}"
+        return HalvingResult(arms, sched, stopped)
+
+    @staticmethod
+    def _keep(alive: list[Arm], k: int) -> list[Arm]:
+        ranked = _rank(alive)
+        keep = ranked[:k]
+        default = next((a for a in alive if a.variant.is_default), None)
+        if default is not None and default not in keep:
+            keep = ranked[:k - 1] + [default] if k > 1 else keep + [default]
+        return keep
+
+    async def _score(self, arm: Arm, items: Sequence[DatasetItem], repeat: int = 0) -> None:
+        for item in items:
+            self.meter.before_eval()
+            obs = await self.measure(arm.variant, item, repeat)
+            self.meter.after_eval(obs.input_tokens + obs.output_tokens)
+            arm.record(item, obs, repeat=repeat > 0)
+
+    async def _repeat(self, arm: Arm, items: Sequence[DatasetItem], repeats: int) -> None:
+        for r in range(1, repeats):
+            await self._score(arm, items, r)

@@ -1,0 +1,78 @@
+"""The configuration search's verdict: per-variant summaries (accuracy with CI, stability, p95
+latency, $/1M tokens), the Pareto frontier, and a recommendation under a stated policy with
+the paired significance against the default config (the evaluator's statistics)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from services.prompt_optimizer.domain.halving import Arm, HalvingResult
+from shared.pareto import Objective, pareto_front
+from shared.stats.paired import Comparison, compare, paired_bootstrap_ci
+
+POLICY = "the cheapest finalist within {tol:g} point(s) of the best finalist accuracy; ties by p95 latency"
+
+# $ per 1M tokens of an arm, or None when the candidate declares no cost model.
+CostOf = Callable[[Arm], float | None]
+
+
+@dataclass(frozen=True)
+class Summary:
+    arm: Arm
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    n: int
+    stability: float | None
+    p95_ms: float
+    cost: float  # $/1M tokens, or tokens per item when there is no cost model
+    finalist: bool
+
+
+def summarize(arm: Arm, cost_of: CostOf, finalist: bool) -> Summary:
+    mean, low, high = paired_bootstrap_ci(arm.scores, [0.0] * len(arm.scores), n_boot=2_000)
+    calls = max(1, len(arm.latencies))
+    price = cost_of(arm)
+    cost = price if price is not None else (arm.input_tokens + arm.output_tokens) / calls
+    return Summary(arm, mean, low, high, len(arm.scores), arm.stability, arm.p95_ms, cost, finalist)
+
+
+def frontier(summaries: list[Summary]) -> list[Summary]:
+    objectives: list[Objective[Summary]] = [
+        Objective("accuracy", lambda s: s.accuracy, maximize=True),
+        Objective("stability", lambda s: s.stability if s.stability is not None else 0.0, maximize=True),
+        Objective("p95 latency", lambda s: s.p95_ms),
+        Objective("cost", lambda s: s.cost),
+    ]
+    return pareto_front([s for s in summaries if s.finalist], objectives)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    chosen: Summary
+    comparison: Comparison | None
+    reason: str
+
+
+def recommend(result: HalvingResult, summaries: list[Summary], *, tolerance: float = 0.01,
+              alpha: float = 0.05) -> Recommendation:
+    finalists = [s for s in summaries if s.finalist]
+    best = max(s.accuracy for s in finalists)
+    chosen = min((s for s in finalists if s.accuracy >= best - tolerance - 1e-12),
+                 key=lambda s: (s.cost, s.p95_ms))
+    policy = POLICY.format(tol=tolerance * 100)
+    default = next(s for s in summaries if s.arm.variant.is_default)
+    if chosen.arm is default.arm:
+        return Recommendation(chosen, None, f"policy: {policy}. The default config is the recommendation: "
+                                            f"no variant is cheaper within tolerance or more accurate.")
+    n = min(len(chosen.arm.scores), len(default.arm.scores))
+    cmp = compare(chosen.arm.scores[:n], default.arm.scores[:n],
+                  binary=all(v in (0.0, 1.0) for v in chosen.arm.scores[:n] + default.arm.scores[:n]), alpha=alpha)
+    verdict = {"better": "significantly MORE accurate than", "worse": "significantly LESS accurate than",
+               "no_significant_difference": "not significantly different in accuracy from"}[cmp.verdict]
+    return Recommendation(chosen, cmp, (
+        f"policy: {policy}. Recommended {chosen.arm.variant.id} ({chosen.arm.variant.label()}): accuracy "
+        f"{cmp.candidate_mean:.3f} vs default {cmp.champion_mean:.3f} on the same {cmp.n} items, "
+        f"{cmp.test} p={cmp.p_value:.4g}: {verdict} the default; cost {chosen.cost:.4g} vs {default.cost:.4g}, "
+        f"p95 {chosen.p95_ms:.0f} ms vs {default.p95_ms:.0f} ms."))

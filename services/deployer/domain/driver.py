@@ -164,17 +164,28 @@ def _after_staging(res: Result, ev: EvaluationCompleted, env: Env) -> Result:
     decision = decide_staging(env.policy.for_task(res.run.task), ev)
     if decision.outcome != "pass":
         return reject(res, decision.summary)
-    return res.request(Stage.awaiting_approval, decision.summary).phase(Phase.awaiting_approval)
+    res.request(Stage.awaiting_approval, decision.summary).phase(Phase.awaiting_approval)
+    if res.run.approved_by is None:
+        return res
+    return _start_canary(res.request(Stage.approved, f"approved earlier by {res.run.approved_by}"), env)
 
 
 # ---- approval and canary --------------------------------------------------------------
 
 def on_approved(run: Run, ev: ModelApproved, env: Env) -> Result:
-    res = Result(run.noted(ev.approver, "approved", ev.comment))
+    """The registry moves awaiting_approval -> approved itself when it records an approval;
+    the deployer follows with the canary. An approval that comes early is kept for later."""
+    res = Result(run.model_copy(update={"approved_by": ev.approver}).noted(ev.approver, "approved", ev.comment))
     if run.phase != Phase.awaiting_approval:
-        res.run = res.run.noted(ACTOR, "ignored approval", f"run is in phase {run.phase}")
+        res.run = res.run.noted(ACTOR, "approval kept", f"run is in phase {run.phase}; applied when it is ready")
         return res
-    res.request(Stage.approved, f"approved by {ev.approver}").request(Stage.canary, "starting the canary")
+    res.run = res.run.model_copy(update={"expected": Stage.approved})
+    return _start_canary(res, env)
+
+
+def _start_canary(res: Result, env: Env) -> Result:
+    run = res.run
+    res.request(Stage.canary, f"approved by {run.approved_by}; starting the canary")
     res.run = res.run.model_copy(update={"canary_step": 0, "canary_step_start_n": 0, "champion_arm": {},
                                          "candidate_arm": {}})
     if not run.has_champion:

@@ -54,6 +54,7 @@ class Run(BaseModel):
     evaluation: EvaluationCompleted | None = None
     loadtest: LoadtestCompleted | None = None
     optimized: bool = False
+    approved_by: str | None = None
     canary_step: int = -1
     canary_step_start_n: int = 0
     rollback_weights: list[float] = Field(default_factory=list)

@@ -67,8 +67,8 @@ def test_happy_path_requests_only_legal_moves_in_order():
     assert trail == ["evaluating", "load_testing", "dev_passed", "staging", "awaiting_approval"]
     walk(trail)
     res = driver.on_approved(run, ModelApproved(candidate_id="cand-1", approver="bob"), ENV)
-    assert requested(res) == ["approved", "canary"]
-    walk(trail + requested(res))
+    assert requested(res) == ["canary"]  # the registry applied 'approved' itself when it recorded the approval
+    walk([*trail, "approved", "canary"])
     [table] = of(res, RouteTable)
     weights = {t.candidate_id: t.weight for t in table.targets}
     assert table.route == "sentiment" and weights == {"champ-1": 95.0, "cand-1": 5.0}
@@ -129,7 +129,17 @@ def test_results_for_another_phase_are_ignored_not_acted_on():
     ignored = driver.on_loadtest_completed(res.run, loadtest(), ENV)
     assert ignored.out == [] and ignored.run.history[-1].action == "ignored load test"
     early = driver.on_approved(res.run, ModelApproved(candidate_id="cand-1", approver="mallory"), ENV)
-    assert early.out == [] and early.run.phase == Phase.dev_eval
+    assert early.out == [] and early.run.phase == Phase.dev_eval and early.run.approved_by == "mallory"
+
+
+def test_an_early_approval_is_applied_once_staging_passes():
+    res = driver.on_submitted(submitted(), "c")
+    res = driver.on_evaluation_completed(res.run, evaluation("cand-1:dev-eval"), ENV)
+    res = driver.on_loadtest_completed(res.run, loadtest(), ENV)
+    run = driver.on_approved(res.run, ModelApproved(candidate_id="cand-1", approver="bob"), ENV).run
+    res = driver.on_evaluation_completed(run, evaluation("cand-1:staging-eval", e2e=True, stage="staging"), ENV)
+    assert requested(res) == ["awaiting_approval", "approved", "canary"]
+    assert res.run.phase == Phase.canary
 
 
 @pytest.mark.parametrize(("current", "target"), list(itertools.product(list(Stage), list(Stage))))
@@ -179,5 +189,5 @@ def test_first_model_without_champion_is_promoted_straight_away():
     res = driver.on_submitted(submitted(champion=False), "c")
     run = res.run.model_copy(update={"phase": Phase.awaiting_approval, "expected": Stage.awaiting_approval})
     res = driver.on_approved(run, ModelApproved(candidate_id="cand-1", approver="bob"), ENV)
-    assert requested(res) == ["approved", "canary", "production"]
+    assert requested(res) == ["canary", "production"]
     walk(["approved", "canary", "production"], Stage.awaiting_approval)

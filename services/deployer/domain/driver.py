@@ -57,14 +57,15 @@ class Result:
 
 def ids(candidate_id: str) -> dict[str, str]:
     """Deterministic ids of the work a run requests, so a redelivered event repeats, not duplicates."""
-    return {k: f"{candidate_id}:{k}" for k in ("dev-eval", "loadtest", "prompt-opt", "dev-reeval", "staging-eval")}
+    return {k: f"{candidate_id}:{k}" for k in ("dev-eval", "loadtest", "prompt-opt", "staging-eval")}
 
 
 # ---- dev ------------------------------------------------------------------------------
 
 def on_submitted(ev: ModelSubmitted, correlation_id: str) -> Result:
     run = Run(candidate_id=ev.candidate_id, task=ev.spec.task, correlation_id=correlation_id, spec=ev.spec,
-              task_spec=ev.task_spec, champion_id=ev.champion_id, champion_spec=ev.champion_spec)
+              task_spec=ev.task_spec, champion_id=ev.champion_id, champion_spec=ev.champion_spec,
+              optimized=ev.spec.parent_id is not None)  # a derived candidate gets no second optimization round
     res = Result(run.noted(ev.submitted_by, "submitted"))
     if ev.task_spec is None:
         return reject(res, "no task spec (datasets) came with the submission; nothing to evaluate against")
@@ -78,8 +79,6 @@ def on_evaluation_completed(run: Run, ev: EvaluationCompleted, env: Env) -> Resu
     res = Result(run)
     if key == "dev-eval" and run.phase == Phase.dev_eval:
         return _after_dev_eval(res, ev, env)
-    if key == "dev-reeval" and run.phase == Phase.reeval:
-        return _after_reeval(res, ev, env)
     if key == "staging-eval" and run.phase == Phase.staging:
         return _after_staging(res, ev, env)
     res.run = run.noted(ACTOR, "ignored evaluation", f"{ev.evaluation_id} does not match phase {run.phase}")
@@ -105,7 +104,8 @@ def on_loadtest_completed(run: Run, ev: LoadtestCompleted, env: Env) -> Result:
     if run.phase != Phase.loadtest or ev.loadtest_id != ids(run.candidate_id)["loadtest"] or run.evaluation is None:
         res.run = run.noted(ACTOR, "ignored load test", f"{ev.loadtest_id} in phase {run.phase}")
         return res
-    decision = decide_dev(env.policy.for_task(run.task), run.evaluation, ev, run.has_champion, optimized=False)
+    decision = decide_dev(env.policy.for_task(run.task), run.evaluation, ev, run.has_champion,
+                        optimized=run.optimized)
     return _apply_dev_decision(res, decision, env)
 
 
@@ -126,23 +126,17 @@ def _optimize(res: Result, decision: Decision) -> Result:
 
 
 def on_prompt_optimized(run: Run, ev: PromptOptimized) -> Result:
+    """An accepted optimization retires this candidate: the registry submits the derived one
+    (new prompt version, parent = this candidate), which runs its own pipeline."""
     res = Result(run)
     if run.phase != Phase.optimizing or ev.run_id != ids(run.candidate_id)["prompt-opt"]:
         res.run = run.noted(ACTOR, "ignored prompt optimization", f"{ev.run_id} in phase {run.phase}")
         return res
     if not ev.accepted or ev.derived_spec is None:
         return reject(res, f"prompt optimization did not help: {ev.reason}")
-    res.run = run.model_copy(update={"spec": ev.derived_spec, "optimized": True}).noted(
-        ACTOR, "adopted optimized prompt", f"{ev.baseline_score:.3f} -> {ev.best_score:.3f}: {ev.reason}")
-    return res.emit(_evaluation(res.run, ids(run.candidate_id)["dev-reeval"], ["accuracy"])).phase(Phase.reeval)
-
-
-def _after_reeval(res: Result, ev: EvaluationCompleted, env: Env) -> Result:
-    assert res.run.loadtest is not None
-    decision = decide_dev(env.policy.for_task(res.run.task), ev, res.run.loadtest, res.run.has_champion,
-                          optimized=True)
-    res.run = res.run.model_copy(update={"evaluation": ev})
-    return _apply_dev_decision(res, decision, env)
+    reason = (f"superseded by its optimized prompt ({ev.baseline_score:.3f} -> {ev.best_score:.3f}: {ev.reason}); "
+              "the derived candidate runs its own pipeline")
+    return res.request(Stage.retired, reason).phase(Phase.done)
 
 
 # ---- staging --------------------------------------------------------------------------

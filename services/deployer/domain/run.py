@@ -21,7 +21,6 @@ class Phase(StrEnum):
     dev_eval = "dev_eval"
     loadtest = "loadtest"
     optimizing = "optimizing"
-    reeval = "reeval"
     staging = "staging"
     awaiting_approval = "awaiting_approval"
     canary = "canary"

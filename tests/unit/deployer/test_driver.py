@@ -97,7 +97,7 @@ def test_failed_red_team_rejects():
     assert not of(res, LoadtestRequested)
 
 
-def test_worse_accuracy_goes_through_prompt_optimization_and_a_reevaluation():
+def test_worse_accuracy_goes_through_prompt_optimization_and_is_superseded():
     worse = comparison("worse", p=0.001, ci_low=-0.3, diff=-0.2)
     res = driver.on_submitted(submitted(), "c")
     res = driver.on_evaluation_completed(res.run, evaluation("cand-1:dev-eval", acc=worse), ENV)
@@ -108,11 +108,17 @@ def test_worse_accuracy_goes_through_prompt_optimization_and_a_reevaluation():
                                                              accepted=True, reason="held-out gain p=0.01",
                                                              baseline_score=0.5, best_score=0.8,
                                                              derived_spec=derived))
-    [ev] = of(res, EvaluationRequested)
-    assert ev.evaluation_id == "cand-1:dev-reeval" and ev.candidate.prompt_version == "pv-2"
-    res = driver.on_evaluation_completed(res.run, evaluation("cand-1:dev-reeval"), ENV)
-    assert requested(res) == ["dev_passed", "staging"]
-    walk(["evaluating", "load_testing", "prompt_optimizing", "dev_passed", "staging"])
+    assert requested(res) == ["retired"] and "derived candidate" in res.run.history[-1].reason
+    walk(["evaluating", "load_testing", "prompt_optimizing", "retired"])
+
+
+def test_a_derived_candidate_gets_no_second_optimization_round():
+    worse = comparison("worse", p=0.001, ci_low=-0.3, diff=-0.2)
+    sub = submitted("cand-1").model_copy(update={"spec": spec().model_copy(update={"parent_id": "cand-0"})})
+    res = driver.on_submitted(sub, "c")
+    res = driver.on_evaluation_completed(res.run, evaluation("cand-1:dev-eval", acc=worse), ENV)
+    res = driver.on_loadtest_completed(res.run, loadtest(), ENV)
+    assert requested(res) == ["rejected"]
 
 
 def test_optimization_without_gain_rejects():

@@ -8,7 +8,7 @@ export CHALLENGER_HOME ?= $(CURDIR)/.challenger
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .PHONY: help venv install run up down status test test-unit test-integration test-e2e test-faults \
-        schemas schemas-check lint bench-backbone bench-eval bench-load bench-gateway bench-monitor clean
+        schemas schemas-check lint bench-backbone bench-eval bench-load bench-gateway bench-monitor bench-canary clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -70,6 +70,9 @@ bench-gateway: $(STAMP) ## gateway added latency and req/s vs LiteLLM
 
 bench-monitor: $(STAMP) ## monitor ingest rate, time to fallback, drift overhead vs Evidently
 	$(BIN)/python -m benchmarks.monitor
+
+bench-canary: $(STAMP) ## canary statistics: always-valid (mSPRT) vs a naive peeked z-test: A/A false alarms, time to detect
+	$(BIN)/python -m benchmarks.canary_stats
 
 clean: ## remove local state (not the venv)
 	rm -rf .challenger test-artifacts

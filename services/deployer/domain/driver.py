@@ -105,7 +105,7 @@ def on_loadtest_completed(run: Run, ev: LoadtestCompleted, env: Env) -> Result:
         res.run = run.noted(ACTOR, "ignored load test", f"{ev.loadtest_id} in phase {run.phase}")
         return res
     decision = decide_dev(env.policy.for_task(run.task), run.evaluation, ev, run.has_champion,
-                        optimized=run.optimized)
+                          optimized=run.optimized)
     return _apply_dev_decision(res, decision, env)
 
 

@@ -1,0 +1,80 @@
+"""The monitor service through the real broker: staging traffic becomes the reference; shifted
+production traffic yields degradation.detected (with captured samples and an HTML report) and
+alert.raised. Small windows keep it well under a minute."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from schemas import Envelope
+from schemas.events import alerts, degradations
+from services.monitor.adapters.store import MonitorStore
+from services.monitor.app import create_app
+from services.monitor.config import MonitorConfig
+from shared.bus.codec import decode
+from shared.bus.producer import EventProducer
+from shared.settings import Settings
+from tests.unit.monitor.synthetic import stream
+
+WINDOW = 20
+
+
+@pytest.fixture(scope="module", autouse=True)
+def evidently_loaded() -> None:
+    import services.monitor.adapters.drift  # noqa: F401  (seconds to import; not part of the test)
+
+
+async def read_events(bootstrap: str, topic: str, route: str, want: int, timeout: float) -> list[Envelope[Any]]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    found: list[Envelope[Any]] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while len(found) < want:
+                batches = await consumer.getmany(timeout_ms=200)
+                events = [decode(r.key, r.value, r.headers) for rs in batches.values() for r in rs]
+                found += [e for e in events if getattr(e.data, "route", None) == route]
+    except TimeoutError:
+        pass
+    finally:
+        await consumer.stop()
+    return found
+
+
+def report_size(path: str | None, folder: Path) -> int:
+    assert path is not None and Path(path).is_relative_to(folder), path
+    return Path(path).stat().st_size
+
+
+async def wait_for(predicate: Any, timeout: float) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.1)
+
+
+async def test_shifted_traffic_publishes_degradation_and_alert(broker: str, uid: str, tmp_path: Path) -> None:
+    route = f"qa{uid}"
+    settings = Settings(home=tmp_path, kafka_bootstrap=broker)
+    cfg = MonitorConfig(window_size=WINDOW, reference_size=2 * WINDOW)
+    app = create_app(settings, cfg, group=f"monitor-{uid}")
+    store = MonitorStore(tmp_path)
+    async with app.router.lifespan_context(app), EventProducer(broker) as producer:
+        await producer.publish_many(stream(2 * WINDOW, shift_at=None, route=f"{route}-staging", prefix="s"))
+        await wait_for(lambda: len(store.load_reference(route)) == 2 * WINDOW, timeout=30)
+        await producer.publish_many(stream(3 * WINDOW, shift_at=0, route=route, candidate=f"cand-{uid}"))
+        [deg] = await read_events(broker, degradations.TOPIC, route, want=1, timeout=40)
+        [alert] = await read_events(broker, alerts.TOPIC, route, want=1, timeout=10)
+
+    assert isinstance(deg.data, degradations.DegradationDetected) and deg.data.candidate_id == f"cand-{uid}"
+    assert "drift_share" in deg.data.rules and deg.data.evidence["drift_share"] > 0.5
+    assert "refusal_spike" in deg.data.rules
+    assert deg.data.samples and all("refusal" in s.reason for s in deg.data.samples)
+    assert report_size(deg.data.report_path, tmp_path / "reports" / "monitor" / route) > 10_000
+    assert isinstance(alert.data, alerts.AlertRaised) and alert.data.alert_id == deg.data.degradation_id
+    assert alert.causationid == deg.id and alert.data.severity == "critical"

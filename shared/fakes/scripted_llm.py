@@ -56,7 +56,7 @@ class ScriptConfig:
     midstream_error_rate: float = 0.0  # fraction of streams that fail after fail_after_tokens
     fail_after_tokens: int = 2
     midstream_mode: str = "abort"  # abort: drop the connection; event: an SSE error event
-    no_stream: bool = False  # a server that ignores stream=true and answers in one body
+    streaming: bool = True  # False: a server that ignores stream=true and answers in one body
     malformed_rate: float = 0.0  # fraction of streams that carry one malformed SSE event
     seed: int = 0
 
@@ -104,8 +104,9 @@ class _Stats:
         self.requests = 0
         self.first_send_ms: list[float] = []
         self.gap_ms: list[float] = []  # per token: chunk gap / tokens in the chunk
+        self.log: list[tuple[float, float]] = []  # (t0, first send) on the shared monotonic clock
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, with_log: bool = False) -> dict[str, Any]:
         def pct(xs: list[float], q: float) -> float | None:
             if not xs:
                 return None
@@ -113,7 +114,8 @@ class _Stats:
             return s[min(len(s) - 1, int(q * (len(s) - 1) + 0.5))]
         return {"requests": self.requests,
                 "first_send_ms": {"p50": pct(self.first_send_ms, 0.5), "p99": pct(self.first_send_ms, 0.99)},
-                "gap_ms": {"p50": pct(self.gap_ms, 0.5), "p99": pct(self.gap_ms, 0.99)}}
+                "gap_ms": {"p50": pct(self.gap_ms, 0.5), "p99": pct(self.gap_ms, 0.99)},
+                **({"log": self.log} if with_log else {})}
 
 
 class _Request:
@@ -216,7 +218,7 @@ class ScriptedApp:
     def _stats(self, conn: _Conn, req: _Request) -> None:
         if req.method == "DELETE":
             self.stats = _Stats()
-        conn.reply(200, self.stats.summary())
+        conn.reply(200, self.stats.summary(with_log="log=1" in req.path))
 
     def _generate(self, conn: _Conn, req: _Request) -> None:
         if req.method != "POST":
@@ -232,7 +234,7 @@ class ScriptedApp:
         if self.cfg.error_rate and self.rng.random() < self.cfg.error_rate:
             return conn.reply(self.cfg.error_status, {"error": {"message": "injected error", "type": "server_error"}})
         job = _Job(self, conn, req, body, f"scripted-{os.getpid()}-{self.counter}")
-        if body.get("stream") and not self.cfg.no_stream:
+        if body.get("stream") and self.cfg.streaming:
             job.stream()
         else:
             job.whole()
@@ -312,6 +314,7 @@ class _Job:
         stats = self.app.stats
         if index == 0:
             stats.first_send_ms.append((now - self.req.t0) * 1000.0)
+            stats.log.append((self.req.t0, now))
         else:
             stats.gap_ms.extend([(now - self.last_send) * 1000.0 / size] * size)
         self.last_send = now
@@ -462,8 +465,10 @@ class ScriptedServer:
         self.stop()
         raise TimeoutError("scripted server did not become healthy")
 
-    def stats(self, reset: bool = False) -> dict[str, Any]:
-        req = urllib.request.Request(self.url + "/stats", method="DELETE" if reset else "GET")
+    def stats(self, reset: bool = False, log: bool = False) -> dict[str, Any]:
+        """Server-side truth; with `log`, (t0, first send) per request on time.monotonic()."""
+        url = self.url + "/stats" + ("?log=1" if log else "")
+        req = urllib.request.Request(url, method="DELETE" if reset else "GET")
         with urllib.request.urlopen(req, timeout=5) as resp:
             return dict(json.loads(resp.read()))
 

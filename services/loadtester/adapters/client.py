@@ -1,8 +1,9 @@
 """The streaming HTTP client: one request in, one RequestRecord out. Never raises for a
 bad server; every failure becomes an error type on the record.
 
-aiohttp, one pooled session, timestamps with time.perf_counter() as bytes arrive, SSE
-split by hand (no per-line async iteration) to keep per-chunk overhead low.
+aiohttp, one pooled session, SSE split by hand (no per-line async iteration) to keep
+per-chunk overhead low. Chunk times are the kernel's receive stamps (rx_stamps) when the
+platform gives them, else time.perf_counter() when the bytes reach us.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from time import perf_counter
 import aiohttp
 
 from services.loadtester.adapters.protocols import MalformedEvent, Protocol
+from services.loadtester.adapters.rx_stamps import socket_of, stamped_socket_factory
 from services.loadtester.domain.records import RequestRecord
 from services.loadtester.domain.tokens import from_cumulative, split_tokens
 
 
 def new_session(timeout_s: float = 600.0) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, force_close=False)
+    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, force_close=False,
+                                     socket_factory=stamped_socket_factory)
     return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout_s),
                                  auto_decompress=False, skip_auto_headers=("User-Agent",))
 
@@ -102,12 +105,15 @@ async def send(session: aiohttp.ClientSession, base_url: str, proto: Protocol, b
 async def _stream(resp: aiohttp.ClientResponse, proto: Protocol, rec: RequestRecord) -> None:
     state = _Stream(proto, rec)
     content = resp.content
+    sock = socket_of(resp)
     try:
         while True:
             data = await content.readany()
             if not data:
                 break
-            state.feed(data, perf_counter())
+            now = perf_counter()
+            stamp = sock.last_rx if sock is not None else None
+            state.feed(data, stamp if stamp is not None and rec.sent < stamp <= now else now)
     finally:
         state.finish()
     if not state.done and rec.error is None:

@@ -140,7 +140,8 @@ class Deployer:
             run = store.get_run(s, d.candidate_id)
             if run is not None and run.phase in ACTIVE_CANARY:
                 result = self._decide(run, lambda r: driver.rollback(Result(r), self.env, reason, immediate=True))
-                run, out = result.run, out + result.out
+                moved = bool(out)  # the fallback already moved the route; keep its table
+                run, out = result.run, out + [o for o in result.out if not (moved and isinstance(o, RouteTable))]
             self._commit(s, run, out, e)
 
     @staticmethod

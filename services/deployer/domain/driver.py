@@ -285,7 +285,8 @@ def _emit_step(res: Result, analysis: ca.StepAnalysis, weight: float | None = No
 def on_stage_changed(run: Run, ev: ModelStageChanged, env: Env) -> Result:
     """The registry applied a move (ours or an operator's); follow it with the routes."""
     operator = ev.actor != ACTOR
-    res = Result(run.model_copy(update={"stage": ev.to_stage, "expected": ev.to_stage if operator else run.expected})
+    to = Stage(ev.to_stage)
+    res = Result(run.model_copy(update={"stage": to, "expected": to if operator else run.expected})
                  .noted(ev.actor, f"stage {ev.from_stage} -> {ev.to_stage}", ev.reason))
     if not operator or run.phase not in (Phase.canary, Phase.rolling_back, Phase.done):
         return res.phase(Phase.done) if ev.to_stage in (Stage.rejected, Stage.retired) else res

@@ -18,6 +18,7 @@ from services.deployer.handlers import Deployer
 from services.deployer.traffic import CanaryTraffic
 from shared.db import make_engine
 from shared.outbox import OutboxEvent, to_envelope
+from shared.pipeline import Stage
 from shared.stack.process import free_port
 from tests.unit.deployer.factories import evaluation, loadtest, submitted
 
@@ -76,3 +77,25 @@ async def test_an_unhealthy_sglang_target_is_never_routed_to(sqlite_url: str, tm
     with Session(d.engine) as s:
         run = store.get_run(s, "cand-1")
     assert run is not None and run.expected == "rejected" and "/health" in run.history[-1].reason
+
+
+async def test_degradation_during_a_canary_falls_back_and_rolls_back(sqlite_url: str, tmp_path: Path):
+    from schemas.events.degradations import DegradationDetected
+    from schemas.events.models import ModelApproved
+
+    d = make(sqlite_url, tmp_path)
+    await d.handle(new_event(submitted(), source="test"))
+    with Session(d.engine) as s:
+        run = store.get_run(s, "cand-1")
+        store.put_run(s, run.model_copy(update={"phase": Phase.awaiting_approval,
+                                                "expected": Stage.awaiting_approval}))
+        s.commit()
+    await d.handle(new_event(ModelApproved(candidate_id="cand-1", approver="bob"), source="registry"))
+    await d.handle(new_event(DegradationDetected(degradation_id="g1", candidate_id="cand-1", route="sentiment",
+                                                 rules=["refusal_rate"]), source="monitor"))
+    types = outbox_types(d)
+    assert types[-5:] == ["route.updated", "fallback.activated", "canary.step_changed", "deployment.changed",
+                          "stage_change.requested"]
+    with Session(d.engine) as s:
+        run = store.get_run(s, "cand-1")
+    assert run is not None and run.phase == Phase.done and run.expected == "rolled_back"

@@ -118,14 +118,16 @@ class Deployer:
             return Result(run.noted(ACTOR, "refused illegal transition", str(exc)))
 
     async def _checked(self, before: Run, result: Result) -> Result:
-        """Entering staging: an SGLang target must pass /health before a route points at it."""
-        if result.run.phase != Phase.staging or before.phase == Phase.staging:
+        """Entering staging or the canary: an SGLang target must pass /health before a route
+        points at it (started locally from its launch spec where sglang is installed)."""
+        abandon = {Phase.staging: driver.abandon_staging, Phase.canary: driver.abandon_canary}.get(result.run.phase)
+        if abandon is None or before.phase == result.run.phase:
             return result
         try:
             await self._serving(result.run.spec, result.run.candidate_id, self.home)
         except (NotServing, SglangUnavailable, OSError, RuntimeError) as exc:
             reason = str(exc)
-            return self._decide(result.run, lambda _: driver.abandon_staging(result, reason))
+            return self._decide(result.run, lambda _: abandon(result, reason))
         return result
 
     # ---- fallback -----------------------------------------------------------------------

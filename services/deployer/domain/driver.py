@@ -325,6 +325,14 @@ def abandon_staging(res: Result, reason: str) -> Result:
     return reject(res, reason)
 
 
+def abandon_canary(res: Result, reason: str) -> Result:
+    """The candidate failed its health check as the canary began: no traffic moves to it."""
+    res.out = [o for o in res.out if not isinstance(o, RouteTable | CanaryStepChanged | DeploymentChanged)]
+    res.emit(DeploymentChanged(candidate_id=res.run.candidate_id, route=routes.prod_route(res.run.task),
+                               environment="prod", status="failed", detail=reason[:2000]))
+    return reject(res, reason)
+
+
 def reject(res: Result, reason: str) -> Result:
     to = Stage.rolled_back if res.run.expected in (Stage.canary, Stage.production) else Stage.rejected
     return res.request(to, reason).phase(Phase.done)

@@ -197,3 +197,11 @@ def test_first_model_without_champion_is_promoted_straight_away():
     res = driver.on_approved(run, ModelApproved(candidate_id="cand-1", approver="bob"), ENV)
     assert requested(res) == ["canary", "production"]
     walk(["approved", "canary", "production"], Stage.awaiting_approval)
+
+
+def test_a_target_failing_its_health_check_as_the_canary_begins_gets_no_traffic():
+    run, _ = to_awaiting_approval()
+    res = driver.on_approved(run, ModelApproved(candidate_id="cand-1", approver="bob"), ENV)
+    res = driver.abandon_canary(res, "http://127.0.0.1:30000/health did not answer 200")
+    assert not of(res, RouteTable) and not of(res, CanaryStepChanged)
+    assert requested(res) == ["canary", "rolled_back"] and of(res, DeploymentChanged)[0].status == "failed"

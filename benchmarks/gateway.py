@@ -1,0 +1,292 @@
+"""`make bench-gateway`: the gateway's added latency and max req/s per core, against the
+LiteLLM proxy, both in front of the same local scripted upstream, in the same run, with a
+direct call to the upstream as the baseline, streaming and not.
+
+* added latency: sequential requests (concurrency 1), p50/p99 of (via proxy) minus the same
+  percentile direct; for streams, the full stream and the time to first byte.
+* req/s per core: each proxy pinned to ONE core (taskset), closed loop at fixed concurrency;
+  the upstream and this load generator (a lean raw-socket HTTP/1.1 client) share the other.
+
+LiteLLM is installed by this script into .bench/litellm (pip), never into the project.
+Run: python -m benchmarks.gateway [--latency-requests 400 --seconds 8 --concurrency 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from shared.fakes.scripted_llm import start_scripted_llm
+from shared.stack.broker import tansu_binary
+from shared.stack.process import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+LITELLM_DIR = ROOT / ".bench" / "litellm"
+LITELLM_VERSION = "1.108.7"
+MASTER_KEY = "sk-local-test"
+ROUTE = "bench"
+PROXY_CPU, LOAD_CPU = 0, 1
+
+
+def ensure_litellm() -> Path:
+    binary = LITELLM_DIR / "bin" / "litellm"
+    if not binary.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(LITELLM_DIR)], check=True)
+        subprocess.run([str(LITELLM_DIR / "bin" / "pip"), "install", "-q", f"litellm[proxy]=={LITELLM_VERSION}"],
+                       check=True)
+    return binary
+
+
+# ---------------------------------------------------------------- processes
+
+def spawn(argv: list[str], cpu: int, env: dict[str, str] | None = None, log: Path | None = None) -> subprocess.Popen:
+    out = log.open("w") if log else subprocess.DEVNULL
+    return subprocess.Popen(["taskset", "-c", str(cpu), *argv], env={**os.environ, **(env or {})},
+                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 180.0, headers: dict[str, str] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=2):
+                return
+        except OSError:
+            time.sleep(0.25)
+    raise TimeoutError(f"{url} not ready after {timeout:.0f} s")
+
+
+def start_gateway(upstream: str, broker: str, work: Path) -> tuple[subprocess.Popen, str]:
+    routes = work / "routes.yaml"
+    routes.write_text(yaml.safe_dump({"routes": {ROUTE: {
+        "targets": [{"candidate_id": "scripted", "url": upstream, "model": "scripted", "weight": 1.0}]}}}))
+    port = free_port()
+    env = {"CHALLENGER_HOME": str(work / "home"), "CHALLENGER_KAFKA_BOOTSTRAP": broker,
+           "CHALLENGER_GATEWAY_PORT": str(port), "CHALLENGER_GATEWAY_ROUTES_FILE": str(routes),
+           "CHALLENGER_GATEWAY_SUBSCRIBE": "false", "CHALLENGER_GATEWAY_LOG_SAMPLE_RATE": "1.0"}
+    proc = spawn([sys.executable, "-m", "services.gateway"], PROXY_CPU, env, work / "gateway.log")
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/health", proc)
+    return proc, url
+
+
+def start_litellm(upstream: str, work: Path) -> tuple[subprocess.Popen, str]:
+    config = work / "litellm.yaml"
+    config.write_text(yaml.safe_dump({
+        "model_list": [{"model_name": ROUTE, "litellm_params": {
+            "model": "openai/scripted", "api_base": f"{upstream}/v1", "api_key": "sk-dummy"}}],
+        "litellm_settings": {"telemetry": False, "drop_params": True},
+        "general_settings": {"master_key": MASTER_KEY}}))
+    port = free_port()
+    proc = spawn([str(ensure_litellm()), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
+                  "--num_workers", "1"], PROXY_CPU, {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}, work / "litellm.log")
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/health/liveliness", proc)
+    return proc, url
+
+
+# ---------------------------------------------------------------- a lean HTTP/1.1 client
+
+@dataclass
+class Timing:
+    ttfb: float
+    total: float
+    ok: bool
+
+
+def request_bytes(url: str, stream: bool, max_tokens: int) -> bytes:
+    body = json.dumps({"model": ROUTE, "messages": [{"role": "user", "content": "say something short"}],
+                       "max_tokens": max_tokens, "temperature": 0.7, "stream": stream}).encode()
+    host = url.split("//", 1)[1]
+    return (f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {MASTER_KEY}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+class Connection:
+    def __init__(self, url: str) -> None:
+        self.host, port = url.split("//", 1)[1].split(":")
+        self.port = int(port)
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, raw: bytes) -> Timing:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        start = time.perf_counter()
+        self.writer.write(raw)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        ok = head.startswith(b"HTTP/1.1 200")
+        headers = head.lower()
+        if b"transfer-encoding: chunked" in headers:
+            ttfb = await self._read_chunked(start)
+        else:
+            length = int(headers.split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+            await self.reader.readexactly(length)
+            ttfb = time.perf_counter() - start
+        if b"connection: close" in headers:
+            self.writer.close()
+            self.writer = None
+        return Timing(ttfb, time.perf_counter() - start, ok)
+
+    async def _read_chunked(self, start: float) -> float:
+        assert self.reader is not None
+        ttfb = 0.0
+        while True:
+            size = int((await self.reader.readuntil(b"\r\n"))[:-2].split(b";")[0], 16)
+            await self.reader.readexactly(size + 2)
+            if not ttfb:
+                ttfb = time.perf_counter() - start
+            if size == 0:
+                return ttfb
+
+
+async def sequential(url: str, raw: bytes, n: int) -> list[Timing]:
+    conn = Connection(url)
+    for _ in range(max(5, n // 20)):  # warm-up
+        await conn.request(raw)
+    return [await conn.request(raw) for _ in range(n)]
+
+
+async def closed_loop(url: str, raw: bytes, concurrency: int, seconds: float) -> tuple[float, int]:
+    done = errors = 0
+    end = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done, errors
+        conn = Connection(url)
+        while time.perf_counter() < end:
+            t = await conn.request(raw)
+            done += 1
+            errors += not t.ok
+
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, 4))))  # warm connections
+    done = errors = 0
+    started = time.perf_counter()
+    end = started + seconds
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done / (time.perf_counter() - started), errors
+
+
+def cpu_seconds(pgid: int) -> float:
+    """User+system CPU time of every process in the group (the proxy and any workers)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state ppid pgrp ... utime(11) stime(12)
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+# ---------------------------------------------------------------- the run
+
+async def measure(targets: dict[str, str], pgids: dict[str, int],
+                  args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, float]] = {}
+    for stream in (False, True):
+        mode = "stream" if stream else "json"
+        for name, url in targets.items():
+            raw = request_bytes(url, stream, args.max_tokens)
+            timings = await sequential(url, raw, args.latency_requests)
+            assert all(t.ok for t in timings), f"{name} answered errors"
+            totals, ttfbs = [t.total for t in timings], [t.ttfb for t in timings]
+            res = {"p50": pct(totals, 0.5) * 1000, "p99": pct(totals, 0.99) * 1000,
+                   "ttfb_p50": pct(ttfbs, 0.5) * 1000, "ttfb_p99": pct(ttfbs, 0.99) * 1000}
+            if name != "direct":
+                cpu0 = cpu_seconds(pgids[name])
+                rps, errors = await closed_loop(url, raw, args.concurrency, args.seconds)
+                cpu_ms = (cpu_seconds(pgids[name]) - cpu0) * 1000 / max(1.0, rps * args.seconds)
+                res.update(rps=rps, errors=errors, cpu_ms_per_req=cpu_ms, rps_per_cpu_s=1000 / cpu_ms)
+            results[f"{name}/{mode}"] = res
+            print(f"  {name:8s} {mode:6s} " + " ".join(f"{k}={v:.2f}" for k, v in res.items()), flush=True)
+    return results
+
+
+def report(results: dict[str, dict[str, float]]) -> str:
+    lines = ["| mode | metric | direct | challenger | LiteLLM | added: challenger | added: LiteLLM "
+             "| ratio (LiteLLM/ours) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for mode in ("json", "stream"):
+        d, c, lt = (results[f"{n}/{mode}"] for n in ("direct", "gateway", "litellm"))
+        for metric in ("p50", "p99", "ttfb_p50", "ttfb_p99"):
+            ac, al = c[metric] - d[metric], lt[metric] - d[metric]
+            lines.append(f"| {mode} | {metric} ms | {d[metric]:.2f} | {c[metric]:.2f} | {lt[metric]:.2f} | "
+                         f"{ac:.2f} | {al:.2f} | {al / ac if ac > 0 else float('inf'):.1f}x |")
+        lines.append(f"| {mode} | req/s on 1 (shared) core | - | {c['rps']:.0f} | {lt['rps']:.0f} | | | "
+                     f"{c['rps'] / lt['rps']:.1f}x (ours/LiteLLM) |")
+        cc, cl = c["cpu_ms_per_req"], lt["cpu_ms_per_req"]
+        lines.append(f"| {mode} | CPU ms per request | - | {cc:.2f} | {cl:.2f} | | | {cl / cc:.1f}x |")
+        lines.append(f"| {mode} | req/s per CPU-second | - | {1000 / cc:.0f} | {1000 / cl:.0f} | | | "
+                     f"{cl / cc:.1f}x (ours/LiteLLM) |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--latency-requests", type=int, default=400)
+    p.add_argument("--seconds", type=float, default=8.0)
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--max-tokens", type=int, default=16)
+    p.add_argument("--json", type=Path, help="also write the figures here")
+    args = p.parse_args()
+    ensure_litellm()
+    procs: list[subprocess.Popen] = []
+    with tempfile.TemporaryDirectory() as tmp, start_scripted_llm(cpu=LOAD_CPU, ttft_ms=0, itl_ms=0,
+                                                                  role_chunk=False) as upstream:
+        work = Path(tmp)
+        try:
+            bport = free_port()
+            broker_url = f"tcp://127.0.0.1:{bport}"
+            procs.append(spawn([tansu_binary(), "broker", "--listener-url", broker_url, "--advertised-listener-url",
+                                broker_url, "--storage-engine", "memory://tansu/"], LOAD_CPU))
+            gateway, gw_url = start_gateway(upstream.url, f"127.0.0.1:{bport}", work)
+            procs.append(gateway)
+            litellm, lt_url = start_litellm(upstream.url, work)
+            procs.append(litellm)
+            os.sched_setaffinity(0, {LOAD_CPU})
+            print(f"upstream {upstream.url}, gateway {gw_url}, litellm {lt_url}; proxies on cpu {PROXY_CPU}")
+            urls = {"direct": upstream.url, "gateway": gw_url, "litellm": lt_url}
+            results = asyncio.run(measure(urls, {"gateway": gateway.pid, "litellm": litellm.pid}, args))
+        finally:
+            for proc in reversed(procs):
+                stop(proc)
+    table = report(results)
+    print(table)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Gateway commands: `challenger routes` lists the live routing tables; `challenger route set`
+publishes a new table as a route.updated event (every gateway instance applies it)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import typer
+
+from schemas import new_event
+from schemas.events.deployments import RouteTable, RouteTarget, RouteUpdated
+from shared.bus.producer import EventProducer
+from shared.settings import Settings
+
+
+def parse_target(spec: str) -> RouteTarget:
+    """`candidate=url=model[=weight]`."""
+    parts = spec.split("=")
+    if len(parts) not in (3, 4) or not all(parts[:3]):
+        raise typer.BadParameter(f"{spec!r}: expected candidate=url=model[=weight]")
+    try:
+        weight = float(parts[3]) if len(parts) == 4 else 1.0
+    except ValueError as exc:
+        raise typer.BadParameter(f"{spec!r}: weight must be a number") from exc
+    return RouteTarget(candidate_id=parts[0], url=parts[1], model=parts[2], weight=weight)
+
+
+def build_update(route: str, targets: list[str], fallbacks: list[str], shadows: list[str],
+                 sticky_key: str | None, cache_ttl_s: int | None, require_json: bool,
+                 revision: int | None) -> RouteUpdated:
+    table = RouteTable(route=route, targets=[parse_target(t) for t in targets],
+                       fallbacks=[parse_target(t) for t in fallbacks], shadows=[parse_target(t) for t in shadows],
+                       sticky_key=sticky_key, cache_ttl_s=cache_ttl_s, require_json=require_json)
+    return RouteUpdated(route=route, table=table, revision=revision if revision is not None else time.time_ns() // 1000)
+
+
+async def publish_update(bootstrap: str, update: RouteUpdated) -> None:
+    async with EventProducer(bootstrap, client_id="challenger-cli") as producer:
+        await producer.publish(new_event(update, source="challenger/cli", subject=update.route))
+
+
+def register(app: typer.Typer) -> None:
+    route_app = typer.Typer(help="Change the gateway's routing tables.", no_args_is_help=True)
+
+    @app.command("routes", help="List the routing tables a running gateway is serving.")
+    def routes(url: str = typer.Option(None, help="gateway URL (default: settings.gateway_url)"),
+               key: str = typer.Option(None, envvar="CHALLENGER_API_KEY", help="API key, if the gateway wants one"),
+               as_json: bool = typer.Option(False, "--json", help="print the raw tables")) -> None:
+        base = url or Settings().gateway_url
+        headers = {"authorization": f"Bearer {key}"} if key else {}
+        try:
+            tables = httpx.get(f"{base}/routes", headers=headers, timeout=5).raise_for_status().json()
+        except httpx.HTTPError as exc:
+            typer.echo(f"cannot read {base}/routes: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        if as_json:
+            typer.echo(json.dumps(tables, indent=2))
+            return
+        for t in tables:
+            targets = ", ".join(f"{x['candidate_id']}={x['weight']:g}" for x in t["targets"])
+            fallbacks = ", ".join(x["candidate_id"] for x in t["fallbacks"]) or "-"
+            shadows = ", ".join(x["candidate_id"] for x in t["shadows"]) or "-"
+            typer.echo(f"{t['route']} (rev {t['revision']}): targets {targets}; fallbacks {fallbacks}; "
+                       f"shadows {shadows}; cache {t['cache_ttl_s'] or 'off'}")
+
+    @route_app.command("set", help="Publish a whole new routing table for ROUTE (applied atomically by every "
+                                   "gateway). Targets are candidate=url=model[=weight].")
+    def set_route(route: str = typer.Argument(..., help="route name (the 'model' clients ask for)"),
+                  target: list[str] = typer.Option(..., "--target", "-t", help="candidate=url=model[=weight]"),
+                  fallback: list[str] = typer.Option([], "--fallback", "-f", help="candidate=url=model, in order"),
+                  shadow: list[str] = typer.Option([], "--shadow", "-s", help="candidate=url=model to mirror"),
+                  sticky_key: str = typer.Option(None, help="header pinning a user to a target, e.g. x-user-id"),
+                  cache_ttl_s: int = typer.Option(None, help="cache deterministic answers this long"),
+                  require_json: bool = typer.Option(False, help="answers must be valid JSON"),
+                  revision: int = typer.Option(None, help="table revision (default: now in microseconds)")) -> None:
+        update = build_update(route, target, fallback, shadow, sticky_key, cache_ttl_s, require_json, revision)
+        asyncio.run(publish_update(Settings().kafka_bootstrap, update))
+        typer.echo(f"published route {route} revision {update.revision} ({len(update.table.targets)} target(s))")
+
+    app.add_typer(route_app, name="route")

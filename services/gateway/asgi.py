@@ -5,6 +5,7 @@ lifespan, goes to FastAPI."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from services.gateway.replies import Reply
@@ -29,7 +30,7 @@ class ProxyASGI:
                                     b'{"error":{"message":"request body over 8 MiB","type":"invalid_request_error"}}'))
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        await _send(send, await gateway.handle(kind, body, headers))
+        await _send(send, await gateway.handle(kind, body, headers), receive)
 
 
 async def _read_body(receive: Any) -> bytes | None:
@@ -48,7 +49,13 @@ async def _read_body(receive: Any) -> bytes | None:
             return b"".join(parts)
 
 
-async def _send(send: Any, reply: Reply) -> None:
+async def _watch_disconnect(receive: Any, gone: asyncio.Event) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    gone.set()
+
+
+async def _send(send: Any, reply: Reply, receive: Any) -> None:
     if reply.stream is None:
         headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
@@ -56,9 +63,15 @@ async def _send(send: Any, reply: Reply) -> None:
         return
     await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
     stream = reply.stream
+    gone = asyncio.Event()  # a client that hangs up stops the upstream stream too
+    watcher = asyncio.create_task(_watch_disconnect(receive, gone))
     try:
         async for chunk in stream:
+            if gone.is_set():
+                break
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
+        else:
+            await send({"type": "http.response.body", "body": b""})
     finally:
+        watcher.cancel()
         await stream.aclose()  # type: ignore[attr-defined]

@@ -23,6 +23,9 @@ async def relay(gateway: Gateway, call: Call, target: RouteTarget, stream: Upstr
         async for chunk in stream.chunks():
             chunks.append(chunk)
             yield chunk
+    except GeneratorExit:
+        error = "client disconnected"
+        raise
     except Exception as exc:  # upstream broke mid-stream: the client sees a truncated stream
         error = f"stream broken: {type(exc).__name__}: {exc}"
         raise

@@ -1,0 +1,82 @@
+"""The bare-ASGI front: proxy paths go to the gateway, the rest to FastAPI, and a client
+that hangs up stops the upstream stream."""
+
+import asyncio
+from types import SimpleNamespace
+
+from services.gateway.asgi import ProxyASGI
+from services.gateway.replies import Reply
+
+
+class FakeGateway:
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.seen: list[tuple[str, bytes, dict]] = []
+
+    async def handle(self, kind, body, headers):
+        self.seen.append((kind, body, headers))
+        return self.reply
+
+
+def make(reply: Reply):
+    calls = []
+
+    async def fastapi(scope, receive, send):
+        calls.append(scope["path"])
+
+    fastapi.state = SimpleNamespace(gateway=FakeGateway(reply))  # type: ignore[attr-defined]
+    return ProxyASGI(fastapi), fastapi.state.gateway, calls
+
+
+def scope(path: str, method: str = "POST"):
+    return {"type": "http", "path": path, "method": method, "headers": [(b"x-user-id", b"u1")]}
+
+
+async def test_proxy_paths_reach_the_gateway_and_others_fastapi():
+    app, gateway, calls = make(Reply(200, [(b"content-type", b"application/json")], b"{}"))
+    sent = []
+    messages = iter([{"type": "http.request", "body": b'{"a"', "more_body": True},
+                     {"type": "http.request", "body": b": 1}"}])
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope("/v1/chat/completions"), receive, send)
+    await app(scope("/routes", "GET"), receive, send)
+    assert gateway.seen == [("chat", b'{"a": 1}', {"x-user-id": "u1"})]
+    assert calls == ["/routes"]
+    assert sent[0]["status"] == 200 and (b"content-length", b"2") in sent[0]["headers"]
+
+
+async def test_client_disconnect_closes_the_stream():
+    closed = asyncio.Event()
+
+    async def endless():
+        try:
+            while True:
+                await asyncio.sleep(0.01)
+                yield b"data: x\n\n"
+        finally:
+            closed.set()
+
+    app, _, _ = make(Reply(200, [], stream=endless()))
+    receives = 0
+
+    async def receive():
+        nonlocal receives
+        receives += 1
+        if receives == 1:
+            return {"type": "http.request", "body": b"{}"}
+        await asyncio.sleep(0.05)
+        return {"type": "http.disconnect"}
+
+    chunks = []
+
+    async def send(message):
+        chunks.append(message)
+
+    await asyncio.wait_for(app(scope("/v1/completions"), receive, send), 5)
+    assert closed.is_set() and 1 < len(chunks) < 50

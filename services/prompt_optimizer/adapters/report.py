@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from services.prompt_optimizer.domain.optimize import Outcome  # noqa: E402
 from services.prompt_optimizer.domain.trials import Trial  # noqa: E402
@@ -42,6 +43,7 @@ def write_chart(outcome: Outcome, path: Path) -> Path:
     left.set(xlabel="round", ylabel="validation score", title="Validation score per round", ylim=(-0.05, 1.05))
     right.set(xlabel="mean prompt tokens", ylabel="validation score", title="Score vs prompt cost",
               ylim=(-0.05, 1.05))
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.legend(fontsize=8)
     right.legend(fontsize=8)
     fig.tight_layout()

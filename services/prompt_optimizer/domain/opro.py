@@ -28,13 +28,16 @@ def meta_prompt(task_description: str, history: Sequence[tuple[str, float]], exa
 
 
 def parse_instruction(reply: str) -> str | None:
-    """The first non-empty paragraph without labels or quotes; None when nothing usable."""
-    text = re.sub(r"^\s*(new\s+)?instruction\s*[:\-]\s*", "", reply.strip(), flags=re.IGNORECASE)
-    paragraph = next((p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()), "")
-    paragraph = re.split(r"\n\s*(Score|Input|Answer)\s*:", paragraph)[0].strip().strip("\"'` ")
-    if len(paragraph) < 8:
-        return None
-    return paragraph[:MAX_INSTRUCTION_CHARS]
+    """The first line that reads like an instruction: labels, quotes and lead-ins ("Here is a
+    new instruction:") dropped; None when nothing usable (small models chat a lot)."""
+    for line in reply.splitlines():
+        text = re.sub(r"^\s*(new\s+)?instruction\s*\d*\s*[:\-]\s*", "", line, flags=re.IGNORECASE)
+        text = text.strip().strip("\"'`*").strip()
+        if re.match(r"(score|input|answer)\s*:", text, re.IGNORECASE) or text.endswith(":"):
+            continue
+        if len(text.split()) >= 3:
+            return text[:MAX_INSTRUCTION_CHARS]
+    return None
 
 
 def normalized(text: str) -> str:

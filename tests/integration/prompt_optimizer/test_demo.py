@@ -15,16 +15,16 @@ def report_written(index: Path) -> bool:
     return index.exists() and (index.parent / "rounds.png").stat().st_size > 0 and "<table>" in index.read_text()
 
 
-BUDGET = Budget(max_optimizer_calls=2, max_eval_calls=90, max_tokens=60_000, max_seconds=80)
+BUDGET = Budget(max_optimizer_calls=2, max_eval_calls=60, max_tokens=40_000)
 
 
 @pytest.mark.models
 async def test_gemma3_prompt_optimized_by_smollm2_with_held_out_proof(
         broker: str, uid: str, tmp_path: Path, gemma3_url: str, smollm2_url: str) -> None:
     task = BUILTIN_TASKS["sentiment"].spec.model_copy(update={
-        "prompt_style": "completion", "datasets": [dataset_ref(tmp_path, "sentiment", 40)]})
+        "prompt_style": "completion", "datasets": [dataset_ref(tmp_path, "sentiment", 24)]})
     gemma = CandidateSpec(name="gemma3-base", model="gemma3", task="sentiment", engine=Engine.openai,
-                          endpoint=gemma3_url, decoding=Decoding(max_tokens=4, stop=["\n"]),
+                          endpoint=gemma3_url, decoding=Decoding(max_tokens=3, stop=["\n"]),
                           postprocess=[ProcessingStep(op="strip", args={"lower": True})])
     smol = CandidateSpec(name="smollm2-optimizer", model="smollm2", task="sentiment", engine=Engine.openai,
                          endpoint=smollm2_url)
@@ -33,7 +33,7 @@ async def test_gemma3_prompt_optimized_by_smollm2_with_held_out_proof(
                                       max_rounds=2, candidates_per_round=1, shots=4, budget=BUDGET)
     async with running_service(broker, tmp_path, uid):
         await publish(broker, req)
-        [env] = await results_for(broker, req.run_id, 1, timeout=170)
+        [env] = await results_for(broker, req.run_id, 1, timeout=400)
         await publish(broker, req)  # redelivered: re-published from the stored result, no new model calls
         again = await results_for(broker, req.run_id, 2, timeout=30)
     done = env.data
@@ -43,7 +43,7 @@ async def test_gemma3_prompt_optimized_by_smollm2_with_held_out_proof(
     assert env.type == "io.challenger.prompt.optimized"
     assert done.spent["eval_calls"] <= BUDGET.max_eval_calls and done.spent["optimizer_calls"] <= 2
     assert done.spent["tokens"] <= BUDGET.max_tokens
-    assert len(done.splits["test"]) == 20 and not set(done.splits["test"]) & set(done.splits["train"])
+    assert len(done.splits["test"]) == 12 and not set(done.splits["test"]) & set(done.splits["train"])
     assert report_written(Path(done.report_path))
     significant = done.p_value is not None and done.p_value < req.alpha and done.best_score > done.baseline_score
     assert done.accepted == significant

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 
 import typer
 
@@ -24,8 +25,18 @@ COMMAND_MODULES: list[str] = [
 ]
 
 
+# The stack's own commands skip importing every service (seconds of scipy/matplotlib imports
+# that `challenger down` or `challenger watch` never use).
+STACK_MODULE = "services.cli.stack"
+STACK_COMMANDS = frozenset({"up", "down", "status", "watch", "topics", "demo"})
+
+
+def modules_for(argv: list[str]) -> list[str]:
+    return [STACK_MODULE] if len(argv) > 1 and argv[1] in STACK_COMMANDS else COMMAND_MODULES
+
+
 def _register() -> None:
-    for name in COMMAND_MODULES:
+    for name in modules_for(sys.argv):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -21,7 +21,7 @@ from shared.bus.topics import ensure_topics
 from shared.stack.broker import broker_proc
 from shared.stack.models import model_proc
 from shared.stack.parts import MODELS, available_services, duplicate_ports, port_env, ports
-from shared.stack.process import Proc, StackError, port_open, stop_pid_file
+from shared.stack.process import Proc, StackError, port_open, stop_pid_files
 from shared.stack.services import service_proc, stack_env
 from shared.stack.state import PartStatus, clear_state, part_status, read_state, running_parts, write_state
 
@@ -95,8 +95,7 @@ def up(cfg: StackConfig, reporter: Reporter | None = None) -> dict[str, Any]:
                 reporter.note(f"topics ready ({len(created)} created)")
             write_state(cfg.home, _state(cfg, started))
     except BaseException:
-        for proc in reversed(started):
-            proc.stop()
+        stop_pid_files([proc.pid_path for proc in reversed(started)])
         clear_state(cfg.home)
         raise
     return _state(cfg, started)
@@ -125,7 +124,7 @@ def down(home: Path) -> list[str]:
     state = read_state(home) or {}
     pid_files = [Path(p["pid_file"]) for p in reversed(state.get("parts", []))]
     pid_files += [p for p in sorted((home / "run").glob("*.pid")) if p not in pid_files]
-    stopped = [p.stem for p in pid_files if stop_pid_file(p)]
+    stopped = [p.stem for p in stop_pid_files(pid_files)]
     clear_state(home)
     return stopped
 

@@ -118,29 +118,41 @@ def pid_alive(pid: int) -> bool:
 
 
 def stop_pid_file(pid_path: Path, timeout: float = 10.0) -> bool:
-    """SIGTERM the process group, SIGKILL after `timeout`; True if something was running."""
-    if not pid_path.exists():
-        return False
-    pid = int(pid_path.read_text().strip() or 0)
-    pid_path.unlink()
-    if pid <= 0 or not pid_alive(pid):
-        return False
-    _signal_group(pid, signal.SIGTERM)
+    """Stop one part; True if something was running."""
+    return bool(stop_pid_files([pid_path], timeout))
+
+
+def stop_pid_files(pid_paths: list[Path], timeout: float = 10.0) -> list[Path]:
+    """SIGTERM every part's process group at once, wait for all together, then SIGKILL the
+    groups (which also reaches any child a leader left behind). Returns the parts that ran."""
+    running = {path: pid for path in pid_paths if (pid := _take_pid(path)) and pid_alive(pid)}
+    for pid in running.values():
+        _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and pid_alive(pid):
-        _reap(pid)
+    while time.monotonic() < deadline and any(pid_alive(pid) for pid in running.values()):
+        for pid in running.values():
+            _reap(pid)
         time.sleep(0.1)
-    if pid_alive(pid):
+    for pid in running.values():
         _signal_group(pid, signal.SIGKILL)
         _reap(pid)
-    return True
+    return list(running)
+
+
+def _take_pid(pid_path: Path) -> int:
+    if not pid_path.exists():
+        return 0
+    text = pid_path.read_text().strip()
+    pid_path.unlink()
+    return int(text) if text.isdigit() else 0
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
+    """Parts run with start_new_session, so each leads its own group (pgid == pid)."""
     try:
-        os.killpg(os.getpgid(pid), sig)
+        os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)
 
 

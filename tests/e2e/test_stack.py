@@ -1,0 +1,106 @@
+"""The whole embedded stack through the real CLI: `challenger up` on free ports in a temp
+CHALLENGER_HOME, a candidate submitted over HTTP, `model.submitted` seen through
+`challenger watch`, `challenger down` leaving no process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.stack.parts import DEFAULT_PORTS, port_env
+from shared.stack.process import free_port, pid_alive, port_open
+
+CLI = [sys.executable, "-m", "services.cli.main"]
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("CHALLENGER_")}
+    env |= {port_env(part): str(free_port()) for part in DEFAULT_PORTS}
+    return env | {"CHALLENGER_HOME": str(home), "COLUMNS": "200"}
+
+
+def challenger(env: dict[str, str], *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, str], dict[str, Any]]]:
+    home = tmp_path_factory.mktemp("e2e-home")
+    env = _env(home)
+    try:
+        up = challenger(env, "up", "--no-models")
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield env, json.loads((home / "stack.json").read_text())
+    finally:
+        challenger(env, "down")
+
+
+def test_up_reports_every_part_healthy_and_keeps_the_token_private(stack: tuple[dict[str, str], Any]) -> None:
+    env, state = stack
+    home = Path(env["CHALLENGER_HOME"])
+
+    status = challenger(env, "status", timeout=60)
+
+    assert status.returncode == 0, status.stdout
+    names = [p["name"] for p in state["parts"]]
+    assert names[:2] == ["broker", "registry"]
+    for part in state["parts"]:
+        assert part["port"] == int(env[port_env(part["name"])])
+        assert f"{part['name']} " in status.stdout
+    assert "unhealthy" not in status.stdout and "stopped" not in status.stdout
+    assert (home / "admin-token").stat().st_mode & 0o777 == 0o600
+    assert all((home / "logs" / f"{n}.log").exists() for n in names)
+
+
+def test_a_submitted_candidate_shows_up_in_watch(stack: tuple[dict[str, str], Any]) -> None:
+    env, _state = stack
+    token = (Path(env["CHALLENGER_HOME"]) / "admin-token").read_text().strip()
+    registry = f"http://127.0.0.1:{env['CHALLENGER_REGISTRY_PORT']}"
+    spec = {"name": "e2e-smol", "model": "smollm2", "task": "capitals", "engine": "llamacpp",
+            "endpoint": "http://127.0.0.1:9/v1"}
+
+    response = httpx.post(f"{registry}/api/v1/candidates", json=spec, headers={"Authorization": f"Bearer {token}"},
+                          timeout=30)
+    assert response.status_code == 201, response.text
+    candidate = response.json()["id"]
+    watch = challenger(env, "watch", "--candidate", candidate, "--topic", "challenger.models", "--from-beginning",
+                       "--limit", "1", "--seconds", "60", timeout=90)
+
+    assert watch.returncode == 0, watch.stderr
+    [line] = [ln for ln in watch.stdout.splitlines() if candidate in ln]
+    assert "model.submitted" in line and "submitted_by=admin" in line and "spec.name=e2e-smol" in line
+
+
+def test_a_taken_port_is_named_and_nothing_is_left_running(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", int(env["CHALLENGER_BROKER_PORT"])))
+        blocker.listen()
+
+        result = challenger(env, "up", "--no-models", timeout=60)
+
+    assert result.returncode == 1
+    assert f"broker: port {env['CHALLENGER_BROKER_PORT']} is already taken" in " ".join(result.stdout.split())
+    assert not (tmp_path / "stack.json").exists()
+
+
+def test_down_leaves_no_process_and_frees_every_port(stack: tuple[dict[str, str], Any]) -> None:
+    """Runs last in this module: it stops the shared stack."""
+    env, state = stack
+    home = Path(env["CHALLENGER_HOME"])
+
+    down = challenger(env, "down", timeout=90)
+
+    assert down.returncode == 0
+    assert [p["name"] for p in state["parts"] if pid_alive(p["pid"])] == []
+    assert [p["name"] for p in state["parts"] if port_open("127.0.0.1", p["port"])] == []
+    assert not (home / "stack.json").exists() and list((home / "run").glob("*.pid")) == []

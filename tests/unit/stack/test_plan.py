@@ -1,0 +1,67 @@
+"""The stack's plan: ports from env, start order, the env each child gets. No process starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.stack.launcher import StackConfig, phases
+from shared.stack.parts import DEFAULT_PORTS, duplicate_ports, port_of
+from shared.stack.process import StackError
+from shared.stack.services import stack_env
+
+HOME = Path("/tmp/challenger-plan")
+
+
+def test_ports_default_and_move_with_challenger_part_port() -> None:
+    env = {"CHALLENGER_PROMPT_OPTIMIZER_PORT": "9103"}
+
+    assert port_of("prompt_optimizer", env) == 9103
+    assert port_of("registry", env) == DEFAULT_PORTS["registry"] == 8000
+
+
+@pytest.mark.parametrize(("raw", "says"), [("x", "is not a port number"), ("70000", "outside 1..65535")])
+def test_a_bad_port_variable_is_named(raw: str, says: str) -> None:
+    with pytest.raises(StackError, match=f"CHALLENGER_BROKER_PORT.*{says}"):
+        port_of("broker", {"CHALLENGER_BROKER_PORT": raw})
+
+
+def test_two_parts_on_one_port_are_both_named() -> None:
+    assert duplicate_ports({"broker": 1, "registry": 1, "gateway": 2}) == ["port 1 is given to broker and registry"]
+
+
+def test_phases_start_the_broker_then_models_and_registry_then_the_rest() -> None:
+    cfg = StackConfig(HOME, dict(DEFAULT_PORTS), None, models=(),
+                      services=("gateway", "registry", "monitor"))
+
+    names = [[p.name for p in phase] for phase in phases(cfg)]
+
+    assert names == [["broker"], ["registry"], ["gateway", "monitor"]]
+
+
+def test_without_models_no_model_port_is_claimed() -> None:
+    cfg = StackConfig.from_env(HOME, with_models=False, environ={})
+
+    assert "smollm2" not in cfg.used_ports() and cfg.used_ports()["broker"] == 19092
+
+
+def test_children_find_each_other_and_keep_their_own_database_by_default() -> None:
+    ports = dict(DEFAULT_PORTS) | {"broker": 1234}
+
+    env = stack_env(HOME, ports, None)
+
+    assert env["CHALLENGER_KAFKA_BOOTSTRAP"] == "127.0.0.1:1234"
+    assert env["CHALLENGER_REGISTRY_PORT"] == "8000" and env["CHALLENGER_HOME"] == str(HOME)
+    assert env["CHALLENGER_SMOLLM2_URL"] == "http://127.0.0.1:8301/v1"
+    assert "DATABASE_URL" not in env
+    assert stack_env(HOME, ports, "postgresql://db/x")["DATABASE_URL"] == "postgresql://db/x"
+
+
+def test_a_service_listens_where_the_plan_says() -> None:
+    cfg = StackConfig(HOME, dict(DEFAULT_PORTS) | {"monitor": 4321}, None, models=(), services=("monitor",))
+
+    [monitor] = phases(cfg)[2]
+
+    assert monitor.env["PORT"] == "4321" and monitor.health_url == "http://127.0.0.1:4321/health"
+    assert monitor.argv[1:] == ["-m", "services.monitor"]

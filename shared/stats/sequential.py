@@ -14,6 +14,7 @@ simulations vectorize. Pure numpy; no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,27 +82,53 @@ def log_mixture_lr(effect: ArrayLike, var: ArrayLike, tau2: float, null: float =
     return 0.5 * np.log(v / (v + tau2)) + tau2 * d * d / (2.0 * v * (v + tau2))
 
 
-def always_valid_p(effect: ArrayLike, var: ArrayLike, tau2: float, null: float = 0.0) -> np.ndarray:
-    return np.minimum(1.0, np.exp(-log_mixture_lr(effect, var, tau2, null)))
+def log_multi_lr(effect: ArrayLike, var: ArrayLike, tau2s: Sequence[float], null: float = 0.0) -> np.ndarray:
+    """log of the equal-weight average of normal mixtures over several scales. An average of
+    martingales is a martingale, so validity holds, and no single tau has to guess the effect
+    size: large regressions are caught early, small margins are resolved late."""
+    logs = np.stack([log_mixture_lr(effect, var, t2, null) for t2 in tau2s])
+    top = logs.max(axis=0)
+    return top + np.log(np.exp(logs - top).mean(axis=0))
 
 
-def cs_radius(var: ArrayLike, tau2: float, alpha: float) -> np.ndarray:
-    """Half-width of the confidence sequence: Lambda(theta) < 1/alpha solved for theta."""
+def always_valid_p(effect: ArrayLike, var: ArrayLike, tau2: float | Sequence[float], null: float = 0.0) -> np.ndarray:
+    return np.minimum(1.0, np.exp(-log_multi_lr(effect, var, _scales(tau2), null)))
+
+
+def cs_radius(var: ArrayLike, tau2: float | Sequence[float], alpha: float) -> np.ndarray:
+    """Half-width of the confidence sequence {theta : Lambda(theta) < 1/alpha}. Closed form for
+    one scale; for several, bisection (Lambda grows with |effect - theta|)."""
+    tau2s = _scales(tau2)
     v = np.maximum(np.asarray(var, dtype=float), VAR_FLOOR)
-    return np.sqrt(2.0 * v * (v + tau2) / tau2 * (np.log(1.0 / alpha) + 0.5 * np.log((v + tau2) / v)))
+    if len(tau2s) == 1:
+        t2 = tau2s[0]
+        return np.sqrt(2.0 * v * (v + t2) / t2 * (np.log(1.0 / alpha) + 0.5 * np.log((v + t2) / v)))
+    # Lambda_mix >= Lambda_k / K, so each single-scale radius at alpha / K bounds the answer.
+    hi = np.min(np.stack([cs_radius(v, t2, alpha / len(tau2s)) for t2 in tau2s]), axis=0)
+    lo = np.zeros_like(hi)
+    target = np.log(1.0 / alpha)
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        inside = log_multi_lr(mid, v, tau2s) < target
+        lo, hi = np.where(inside, mid, lo), np.where(inside, hi, mid)
+    return hi
 
 
-def compare(a: Moments, b: Moments, *, alpha: float, tau: float, rate: bool = False,
+def _scales(tau2: float | Sequence[float]) -> list[float]:
+    return [float(tau2)] if np.isscalar(tau2) else [float(t) for t in tau2]  # type: ignore[union-attr]
+
+
+def compare(a: Moments, b: Moments, *, alpha: float, tau: float | Sequence[float], rate: bool = False,
             null: float = 0.0) -> SequentialResult:
-    """Always-valid comparison of arm b against arm a. `tau` is the scale of effects worth
-    detecting (the mixture's standard deviation); `rate` uses smoothed Bernoulli variances."""
+    """Always-valid comparison of arm b against arm a. `tau` is the scale (or scales) of effects
+    worth detecting (the mixture's standard deviation); `rate` uses smoothed Bernoulli variances."""
     if a.n == 0 or b.n == 0:
         return SequentialResult(b.mean - a.mean, -np.inf, np.inf, 1.0, a.n, b.n)
     var_a = a.rate_variance() if rate else a.variance
     var_b = b.rate_variance() if rate else b.variance
     var = var_a / a.n + var_b / b.n
     effect = b.mean - a.mean
-    tau2 = tau * tau
+    tau2 = [t * t for t in _scales(tau)]
     radius = float(cs_radius(var, tau2, alpha))
     p = float(always_valid_p(effect, var, tau2, null))
     return SequentialResult(effect, effect - radius, effect + radius, p, a.n, b.n)

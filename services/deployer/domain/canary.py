@@ -15,6 +15,9 @@ from shared.stats.sequential import Moments, SequentialResult, compare
 REQUIRED = ("error_rate", "slo_breach_rate", "latency_ms", "refusal_rate", "guardrail_rate", "json_invalid_rate")
 OPTIONAL = ("negative_feedback_rate",)
 CONTINUOUS = frozenset({"latency_ms"})
+# Mixture scales, as multiples of each metric's margin: the margin resolves non-inferiority,
+# the larger ones catch gross regressions within the first few ticks.
+TAU_MULTIPLES = (1.0, 4.0, 16.0)
 
 Arm = dict[str, Moments]
 StepDecision = Literal["advance", "hold", "promote", "rollback", "inconclusive"]
@@ -87,8 +90,8 @@ class StepAnalysis:
 def analyse_metric(name: str, champion: Arm, candidate: Arm, rule: CanaryRule, alpha: float) -> MetricAnalysis:
     a, b = champion.get(name, Moments()), candidate.get(name, Moments())
     margin = rule.margins.get(name, 0.0)
-    tau = margin if margin > 0 else (1.0 if name in CONTINUOUS else 0.05)
-    result = compare(a, b, alpha=alpha, tau=tau, rate=name not in CONTINUOUS)
+    base = margin if margin > 0 else (1.0 if name in CONTINUOUS else 0.01)
+    result = compare(a, b, alpha=alpha, tau=[base * k for k in TAU_MULTIPLES], rate=name not in CONTINUOUS)
     if min(a.n, b.n) < rule.min_samples:
         verdict: Verdict = "insufficient"
     elif result.low > 0:

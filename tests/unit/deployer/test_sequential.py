@@ -10,7 +10,7 @@ from shared.stats.sequential import Moments, always_valid_p, compare, cs_radius
 ALPHA = 0.05
 
 
-def _peeking_rates(p_a: float, p_b: float, sims: int, looks: int, batch: int, seed: int, tau: float):
+def _peeking_rates(p_a: float, p_b: float, sims: int, looks: int, batch: int, seed: int, tau):
     """Fraction of simulated experiments whose CS ever excludes 0 (checked after every batch),
     and the looks at which it first did."""
     rng = np.random.default_rng(seed)
@@ -20,7 +20,8 @@ def _peeking_rates(p_a: float, p_b: float, sims: int, looks: int, batch: int, se
     pa, pb = (a + 0.5) / (n + 1), (b + 0.5) / (n + 1)
     var = (pa * (1 - pa) + pb * (1 - pb)) / n
     effect = b / n - a / n
-    crossed = np.abs(effect) > cs_radius(var, tau * tau, ALPHA)
+    tau2 = [t * t for t in tau] if isinstance(tau, list) else tau * tau
+    crossed = np.abs(effect) > cs_radius(var, tau2, ALPHA)
     crossed[:, : 100 // batch] = False  # the canary's minimum sample before any verdict
     ever = crossed.any(axis=1)
     first = np.where(ever, crossed.argmax(axis=1), -1)
@@ -83,3 +84,18 @@ def test_empty_arm_is_unbounded_and_p_is_one():
 def test_always_valid_p_falls_as_evidence_grows():
     ps = always_valid_p(effect=[0.01, 0.01, 0.01], var=[3e-5, 1e-5, 1e-6], tau2=1e-4)
     assert ps[0] > ps[1] > ps[2]
+
+
+SCALES = [0.01, 0.04, 0.16]  # the canary's mixture: the margin and 4x, 16x it
+
+
+def test_multi_scale_mixture_stays_valid_under_aa_peeking():
+    rate, _ = _peeking_rates(0.05, 0.05, sims=1000, looks=100, batch=20, seed=5, tau=SCALES)
+    assert rate <= ALPHA
+
+
+def test_multi_scale_mixture_catches_a_gross_regression_sooner_than_the_margin_alone():
+    _, single = _peeking_rates(0.01, 0.30, sims=300, looks=40, batch=10, seed=6, tau=0.01)
+    _, multi = _peeking_rates(0.01, 0.30, sims=300, looks=40, batch=10, seed=6, tau=SCALES)
+    assert (multi >= 0).all()
+    assert np.median(multi) < np.median(np.where(single < 0, 40, single))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
 from schemas.events import degradations, inference
@@ -15,12 +17,13 @@ from shared.runtime import ServiceContext, Subscription, service_app
 from shared.settings import Settings
 
 GROUP = "monitor"
+ANALYSIS_QUEUE = 8  # closed windows waiting for drift analysis before ingest is held back
 
 
 def build_monitor(ctx: ServiceContext, cfg: MonitorConfig) -> Monitor:
     deps = Deps(publish=ctx.producer.publish, store=MonitorStore(ctx.settings.home),
                 reports_dir=ctx.settings.reports_dir, judge=Judge(cfg.judge) if cfg.judge else None)
-    return Monitor(cfg, deps)
+    return Monitor(cfg, deps, queue_size=ANALYSIS_QUEUE)
 
 
 def create_app(settings: Settings | None = None, cfg: MonitorConfig | None = None, group: str = GROUP) -> FastAPI:
@@ -31,7 +34,7 @@ def create_app(settings: Settings | None = None, cfg: MonitorConfig | None = Non
         monitor = build_monitor(ctx, cfg)
         registry = RegistryClient(settings.registry_url, settings.token)
         augmenter = AugmentationHandler(registry=registry, home=settings.home, publish=ctx.producer.publish)
-        ctx.state.update(monitor=monitor, registry=registry)
+        ctx.state.update(monitor=monitor, registry=registry, analysis=asyncio.create_task(monitor.analyse_forever()))
         return [
             Subscription([inference.TOPIC], group, monitor.handle,
                          {inference.InferenceLogged.event_type, inference.FeedbackReceived.event_type}),
@@ -40,6 +43,7 @@ def create_app(settings: Settings | None = None, cfg: MonitorConfig | None = Non
         ]
 
     async def on_stop(ctx: ServiceContext) -> None:
+        ctx.state["analysis"].cancel()
         await ctx.state["registry"].aclose()
         judge = ctx.state["monitor"].deps.judge
         await judge.aclose() if judge else None

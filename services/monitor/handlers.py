@@ -50,9 +50,15 @@ class Deps:
 
 
 class Monitor:
-    def __init__(self, cfg: MonitorConfig, deps: Deps) -> None:
+    """Ingest (features, windows) runs in the consumer; the analysis of a closed window (judge,
+    drift, rules, alarm) runs inline, or, with `queue_size`, in `analyse_forever` behind a
+    bounded queue, so a slow Evidently run does not stall ingest (the full queue pushes back)."""
+
+    def __init__(self, cfg: MonitorConfig, deps: Deps, queue_size: int | None = None) -> None:
         self.cfg = cfg
         self.deps = deps
+        self._queue: asyncio.Queue[tuple[Window, Envelope[Any] | None]] | None = (
+            asyncio.Queue(queue_size) if queue_size else None)
         self.windows = Windows(cfg.window_policy)
         self._reference: dict[str, deque[Record]] = {}
         self._hysteresis: dict[WindowKey, Hysteresis] = {}
@@ -88,7 +94,25 @@ class Monitor:
 
     async def _closed(self, windows: list[Window], cause: Envelope[Any]) -> None:
         for window in windows:
-            await self.close(window, cause)
+            if self._queue is None:
+                await self.close(window, cause)
+            else:
+                await self._queue.put((window, cause))
+
+    async def analyse_forever(self) -> None:
+        assert self._queue is not None, "analyse_forever needs a queue_size"
+        while True:
+            window, cause = await self._queue.get()
+            try:
+                await self.close(window, cause)
+            except Exception:  # one bad window must not stop the analysis of the next
+                log.exception("analysis of window %s %s failed", window.key.slug(), window.window_id)
+            finally:
+                self._queue.task_done()
+
+    async def drain(self) -> None:
+        """Wait until every queued window is analysed."""
+        await self._queue.join() if self._queue is not None else None
 
     async def close(self, window: Window, cause: Envelope[Any] | None = None) -> None:
         metrics.WINDOWS.inc()

@@ -3,6 +3,7 @@ shift; the unshifted control never alarms."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,15 @@ async def test_feedback_joins_its_record_and_a_drop_fires() -> None:
     [deg] = published.of_type("degradation.detected")
     assert deg.data.rules == ["feedback_drop"] and deg.data.evidence["feedback_drop"] == pytest.approx(2.0)
     assert all(s.reason == "negative_feedback" for s in deg.data.samples)
+
+
+async def test_queued_analysis_detects_the_same_shift() -> None:
+    published = Published()
+    config = MonitorConfig(window_size=WINDOW, html_reports=False)
+    m = Monitor(config, Deps(publish=published, store=MemoryStore(), reports_dir=Path("/nonexistent"),
+                             drift=mean_shift_drift), queue_size=2)
+    worker = asyncio.create_task(m.analyse_forever())
+    await feed(m, stream(SHIFT_AT + DETECT_WITHIN * WINDOW, shift_at=SHIFT_AT))
+    await asyncio.wait_for(m.drain(), 10)
+    worker.cancel()
+    assert len(published.of_type("degradation.detected")) == 1

@@ -1,0 +1,209 @@
+"""`make bench-monitor`: the monitor's ingest rate through a real broker, the time from a
+traffic shift to degradation.detected, and its drift step against calling Evidently directly
+on the same data (the overhead ratio must stay <= 1.2).
+
+* ingest: N inference.logged events are published first; then the monitor service (in
+  process, real Tansu broker) consumes them, windows them and runs drift per window. The
+  baseline is a bare aiokafka consumer reading the same records (no decoding, no work).
+* time to detection: staging traffic becomes the reference; production traffic flows at a
+  paced rate and shifts at a known instant; we time shift -> degradation.detected.
+* drift overhead: our drift step (records -> feature frame -> Evidently DataDriftPreset ->
+  parsed result) vs `Report([DataDriftPreset()]).run(current, reference)` on the prepared
+  frames, interleaved, median of R runs, same process, same Evidently.
+
+Run: python -m benchmarks.monitor [--records 3000 --window 250 --rate 200 --reps 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+
+from schemas.events import degradations, inference
+from services.monitor.app import create_app
+from services.monitor.config import MonitorConfig
+from services.monitor.domain.features import record_of
+from shared.bus.codec import decode
+from shared.bus.producer import EventProducer
+from shared.bus.topics import ensure_topics
+from shared.settings import Settings
+from shared.stack.broker import broker_proc
+from shared.stack.process import free_port
+from tests.unit.monitor.synthetic import stream
+
+
+async def raw_rate(bootstrap: str, route_key: bytes, n: int) -> float:
+    consumer = AIOKafkaConsumer(inference.TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    seen, first = 0, 0.0
+    try:
+        while seen < n:
+            batches = await consumer.getmany(timeout_ms=200, max_records=100)
+            got = sum(1 for rs in batches.values() for r in rs if r.key == route_key)
+            first = first or (time.perf_counter() if got else 0.0)
+            seen += got
+        return (n - 1) / (time.perf_counter() - first)
+    finally:
+        await consumer.stop()
+
+
+async def monitor_rate(home: Path, bootstrap: str, n: int, window: int) -> tuple[float, float, int]:
+    cfg = MonitorConfig(window_size=window, reference_size=window, html_reports=False)
+    app = create_app(Settings(home=home, kafka_bootstrap=bootstrap), cfg, group=f"bench-{uuid.uuid4().hex[:6]}")
+    async with app.router.lifespan_context(app):
+        consumer = app.state.ctx.consumers[0]
+        while consumer.handled == 0:
+            await asyncio.sleep(0.01)
+        first = time.perf_counter()
+        while consumer.handled < n:
+            await asyncio.sleep(0.01)
+        rate = (n - 1) / (time.perf_counter() - first)
+        await app.state.ctx.state["monitor"].drain()
+        analysed = (n - 1) / (time.perf_counter() - first)
+        windows = len(list((home / "monitor" / "windows").rglob("*.jsonl")))
+    return rate, analysed, windows
+
+
+async def bench_ingest(home: Path, bootstrap: str, n: int, window: int) -> dict[str, float]:
+    route = f"ingest{uuid.uuid4().hex[:6]}"
+    events = stream(n, shift_at=None, route=route)
+    async with EventProducer(bootstrap, linger_ms=5) as producer:
+        await producer.publish_many(events)
+    raw = await raw_rate(bootstrap, route.encode(), n)
+    ours, analysed, windows = await monitor_rate(home / "ingest", bootstrap, n, window)
+    return {"records": n, "window": window, "windows": windows, "raw_rps": raw, "monitor_rps": ours,
+            "analysed_rps": analysed}
+
+
+async def first_degradation(bootstrap: str, route: str, timeout: float) -> float | None:
+    consumer = AIOKafkaConsumer(degradations.TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="latest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                batches = await consumer.getmany(timeout_ms=100)
+                for r in (r for rs in batches.values() for r in rs):
+                    if getattr(decode(r.key, r.value, r.headers).data, "route", None) == route:
+                        return time.perf_counter()
+    except TimeoutError:
+        return None
+    finally:
+        await consumer.stop()
+
+
+async def bench_detection(home: Path, bootstrap: str, window: int, rate: float) -> dict[str, Any]:
+    route = f"detect{uuid.uuid4().hex[:6]}"
+    cfg = MonitorConfig(window_size=window, reference_size=2 * window, html_reports=True)
+    app = create_app(Settings(home=home / "detect", kafka_bootstrap=bootstrap), cfg, group=f"bench-{route}")
+    async with app.router.lifespan_context(app), EventProducer(bootstrap) as producer:
+        await producer.publish_many(stream(2 * window, shift_at=None, route=f"{route}-staging", prefix="s"))
+        monitor = app.state.ctx.state["monitor"]
+        while len(monitor.reference(route)) < 2 * window:
+            await asyncio.sleep(0.05)
+        normal, shifted = stream(2 * window, shift_at=None, route=route), stream(6 * window, shift_at=0, route=route,
+                                                                                  prefix="x")
+        waiter = asyncio.create_task(first_degradation(bootstrap, route, timeout=120))
+        await asyncio.sleep(1.0)  # the waiter is positioned at the end of the topic
+        await paced(producer, normal, rate)
+        shift_at = time.perf_counter()
+        sender = asyncio.create_task(paced(producer, shifted, rate))
+        detected = await waiter
+        sender.cancel()
+    return {"window": window, "rate": rate, "detect_s": None if detected is None else detected - shift_at,
+            "fired": len(monitor.fired)}
+
+
+async def paced(producer: EventProducer, events: list[Any], rate: float) -> None:
+    start = time.perf_counter()
+    for i, e in enumerate(events):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await producer.publish_nowait(e)
+
+
+def bench_drift(reps: int, ref_n: int, cur_n: int) -> dict[str, float]:
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    from services.monitor.adapters.drift import compute_drift, frame, usable_columns
+
+    reference = [record_of(e.data, e.time.timestamp()) for e in stream(ref_n, shift_at=None, seed=1)]
+    current = [record_of(e.data, e.time.timestamp()) for e in stream(cur_n, shift_at=cur_n // 2, seed=2)]
+    ref_df, cur_df = frame(reference), frame(current)
+    cols = usable_columns(ref_df, cur_df)
+    ref_df, cur_df = ref_df[cols], cur_df[cols]
+
+    binary = [c for c in cols if c in ("refusal", "json_valid", "error")]  # 0/1 flags are categories
+    dd = DataDefinition(numerical_columns=[c for c in cols if c not in binary], categorical_columns=binary)
+
+    def direct() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            Report([DataDriftPreset()]).run(current_data=Dataset.from_pandas(cur_df, data_definition=dd),
+                                            reference_data=Dataset.from_pandas(ref_df, data_definition=dd))
+
+    def ours() -> None:
+        compute_drift(reference, current)
+
+    ours(), direct()  # warm-up
+    t_ours, t_direct = [], []
+    for _ in range(reps):
+        for fn, out in ((ours, t_ours), (direct, t_direct)):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return {"columns": len(cols), "ours_s": statistics.median(t_ours), "direct_s": statistics.median(t_direct)}
+
+
+async def main(args: argparse.Namespace) -> None:
+    home = Path(tempfile.mkdtemp(prefix="bench-monitor-"))
+    port = free_port()
+    proc = broker_proc(home, port)
+    proc.start()
+    try:
+        proc.wait_healthy()
+        bootstrap = f"127.0.0.1:{port}"
+        await ensure_topics(bootstrap)
+        drift = await asyncio.to_thread(bench_drift, args.reps, args.reference, args.window)
+        print(f"drift per window ({args.reference} reference vs {args.window} current records, "
+              f"{drift['columns']} feature columns, median of {args.reps}):")
+        print(f"  monitor drift step  {drift['ours_s'] * 1000:8.1f} ms")
+        print(f"  Evidently directly  {drift['direct_s'] * 1000:8.1f} ms")
+        print(f"  overhead ratio      {drift['ours_s'] / drift['direct_s']:8.3f}  (target <= 1.2)")
+        ingest = await bench_ingest(home, bootstrap, args.records, args.window)
+        print(f"ingest through Tansu ({ingest['records']} records, window {ingest['window']}, "
+              f"{ingest['windows']} windows with drift):")
+        print(f"  monitor ingest      {ingest['monitor_rps']:8.0f} records/s  (features + windows)")
+        print(f"  monitor analysed    {ingest['analysed_rps']:8.0f} records/s  (until every window's drift is done)")
+        ratio = ingest["monitor_rps"] / ingest["raw_rps"]
+        print(f"  bare aiokafka read  {ingest['raw_rps']:8.0f} records/s  (monitor/raw {ratio:.3f})")
+        det = await bench_detection(home, bootstrap, args.detect_window, args.rate)
+        shown = "not detected" if det["detect_s"] is None else f"{det['detect_s']:.2f} s"
+        print(f"shift onset -> degradation.detected (window {det['window']}, {det['rate']:.0f} records/s, "
+              f"k=2 of m=3): {shown}")
+        print("shift onset -> fallback.activated: needs the deployer on the same broker (the lead's e2e)")
+    finally:
+        proc.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=3000)
+    parser.add_argument("--window", type=int, default=250)
+    parser.add_argument("--reference", type=int, default=500)
+    parser.add_argument("--detect-window", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--reps", type=int, default=7)
+    asyncio.run(main(parser.parse_args()))

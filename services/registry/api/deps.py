@@ -15,7 +15,8 @@ from services.registry.models import ApiToken
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.engine) as session:
+    # Objects stay readable after commit: a route returns what it wrote without a re-SELECT.
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
         yield session
 
 

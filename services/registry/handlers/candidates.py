@@ -16,14 +16,14 @@ from services.registry.domain.validation import FieldError, Invalid, check_templ
 from services.registry.handlers.catalog import active_datasets, set_champion, task_spec
 from services.registry.handlers.emit import emit
 from services.registry.handlers.lookup import get_or_404
-from services.registry.models import Approval, Candidate, PromptVersion, StageHistory, Task
+from services.registry.models import Approval, Candidate, Dataset, PromptVersion, StageHistory, Task
 from services.registry.models.columns import now
 from shared.pipeline import Stage
 
 
 def submit_candidate(*, session: Session, spec: CandidateSpec, submitted_by: str,
                      cause: Envelope[Any] | None = None) -> Candidate:
-    task = _validated_task(session, spec)
+    task, datasets = _validated_task(session, spec)
     candidate = Candidate(name=spec.name, task=task.name, submitted_by=submitted_by, parent_id=spec.parent_id,
                           spec=spec.model_dump(mode="json"), stage=Stage.submitted)
     session.add(candidate)
@@ -31,26 +31,26 @@ def submit_candidate(*, session: Session, spec: CandidateSpec, submitted_by: str
                              reason="submitted"))
     champion = session.get(Candidate, task.champion_id) if task.champion_id else None
     emit(session, ModelSubmitted(
-        candidate_id=candidate.id, spec=spec, submitted_by=submitted_by, task_spec=task_spec(session, task),
+        candidate_id=candidate.id, spec=spec, submitted_by=submitted_by, task_spec=task_spec(session, task, datasets),
         champion_id=champion.id if champion else None,
         champion_spec=CandidateSpec.model_validate(champion.spec) if champion else None,
     ), cause=cause, correlation_id=candidate.id)
     return candidate
 
 
-def _validated_task(session: Session, spec: CandidateSpec) -> Task:
+def _validated_task(session: Session, spec: CandidateSpec) -> tuple[Task, list[Dataset]]:
     task = session.get(Task, spec.task)
     if task is None:
         known = ", ".join(session.exec(select(Task.name)).all()) or "none yet"
         raise Invalid([FieldError("task", f"unknown task {spec.task!r}; known tasks: {known}")])
+    datasets = active_datasets(session, task.name)
     errors = _reference_errors(session, spec, task)
     if not errors:
         field, template = _template_of(session, spec, task)
-        provided = provided_variables(d.fields for d in active_datasets(session, task.name))
-        errors = check_template(field, template, provided)
+        errors = check_template(field, template, provided_variables(d.fields for d in datasets))
     if errors:
         raise Invalid(errors)
-    return task
+    return task, datasets
 
 
 def _reference_errors(session: Session, spec: CandidateSpec, task: Task) -> list[FieldError]:

@@ -73,9 +73,10 @@ def active_datasets(session: Session, task_name: str) -> list[Dataset]:
     return sorted(latest.values(), key=lambda d: (d.kind, d.name))
 
 
-def task_spec(session: Session, task: Task) -> TaskSpec:
+def task_spec(session: Session, task: Task, datasets: list[Dataset] | None = None) -> TaskSpec:
+    datasets = active_datasets(session, task.name) if datasets is None else datasets
     refs = [DatasetRef(dataset_id=d.id, name=d.name, kind=d.kind, uri=d.uri, sha256=d.version, items=d.items,  # type: ignore[arg-type]
-                       labelled_by=d.labelled_by) for d in active_datasets(session, task.name)]
+                       labelled_by=d.labelled_by) for d in datasets]
     return TaskSpec(name=task.name, metric=task.metric, metric_args=task.metric_args,  # type: ignore[arg-type]
                     prompt_template=task.prompt_template, prompt_style=task.prompt_style,  # type: ignore[arg-type]
                     system_prompt=task.system_prompt, datasets=refs)

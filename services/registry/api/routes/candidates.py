@@ -98,5 +98,4 @@ def get_scorecard(session: SessionDep, candidate_id: str) -> dict[str, Any]:
 
 def _committed(session: SessionDep, candidate: Candidate) -> Candidate:
     session.commit()
-    session.refresh(candidate)
     return candidate

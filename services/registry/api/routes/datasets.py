@@ -25,7 +25,6 @@ def upload(session: SessionDep, user: CurrentUser, home: HomeDep, task: str, nam
     dataset = catalog.upload_dataset(session=session, home=home, task_name=task, name=name or f"{task}-{kind}",
                                      kind=kind, data=file.file.read(), labelled_by=labelled_by)
     session.commit()
-    session.refresh(dataset)
     return dataset
 
 

@@ -19,7 +19,6 @@ def create(session: SessionDep, user: CurrentUser, prompt_in: PromptVersionCreat
     require(user.role, Action.submit)
     prompt = catalog.create_prompt_version(session=session, prompt_in=prompt_in, created_by=user.name)
     session.commit()
-    session.refresh(prompt)
     return prompt
 
 

@@ -56,5 +56,4 @@ def set_champion(session: SessionDep, user: CurrentUser, name: str, body: Champi
 
 def _committed(session: SessionDep, task: Task) -> Task:
     session.commit()
-    session.refresh(task)
     return task

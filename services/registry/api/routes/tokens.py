@@ -18,7 +18,6 @@ def create(session: SessionDep, user: CurrentUser, token_in: TokenCreate) -> Tok
     require(user.role, Action.manage_tokens)
     row, token = create_token(session=session, name=token_in.name, role=token_in.role, created_by=user.name)
     session.commit()
-    session.refresh(row)
     return TokenCreated.model_validate(row, update={"token": token})
 
 

@@ -1,0 +1,215 @@
+// Challenger dashboard: plain JS over the registry's REST API; charts are inline SVG.
+"use strict";
+
+const state = { selected: null, lastEvent: 0 };
+const $ = (sel) => document.querySelector(sel);
+const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+const fmt = (x, d = 3) => (x === null || x === undefined ? "–" : Number(x).toFixed(d));
+
+async function getJSON(path) {
+  const resp = await fetch(path);
+  if (!resp.ok) throw new Error(`${path}: ${resp.status}`);
+  return resp.json();
+}
+
+// ---------- candidates ----------
+async function refreshCandidates() {
+  const rows = await getJSON("/api/v1/candidates");
+  const body = $("#candidates tbody");
+  body.innerHTML = rows.map((c) => `<tr data-id="${esc(c.id)}" class="${c.id === state.selected ? "selected" : ""}">
+      <td>${esc(c.name)}${c.parent_id ? ' <span class="pill">derived</span>' : ""}</td>
+      <td>${esc(c.task)}</td><td class="stage-${esc(c.stage)}">${esc(c.stage)}</td></tr>`).join("");
+  body.querySelectorAll("tr").forEach((tr) => tr.addEventListener("click", () => select(tr.dataset.id)));
+  if (!state.selected && rows.length) select(rows[0].id);
+}
+
+async function select(id) {
+  state.selected = id;
+  document.querySelectorAll("#candidates tr").forEach((tr) => tr.classList.toggle("selected", tr.dataset.id === id));
+  await refreshDetail();
+}
+
+// ---------- scorecard ----------
+async function refreshDetail() {
+  if (!state.selected) return;
+  const card = await getJSON(`/api/v1/candidates/${state.selected}/scorecard`);
+  const samples = await getJSON(`/api/v1/samples?candidate_id=${state.selected}`).catch(() => []);
+  const c = card.candidate;
+  $("#detail-title").innerHTML = `${esc(c.name)} <span class="pill stage-${esc(c.stage)}">${esc(c.stage)}</span>
+    ${card.is_champion ? '<span class="pill ok">champion</span>' : ""}`;
+  $("#detail-body").innerHTML = [
+    summaryBlock(card), accuracyBlock(card.evaluation), stabilitySecurityBlock(card.evaluation),
+    latencyBlock(card.loadtest), promptBlock(card.prompt_optimization), timelineBlock(card),
+    canaryBlock(card.canary_steps), degradationBlock(card.degradations, samples),
+  ].join("");
+}
+
+function payload(record) { return record ? record.payload || {} : null; }
+
+function summaryBlock(card) {
+  const spec = card.candidate.spec || {};
+  return `<div class="kv" id="summary">
+    <span>id</span><span>${esc(card.candidate.id)}</span>
+    <span>model</span><span>${esc(spec.model)} (${esc(spec.engine)}${spec.quantization ? ", " + esc(spec.quantization) : ""})</span>
+    <span>task</span><span>${esc(card.candidate.task)}</span>
+    <span>champion</span><span>${esc(card.champion_id || "none")}</span>
+    <span>parent</span><span>${esc(card.candidate.parent_id || "–")}</span></div>`;
+}
+
+function accuracyBlock(evaluation) {
+  const p = payload(evaluation);
+  if (!p || !(p.accuracy || []).length) return `<h3>Accuracy</h3><p class="empty">no evaluation yet</p>`;
+  const rows = p.accuracy;
+  return `<h3>Accuracy vs champion</h3>${forestPlot(rows)}
+    <table id="accuracy"><thead><tr><th>dataset</th><th>metric</th><th>n</th><th>candidate</th><th>champion</th>
+    <th>Δ [95% CI]</th><th>p (Holm)</th><th>verdict</th></tr></thead><tbody>
+    ${rows.map((r) => `<tr><td>${esc(r.dataset)}</td><td>${esc(r.metric)}</td><td>${r.n}</td>
+      <td>${fmt(r.candidate_score)}</td><td>${fmt(r.champion_score)}</td>
+      <td>${fmt(r.difference)} [${fmt(r.ci_low)}, ${fmt(r.ci_high)}]</td>
+      <td>${fmt(r.p_adjusted ?? r.p_value, 4)}</td><td class="verdict-${esc(r.verdict)}">${esc(r.verdict || "–")}</td></tr>`).join("")}
+    </tbody></table>${reportLink(p.report_path)}`;
+}
+
+// Difference with its CI per row, zero line in the middle.
+function forestPlot(rows) {
+  const w = 520, rowH = 26, h = rows.length * rowH + 30, x0 = 170, span = w - x0 - 20;
+  const lim = Math.max(0.05, ...rows.flatMap((r) => [Math.abs(r.ci_low ?? 0), Math.abs(r.ci_high ?? 0), Math.abs(r.difference ?? 0)]));
+  const X = (v) => x0 + span / 2 + (v / lim) * (span / 2);
+  const marks = rows.map((r, i) => {
+    const y = 20 + i * rowH, color = r.verdict === "better" ? "#3fb950" : r.verdict === "worse" ? "#f85149" : "#8b98a5";
+    if (r.difference === null || r.difference === undefined) return `<text x="4" y="${y + 4}">${esc(r.dataset)} (no champion)</text>`;
+    return `<text x="4" y="${y + 4}">${esc(r.dataset)} · ${esc(r.metric)}</text>
+      <line x1="${X(r.ci_low ?? r.difference)}" x2="${X(r.ci_high ?? r.difference)}" y1="${y}" y2="${y}" stroke="${color}" stroke-width="3"/>
+      <circle cx="${X(r.difference)}" cy="${y}" r="5" fill="${color}"/>`;
+  }).join("");
+  return `<svg id="forest" width="${w}" height="${h}" role="img" aria-label="accuracy difference with 95% CI">
+    <line class="axis" x1="${X(0)}" x2="${X(0)}" y1="6" y2="${h - 16}"/>
+    <text x="${X(0) - 20}" y="${h - 2}">0 (champion)</text>
+    <text x="${x0}" y="${h - 2}">−${fmt(lim, 2)}</text><text x="${w - 50}" y="${h - 2}">+${fmt(lim, 2)}</text>${marks}</svg>`;
+}
+
+function stabilitySecurityBlock(evaluation) {
+  const p = payload(evaluation);
+  if (!p) return "";
+  const s = p.stability, sec = p.security;
+  const stab = s ? `<div class="kv" id="stability"><span>repeats</span><span>${s.repeats}</span>
+      <span>mean agreement</span><span>${fmt(s.mean_agreement)}</span>
+      <span>exact-match consistency</span><span>${fmt(s.exact_match_consistency)}</span>
+      <span>Fleiss' kappa</span><span>${fmt(s.fleiss_kappa)}</span>
+      <span>accuracy spread</span><span>${fmt(s.accuracy_spread)}</span>
+      <span>flipping items</span><span>${(s.flipping_items || []).length}</span></div>` : `<p class="empty">no stability run</p>`;
+  const secHtml = sec ? barChart("security", Object.entries(sec.by_category || {}), 1, "attack success rate")
+    + `<p>overall attack success rate: <b>${fmt(sec.attack_success_rate)}</b> over ${sec.attacks} attacks</p>` : `<p class="empty">no red-team run</p>`;
+  return `<h3>Stability</h3>${stab}<h3>Security (red team)</h3>${secHtml}`;
+}
+
+function barChart(id, pairs, max, label) {
+  const w = 520, rowH = 20, h = pairs.length * rowH + 20, x0 = 190, span = w - x0 - 50;
+  const bars = pairs.map(([k, v], i) => {
+    const y = 6 + i * rowH, color = v > 0.2 ? "#f85149" : v > 0 ? "#d29922" : "#3fb950";
+    return `<text x="4" y="${y + 12}">${esc(k)}</text><rect x="${x0}" y="${y}" height="14" width="${Math.max(1, (v / max) * span)}" fill="${color}"/>
+      <text x="${x0 + Math.max(1, (v / max) * span) + 4}" y="${y + 12}">${fmt(v, 2)}</text>`;
+  }).join("");
+  return `<svg id="${id}" width="${w}" height="${h}" role="img" aria-label="${esc(label)}">${bars}</svg>`;
+}
+
+function latencyBlock(loadtest) {
+  const p = payload(loadtest);
+  if (!p || !(p.levels || []).length) return `<h3>Latency & cost</h3><p class="empty">no load test yet</p>`;
+  const pts = p.levels.map((l) => ({ x: l.output_tokens_per_s, y: l.ttft_ms ? l.ttft_ms.p95 : null, y2: l.e2e_ms ? l.e2e_ms.p95 : null, level: l.level }));
+  const cost = p.cost ? `<div class="kv" id="cost"><span>$ / 1M tokens</span><span>${fmt(p.cost.usd_per_1m_tokens, 4)}</span>
+      <span>$ / request</span><span>${fmt(p.cost.usd_per_request, 6)}</span>
+      <span>monthly</span><span>${p.cost.monthly_usd === null ? "–" : "$" + fmt(p.cost.monthly_usd, 0)}</span>
+      <span>Δ vs champion ($/1M)</span><span>${fmt(p.cost.delta_usd_per_1m_tokens, 4)}</span></div>` : "";
+  return `<h3>Latency–throughput</h3>${lineChart(pts)}${cost}${reportLink(p.report_path)}`;
+}
+
+function lineChart(pts) {
+  const w = 520, h = 220, m = 40;
+  const xs = pts.map((p) => p.x), ys = pts.flatMap((p) => [p.y, p.y2]).filter((v) => v !== null);
+  const xmax = Math.max(1, ...xs), ymax = Math.max(1, ...ys);
+  const X = (v) => m + (v / xmax) * (w - 2 * m), Y = (v) => h - m + 10 - (v / ymax) * (h - 2 * m);
+  const path = (key) => pts.filter((p) => p[key] !== null).map((p, i) => `${i ? "L" : "M"}${X(p.x)},${Y(p[key])}`).join(" ");
+  const dots = pts.map((p) => p.y === null ? "" : `<circle cx="${X(p.x)}" cy="${Y(p.y)}" r="4" fill="#58a6ff"><title>level ${p.level}</title></circle>`).join("");
+  return `<svg id="latency" width="${w}" height="${h}" role="img" aria-label="p95 latency against output tokens per second">
+    <line class="axis" x1="${m}" y1="${h - m + 10}" x2="${w - m}" y2="${h - m + 10}"/><line class="axis" x1="${m}" y1="10" x2="${m}" y2="${h - m + 10}"/>
+    <path d="${path("y")}" stroke="#58a6ff" fill="none" stroke-width="2"/><path d="${path("y2")}" stroke="#d29922" fill="none" stroke-width="2" stroke-dasharray="4 3"/>${dots}
+    <text x="${w / 2 - 60}" y="${h - 4}">output tokens/s (max ${fmt(xmax, 1)})</text>
+    <text x="2" y="10">ms (max ${fmt(ymax, 0)})</text>
+    <text x="${w - 150}" y="24" fill="#58a6ff">— p95 TTFT</text><text x="${w - 150}" y="38">- - p95 E2E</text></svg>`;
+}
+
+function promptBlock(po) {
+  const p = payload(po);
+  if (!p) return "";
+  return `<h3>Prompt optimization</h3><div class="kv" id="prompt-opt"><span>accepted</span><span class="${p.accepted ? "ok" : "warn"}">${p.accepted}</span>
+    <span>held-out before → after</span><span>${fmt(p.baseline_score)} → ${fmt(p.best_score)}</span>
+    <span>p-value</span><span>${fmt(p.p_value, 4)}</span><span>reason</span><span>${esc(p.reason)}</span></div>${reportLink(p.report_path)}`;
+}
+
+function timelineBlock(card) {
+  const rows = card.stage_history || [];
+  return `<h3>Pipeline timeline</h3><ol id="timeline">${rows.map((h) => `<li><span class="t">${esc(h.at || h.created_at || "")}</span>
+    ${esc(h.from_stage || "∅")} → <b class="stage-${esc(h.to_stage)}">${esc(h.to_stage)}</b> by ${esc(h.actor)} ${h.reason ? "— " + esc(h.reason) : ""}</li>`).join("")}</ol>`;
+}
+
+function canaryBlock(steps) {
+  if (!steps || !steps.length) return `<h3>Canary</h3><p class="empty">no canary yet</p>`;
+  const w = 520, h = 140, m = 30, n = steps.length;
+  const X = (i) => m + (i / Math.max(1, n - 1)) * (w - 2 * m), Y = (v) => h - m - (v / 100) * (h - 2 * m);
+  const colors = { advance: "#3fb950", promote: "#3fb950", hold: "#d29922", inconclusive: "#8b98a5", rollback: "#f85149" };
+  const pts = steps.map((s, i) => ({ x: X(i), y: Y(payload(s).weight_pct || 0), d: payload(s).decision, r: payload(s).reason }));
+  return `<h3>Canary progress</h3><svg id="canary" width="${w}" height="${h}" role="img" aria-label="canary weight per step">
+    <line class="axis" x1="${m}" y1="${h - m}" x2="${w - m}" y2="${h - m}"/>
+    <path d="${pts.map((p, i) => `${i ? "L" : "M"}${p.x},${p.y}`).join(" ")}" stroke="#58a6ff" fill="none"/>
+    ${pts.map((p) => `<circle cx="${p.x}" cy="${p.y}" r="5" fill="${colors[p.d] || "#58a6ff"}"><title>${esc(p.d)}: ${esc(p.r)}</title></circle>`).join("")}
+    <text x="2" y="${Y(100) + 4}">100%</text><text x="2" y="${h - m}">0%</text></svg>
+    <ol>${steps.map((s) => `<li>${fmt(payload(s).weight_pct, 0)}% — <b>${esc(payload(s).decision)}</b>: ${esc(payload(s).reason)}</li>`).join("")}</ol>`;
+}
+
+function degradationBlock(degradations, samples) {
+  const d = (degradations || []).map((r) => payload(r));
+  const list = d.length ? `<ul id="degradations">${d.map((p) => `<li class="fail">${esc((p.rules || []).join(", "))} on ${esc(p.route)}
+      ${reportLink(p.report_path, "drift report")}</li>`).join("")}</ul>` : `<p class="empty">no degradation</p>`;
+  const rows = (samples || []).slice(0, 20);
+  const table = rows.length ? `<table id="samples"><thead><tr><th>prompt</th><th>response</th><th>reason</th></tr></thead><tbody>
+      ${rows.map((s) => `<tr><td>${esc(s.prompt).slice(0, 120)}</td><td>${esc(s.response).slice(0, 120)}</td><td>${esc(s.reason)}</td></tr>`).join("")}
+      </tbody></table>` : `<p class="empty">no captured samples</p>`;
+  return `<h3>Drift & degradations</h3>${list}<h3>Captured samples (${(samples || []).length})</h3>${table}`;
+}
+
+function reportLink(path, label = "full report") {
+  if (!path) return "";
+  const i = path.indexOf("/reports/");
+  return i < 0 ? "" : `<p><a href="${esc(path.slice(i))}" target="_blank">${label}</a></p>`;
+}
+
+// ---------- live events ----------
+async function refreshEvents() {
+  const events = await getJSON(`/api/v1/events/recent?after=${state.lastEvent}`);
+  if (!events.length) return false;
+  state.lastEvent = events[events.length - 1].seq;
+  const list = $("#events");
+  for (const e of events) {
+    const li = document.createElement("li");
+    const fields = Object.entries(e.fields).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(" ");
+    li.innerHTML = `<span class="t">${esc(e.time.slice(11, 19))}</span> <span class="ty">${esc(e.type)}</span> ${esc(e.subject || "")}<br>${esc(fields)}`;
+    list.prepend(li);
+  }
+  while (list.children.length > 300) list.lastChild.remove();
+  return true;
+}
+
+async function tick() {
+  try {
+    const changed = await refreshEvents();
+    await refreshCandidates();
+    if (changed) await refreshDetail();
+    $("#conn").textContent = "live"; $("#conn").className = "pill ok";
+  } catch (err) {
+    $("#conn").textContent = "disconnected"; $("#conn").className = "pill fail";
+  }
+}
+
+tick().then(refreshDetail);
+setInterval(tick, 2000);

@@ -21,7 +21,7 @@ from services.deployer.domain import canary as ca
 from services.deployer.domain import routes
 from services.deployer.domain.policy import Decision, Policy, decide_dev, decide_dev_evaluation, decide_staging
 from services.deployer.domain.run import Phase, Run
-from shared.pipeline import Stage, check_transition
+from shared.pipeline import TRANSITIONS, Stage, check_transition
 
 ACTOR = "deployer"
 Output = EventData | RouteTable
@@ -286,7 +286,8 @@ def on_stage_changed(run: Run, ev: ModelStageChanged, env: Env) -> Result:
     """The registry applied a move (ours or an operator's); follow it with the routes."""
     operator = ev.actor != ACTOR
     to = Stage(ev.to_stage)
-    res = Result(run.model_copy(update={"stage": to, "expected": to if operator else run.expected})
+    res = Result(run.model_copy(update={"stage": to, "expected": _follow(run.expected, to) if operator
+                                        else run.expected})
                  .noted(ev.actor, f"stage {ev.from_stage} -> {ev.to_stage}", ev.reason))
     if not operator or run.phase not in (Phase.canary, Phase.rolling_back, Phase.done):
         return res.phase(Phase.done) if ev.to_stage in (Stage.rejected, Stage.retired) else res
@@ -296,6 +297,11 @@ def on_stage_changed(run: Run, ev: ModelStageChanged, env: Env) -> Result:
         res.run = res.run.model_copy(update={"rollback_weights": [0.0]})
         return _rollback_step(res, f"rolled back by {ev.actor}: {ev.reason}")
     return res
+
+
+def _follow(expected: Stage, moved_to: Stage) -> Stage:
+    """After someone else's move: our pending request still stands if it is legal from there."""
+    return expected if expected == moved_to or expected in TRANSITIONS[moved_to] else moved_to
 
 
 def _promote_route(res: Result, reason: str) -> Result:

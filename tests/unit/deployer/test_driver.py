@@ -205,3 +205,14 @@ def test_a_target_failing_its_health_check_as_the_canary_begins_gets_no_traffic(
     res = driver.abandon_canary(res, "http://127.0.0.1:30000/health did not answer 200")
     assert not of(res, RouteTable) and not of(res, CanaryStepChanged)
     assert requested(res) == ["canary", "rolled_back"] and of(res, DeploymentChanged)[0].status == "failed"
+
+
+def test_the_registrys_own_approved_move_keeps_the_pending_canary_request():
+    run, _ = to_awaiting_approval()
+    run = driver.on_approved(run, ModelApproved(candidate_id="cand-1", approver="bob"), ENV).run
+    assert run.expected == Stage.canary
+    moved = driver.on_stage_changed(run, ModelStageChanged(candidate_id="cand-1", task="sentiment",
+                                                           from_stage="awaiting_approval", to_stage="approved",
+                                                           actor="bob", reason="approved"), ENV)
+    assert moved.run.stage == Stage.approved and moved.run.expected == Stage.canary and moved.out == []
+    Result(moved.run).request(Stage.production, "the canary passed")  # still legal from the pending canary

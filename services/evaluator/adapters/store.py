@@ -1,7 +1,8 @@
 """The evaluation's directory: $CHALLENGER_HOME/reports/evaluations/<evaluation_id>/.
 
-- items.partial.jsonl: every scored answer as soon as it exists (append-only), so a
-  restarted evaluator resumes where it stopped instead of starting over;
+- items.partial.jsonl: every scored answer (append-only, flushed every FLUSH_EVERY answers
+  and at the end), so a restarted evaluator resumes where it stopped instead of starting
+  over; a crash loses at most the unflushed answers, which are simply asked again;
 - results.jsonl: the final per-item results (also stored as a content-addressed blob);
 - result.json: the published `evaluation.completed` payload, written last: its presence
   means "done", and a re-delivered request republishes it instead of re-running;
@@ -20,6 +21,7 @@ from services.evaluator.domain.results import ItemResult, Key
 from shared import blobs
 
 log = logging.getLogger(__name__)
+FLUSH_EVERY = 32
 
 
 class EvaluationStore:
@@ -29,6 +31,7 @@ class EvaluationStore:
         self.blob_root = blob_root
         self._partial = self.dir / "items.partial.jsonl"
         self._handle = None
+        self._pending = 0
 
     @property
     def report_path(self) -> Path:
@@ -63,8 +66,12 @@ class EvaluationStore:
     def append(self, result: ItemResult) -> None:
         if self._handle is None:
             self.dir.mkdir(parents=True, exist_ok=True)
-            self._handle = self._partial.open("a", buffering=1)
+            self._handle = self._partial.open("a")
         self._handle.write(json.dumps(result.to_dict()) + "\n")
+        self._pending += 1
+        if self._pending >= FLUSH_EVERY:
+            self._handle.flush()
+            self._pending = 0
 
     def close(self) -> None:
         if self._handle is not None:

@@ -1,0 +1,157 @@
+"""`make bench-eval`: the evaluator's wall time on 1,000 items against a local OpenAI-compatible
+server with a fixed 50 ms latency at concurrency 64, against the ideal (n / concurrency x
+latency) and against promptfoo evaluating the same items against the same server in the same run.
+
+promptfoo is installed by this script into .bench/promptfoo (npm), never into the project.
+Run: python -m benchmarks.eval [--items 1000 --concurrency 64 --latency-ms 50 --rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from schemas.candidate import CandidateSpec, Engine
+from schemas.events.evaluations import EvaluationRequested
+from schemas.task import DatasetItem, TaskSpec
+from services.evaluator.adapters.store import EvaluationStore
+from services.evaluator.evaluation import engines_for, evaluate
+from shared.fakes.scripted_llm import start_scripted_llm
+
+ROOT = Path(__file__).resolve().parent.parent
+PROMPTFOO_DIR = ROOT / ".bench" / "promptfoo"
+PROMPTFOO_VERSION = "0.121"
+MODEL = "scripted"
+EXPECTED = "w1"  # the scripted server answers " w1 w2 ...": every item passes in both tools
+
+
+def ensure_promptfoo() -> Path:
+    binary = PROMPTFOO_DIR / "node_modules" / ".bin" / "promptfoo"
+    if not binary.exists():
+        PROMPTFOO_DIR.mkdir(parents=True, exist_ok=True)
+        (PROMPTFOO_DIR / "package.json").write_text('{"name": "bench-promptfoo", "private": true}')
+        print(f"installing promptfoo@{PROMPTFOO_VERSION} into {PROMPTFOO_DIR} (large; once)")
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", f"promptfoo@{PROMPTFOO_VERSION}"],
+                       cwd=PROMPTFOO_DIR, check=True)
+    return binary
+
+
+def items(n: int) -> list[DatasetItem]:
+    return [DatasetItem(id=f"q{i:05d}", input=f"Question number {i}: say something.", expected=EXPECTED)
+            for i in range(n)]
+
+
+async def run_ours(url: str, data: list[DatasetItem], concurrency: int, home: Path) -> tuple[float, float]:
+    """(wall s of the whole evaluation incl. report, wall s until the last answer was scored)."""
+    spec = CandidateSpec(name="scripted", model=MODEL, task="bench", engine=Engine.openai, endpoint=url)
+    task = TaskSpec(name="bench", metric="contains")
+    req = EvaluationRequested(evaluation_id=f"bench-{time.time_ns()}", candidate_id="bench", task="bench",
+                              candidate=spec, task_spec=task, kinds=["accuracy"], concurrency=concurrency)
+    engines = engines_for(req)
+    calls_done: list[float] = []
+
+    def progress(done: int, total: int) -> None:
+        if done == total:
+            calls_done.append(time.perf_counter())
+
+    start = time.perf_counter()
+    done = await evaluate(req, {"bench": data}, [], engines=engines, store=EvaluationStore(home, req.evaluation_id),
+                          progress=progress)
+    wall = time.perf_counter() - start
+    await engines.aclose()
+    assert done.accuracy[0].n == len(data) and done.accuracy[0].candidate_score == 1.0, done.accuracy
+    return wall, calls_done[-1] - start
+
+
+def promptfoo_config(url: str, data: list[DatasetItem], concurrency: int, out_dir: Path) -> Path:
+    tests = [{"vars": {"input": i.input}, "assert": [{"type": "icontains", "value": EXPECTED}]} for i in data]
+    config = {
+        "description": "challenger bench-eval",
+        "prompts": ["{{input}}"],
+        "providers": [{"id": f"openai:chat:{MODEL}",
+                       "config": {"apiBaseUrl": f"{url}/v1", "apiKey": "sk-dummy", "max_tokens": 8}}],
+        "tests": tests,
+        "evaluateOptions": {"maxConcurrency": concurrency, "cache": False},
+    }
+    path = out_dir / "promptfooconfig.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run_promptfoo(binary: Path, config: Path, concurrency: int, out_dir: Path) -> tuple[float, float, int]:
+    """(process wall s, promptfoo's own stats.durationMs in s, successes)."""
+    env = {**os.environ, "PROMPTFOO_DISABLE_TELEMETRY": "1", "PROMPTFOO_DISABLE_UPDATE": "1",
+           "PROMPTFOO_DISABLE_SHARING": "1", "PROMPTFOO_DISABLE_REMOTE_GENERATION": "1",
+           "PROMPTFOO_CACHE_ENABLED": "false", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1,localhost",
+           "PROMPTFOO_CONFIG_DIR": str(out_dir / "pf-home")}
+    out = out_dir / "out.json"
+    start = time.perf_counter()
+    proc = subprocess.run([str(binary), "eval", "-c", str(config), "--no-cache", "-j", str(concurrency),
+                           "--no-progress-bar", "--no-share", "-o", str(out)], cwd=out_dir, env=env,
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode not in (0, 100):  # 100: some assertion failed, still a completed run
+        raise RuntimeError(f"promptfoo exited {proc.returncode}: {proc.stderr[-2000:]}")
+    result = json.loads(out.read_text())
+    stats = result.get("results", {}).get("stats", {}) or result.get("stats", {})
+    return wall, float(stats.get("durationMs", 0)) / 1000, int(stats.get("successes", -1))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--items", type=int, default=1000)
+    p.add_argument("--concurrency", type=int, default=64)
+    p.add_argument("--latency-ms", type=float, default=50.0)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--skip-promptfoo", action="store_true")
+    a = p.parse_args()
+    binary = None if a.skip_promptfoo else ensure_promptfoo()
+    data = items(a.items)
+    ideal = a.items / a.concurrency * a.latency_ms / 1000
+    server = start_scripted_llm(model=MODEL, latency_ms=a.latency_ms, output_tokens=4)
+    ours, calls, pf_wall, pf_eval = [], [], [], []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp_path = Path(tmp)
+            config = promptfoo_config(server.url, data, a.concurrency, tmp_path) if binary else None
+            for r in range(a.rounds):
+                total, answered = asyncio.run(run_ours(server.url, data, a.concurrency, tmp_path / "ours"))
+                ours.append(total)
+                calls.append(answered)
+                if binary and config:
+                    wall, inner, ok = run_promptfoo(binary, config, a.concurrency, tmp_path)
+                    pf_wall.append(wall)
+                    pf_eval.append(inner)
+                    print(f"round {r + 1}: ours {ours[-1]:.3f}s (answers {calls[-1]:.3f}s)  "
+                          f"promptfoo {wall:.3f}s (its eval {inner:.3f}s, "
+                          f"{ok} passed)")
+                else:
+                    print(f"round {r + 1}: ours {ours[-1]:.3f}s (answers {calls[-1]:.3f}s)")
+    finally:
+        server.stop()
+    med, med_calls = statistics.median(ours), statistics.median(calls)
+    print(f"\n{a.items} items, concurrency {a.concurrency}, server latency {a.latency_ms:.0f} ms, "
+          f"median of {a.rounds} rounds")
+    print(f"ideal (n/concurrency x latency)      {ideal:.3f} s   (machine load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} CPUs)")
+    print(f"challenger: all answers scored       {med_calls:.3f} s   {med_calls / ideal:.2f}x ideal")
+    print(f"challenger: + results, stats, report {med:.3f} s   {med / ideal:.2f}x ideal")
+    if pf_wall:
+        pw, pe = statistics.median(pf_wall), statistics.median(pf_eval)
+        print(f"promptfoo process wall               {pw:.3f} s   {pw / ideal:.2f}x ideal   "
+              f"challenger is {pw / med:.2f}x faster")
+        print(f"promptfoo own eval time (durationMs) {pe:.3f} s   {pe / ideal:.2f}x ideal   "
+              f"challenger is {pe / med:.2f}x faster")
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from fastapi import FastAPI
 
@@ -26,6 +27,12 @@ def build_monitor(ctx: ServiceContext, cfg: MonitorConfig) -> Monitor:
     return Monitor(cfg, deps, queue_size=ANALYSIS_QUEUE)
 
 
+async def tick_forever(monitor: Monitor, every_s: float = 1.0) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        await monitor.tick(time.time())
+
+
 def create_app(settings: Settings | None = None, cfg: MonitorConfig | None = None, group: str = GROUP) -> FastAPI:
     settings = settings or Settings()
     cfg = cfg or load_config(config_path(settings.home))
@@ -34,7 +41,9 @@ def create_app(settings: Settings | None = None, cfg: MonitorConfig | None = Non
         monitor = build_monitor(ctx, cfg)
         registry = RegistryClient(settings.registry_url, settings.token)
         augmenter = AugmentationHandler(registry=registry, home=settings.home, publish=ctx.producer.publish)
-        ctx.state.update(monitor=monitor, registry=registry, analysis=asyncio.create_task(monitor.analyse_forever()))
+        tasks = [asyncio.create_task(monitor.analyse_forever())]
+        tasks += [asyncio.create_task(tick_forever(monitor))] if cfg.window_seconds else []
+        ctx.state.update(monitor=monitor, registry=registry, tasks=tasks)
         return [
             Subscription([inference.TOPIC], group, monitor.handle,
                          {inference.InferenceLogged.event_type, inference.FeedbackReceived.event_type}),
@@ -43,7 +52,8 @@ def create_app(settings: Settings | None = None, cfg: MonitorConfig | None = Non
         ]
 
     async def on_stop(ctx: ServiceContext) -> None:
-        ctx.state["analysis"].cancel()
+        for task in ctx.state["tasks"]:
+            task.cancel()
         await ctx.state["registry"].aclose()
         judge = ctx.state["monitor"].deps.judge
         await judge.aclose() if judge else None

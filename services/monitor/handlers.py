@@ -78,6 +78,11 @@ class Monitor:
                 await self._closed(self.windows.tick(envelope.time.timestamp()), envelope)
         self._remember(envelope.id)
 
+    async def tick(self, now: float) -> None:
+        """Close time windows that are due even when their route went quiet."""
+        async with self._lock:
+            await self._closed(self.windows.tick(now), None)
+
     def on_feedback(self, fb: FeedbackReceived) -> None:
         self.windows.set_feature(fb.route, fb.request_id, "feedback", fb.score)
         metrics.FEEDBACK.inc()
@@ -92,7 +97,7 @@ class Monitor:
         self._reference[route] = deque(records, maxlen=self.cfg.reference_size)
         self.deps.store.save_reference(route, list(self._reference[route]))
 
-    async def _closed(self, windows: list[Window], cause: Envelope[Any]) -> None:
+    async def _closed(self, windows: list[Window], cause: Envelope[Any] | None) -> None:
         for window in windows:
             if self._queue is None:
                 await self.close(window, cause)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import ConsumerRecord
 
 from schemas import Envelope
 from schemas.events import alerts, degradations
@@ -19,6 +19,7 @@ from services.monitor.config import MonitorConfig
 from shared.bus.codec import decode
 from shared.bus.producer import EventProducer
 from shared.settings import Settings
+from tests.integration.bus.helpers import raw_records
 from tests.unit.monitor.synthetic import stream
 
 WINDOW = 20
@@ -30,21 +31,11 @@ def evidently_loaded() -> None:
 
 
 async def read_events(bootstrap: str, topic: str, route: str, want: int, timeout: float) -> list[Envelope[Any]]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
-    await consumer.start()
-    found: list[Envelope[Any]] = []
-    try:
-        async with asyncio.timeout(timeout):
-            while len(found) < want:
-                batches = await consumer.getmany(timeout_ms=200)
-                events = [decode(r.key, r.value, r.headers) for rs in batches.values() for r in rs]
-                found += [e for e in events if getattr(e.data, "route", None) == route]
-    except TimeoutError:
-        pass
-    finally:
-        await consumer.stop()
-    return found
+    def ours(r: ConsumerRecord) -> bool:
+        return getattr(decode(r.key, r.value, r.headers).data, "route", None) == route
+
+    found = await raw_records(bootstrap, topic, ours, want, timeout)
+    return [decode(r.key, r.value, r.headers) for r in found]
 
 
 def report_size(path: str | None, folder: Path) -> int:

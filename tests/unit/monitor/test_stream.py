@@ -98,3 +98,13 @@ async def test_queued_analysis_detects_the_same_shift() -> None:
     await asyncio.wait_for(m.drain(), 10)
     worker.cancel()
     assert len(published.of_type("degradation.detected")) == 1
+
+
+async def test_a_quiet_route_closes_its_time_window_on_tick() -> None:
+    published, store = Published(), MemoryStore()
+    m = monitor(published, store, window_size=1000, window_seconds=30)
+    events = stream(5, shift_at=None)
+    await feed(m, events)
+    assert store.windows == []
+    await m.tick(events[0].time.timestamp() + 31)
+    assert [len(w.records) for w in store.windows] == [5]

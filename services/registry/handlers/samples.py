@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from schemas import Envelope
 from schemas.events.inference import FeedbackReceived
+from services.registry.domain.errors import NotFound
+from services.registry.domain.exports import ExportFormat, export_line
 from services.registry.handlers.emit import emit
 from services.registry.models import CapturedSample
 
@@ -22,6 +25,23 @@ def list_samples(*, session: Session, candidate_id: str | None = None, route: st
     if degradation_id:
         query = query.where(CapturedSample.degradation_id == degradation_id)
     return list(session.exec(query).all())
+
+
+def set_chosen(*, session: Session, sample_id: int, chosen: str) -> CapturedSample:
+    sample = session.get(CapturedSample, sample_id)
+    if sample is None:
+        raise NotFound(f"sample {sample_id} not found")
+    sample.chosen = chosen
+    session.add(sample)
+    return sample
+
+
+def export_samples(*, session: Session, fmt: ExportFormat, candidate_id: str | None = None,
+                   route: str | None = None) -> str:
+    """JSONL of the samples that have a preferred answer."""
+    rows = list_samples(session=session, candidate_id=candidate_id, route=route, limit=100_000)
+    lines = [export_line(fmt, prompt=s.prompt, response=s.response, chosen=s.chosen) for s in reversed(rows)]
+    return "".join(json.dumps(line) + "\n" for line in lines if line is not None)
 
 
 def record_feedback(*, session: Session, feedback: FeedbackReceived) -> Envelope[Any]:

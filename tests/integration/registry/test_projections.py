@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
@@ -85,3 +87,9 @@ def test_degradation_samples_are_captured_negative(client: TestClient, registry:
     listed = client.get("/api/v1/samples", params={"route": "chat"}).json()
     assert {s["label"] for s in listed} == {"negative"} and listed[0]["degradation_id"] == "dg-1"
     assert client.get(f"/api/v1/candidates/{cid}/scorecard").json()["degradations"][0]["summary"] == "accuracy_drop"
+
+    assert client.get("/api/v1/samples/export", params={"format": "dpo"}).text == ""
+    labelled = client.patch(f"/api/v1/samples/{listed[0]['id']}", json={"chosen": "Lima"}, headers=admin)
+    assert labelled.status_code == 200
+    export = client.get("/api/v1/samples/export", params={"format": "dpo", "route": "chat"}).text
+    assert json.loads(export) == {"prompt": "Capital of Peru?", "chosen": "Lima", "rejected": "Paris"}

@@ -25,3 +25,12 @@ def test_canary_step_summary_has_weight_and_route() -> None:
     data = CanaryStepChanged(candidate_id="c", route="r1", weight_pct=25, decision="advance", reason="ok")
     row = PROJECTIONS[data.event_type].row(data)
     assert row.status == "advance" and row.summary == "25% on r1: ok" and row.run_id is None
+
+
+def test_exports_need_a_preferred_answer() -> None:
+    from services.registry.domain.exports import export_line
+
+    assert export_line("dpo", prompt="p", response="bad", chosen=None) is None
+    assert export_line("dpo", prompt="p", response="bad", chosen="good") == {
+        "prompt": "p", "chosen": "good", "rejected": "bad"}
+    assert export_line("sft", prompt="p", response="bad", chosen="good")["messages"][1]["content"] == "good"

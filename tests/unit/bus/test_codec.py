@@ -109,3 +109,36 @@ def test_submitted_payload_class_is_resolved_from_the_type() -> None:
     back = decode(*encode(submitted()))
 
     assert type(back.data) is ModelSubmitted
+
+
+def test_our_header_reader_agrees_with_the_sdk_from_binary() -> None:
+    from cloudevents.core.bindings import kafka as ce_kafka
+    from cloudevents.core.formats.json import JSONFormat
+
+    from shared.bus.codec import attributes
+
+    key, value, headers = encode(submitted("cand-5", traceparent=TRACEPARENT))
+    sdk = ce_kafka.from_binary(ce_kafka.KafkaMessage(headers=dict(headers), key=None, value=value), JSONFormat())
+
+    ours = attributes(headers)
+
+    theirs = sdk.get_attributes()
+    assert ours.keys() == theirs.keys()
+    assert {k: v for k, v in ours.items() if k != "time"} == {k: str(v) for k, v in theirs.items() if k != "time"}
+    assert decode(key, value, headers).time == theirs["time"]
+    assert json.loads(value) == sdk.get_data()
+
+
+@pytest.mark.parametrize(("header", "raw", "reason"), [
+    ("ce_id", None, "not a CloudEvent: missing header ce_id"),
+    ("ce_specversion", b"0.3", "not a CloudEvent 1.0: specversion '0.3'"),
+    ("ce_source", b"\xff", "header ce_source is not UTF-8"),
+])
+def test_a_message_that_is_not_a_cloudevent_1_0_says_which_header(header: str, raw: bytes | None,
+                                                                   reason: str) -> None:
+    key, value, headers = encode(submitted())
+
+    with pytest.raises(PoisonMessage) as info:
+        decode(key, value, _with_header(headers, header, raw))
+
+    assert info.value.reason == reason

@@ -148,7 +148,7 @@ def dataset_upload(file: Annotated[Path, typer.Argument(exists=True, readable=Tr
     """Upload a JSONL dataset; every line is validated."""
     params = {"task": task, "kind": kind} | ({"name": name} if name else {})
     with file.open("rb") as f:
-        created = call("POST", "/datasets", params=params, files={"file": (file.name, f)})
+        created = call("POST", "/datasets", data=params, files={"file": (file.name, f)})
     console.print(f"[green]✓ {created['name']} {created['id']}[/]: {created['items']} items, "
                   f"version {created['version'][:12]}")
 

@@ -157,18 +157,18 @@ def test_approval_rules(client: TestClient, registry: Registry, token_for: Calla
 
 def test_dataset_upload_validation_and_immutability(client: TestClient, registry: Registry, admin: Auth) -> None:
     good = b'{"id": "1", "input": "France?", "expected": "Paris"}\n{"id": "2", "input": "Peru?", "expected": "Lima"}\n'
-    created = client.post(f"{API}/datasets", params={"task": "capitals", "name": "mine"},
+    created = client.post(f"{API}/datasets", data={"task": "capitals", "name": "mine"},
                           files={"file": ("d.jsonl", good)}, headers=admin)
     assert created.status_code == 201, created.text
     dataset = created.json()
     assert dataset["items"] == 2 and len(dataset["version"]) == 64
-    again = client.post(f"{API}/datasets", params={"task": "capitals", "name": "mine"},
+    again = client.post(f"{API}/datasets", data={"task": "capitals", "name": "mine"},
                         files={"file": ("d.jsonl", good)}, headers=admin)
     assert again.json()["id"] == dataset["id"]
     assert [i["id"] for i in client.get(f"{API}/datasets/{dataset['id']}/items").json()] == ["1", "2"]
 
     bad = good + b'{"id": "3", "inptu": "typo"}\n'
-    rejected = client.post(f"{API}/datasets", params={"task": "capitals"}, files={"file": ("d.jsonl", bad)},
+    rejected = client.post(f"{API}/datasets", data={"task": "capitals"}, files={"file": ("d.jsonl", bad)},
                            headers=admin)
     assert rejected.status_code == 422 and rejected.json()["detail"][0]["reason"].startswith("line 3:")
 

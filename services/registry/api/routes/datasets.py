@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, File, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from sqlmodel import col, select
 
 from services.registry.api.deps import CurrentUser, HomeDep, SessionDep
@@ -18,9 +18,11 @@ router = APIRouter(prefix="/datasets", tags=["datasets"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DatasetPublic)
-def upload(session: SessionDep, user: CurrentUser, home: HomeDep, task: str, name: str | None = None,
-           kind: DatasetKind = "golden", labelled_by: str | None = None,
+def upload(session: SessionDep, user: CurrentUser, home: HomeDep, task: str = Form(...),
+           name: str | None = Form(None, description="default TASK-KIND"), kind: DatasetKind = Form("golden"),
+           labelled_by: str | None = Form(None, description="teacher candidate of a silver dataset"),
            file: UploadFile = File(..., description="JSONL, one schemas.task.DatasetItem per line")) -> Dataset:
+    """Multipart form: the fields above plus the JSONL file."""
     require(user.role, Action.submit)
     dataset = catalog.upload_dataset(session=session, home=home, task_name=task, name=name or f"{task}-{kind}",
                                      kind=kind, data=file.file.read(), labelled_by=labelled_by)

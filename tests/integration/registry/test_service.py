@@ -45,5 +45,5 @@ def test_stage_change_request_is_applied_and_published(broker: str, sqlite_url: 
         history = client.get(f"/api/v1/candidates/{cid}/history").json()
         assert history[-1]["actor"] == "deployer" and history[-1]["reason"] == "dev gauntlet"
         wait_until(lambda: outbox.pending_count(registry.engine) == 0)
-    ids = asyncio.run(arrivals(broker, f"t-{uid}", {cid}, settle_s=2.0))
+    ids = asyncio.run(arrivals(broker, f"t-{uid}", {cid}, 3, settle_s=2.0))
     assert len(ids) == 3 and cause in ids  # submitted, the request itself, stage_changed: each once

@@ -18,13 +18,13 @@ from shared.runtime import ServiceContext, Subscription, service_app
 from shared.settings import Settings
 
 GROUP = "monitor"
-ANALYSIS_QUEUE = 8  # closed windows waiting for drift analysis before ingest is held back
+DRIFT_BACKLOG = 4  # closed windows waiting for Evidently; beyond it, windows get the rules only
 
 
 def build_monitor(ctx: ServiceContext, cfg: MonitorConfig) -> Monitor:
     deps = Deps(publish=ctx.producer.publish, store=MonitorStore(ctx.settings.home),
                 reports_dir=ctx.settings.reports_dir, judge=Judge(cfg.judge) if cfg.judge else None)
-    return Monitor(cfg, deps, queue_size=ANALYSIS_QUEUE)
+    return Monitor(cfg, deps, queue_size=DRIFT_BACKLOG)
 
 
 async def tick_forever(monitor: Monitor, every_s: float = 1.0) -> None:

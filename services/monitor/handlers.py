@@ -51,14 +51,16 @@ class Deps:
 
 class Monitor:
     """Ingest (features, windows) runs in the consumer; the analysis of a closed window (judge,
-    drift, rules, alarm) runs inline, or, with `queue_size`, in `analyse_forever` behind a
-    bounded queue, so a slow Evidently run does not stall ingest (the full queue pushes back)."""
+    drift, rules, alarm) runs inline, or, with `queue_size`, in `analyse_forever`, so a slow
+    Evidently run does not stall ingest. When `queue_size` windows already wait, the next ones
+    are analysed without drift (the cheap rules still run): ingest never blocks on Evidently."""
 
     def __init__(self, cfg: MonitorConfig, deps: Deps, queue_size: int | None = None) -> None:
         self.cfg = cfg
         self.deps = deps
-        self._queue: asyncio.Queue[tuple[Window, Envelope[Any] | None]] | None = (
-            asyncio.Queue(queue_size) if queue_size else None)
+        self._queue: asyncio.Queue[tuple[Window, Envelope[Any] | None, bool]] | None = (
+            asyncio.Queue() if queue_size else None)
+        self._drift_backlog = queue_size or 0
         self.windows = Windows(cfg.window_policy)
         self._reference: dict[str, deque[Record]] = {}
         self._hysteresis: dict[WindowKey, Hysteresis] = {}
@@ -102,14 +104,17 @@ class Monitor:
             if self._queue is None:
                 await self.close(window, cause)
             else:
-                await self._queue.put((window, cause))
+                with_drift = self._queue.qsize() < self._drift_backlog
+                if not with_drift:
+                    metrics.DRIFT_SKIPPED.inc()
+                self._queue.put_nowait((window, cause, with_drift))
 
     async def analyse_forever(self) -> None:
         assert self._queue is not None, "analyse_forever needs a queue_size"
         while True:
-            window, cause = await self._queue.get()
+            window, cause, with_drift = await self._queue.get()
             try:
-                await self.close(window, cause)
+                await self.close(window, cause, with_drift)
             except Exception:  # one bad window must not stop the analysis of the next
                 log.exception("analysis of window %s %s failed", window.key.slug(), window.window_id)
             finally:
@@ -119,7 +124,7 @@ class Monitor:
         """Wait until every queued window is analysed."""
         await self._queue.join() if self._queue is not None else None
 
-    async def close(self, window: Window, cause: Envelope[Any] | None = None) -> None:
+    async def close(self, window: Window, cause: Envelope[Any] | None = None, with_drift: bool = True) -> None:
         metrics.WINDOWS.inc()
         if self.deps.judge is not None:
             window = Window(window.key, window.seq, window.opened_at, window.closed_at,
@@ -133,18 +138,19 @@ class Monitor:
             log.info("no reference for route %s: window %s becomes it", window.key.route, window.window_id)
             self.set_reference(window.key.route, window.records)
             return
-        await self._judge_window(window, ref, cause)
+        await self._judge_window(window, ref, cause, with_drift and bool(ref))
 
-    async def _judge_window(self, window: Window, ref: list[Record], cause: Envelope[Any] | None) -> None:
-        drift = await self._drift(window, ref) if ref else NO_DRIFT
+    async def _judge_window(self, window: Window, ref: list[Record], cause: Envelope[Any] | None,
+                            with_drift: bool) -> None:
+        drift = await self._drift(window, ref) if with_drift else NO_DRIFT
         stats, ref_stats = window_stats(window.records), (window_stats(ref) if ref else None)
-        breaches = evaluate(stats, ref_stats, drift.share if ref else None, self.cfg.rules)
+        breaches = evaluate(stats, ref_stats, drift.share if with_drift else None, self.cfg.rules)
         hysteresis = self._hysteresis.setdefault(window.key, Hysteresis(self.cfg.hysteresis))
         if breaches:
             log.info("window %s %s breached: %s", window.key.slug(), window.window_id,
                      ", ".join(b.describe() for b in breaches))
         if hysteresis.step(bool(breaches)):
-            await self._fire(window, breaches, drift, ref, cause)
+            await self._fire(window, breaches, drift if with_drift else None, ref, cause)
 
     async def _drift(self, window: Window, ref: list[Record]) -> DriftResult:
         html = (self.deps.reports_dir / "monitor" / safe(window.key.route) / f"{window.window_id}.html"
@@ -152,12 +158,13 @@ class Monitor:
         with metrics.DRIFT_SECONDS.time():
             return await asyncio.to_thread(self.deps.drift, ref, window.records, html)
 
-    async def _fire(self, window: Window, breaches: list[Breach], drift: DriftResult, ref: list[Record],
+    async def _fire(self, window: Window, breaches: list[Breach], drift: DriftResult | None, ref: list[Record],
                     cause: Envelope[Any] | None) -> None:
-        failing = failing_samples(window.records, drifted=drift.drifted, ranges=reference_ranges(ref, FEATURES),
+        measured = drift or NO_DRIFT
+        failing = failing_samples(window.records, drifted=measured.drifted, ranges=reference_ranges(ref, FEATURES),
                                   latency_slo_ms=self.cfg.rules.latency_p95_ms, limit=self.cfg.max_samples)
-        ev = evidence(breaches, window_stats(window.records), drift.share if ref else None, drift.scores)
-        event = degradation_event(window, breaches, failing, ev, drift.report_path)
+        ev = evidence(breaches, window_stats(window.records), drift.share if drift else None, measured.scores)
+        event = degradation_event(window, breaches, failing, ev, measured.report_path)
         envelope = new_event(event, source=SOURCE, cause=cause, correlation_id=event.degradation_id)
         await self.deps.publish(envelope)
         await self.deps.publish(new_event(alert_for(event, breaches), source=SOURCE, cause=envelope))

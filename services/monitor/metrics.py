@@ -7,3 +7,4 @@ FEEDBACK = Counter("challenger_monitor_feedback_total", "feedback.received event
 WINDOWS = Counter("challenger_monitor_windows_total", "windows closed")
 DEGRADATIONS = Counter("challenger_monitor_degradations_total", "degradation.detected events published")
 DRIFT_SECONDS = Histogram("challenger_monitor_drift_seconds", "Evidently drift computation per window")
+DRIFT_SKIPPED = Counter("challenger_monitor_drift_skipped_total", "windows analysed without drift (backlog full)")

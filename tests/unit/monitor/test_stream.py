@@ -108,3 +108,22 @@ async def test_a_quiet_route_closes_its_time_window_on_tick() -> None:
     assert store.windows == []
     await m.tick(events[0].time.timestamp() + 31)
     assert [len(w.records) for w in store.windows] == [5]
+
+
+async def test_a_drift_backlog_never_blocks_ingest_and_rules_still_run() -> None:
+    published, calls = Published(), []
+
+    def counting_drift(ref, cur, html):  # type: ignore[no-untyped-def]
+        calls.append(len(cur))
+        return mean_shift_drift(ref, cur, html)
+
+    config = MonitorConfig(window_size=WINDOW, html_reports=False, hysteresis={"k": 1, "m": 1})
+    m = Monitor(config, Deps(publish=published, store=MemoryStore(), reports_dir=Path("/nonexistent"),
+                             drift=counting_drift), queue_size=2)
+    await feed(m, stream(7 * WINDOW, shift_at=6 * WINDOW))  # no worker yet: 7 windows wait
+    worker = asyncio.create_task(m.analyse_forever())
+    await asyncio.wait_for(m.drain(), 10)
+    worker.cancel()
+    assert len(calls) == 1  # window 1 is the reference, window 2 queued with drift, 3..7 without
+    [deg] = published.of_type("degradation.detected")
+    assert "drift_share" not in deg.data.rules and "refusal_spike" in deg.data.rules

@@ -10,7 +10,9 @@ The schedule, measured from the moment a request has been fully read (t0):
   * every later chunk when its last token is due: a chunk ending at token e (1-based,
     cumulative) is sent at t0 + ttft + (e - k0) * itl, k0 being the first chunk's tokens.
     So a chunk carrying k tokens follows the previous one by exactly k * itl.
-Deadlines are absolute (loop.call_at on t0 + offset), so delays never accumulate.
+Deadlines are absolute (loop.call_at on t0 + offset), so delays never accumulate. t0 is
+the kernel's arrival stamp of the request's last bytes (SO_TIMESTAMPNS) where available,
+so the server's own wake-up delay on a crowded machine is inside the schedule.
 
 Tokens are the words " w<i>" so a whitespace tokenizer counts them exactly; prompt tokens
 are the whitespace-separated words of the prompt.
@@ -36,6 +38,8 @@ import time
 import urllib.request
 from dataclasses import dataclass, fields
 from typing import Any
+
+from shared.rx_stamps import StampedListener, stamped_socket_of
 
 __all__ = ["ScriptConfig", "ScriptedServer", "start_scripted_llm", "schedule_offsets"]
 
@@ -132,9 +136,20 @@ class _Conn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.queue: list[_Request] = []
         self.busy = False
+        self.sock: Any = None
+
+    def arrival(self) -> float:
+        """When the request's bytes arrived, on the loop's clock."""
+        now = self.app.loop.time()
+        stamp = self.sock.last_rx if self.sock is not None else None
+        if stamp is None:
+            return now
+        stamp += time.monotonic() - time.perf_counter()  # both CLOCK_MONOTONIC on Linux: ~0
+        return stamp if now - 1.0 < stamp <= now else now
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.sock = stamped_socket_of(transport)
         with contextlib.suppress(OSError, AttributeError):
             transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
@@ -158,7 +173,7 @@ class _Conn(asyncio.Protocol):
             body = self.buf[end + 4:end + 4 + length]
             self.buf = self.buf[end + 4 + length:]
             parts = head[0].split(" ")
-            req = _Request(parts[0], parts[1] if len(parts) > 1 else "/", body, self.app.loop.time())
+            req = _Request(parts[0], parts[1] if len(parts) > 1 else "/", body, self.arrival())
             self.queue.append(req)
             if not self.busy:
                 self._next()
@@ -375,7 +390,7 @@ class _Job:
 # ---------------------------------------------------------------- running it
 
 def _listen_socket(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = StampedListener(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))

@@ -2,7 +2,7 @@
 bad server; every failure becomes an error type on the record.
 
 aiohttp, one pooled session, SSE split by hand (no per-line async iteration) to keep
-per-chunk overhead low. Chunk times are the kernel's receive stamps (rx_stamps) when the
+per-chunk overhead low. Chunk times are the kernel's receive stamps (shared.rx_stamps) when the
 platform gives them, else time.perf_counter() when the bytes reach us.
 """
 
@@ -14,9 +14,9 @@ from time import perf_counter
 import aiohttp
 
 from services.loadtester.adapters.protocols import MalformedEvent, Protocol
-from services.loadtester.adapters.rx_stamps import socket_of, stamped_socket_factory
 from services.loadtester.domain.records import RequestRecord
 from services.loadtester.domain.tokens import from_cumulative, split_tokens
+from shared.rx_stamps import stamped_socket_factory, stamped_socket_of
 
 
 def new_session(timeout_s: float = 600.0) -> aiohttp.ClientSession:
@@ -105,7 +105,7 @@ async def send(session: aiohttp.ClientSession, base_url: str, proto: Protocol, b
 async def _stream(resp: aiohttp.ClientResponse, proto: Protocol, rec: RequestRecord) -> None:
     state = _Stream(proto, rec)
     content = resp.content
-    sock = socket_of(resp)
+    sock = stamped_socket_of(resp)
     try:
         while True:
             data = await content.readany()

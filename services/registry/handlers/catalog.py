@@ -44,6 +44,15 @@ def update_task(*, session: Session, name: str, task_in: TaskUpdate) -> Task:
     return task
 
 
+def delete_task(*, session: Session, name: str) -> None:
+    """Only an unused task can go: candidates, datasets and prompts keep their task."""
+    task = get_or_404(session, Task, name, "task")
+    for model, what in ((Candidate, "candidates"), (Dataset, "datasets"), (PromptVersion, "prompt versions")):
+        if session.exec(select(model).where(model.task == name)).first() is not None:  # type: ignore[attr-defined]
+            raise Conflict(f"task {name!r} still has {what}; it cannot be deleted")
+    session.delete(task)
+
+
 def _check_own_template(template: str) -> None:
     # Only the syntax: the variables are checked when a candidate is submitted, against the
     # datasets the task has by then.

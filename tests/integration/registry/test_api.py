@@ -187,3 +187,18 @@ def test_feedback_goes_to_the_outbox(client: TestClient, registry: Registry, adm
     with Session(registry.engine) as session:
         row = session.exec(select(OutboxEvent).where(OutboxEvent.event_id == response.json()["event_id"])).one()
     assert row.topic == "challenger.inference" and row.key == "chat"
+
+
+def test_task_crud(client: TestClient, admin: Auth, token_for: Callable[[str, str], Auth]) -> None:
+    body = {"name": "qa", "metric": "contains", "prompt_template": "Q: {input}\nA:", "prompt_style": "completion"}
+    assert client.post(f"{API}/tasks", json=body, headers=token_for("sub", "submitter")).status_code == 403
+    assert client.post(f"{API}/tasks", json=body, headers=admin).status_code == 201
+    assert client.post(f"{API}/tasks", json=body, headers=admin).status_code == 409
+    bad = client.post(f"{API}/tasks", json=body | {"name": "qa2", "metric": "bleu"}, headers=admin)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "body.metric"
+    patched = client.patch(f"{API}/tasks/qa", json={"system_prompt": "Be brief."}, headers=admin)
+    assert patched.json()["system_prompt"] == "Be brief." and patched.json()["metric"] == "contains"
+    assert client.get(f"{API}/tasks/qa/spec").json()["prompt_style"] == "completion"
+    assert client.delete(f"{API}/tasks/capitals", headers=admin).status_code == 409
+    assert client.delete(f"{API}/tasks/qa", headers=admin).status_code == 204
+    assert client.get(f"{API}/tasks/qa").status_code == 404

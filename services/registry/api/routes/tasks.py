@@ -42,6 +42,13 @@ def update_task(session: SessionDep, user: CurrentUser, name: str, task_in: Task
     return _committed(session, catalog.update_task(session=session, name=name, task_in=task_in))
 
 
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_task(session: SessionDep, user: CurrentUser, name: str) -> None:
+    require(user.role, Action.manage_tasks)
+    catalog.delete_task(session=session, name=name)
+    session.commit()
+
+
 @router.get("/{name}/spec", response_model=TaskSpec)
 def get_task_spec(session: SessionDep, name: str) -> TaskSpec:
     return catalog.task_spec(session, get_or_404(session, Task, name, "task"))

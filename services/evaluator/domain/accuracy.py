@@ -23,12 +23,14 @@ def _judge_counts(results: Sequence[ItemResult]) -> tuple[int | None, int | None
     return sum(r.judge == "unparseable" for r in results), sum(r.judge == "error" for r in results)
 
 
-def _solo(dataset: str, metric: str, cand: Sequence[ItemResult], binary: bool) -> MetricComparison:
+def _solo(dataset: str, metric: str, cand: Sequence[ItemResult], champ: Sequence[ItemResult],
+          binary: bool) -> MetricComparison:
+    """Candidate figures only: no champion, or no item both sides could be scored on."""
     scores = [r.score for r in cand if r.score is not None]
     mean = sum(scores) / len(scores) if scores else 0.0
-    unparseable, errors = _judge_counts(cand)
+    unparseable, errors = _judge_counts([*cand, *champ])
     return MetricComparison(dataset=dataset, metric=metric, n=len(scores), candidate_score=mean,
-                            mde=mde(len(scores), binary=binary, baseline=mean) if binary else None,
+                            mde=mde(len(scores), binary=binary, baseline=mean) if binary and scores else None,
                             judge_unparseable=unparseable, judge_errors=errors,
                             items_failed=sum(r.error is not None for r in cand))
 
@@ -36,10 +38,10 @@ def _solo(dataset: str, metric: str, cand: Sequence[ItemResult], binary: bool) -
 def compare_dataset(dataset: str, metric: str, cand: Sequence[ItemResult], champ: Sequence[ItemResult] | None,
                     *, binary: bool, seed: int = 0, n_boot: int = 10_000) -> MetricComparison:
     if not champ:
-        return _solo(dataset, metric, cand, binary)
+        return _solo(dataset, metric, cand, [], binary)
     a, b = _paired_scores(cand, champ)
     if not a:
-        return _solo(dataset, metric, cand, binary)
+        return _solo(dataset, metric, cand, champ, binary)
     c = compare(a, b, binary=binary, seed=seed, n_boot=n_boot)
     unparseable, errors = _judge_counts([*cand, *champ])
     return MetricComparison(

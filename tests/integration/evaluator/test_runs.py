@@ -83,3 +83,16 @@ def test_cli_eval_and_dataset_label(server: ScriptedServer, tmp_path: Path) -> N
     silver = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(silver) == 8 and {s["expected"] for s in silver} == {"w1"}
     assert all(s["metadata"]["labelled_by"].startswith("scripted@") for s in silver)
+
+
+async def test_judge_verdicts_that_do_not_parse_are_counted(server: ScriptedServer, tmp_path: Path) -> None:
+    # the scripted server answers "w1 w2 w3", never "VERDICT: PASS|FAIL": every verdict is unparseable
+    task = TaskSpec(name="t", metric="judge", metric_args={"judge_url": server.url, "judge_model": "scripted",
+                                                           "rubric": "Is it correct?"})
+    req = _req(server.url, task_spec=task, champion=_req(server.url).candidate, champion_id="p")
+    engines = engines_for(req)
+    done = await evaluate(req, ITEMS, [], engines=engines, store=EvaluationStore(tmp_path, "judge"), n_boot=200)
+    await engines.aclose()
+    [acc] = done.accuracy
+    assert acc.judge_unparseable == 16 and acc.judge_errors == 0 and acc.n == 0
+    assert done.tokens.judge_input > 0

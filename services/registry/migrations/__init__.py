@@ -1,0 +1,1 @@
+"""Alembic migrations of the registry (a package so wheels ship them)."""

@@ -10,6 +10,7 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,25 +148,34 @@ class Gateway:
         if hit is not None:
             text = ob.response_text(call.kind, json.loads(hit))
             return self._finish(call, chosen, 200, hit, "hit", (0, 0), text, [], cached=True)
+        outcome = await self._first_success(call, chosen, lambda target: self._attempt(call, target))
+        if isinstance(outcome, list):
+            return self._all_failed(call, outcome)
+        target, (status, out, text, usage, hits) = outcome
+        if status == 200 and key is not None and target is chosen:
+            self._spawn(self.cache.put(key, out, call.table.cache_ttl_s))  # type: ignore[union-attr]
+        return self._finish(call, target, status, out, cache_state, usage, text, hits, chosen=chosen)
+
+    async def _first_success(self, call: Call, chosen: RouteTarget,
+                             attempt: Callable[[RouteTarget], Awaitable[Any]]) -> tuple[RouteTarget, Any] | list[str]:
+        """The first target whose attempt succeeds, with its result; else why each one failed."""
         failures: list[str] = []
         for target in attempt_order(call.route, chosen):
             try:
-                reply = await self.upstreams.call(target, call.kind, call.payload_for(target),
-                                                  call.upstream_headers, call.table.timeout_s)
+                return target, await attempt(target)
             except UpstreamError as exc:
                 self._attempt_failed(call, target, exc.kind, str(exc), failures)
-                continue
-            if reply.status != 200:  # the client's own mistake: say so, do not fall back
-                return self._finish(call, target, reply.status, reply.body, cache_state, (0, 0), "", [])
-            answer = self._guard_output(call, target, reply.body)
-            if isinstance(answer, str):
-                self._attempt_failed(call, target, "guardrail", answer, failures)
-                continue
-            out, text, usage, hits = answer
-            if key is not None and target is chosen:
-                self._spawn(self.cache.put(key, out, call.table.cache_ttl_s))  # type: ignore[union-attr]
-            return self._finish(call, target, 200, out, cache_state, usage, text, hits, chosen=chosen)
-        return self._all_failed(call, failures)
+        return failures
+
+    async def _attempt(self, call: Call, target: RouteTarget) -> tuple[int, bytes, str, tuple[int, int], list[str]]:
+        reply = await self.upstreams.call(target, call.kind, call.payload_for(target), call.upstream_headers,
+                                          call.table.timeout_s)
+        if reply.status != 200:  # the client's own mistake (4xx): say so, do not fall back
+            return reply.status, reply.body, "", (0, 0), []
+        answer = self._guard_output(call, target, reply.body)
+        if isinstance(answer, str):
+            raise UpstreamError("guardrail", answer)
+        return (200, *answer)
 
     async def _cache_lookup(self, call: Call, chosen: RouteTarget) -> tuple[str | None, str, bytes | None]:
         """(key to store under, x-cache state, cached answer)."""
@@ -200,22 +210,17 @@ class Gateway:
     # ---- streaming ------------------------------------------------------------------------
     async def _stream(self, call: Call, chosen: RouteTarget) -> Reply:
         metrics.CACHE.labels(call.route.name, "bypass").inc()
-        failures: list[str] = []
-        for target in attempt_order(call.route, chosen):
-            try:
-                stream = await self.upstreams.open_stream(target, call.kind, call.payload_for(target),
-                                                          call.upstream_headers, call.table.timeout_s)
-            except UpstreamError as exc:
-                self._attempt_failed(call, target, exc.kind, str(exc), failures)
-                continue
-            ttft = time.perf_counter() - call.started
-            if target is not chosen:
-                metrics.FALLBACKS.labels(call.route.name).inc()
-            headers = [(b"content-type", stream.content_type.encode()),
-                       (b"cache-control", b"no-cache"),
-                       *meta_headers(call.request_id, target.candidate_id, "bypass")]
-            return Reply(stream.status, headers, stream=relay(self, call, target, stream, ttft))
-        return self._all_failed(call, failures)
+        outcome = await self._first_success(call, chosen, lambda target: self.upstreams.open_stream(
+            target, call.kind, call.payload_for(target), call.upstream_headers, call.table.timeout_s))
+        if isinstance(outcome, list):
+            return self._all_failed(call, outcome)
+        target, stream = outcome
+        ttft = time.perf_counter() - call.started
+        if target is not chosen:
+            metrics.FALLBACKS.labels(call.route.name).inc()
+        headers = [(b"content-type", stream.content_type.encode()), (b"cache-control", b"no-cache"),
+                   *meta_headers(call.request_id, target.candidate_id, "bypass")]
+        return Reply(stream.status, headers, stream=relay(self, call, target, stream, ttft))
 
     def stream_done(self, call: Call, target: RouteTarget, status: int, ttft: float, text: str,
                     usage: tuple[int, int], error: str | None) -> None:

@@ -76,10 +76,15 @@ def context_from_traceparent(traceparent: str | None) -> Any:
     return _propagator.extract({"traceparent": traceparent} if traceparent else {})
 
 
+# Looked up once: get_tracer per event cost more than the span itself (make bench-backbone).
+# A ProxyTracer, so it follows the provider that setup_tracing installs later.
+_bus_tracer = trace.get_tracer("challenger.bus")
+
+
 @contextmanager
 def event_span(envelope: Any, consumer: str) -> Iterator[trace.Span]:
     """A consumer span, child of the producer's trace (one iteration = one trace)."""
-    tracer = trace.get_tracer("challenger.bus")
+    tracer = _bus_tracer
     ctx = context_from_traceparent(envelope.traceparent)
     with tracer.start_as_current_span(
         f"handle {envelope.type}",

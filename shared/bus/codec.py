@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
+from cloudevents.core.base import BaseCloudEvent
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.bindings.common import CONTENT_TYPE_HEADER, DATACONTENTTYPE_ATTR
 from cloudevents.core.formats.json import JSONFormat
-from cloudevents.core.v1.event import CloudEvent
 from pydantic import ValidationError
 
 from schemas import EVENT_TYPES, Envelope, EventData
@@ -37,9 +37,28 @@ class PoisonMessage(Exception):
         self.reason = reason
 
 
+class _Validated:
+    """An Envelope that Pydantic has already validated, seen through the part of the SDK's
+    BaseCloudEvent protocol that `to_binary` reads (the SDK's CloudEvent would validate every
+    attribute a second time)."""
+
+    def __init__(self, envelope: Envelope[Any]) -> None:
+        self._attributes = envelope.attributes()
+        self._data = envelope.data.model_dump_json().encode()
+
+    def get_attributes(self) -> dict[str, Any]:
+        return self._attributes
+
+    def get_data(self) -> bytes:
+        return self._data
+
+    def get_extension(self, name: str) -> Any:
+        return self._attributes.get(name)
+
+
 def encode(envelope: Envelope[Any]) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     """Return (key, value, headers) for aiokafka."""
-    event = CloudEvent(attributes=envelope.attributes(), data=envelope.data.model_dump_json().encode())
+    event = cast(BaseCloudEvent, _Validated(envelope))
     message = ce_kafka.to_binary(event, _FORMAT, key_mapper=lambda _e: envelope.key)
     key = message.key.encode() if isinstance(message.key, str) else (message.key or b"")
     return key, message.value, list(message.headers.items())

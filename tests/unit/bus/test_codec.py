@@ -142,3 +142,19 @@ def test_a_message_that_is_not_a_cloudevent_1_0_says_which_header(header: str, r
         decode(key, value, _with_header(headers, header, raw))
 
     assert info.value.reason == reason
+
+
+def test_our_writer_gives_the_same_headers_as_the_sdk_cloudevent() -> None:
+    from cloudevents.core.bindings import kafka as ce_kafka
+    from cloudevents.core.formats.json import JSONFormat
+    from cloudevents.core.v1.event import CloudEvent
+
+    event = submitted("cand-6", traceparent=TRACEPARENT)
+    sdk_event = CloudEvent(attributes=event.attributes(), data=event.data.model_dump(mode="json"))
+    sdk = ce_kafka.to_binary(sdk_event, JSONFormat(), key_mapper=lambda _e: event.key)
+
+    key, value, headers = encode(event)
+
+    assert dict(headers) == sdk.headers
+    assert json.loads(value) == json.loads(sdk.value)
+    assert key == sdk.key.encode()

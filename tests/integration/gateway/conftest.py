@@ -29,12 +29,12 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 class Upstream:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *extra: str) -> None:
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen([sys.executable, "-m", "tests.integration.gateway.fake_upstream",
-                                      "--port", str(self.port), "--name", name], cwd=ROOT)
+                                      "--port", str(self.port), "--name", name, *extra], cwd=ROOT)
         deadline = time.monotonic() + 30
         while not http_ok(f"{self.url}/health"):
             if time.monotonic() > deadline or self.proc.poll() is not None:
@@ -52,11 +52,11 @@ class Upstream:
 
 
 @pytest.fixture
-def upstreams() -> Iterator[Callable[[str], Upstream]]:
+def upstreams() -> Iterator[Callable[..., Upstream]]:
     started: list[Upstream] = []
 
-    def start(name: str) -> Upstream:
-        started.append(Upstream(name))
+    def start(name: str, *extra: str) -> Upstream:
+        started.append(Upstream(name, *extra))
         return started[-1]
 
     yield start

@@ -6,6 +6,8 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from schemas.events.inference import FeedbackReceived, InferenceLogged
 from shared.stack.process import free_port
 
@@ -105,3 +107,25 @@ async def test_api_keys_and_unknown_routes(broker, upstreams, tmp_path: Path):
         assert r.status_code == 404 and r.json()["error"]["routes"] == ["r"]
         assert (await gw.get("/routes")).status_code == 401
         assert (await gw.get("/routes", headers=auth)).status_code == 200
+
+
+async def test_a_slow_upstream_times_out_into_the_fallback(broker, upstreams, tmp_path: Path):
+    slow, fast = upstreams("slow", "--delay-s", "3"), upstreams("fast")
+    routes = {"t": {"targets": [target("slow", slow.url)], "fallbacks": [target("fast", fast.url)], "timeout_s": 0.5}}
+    async with running_gateway(broker, tmp_path, routes) as gw:
+        r = await gw.post("/v1/chat/completions", json=chat("t", "quick please"))
+        assert r.status_code == 200 and r.headers["x-challenger-target"] == "fast"
+        metrics = (await gw.get("/metrics")).text
+        assert 'gateway_upstream_errors_total{kind="timeout",route="t",target="slow"}' in metrics
+
+
+@pytest.mark.models
+async def test_a_real_llama_cpp_model_behind_the_gateway(broker, smollm2_url, tmp_path: Path):
+    routes = {"real": {"targets": [{"candidate_id": "smollm2", "url": smollm2_url, "model": "smollm2"}]}}
+    async with running_gateway(broker, tmp_path, routes) as gw:
+        r = await gw.post("/v1/chat/completions", json=chat("real", "Say hello.", max_tokens=8, temperature=0))
+        assert r.status_code == 200 and answer(r).strip() and r.json()["usage"]["completion_tokens"] > 0
+        async with gw.stream("POST", "/v1/chat/completions",
+                             json=chat("real", "Say hello.", max_tokens=8, stream=True)) as s:
+            raw = b"".join([c async for c in s.aiter_bytes()])
+        assert s.status_code == 200 and raw.count(b"data: ") >= 2 and b"[DONE]" in raw

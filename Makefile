@@ -8,7 +8,7 @@ export CHALLENGER_HOME ?= $(CURDIR)/.challenger
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .PHONY: help venv install run up down status test test-unit test-integration test-e2e test-faults \
-        schemas schemas-check lint bench-backbone bench-eval bench-load bench-gateway bench-monitor bench-canary clean
+        schemas schemas-check lint lock bench-backbone bench-eval bench-load bench-gateway bench-monitor bench-canary clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -17,9 +17,9 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip wheel
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	@echo "installing Challenger and its pinned dependencies (llama-cpp-python compiles ~6 min the first time)"
-	$(BIN)/pip install --progress-bar off -e '.[test]'
+	$(BIN)/pip install --progress-bar off -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 
 venv install: $(STAMP) ## create .venv and install everything pinned
@@ -73,6 +73,9 @@ bench-monitor: $(STAMP) ## monitor ingest rate, time to fallback, drift overhead
 
 bench-canary: $(STAMP) ## canary statistics: always-valid (mSPRT) vs a naive peeked z-test: A/A false alarms, time to detect
 	$(BIN)/python -m benchmarks.canary_stats
+
+lock: $(STAMP) ## rewrite constraints.txt from the installed environment
+	(head -2 constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^challenger') > constraints.lock && mv constraints.lock constraints.txt
 
 clean: ## remove local state (not the venv)
 	rm -rf .challenger test-artifacts

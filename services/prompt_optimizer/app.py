@@ -1,20 +1,24 @@
 """The prompt optimizer service: consumes `prompt_optimization.requested` on
-`challenger.prompts`, publishes `prompt.optimized` or `prompt_optimization.failed`."""
+`challenger.prompts`, publishes `prompt.optimized` or `prompt_optimization.failed`. Runs go
+through a background queue (see handlers.RunQueue); unfinished runs resume at startup."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI
 
 from schemas.envelope import Envelope, new_event
 from schemas.events.prompts import TOPIC, PromptOptimizationRequested
-from services.prompt_optimizer.handlers import Deps, optimize_prompt
+from services.prompt_optimizer.adapters.runs import Outcome
+from services.prompt_optimizer.handlers import Deps, RunQueue
 from shared.runtime import ServiceContext, Subscription, service_app
 from shared.settings import Settings
 
 NAME = "prompt_optimizer"
 PORT = 8103
+log = logging.getLogger(__name__)
 
 
 def build_app(settings: Settings | None = None, group_id: str = NAME) -> FastAPI:
@@ -22,10 +26,15 @@ def build_app(settings: Settings | None = None, group_id: str = NAME) -> FastAPI
     deps = Deps(settings.reports_dir, settings.registry_url, settings.token)
 
     async def wire(ctx: ServiceContext) -> list[Subscription]:
-        async def handler(env: Envelope[Any]) -> None:
-            result = await optimize_prompt(env.data, deps)
-            await ctx.producer.publish(new_event(result, source=NAME, cause=env))
+        async def publish(result: Outcome, cause: Envelope[Any]) -> None:
+            await ctx.producer.publish(new_event(result, source=NAME, cause=cause))
 
-        return [Subscription([TOPIC], group_id, handler, types={PromptOptimizationRequested.event_type})]
+        queue = ctx.state["runs"] = RunQueue(deps, publish)
+        if resumed := queue.resume():
+            log.info("resuming %d unfinished prompt optimization run(s)", resumed)
+        return [Subscription([TOPIC], group_id, queue.accept, types={PromptOptimizationRequested.event_type})]
 
-    return service_app(NAME, wire, settings)
+    async def on_stop(ctx: ServiceContext) -> None:
+        await ctx.state["runs"].stop()
+
+    return service_app(NAME, wire, settings, on_stop=on_stop)

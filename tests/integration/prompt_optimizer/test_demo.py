@@ -22,7 +22,7 @@ BUDGET = Budget(max_optimizer_calls=2, max_eval_calls=60, max_tokens=40_000)
 async def test_gemma3_prompt_optimized_by_smollm2_with_held_out_proof(
         broker: str, uid: str, tmp_path: Path, gemma3_url: str, smollm2_url: str) -> None:
     task = BUILTIN_TASKS["sentiment"].spec.model_copy(update={
-        "prompt_style": "completion", "datasets": [dataset_ref(tmp_path, "sentiment", 24)]})
+        "prompt_style": "completion", "datasets": [dataset_ref(tmp_path, "sentiment", 16)]})
     gemma = CandidateSpec(name="gemma3-base", model="gemma3", task="sentiment", engine=Engine.openai,
                           endpoint=gemma3_url, decoding=Decoding(max_tokens=3, stop=["\n"]),
                           postprocess=[ProcessingStep(op="strip", args={"lower": True})])
@@ -30,7 +30,7 @@ async def test_gemma3_prompt_optimized_by_smollm2_with_held_out_proof(
                          endpoint=smollm2_url)
     req = PromptOptimizationRequested(run_id=f"demo-{uid}", candidate_id=f"cand-{uid}", task="sentiment",
                                       candidate=gemma, task_spec=task, optimizer=smol, strategy="combined",
-                                      max_rounds=2, candidates_per_round=1, shots=4, budget=BUDGET)
+                                      max_rounds=2, candidates_per_round=1, shots=2, budget=BUDGET)
     async with running_service(broker, tmp_path, uid):
         await publish(broker, req)
         [env] = await results_for(broker, req.run_id, 1, timeout=400)
@@ -43,7 +43,7 @@ async def test_gemma3_prompt_optimized_by_smollm2_with_held_out_proof(
     assert env.type == "io.challenger.prompt.optimized"
     assert done.spent["eval_calls"] <= BUDGET.max_eval_calls and done.spent["optimizer_calls"] <= 2
     assert done.spent["tokens"] <= BUDGET.max_tokens
-    assert len(done.splits["test"]) == 12 and not set(done.splits["test"]) & set(done.splits["train"])
+    assert len(done.splits["test"]) == 8 and not set(done.splits["test"]) & set(done.splits["train"])
     assert report_written(Path(done.report_path))
     significant = done.p_value is not None and done.p_value < req.alpha and done.best_score > done.baseline_score
     assert done.accepted == significant

@@ -22,14 +22,21 @@ from services.gateway.cache import CacheUnavailable, ResponseCache
 from services.gateway.config import GatewaySettings
 from services.gateway.domain import openai_body as ob
 from services.gateway.domain.caching import bypass_reason, cache_key
-from services.gateway.domain.guardrails import InputPolicy, Verdict, check_input, check_output, redact_pii
+from services.gateway.domain.guardrails import (
+    InputPolicy,
+    Verdict,
+    check_input,
+    check_output,
+    json_valid,
+    redact_pii,
+)
 from services.gateway.domain.routing import CompiledRoute, attempt_order, pick_target
 from services.gateway.inference_log import InferenceLog
 from services.gateway.replies import Reply, error_reply, json_reply, meta_headers
 from services.gateway.route_store import RouteStore
 from services.gateway.spans import finish_span, inject_traceparent, start_request_span
-from services.gateway.stream_relay import relay
-from services.gateway.upstream import UpstreamError, Upstreams
+from services.gateway.stream_relay import parse_sse, relay
+from services.gateway.upstream import BufferedStream, UpstreamError, Upstreams, UpstreamStream
 
 log = logging.getLogger(__name__)
 
@@ -210,8 +217,7 @@ class Gateway:
     # ---- streaming ------------------------------------------------------------------------
     async def _stream(self, call: Call, chosen: RouteTarget) -> Reply:
         metrics.CACHE.labels(call.route.name, "bypass").inc()
-        outcome = await self._first_success(call, chosen, lambda target: self.upstreams.open_stream(
-            target, call.kind, call.payload_for(target), call.upstream_headers, call.table.timeout_s))
+        outcome = await self._first_success(call, chosen, lambda target: self._open_stream(call, target))
         if isinstance(outcome, list):
             return self._all_failed(call, outcome)
         target, stream = outcome
@@ -221,6 +227,21 @@ class Gateway:
         headers = [(b"content-type", stream.content_type.encode()), (b"cache-control", b"no-cache"),
                    *meta_headers(call.request_id, target.candidate_id, "bypass")]
         return Reply(stream.status, headers, stream=relay(self, call, target, stream, ttft))
+
+    async def _open_stream(self, call: Call, target: RouteTarget) -> UpstreamStream | BufferedStream:
+        stream = await self.upstreams.open_stream(target, call.kind, call.payload_for(target),
+                                                  call.upstream_headers, call.table.timeout_s)
+        if not call.table.require_json or stream.status != 200:
+            return stream
+        # a JSON route must be able to fall back on a bad answer: read it whole first
+        whole = await stream.buffered()
+        text, _ = parse_sse(call.kind, b"".join(whole.parts))
+        if not json_valid(text):
+            self._log(call, target, "primary", text, status="blocked", error="answer is not valid JSON",
+                      hits=["json_validity"])
+            metrics.GUARDRAILS.labels(call.route.name, "output", "json_validity", "blocked").inc()
+            raise UpstreamError("guardrail", "output guardrail json_validity: streamed answer is not valid JSON")
+        return whole
 
     def stream_done(self, call: Call, target: RouteTarget, status: int, ttft: float, text: str,
                     usage: tuple[int, int], error: str | None) -> None:

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 
 from schemas.events.deployments import RouteTarget
 from services.gateway.domain import openai_body as ob
-from services.gateway.upstream import UpstreamStream
+from services.gateway.upstream import BufferedStream, UpstreamStream
 
 if TYPE_CHECKING:
     from services.gateway.proxy import Call, Gateway
 
 
-async def relay(gateway: Gateway, call: Call, target: RouteTarget, stream: UpstreamStream,
+async def relay(gateway: Gateway, call: Call, target: RouteTarget, stream: UpstreamStream | BufferedStream,
                 ttft: float) -> AsyncIterator[bytes]:
     chunks: list[bytes] = []
     error: str | None = None

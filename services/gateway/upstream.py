@@ -34,6 +34,20 @@ class UpstreamReply:
 
 
 @dataclass
+class BufferedStream:
+    """A stream read to its end before the client sees a byte (routes that must check the
+    whole answer first), replayed as it came."""
+
+    status: int
+    content_type: str
+    parts: list[bytes]
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        for part in self.parts:
+            yield part
+
+
+@dataclass
 class UpstreamStream:
     status: int
     content_type: str
@@ -50,6 +64,13 @@ class UpstreamStream:
                 yield chunk
         finally:
             self.response.release()
+
+    async def buffered(self) -> BufferedStream:
+        try:
+            parts = [chunk async for chunk in self.chunks()]
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise UpstreamError("stream", f"broke before the end: {exc}") from exc
+        return BufferedStream(self.status, self.content_type, parts)
 
 
 def base_url(url: str) -> str:

@@ -1,7 +1,7 @@
 """A small OpenAI-compatible upstream for the gateway's integration tests, run as its own
 process so a test can kill it mid-traffic. Markers in the last prompt pick the answer:
 [json] a JSON object, [notjson] prose, [leak] an e-mail address, [refuse] a refusal,
-[slow] a 2 s delay (--delay-s delays every answer). Otherwise it answers
+[slow] a 2 s delay (--delay-s delays every answer, --answer fixes it). Otherwise it answers
 "<name> says: <prompt>". GET /stats counts calls."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _chunk(kind: str, model: str, piece: str) -> bytes:
     return b"data: " + json.dumps({"id": "c", "model": model, "choices": [choice]}).encode() + b"\n\n"
 
 
-def make_app(name: str, delay_s: float = 0.0) -> web.Application:
+def make_app(name: str, delay_s: float = 0.0, fixed: str | None = None) -> web.Application:
     stats = {"calls": 0, "bodies": []}
 
     async def generate(request: web.Request, kind: str) -> web.StreamResponse:
@@ -54,7 +54,7 @@ def make_app(name: str, delay_s: float = 0.0) -> web.Application:
         prompt = _prompt(kind, body)
         if "[slow]" in prompt or delay_s:
             await asyncio.sleep(delay_s or 2)
-        text = _answer(name, prompt)
+        text = fixed if fixed is not None else _answer(name, prompt)
         if not body.get("stream"):
             return web.json_response(_completion(kind, body["model"], text))
         resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
@@ -79,5 +79,6 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--name", default="upstream")
     parser.add_argument("--delay-s", type=float, default=0.0, help="answer every request this late")
+    parser.add_argument("--answer", default=None, help="answer every request with this text")
     args = parser.parse_args()
-    web.run_app(make_app(args.name, args.delay_s), host="127.0.0.1", port=args.port, print=None)
+    web.run_app(make_app(args.name, args.delay_s, args.answer), host="127.0.0.1", port=args.port, print=None)

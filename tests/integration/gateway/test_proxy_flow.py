@@ -129,3 +129,14 @@ async def test_a_real_llama_cpp_model_behind_the_gateway(broker, smollm2_url, tm
                              json=chat("real", "Say hello.", max_tokens=8, stream=True)) as s:
             raw = b"".join([c async for c in s.aiter_bytes()])
         assert s.status_code == 200 and raw.count(b"data: ") >= 2 and b"[DONE]" in raw
+
+
+async def test_a_streamed_answer_that_is_not_json_falls_back_on_a_json_route(broker, upstreams, tmp_path: Path):
+    prose, good = upstreams("prose", "--answer", "not json at all"), upstreams("good", "--answer", '{"ok": true}')
+    routes = {"j": {"targets": [target("prose", prose.url)], "fallbacks": [target("good", good.url)],
+                    "require_json": True}}
+    async with running_gateway(broker, tmp_path, routes) as gw:
+        async with gw.stream("POST", "/v1/chat/completions", json=chat("j", "give json", stream=True)) as s:
+            raw = b"".join([c async for c in s.aiter_bytes()])
+        assert s.status_code == 200 and s.headers["x-challenger-target"] == "good"
+        assert b"not json" not in raw and raw.rstrip().endswith(b"[DONE]")

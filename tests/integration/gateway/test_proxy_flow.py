@@ -140,3 +140,23 @@ async def test_a_streamed_answer_that_is_not_json_falls_back_on_a_json_route(bro
             raw = b"".join([c async for c in s.aiter_bytes()])
         assert s.status_code == 200 and s.headers["x-challenger-target"] == "good"
         assert b"not json" not in raw and raw.rstrip().endswith(b"[DONE]")
+
+
+async def test_the_broker_dying_does_not_fail_user_requests(upstreams, tmp_path: Path):
+    from shared.stack.broker import broker_proc
+
+    up = upstreams("a")
+    proc = broker_proc(tmp_path, free_port())
+    proc.start()
+    try:
+        proc.wait_healthy()
+        async with running_gateway(proc.url, tmp_path, {"k": {"targets": [target("a", up.url)]}}) as gw:
+            for i in range(10):
+                assert (await gw.post("/v1/chat/completions", json=chat("k", f"before {i}"))).status_code == 200
+            proc.stop()
+            async with asyncio.timeout(30):  # a guard, not a measurement
+                for i in range(50):
+                    r = await gw.post("/v1/chat/completions", json=chat("k", f"after {i}"))
+                    assert r.status_code == 200 and answer(r) == f"a says: after {i}"
+    finally:
+        proc.stop()

@@ -62,8 +62,8 @@ def counted(name: str) -> float:
     return REGISTRY.get_sample_value(name) or 0.0
 
 
-async def monitor_rate(home: Path, bootstrap: str, n: int, window: int) -> tuple[float, float, int, int]:
-    cfg = MonitorConfig(window_size=window, reference_size=window, html_reports=False)
+async def monitor_rate(home: Path, bootstrap: str, route: str, n: int, window: int) -> tuple[float, float, int, int]:
+    cfg = MonitorConfig(window_size=window, reference_size=window, html_reports=False, routes=[route])
     app = create_app(Settings(home=home, kafka_bootstrap=bootstrap), cfg, group=f"bench-{uuid.uuid4().hex[:6]}")
     async with app.router.lifespan_context(app):
         consumer = app.state.ctx.consumers[0]
@@ -85,7 +85,7 @@ async def bench_ingest(home: Path, bootstrap: str, n: int, window: int) -> dict[
     async with EventProducer(bootstrap, linger_ms=5) as producer:
         await producer.publish_many(events)
     raw = await raw_rate(bootstrap, route.encode(), n)
-    ours, analysed, windows, skipped = await monitor_rate(home / "ingest", bootstrap, n, window)
+    ours, analysed, windows, skipped = await monitor_rate(home / "ingest", bootstrap, route, n, window)
     return {"records": n, "window": window, "windows": windows, "raw_rps": raw, "monitor_rps": ours,
             "analysed_rps": analysed, "rules_only": skipped}
 
@@ -109,7 +109,7 @@ async def first_degradation(bootstrap: str, route: str, timeout: float) -> float
 
 async def bench_detection(home: Path, bootstrap: str, window: int, rate: float) -> dict[str, Any]:
     route = f"detect{uuid.uuid4().hex[:6]}"
-    cfg = MonitorConfig(window_size=window, reference_size=2 * window, html_reports=True)
+    cfg = MonitorConfig(window_size=window, reference_size=2 * window, html_reports=True, routes=[route])
     app = create_app(Settings(home=home / "detect", kafka_bootstrap=bootstrap), cfg, group=f"bench-{route}")
     async with app.router.lifespan_context(app), EventProducer(bootstrap) as producer:
         await producer.publish_many(stream(2 * window, shift_at=None, route=f"{route}-staging", prefix="s"))

@@ -26,6 +26,7 @@ class JudgeConfig(BaseModel):
 class MonitorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    routes: list[str] | None = Field(None, description="watch only these routes (and their -staging); null: all")
     window_size: int = Field(50, ge=2)
     window_seconds: float | None = Field(None, gt=0)
     reference_size: int = Field(200, ge=10, description="most recent staging records kept as reference")
@@ -37,6 +38,10 @@ class MonitorConfig(BaseModel):
     webhook_url: str | None = None
     webhook_timeout_s: float = Field(3.0, gt=0)
     judge: JudgeConfig | None = None
+
+    @property
+    def watched(self) -> frozenset[str] | None:
+        return frozenset(self.routes) if self.routes is not None else None
 
     @property
     def window_policy(self) -> WindowPolicy:

@@ -24,7 +24,7 @@ from services.monitor.domain.drift import NO_DRIFT, DriftResult
 from services.monitor.domain.features import FEATURES, Record, record_of
 from services.monitor.domain.rules import Breach, Hysteresis, evaluate
 from services.monitor.domain.stats import window_stats
-from services.monitor.domain.windows import Window, WindowKey, Windows, reference_route
+from services.monitor.domain.windows import Window, WindowKey, Windows, monitored, reference_route
 
 log = logging.getLogger(__name__)
 SOURCE = "challenger/monitor"
@@ -61,6 +61,7 @@ class Monitor:
         self._queue: asyncio.Queue[tuple[Window, Envelope[Any] | None, bool]] | None = (
             asyncio.Queue() if queue_size else None)
         self._drift_backlog = queue_size or 0
+        self._watched = cfg.watched
         self.windows = Windows(cfg.window_policy)
         self._reference: dict[str, deque[Record]] = {}
         self._hysteresis: dict[WindowKey, Hysteresis] = {}
@@ -69,8 +70,8 @@ class Monitor:
         self.fired: list[str] = []
 
     async def handle(self, envelope: Envelope[Any]) -> None:
-        if envelope.id in self._seen:
-            return  # a redelivery: already counted
+        if envelope.id in self._seen or not monitored(getattr(envelope.data, "route", ""), self._watched):
+            return  # a redelivery (already counted), or a route this monitor does not watch
         async with self._lock:
             if isinstance(envelope.data, InferenceLogged):
                 metrics.RECORDS.inc()

@@ -56,6 +56,11 @@ def reference_route(route: str) -> str | None:
     return route.removesuffix(STAGING_SUFFIX) if route.endswith(STAGING_SUFFIX) else None
 
 
+def monitored(route: str, routes: frozenset[str] | None) -> bool:
+    """Whether `route` (or the production route whose reference it is) is watched."""
+    return routes is None or (reference_route(route) or route) in routes
+
+
 class Windows:
     """Open windows per key. `add` and `tick` return the windows that closed."""
 

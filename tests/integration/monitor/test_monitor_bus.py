@@ -52,7 +52,7 @@ async def wait_for(predicate: Any, timeout: float) -> None:
 async def test_shifted_traffic_publishes_degradation_and_alert(broker: str, uid: str, tmp_path: Path) -> None:
     route = f"qa{uid}"
     settings = Settings(home=tmp_path, kafka_bootstrap=broker)
-    cfg = MonitorConfig(window_size=WINDOW, reference_size=2 * WINDOW)
+    cfg = MonitorConfig(window_size=WINDOW, reference_size=2 * WINDOW, routes=[route])
     app = create_app(settings, cfg, group=f"monitor-{uid}")
     store = MonitorStore(tmp_path)
     async with app.router.lifespan_context(app), EventProducer(broker) as producer:

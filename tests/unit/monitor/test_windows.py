@@ -32,3 +32,10 @@ def test_feedback_before_or_after_its_record() -> None:
 
 def test_staging_route_convention() -> None:
     assert reference_route("qa-staging") == "qa" and reference_route("qa") is None
+
+
+def test_watched_routes() -> None:
+    from services.monitor.domain.windows import monitored
+
+    assert monitored("qa", None) and monitored("qa-staging", frozenset({"qa"}))
+    assert not monitored("chat", frozenset({"qa"})) and not monitored("chat-staging", frozenset({"qa"}))

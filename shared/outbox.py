@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from schemas import EVENT_TYPES, Envelope
 from shared.bus.producer import EventProducer
@@ -60,8 +60,8 @@ def to_envelope(row: OutboxEvent) -> Envelope[Any]:
 
 def pending_count(engine: Engine) -> int:
     with Session(engine) as session:
-        rows = session.exec(select(OutboxEvent.seq).where(col(OutboxEvent.published_at).is_(None))).all()
-        return len(rows)
+        query = select(func.count()).select_from(OutboxEvent).where(col(OutboxEvent.published_at).is_(None))
+        return int(session.exec(query).one())
 
 
 class OutboxRelay:

@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 from schemas import new_event
 from schemas.events.models import StageChangeRequested
 from services.registry.app import bootstrap, create_app
-from shared import outbox
 from shared.bus.producer import EventProducer
 from shared.settings import Settings
 from tests.integration.registry.conftest import candidate_body
@@ -44,6 +43,7 @@ def test_stage_change_request_is_applied_and_published(broker: str, sqlite_url: 
         wait_until(lambda: client.get(f"/api/v1/candidates/{cid}").json()["stage"] == "evaluating")
         history = client.get(f"/api/v1/candidates/{cid}/history").json()
         assert history[-1]["actor"] == "deployer" and history[-1]["reason"] == "dev gauntlet"
-        wait_until(lambda: outbox.pending_count(registry.engine) == 0)
+        wait_until(lambda: client.get("/api/v1/outbox").json()["pending"] == 0)
+        assert client.get("/api/v1/outbox").json()["relay"]["published"] >= 2
     ids = asyncio.run(arrivals(broker, f"t-{uid}", {cid}, 3, settle_s=2.0))
     assert len(ids) == 3 and cause in ids  # submitted, the request itself, stage_changed: each once

@@ -1,0 +1,19 @@
+"""/outbox: how many events wait for the broker, and what the relay has done."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from shared import outbox
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/outbox")
+def outbox_status(request: Request) -> dict[str, Any]:
+    ctx = getattr(request.app.state, "ctx", None)
+    relay = ctx.state.get("relay") if ctx is not None else None
+    return {"pending": outbox.pending_count(request.app.state.engine),
+            "relay": None if relay is None else {"published": relay.published, "failures": relay.failures}}

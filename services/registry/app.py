@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from schemas import Envelope
-from schemas.events import degradations, deployments, evaluations, loadtests, models, prompts
+from schemas.events import alerts, degradations, deployments, evaluations, loadtests, models, prompts
 from services.registry.adapters.database import open_database
 from services.registry.api.errors import install_error_handlers
 from services.registry.api.main import api_router
+from services.registry.dashboard.feed import EventFeed
+from services.registry.dashboard.routes import router as dashboard_router
 from services.registry.handlers.projections import CONSUMED_TYPES, handle_event
 from services.registry.handlers.seed import seed_builtin_tasks
 from services.registry.handlers.tokens import ensure_admin_token
@@ -33,6 +36,7 @@ NAME = "registry"
 DEFAULT_PORT = 8000
 CONSUMED_TOPICS = (models.TOPIC, evaluations.TOPIC, loadtests.TOPIC, prompts.TOPIC, deployments.TOPIC,
                    degradations.TOPIC)
+FEED_TOPICS = (*CONSUMED_TOPICS, alerts.TOPIC)
 
 
 def port() -> int:
@@ -77,18 +81,21 @@ def create_api(registry: Registry) -> FastAPI:
                   description="System of record for candidates, tasks, datasets, prompts and results.")
     app.state.engine = registry.engine
     app.state.settings = registry.settings
+    app.state.feed = EventFeed()
     install_error_handlers(app)
     app.include_router(api_router)
+    app.include_router(dashboard_router)
     return app
 
 
 def create_app(settings: Settings | None = None, registry: Registry | None = None) -> FastAPI:
     settings = settings or Settings()
     registry = registry or bootstrap(settings)
-    return service_app(NAME, _wire(registry), settings, app=create_api(registry), on_stop=_stop_relay)
+    api = create_api(registry)
+    return service_app(NAME, _wire(registry, api.state.feed), settings, app=api, on_stop=_stop_relay)
 
 
-def _wire(registry: Registry):  # type: ignore[no-untyped-def]
+def _wire(registry: Registry, feed: EventFeed):  # type: ignore[no-untyped-def]
     async def wire(ctx: ServiceContext) -> list[Subscription]:
         relay = OutboxRelay(registry.engine, ctx.producer, bootstrap=ctx.settings.kafka_bootstrap)
         stop = asyncio.Event()
@@ -97,7 +104,12 @@ def _wire(registry: Registry):  # type: ignore[no-untyped-def]
         async def on_event(envelope: Envelope[Any]) -> None:
             await asyncio.to_thread(handle_event, registry.engine, envelope)
 
-        return [Subscription(CONSUMED_TOPICS, NAME, on_event, types=set(CONSUMED_TYPES))]
+        async def on_feed(envelope: Envelope[Any]) -> None:
+            feed.add(envelope)
+
+        # Each registry instance keeps its own feed of recent events for the dashboard.
+        return [Subscription(CONSUMED_TOPICS, NAME, on_event, types=set(CONSUMED_TYPES)),
+                Subscription(FEED_TOPICS, f"{NAME}-feed-{uuid.uuid4().hex[:8]}", on_feed)]
 
     return wire
 

@@ -6,9 +6,12 @@ lifespan, goes to FastAPI."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
-from services.gateway.replies import Reply
+from services.gateway.replies import Reply, error_reply
+
+log = logging.getLogger(__name__)
 
 PROXY_PATHS = {"/v1/chat/completions": "chat", "/v1/completions": "completions"}
 MAX_BODY = 8 * 1024 * 1024
@@ -30,7 +33,13 @@ class ProxyASGI:
                                     b'{"error":{"message":"request body over 8 MiB","type":"invalid_request_error"}}'))
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        await _send(send, await gateway.handle(kind, body, headers), receive)
+        try:
+            reply = await gateway.handle(kind, body, headers)
+        except Exception:  # a bug must not cost more than this one request, and says so in JSON
+            log.exception("gateway failed on %s", scope["path"])
+            reply = error_reply(500, "internal gateway error; see the gateway log", "internal_error",
+                                headers.get("x-request-id", "-"))
+        await _send(send, reply, receive)
 
 
 async def _read_body(receive: Any) -> bytes | None:

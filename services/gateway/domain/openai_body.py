@@ -52,7 +52,8 @@ def _map_content(content: Any, fn: Callable[[str], str]) -> Any:
 def map_request_texts(kind: str, body: Body, fn: Callable[[str], str]) -> Body:
     """A copy of `body` with every user-visible text passed through `fn`."""
     if kind == "chat":
-        return {**body, "messages": [{**m, "content": _map_content(m.get("content"), fn)} for m in body["messages"]]}
+        return {**body, "messages": [{**m, "content": _map_content(m["content"], fn)} if "content" in m else m
+                                     for m in body["messages"]]}
     prompt = body["prompt"]
     return {**body, "prompt": fn(prompt) if isinstance(prompt, str) else [_map_content(p, fn) for p in prompt]}
 

@@ -80,3 +80,22 @@ async def test_client_disconnect_closes_the_stream():
 
     await asyncio.wait_for(app(scope("/v1/completions"), receive, send), 5)
     assert closed.is_set() and 1 < len(chunks) < 50
+
+
+async def test_a_gateway_bug_becomes_a_json_500():
+    app, gateway, _ = make(Reply(200))
+
+    async def broken(kind, body, headers):
+        raise KeyError("boom")
+
+    gateway.handle = broken
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"{}"}
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope("/v1/chat/completions"), receive, send)
+    assert sent[0]["status"] == 500 and b"internal_error" in sent[1]["body"]

@@ -179,3 +179,13 @@ async def test_sticky_header_pins_the_target():
     served = {header(await gw.handle("chat", body(), {"x-user-id": "u42"}), "x-challenger-target")
               for _ in range(20)}
     assert len(served) == 1
+
+
+async def test_messages_without_content_pass_through_unchanged():
+    gw, ups = make_gateway(RouteTable(route="bot", targets=[_target("a")]), {"a": "ok"})
+    raw = json.dumps({"model": "bot", "messages": [{"role": "assistant", "tool_calls": []},
+                                                   {"role": "user", "content": [{"type": "text", "text": "a@b.io"}]}]})
+    assert (await gw.handle("chat", raw.encode(), {})).status == 200
+    sent = ups.calls[0][1]["messages"]
+    assert sent[0] == {"role": "assistant", "tool_calls": []}
+    assert sent[1]["content"][0]["text"] == "[REDACTED_EMAIL]"

@@ -71,9 +71,10 @@ def _report(registry: str, champion: dict[str, Any], challenger: dict[str, Any])
     console.print(f"\n[bold]demo[/] on task [bold]{DEMO_TASK}[/]:")
     for role, c in (("champion", champion), ("challenger", challenger)):
         console.print(f"  {role:<10} {c['name']:<24} id={c['id']} stage={c['stage']}")
-        console.print(f"             scorecard: {registry}/api/v1/candidates/{c['id']}/scorecard")
+        console.print(f"             scorecard: {registry}/api/v1/candidates/{c['id']}/scorecard", soft_wrap=True)
     console.print(f"registry API docs: {registry}/docs")
-    console.print(f"follow the challenger live: challenger watch --candidate {challenger['id']} --from-beginning")
+    console.print(f"follow the challenger live: challenger watch --candidate {challenger['id']} --from-beginning",
+                  soft_wrap=True)
 
 
 def register(app: typer.Typer, start_stack: Callable[[bool], dict[str, Any]], no_models_option: Any) -> None:

@@ -59,14 +59,14 @@ def _admin_token(cfg: StackConfig) -> str | None:
         console.print(f"[yellow]! no {where}: the registry's admin token was shown when it was first created; "
                       "create another with the registry's token command[/]")
     else:
-        console.print(f"admin token (kept in {where}, mode 600): [bold]{token}[/]")
+        console.print(f"admin token (kept in {where}, mode 600): [bold]{token}[/]", soft_wrap=True)
     return token
 
 
 def _print_where(state: dict[str, Any]) -> None:
     table = Table(title="Challenger is up", show_lines=False)
     for column in ("part", "listens on", "log"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for part in state["parts"]:
         table.add_row(part["name"], part["url"] or str(part["port"]), part["log"])
     console.print(table)
@@ -96,7 +96,7 @@ def status_cmd() -> None:
     table = Table()
     for column in ("part", "pid", "port", "health", "url"):
         table.add_column(column)
-    colour = {"healthy": "green", "unhealthy": "yellow", "stopped": "red"}
+    colour = {"healthy": "green", "not answering": "yellow", "stopped": "red"}
     for p in parts:
         table.add_row(p.name, str(p.pid or "-"), str(p.port), f"[{colour[p.health]}]{p.health}[/]", p.url or "")
     console.print(table)

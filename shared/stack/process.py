@@ -96,9 +96,9 @@ class Proc:
                 "pid_file": str(self.pid_path)}
 
 
-def probe(port: int, health_url: str | None) -> bool:
+def probe(port: int, health_url: str | None, timeout: float = 1.0) -> bool:
     """Healthy: the health URL answers below 500, or (without one) the port accepts connections."""
-    return http_ok(health_url) if health_url else port_open("127.0.0.1", port)
+    return http_ok(health_url, timeout) if health_url else port_open("127.0.0.1", port, timeout)
 
 
 def tail(path: Path, lines: int = 15) -> str:

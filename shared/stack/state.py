@@ -51,13 +51,14 @@ class PartStatus:
     def health(self) -> str:
         if not self.alive:
             return "stopped"
-        return "healthy" if self.healthy else "unhealthy"
+        return "healthy" if self.healthy else "not answering"
 
 
 def part_status(record: dict[str, Any]) -> PartStatus:
     pid = record.get("pid")
     alive = bool(pid) and pid_alive(int(pid))
-    healthy = alive and probe(int(record["port"]), record.get("health_url"))
+    # A llama.cpp server busy generating answers its health URL late: allow it a few seconds.
+    healthy = alive and probe(int(record["port"]), record.get("health_url"), timeout=5.0)
     return PartStatus(name=record["name"], pid=pid, port=int(record["port"]), url=record.get("url"),
                       alive=alive, healthy=healthy, log=record.get("log", ""))
 

@@ -46,9 +46,9 @@ def model_path(alias: str) -> Path:
     return path
 
 
-def model_proc(alias: str, home: Path, port: int, threads: int = 2) -> Proc:
+def model_proc(alias: str, home: Path, port: int, threads: int = 2, weights: Path | None = None) -> Proc:
     spec = MODELS[alias]
-    path = model_path(alias)
+    path = weights or model_path(alias)
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", alias,
             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(spec.n_ctx),
             "--n_threads", str(threads), "--verbose", "false"]

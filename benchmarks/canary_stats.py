@@ -22,6 +22,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -34,6 +35,7 @@ BATCH = 2000          # requests per look (all arms), e.g. one tick of a busy ro
 MAX_LOOKS = 150       # 300k requests per simulated canary
 BASE_ERRORS = 0.02
 LATENCY = (300.0, 60.0)
+_NORMAL = NormalDist()
 
 
 @dataclass
@@ -48,14 +50,12 @@ class Outcome:
 def naive_compare(a: Moments, b: Moments, *, alpha: float, tau: float, rate: bool = False,
                   null: float = 0.0) -> SequentialResult:
     """The peer: a fixed-n normal interval, recomputed at every look as if it were the only one."""
-    from scipy.stats import norm
-
     if a.n == 0 or b.n == 0:
         return SequentialResult(b.mean - a.mean, -np.inf, np.inf, 1.0, a.n, b.n)
     var = (a.rate_variance() if rate else a.variance) / a.n + (b.rate_variance() if rate else b.variance) / b.n
     se, effect = float(np.sqrt(max(var, 1e-12))), b.mean - a.mean
-    z = float(norm.ppf(1 - alpha / 2))
-    p = float(2 * norm.sf(abs(effect - null) / se))
+    z = _NORMAL.inv_cdf(1 - alpha / 2)
+    p = 2 * (1 - _NORMAL.cdf(abs(effect - null) / se))
     return SequentialResult(effect, effect - z * se, effect + z * se, p, a.n, b.n)
 
 

@@ -99,3 +99,12 @@ def test_multi_scale_mixture_catches_a_gross_regression_sooner_than_the_margin_a
     _, multi = _peeking_rates(0.01, 0.30, sims=300, looks=40, batch=10, seed=6, tau=SCALES)
     assert (multi >= 0).all()
     assert np.median(multi) < np.median(np.where(single < 0, 40, single))
+
+
+def test_scalar_and_vectorized_multi_scale_radius_agree():
+    var = np.array([1e-3, 1e-4, 1e-5, 3e-7])
+    tau2s = [t * t for t in SCALES]
+    vector = cs_radius(var, tau2s, ALPHA)
+    scalar = [float(cs_radius(float(v), tau2s, ALPHA)) for v in var]
+    assert np.allclose(vector, scalar, rtol=1e-9)
+    assert (vector <= np.min([cs_radius(var, t2, ALPHA / 3) for t2 in tau2s], axis=0)).all()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -32,8 +33,8 @@ PEER_INSTALLS = {
     "guidellm": [["torch==2.13.0"], ["guidellm==0.8.1"]],
     "sglang": [["torch==2.14.1", "torchvision==0.29.1"], ["--no-deps", "sglang==0.5.23"],
                ["orjson", "psutil", "pybase64", "requests", "pillow", "starlette", "msgspec", "pyzmq", "ipython",
-                "apache-tvm-ffi", "sentencepiece", "compressed-tensors", "gguf", "transformers", "aiohttp", "tqdm",
-                "numpy"]],
+                "apache-tvm-ffi", "sentencepiece", "compressed-tensors", "gguf", "transformers==5.19.0", "datasets",
+                "aiohttp", "tqdm", "numpy"]],
 }
 
 
@@ -86,7 +87,7 @@ def pinned(cpu: int, cmd: list[str]) -> list[str]:
 
 
 def run_ours(url: str, mode: str, level: float, requests: int, lengths: str, out: Path) -> dict[str, Any]:
-    cmd = pinned(CLIENT_CPU, [PY, "-m", "services.cli.main", "bench", url, "--model", "scripted",
+    cmd = pinned(CLIENT_CPU, [PY, "-m", "services.loadtester.cli", "bench", url, "--model", "scripted",
                               "--mode", mode, "--levels", f"{level:g}", "--requests", str(requests),
                               "--lengths", lengths, "--workers", "1", "--output", str(out)])
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "200"})
@@ -181,13 +182,28 @@ def fidelity(tools: dict[str, Any], tmp: Path, notes: dict[str, str], rates: lis
     return out
 
 
+def child_cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def capacity(tools: dict[str, Any], tmp: Path, notes: dict[str, str], streams: int, n: int) -> dict[str, Any]:
+    """Completed req/s with the client pinned to one core, and the client's CPU per request:
+    (CPU of an n-request run - CPU of a small run) / the extra requests, so start-up cost
+    cancels. Requests per CPU-second is the per-core capacity that survives a shared machine."""
     out: dict[str, Any] = {}
+    small = max(50, n // 10)
     with ScriptedServer(ScriptConfig(model="scripted", ttft_ms=5, itl_ms=1, output_tokens=8), cpu=SERVER_CPU,
                         workers=1) as srv:
         for name, fn in tools.items():
+            cpu0 = child_cpu_s()
+            base = attempt(f"capacity/{name}", notes, fn, srv.url, streams, small, tmp / f"cap0-{name}")
+            cpu1 = child_cpu_s()
             got = attempt(f"capacity/{name}", notes, fn, srv.url, streams, n, tmp / f"cap-{name}")
-            if got is not None:
+            cpu2 = child_cpu_s()
+            if got is not None and base is not None:
+                got["cpu_ms_per_request"] = ((cpu2 - cpu1) - (cpu1 - cpu0)) / (n - small) * 1000
+                got["requests_per_cpu_s"] = 1000 / got["cpu_ms_per_request"] if got["cpu_ms_per_request"] > 0 else None
                 out[name] = got
     return out
 
@@ -257,13 +273,15 @@ def print_summary(r: dict[str, Any]) -> None:
     print("== fidelity (server-received / target rate) ==")
     for name, levels in r["fidelity"].items():
         print(f"{name:11s} " + "  ".join(f"{k}/s: {v['ratio']:.3f}" for k, v in levels.items()))
-    print("== capacity (completed streaming req/s, client pinned to one core) ==")
+    print("== capacity (client pinned to one core: completed streaming req/s; client CPU per request) ==")
     for name, got in r["capacity"].items():
-        print(f"{name:11s} {got['rps']:8.1f} req/s")
-    if "challenger" in r["capacity"]:
-        for name, got in r["capacity"].items():
-            if name != "challenger" and got["rps"]:
-                print(f"  ours/{name}: {r['capacity']['challenger']['rps'] / got['rps']:.2f}x")
+        print(f"{name:11s} {got['rps']:8.1f} req/s  {got['cpu_ms_per_request']:7.3f} CPU ms/request "
+              f"= {got['requests_per_cpu_s'] or 0:8.1f} req per CPU-second")
+    ours = r["capacity"].get("challenger")
+    for name, got in r["capacity"].items():
+        if ours and name != "challenger" and got["rps"] and got["requests_per_cpu_s"]:
+            print(f"  ours/{name}: {ours['rps'] / got['rps']:.2f}x req/s, "
+                  f"{(ours['requests_per_cpu_s'] or 0) / got['requests_per_cpu_s']:.2f}x req per CPU-second")
     for k, v in r["notes"].items():
         print(f"note {k}: {v}")
 

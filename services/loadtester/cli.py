@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from rich.table import Table
 from schemas.candidate import ApiCost, CandidateSpec, Engine, GpuCost
 from schemas.events.loadtests import LoadtestCompleted, LoadtestRequested, Slo
 from services.loadtester.domain.metrics import LevelSummary
-from services.loadtester.domain.profiles import parse_profile
+from services.loadtester.domain.profiles import LengthProfile, dataset_profile, parse_profile
 from services.loadtester.handlers import Unreachable, report_dir, run_loadtest
 from shared.settings import Settings
 
@@ -63,7 +64,10 @@ def register(app: typer.Typer) -> None:
         requests: int = typer.Option(20, help="requests per level"),
         duration: float = typer.Option(None, help="seconds per level instead of a request count"),
         warmup: int = typer.Option(0, help="warm-up requests per level, left out of the figures"),
-        lengths: str = typer.Option("64:32", help="INPUT:OUTPUT tokens, or ranges 32-128:16-64 (uniform)"),
+        lengths: str = typer.Option("64:32", help="INPUT:OUTPUT tokens, or ranges 32-128:16-64 (uniform); "
+                                    "several separated by ';' sweep over length profiles"),
+        lengths_file: Path = typer.Option(None, help="JSONL dataset whose rows give the lengths "
+                                          "(input_tokens/output_tokens, or prompt/completion text)"),
         burstiness: float = typer.Option(1.0, help="gamma shape for --mode gamma (1 = Poisson)"),
         slo: str = typer.Option("", help="SLOs in ms for goodput: ttft=500,tpot=50,e2e=3000"),
         workers: int = typer.Option(0, help="client processes; 0 = auto (more when the client saturates)"),
@@ -74,7 +78,20 @@ def register(app: typer.Typer) -> None:
         output: Path = typer.Option(None, help="directory for results.json, PNGs and report.html"),
     ) -> None:
         """Load-test an OpenAI-compatible or SGLang endpoint and write a report."""
-        profile = parse_profile(lengths)
+        profiles = ([dataset_profile([json.loads(line) for line in lengths_file.read_text().splitlines() if line])]
+                    if lengths_file else [parse_profile(p) for p in lengths.split(";") if p.strip()])
+        for i, profile in enumerate(profiles):
+            sub = (output / f"lengths-{i}") if output and len(profiles) > 1 else output
+            _bench_one(url, model, protocol, mode, levels, requests, duration, warmup, profile, burstiness, slo,
+                       workers, gpu_hourly, price_in, price_out, monthly_requests, sub)
+
+    def _bench_one(url: str, model: str, protocol: str, mode: str, levels: str, requests: int,
+                   duration: float | None, warmup: int, profile: LengthProfile, burstiness: float, slo: str,
+                   workers: int, gpu_hourly: float | None, price_in: float | None, price_out: float | None,
+                   monthly_requests: float | None, output: Path | None) -> None:
+        console = Console()
+        console.rule(f"lengths {profile.kind} in={profile.input_tokens}-{profile.input_max or profile.input_tokens}"
+                     f" out={profile.output_tokens}-{profile.output_max or profile.output_tokens}")
         cost = (GpuCost(gpu_hourly_usd=gpu_hourly) if gpu_hourly is not None else
                 ApiCost(input_per_1m_usd=price_in or 0.0, output_per_1m_usd=price_out or 0.0)
                 if price_in is not None or price_out is not None else None)
@@ -88,7 +105,6 @@ def register(app: typer.Typer) -> None:
             duration_s=duration, slo=parse_slo(slo), target_url=url, protocol=protocol, warmup_requests=warmup,
             burstiness=burstiness, monthly_requests=monthly_requests)
         out = output or report_dir(Settings().reports_dir, req.loadtest_id)
-        console = Console()
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), TextColumn("{task.fields[status]}"), console=console) as bar:
             task = bar.add_task("sweep", total=None, status="")
@@ -105,7 +121,8 @@ def register(app: typer.Typer) -> None:
                             + (" [client-bound]" if s.client_bound else ""))
 
             try:
-                done = asyncio.run(run_loadtest(req, out, tick, level_done, workers))
+                done = asyncio.run(run_loadtest(req, out, tick, level_done, workers,
+                                                profile if profile.kind == "dataset" else None))
             except Unreachable as exc:
                 console.print(f"[red]{exc}[/red]")
                 raise typer.Exit(2) from exc
@@ -117,3 +134,19 @@ def register(app: typer.Typer) -> None:
         if done.saturated_at is not None:
             console.print(f"saturated at level {done.saturated_at:g}")
         console.print(f"report: {done.report_path}")
+
+
+def main() -> None:
+    """`python -m services.loadtester.cli bench ...`: the same command without the other services' CLIs."""
+    app = typer.Typer(add_completion=False, no_args_is_help=True)
+
+    @app.callback()
+    def _group() -> None:
+        """Challenger load tester."""
+
+    register(app)
+    app()
+
+
+if __name__ == "__main__":
+    main()

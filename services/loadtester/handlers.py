@@ -130,11 +130,14 @@ def report_dir(reports_dir: Path, loadtest_id: str) -> Path:
 
 
 async def run_loadtest(req: LoadtestRequested, out_dir: Path, progress: Progress | None = None,
-                       level_done: LevelDone | None = None, workers: int = 0) -> LoadtestCompleted:
+                       level_done: LevelDone | None = None, workers: int = 0,
+                       lengths: LengthProfile | None = None) -> LoadtestCompleted:
     if _done_path(out_dir).exists():
         return LoadtestCompleted.model_validate_json(_done_path(out_dir).read_text())
     plan = sweep_plan(req, req.candidate)
     plan.workers = workers
+    if lengths is not None:
+        plan.base.lengths = lengths
     result = await measure(plan, progress, level_done)
     summary = await cost_summary(req, result.levels)
     extra = {"loadtest_id": req.loadtest_id, "candidate_id": req.candidate_id, "url": plan.base.url,

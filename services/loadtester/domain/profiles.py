@@ -42,6 +42,20 @@ def prompt_of(tokens: int, salt: int = 0) -> str:
     return " ".join(WORDS[(salt + i) % len(WORDS)] for i in range(max(1, tokens)))
 
 
+def dataset_profile(rows: list[dict[str, object]]) -> LengthProfile:
+    """Lengths taken from dataset rows: `input_tokens`/`output_tokens`, or the word counts
+    of `prompt`/`input` and `completion`/`output`/`expected`."""
+    pairs = []
+    for row in rows:
+        i = row.get("input_tokens") or len(str(row.get("prompt") or row.get("input") or "").split())
+        o = row.get("output_tokens") or len(str(row.get("completion") or row.get("output")
+                                                or row.get("expected") or "").split())
+        pairs.append((max(1, int(i)), max(1, int(o))))  # type: ignore[call-overload]
+    if not pairs:
+        raise ValueError("dataset has no rows")
+    return LengthProfile("dataset", pairs[0][0], pairs[0][1], pairs=tuple(pairs))
+
+
 def parse_profile(text: str) -> LengthProfile:
     """'64:32' fixed, '32-128:16-64' uniform."""
     inp, _, out = text.partition(":")

@@ -77,20 +77,22 @@ class Round:
     produce_s: float
 
 
-async def _timed(n: int, consume_started: Callable[[], Awaitable[Any]], produce: Callable[[], Awaitable[None]],
-                 count: Callable[[], int]) -> tuple[float, float]:
-    await consume_started()
-    t0 = time.perf_counter()
-    await produce()
-    produced = time.perf_counter() - t0
-    while count() < n:
-        await asyncio.sleep(0.005)
-    return n / (time.perf_counter() - t0), produced
-
-
-async def _wait_assigned(assignment: Callable[[], Any]) -> None:
-    while not assignment():
-        await asyncio.sleep(0.05)
+async def _timed(n: int, assignment: Callable[[], Any], produce: Callable[[], Awaitable[None]],
+                 count: Callable[[], int], stop: asyncio.Event, consuming: asyncio.Task[None]) -> tuple[float, float]:
+    """Once the consumer has its partitions: produce `n`, wait until `count()` reaches `n`;
+    then stop the consuming task. Returns (events/s end to end, seconds spent producing)."""
+    try:
+        while not assignment():
+            await asyncio.sleep(0.05)
+        t0 = time.perf_counter()
+        await produce()
+        produced = time.perf_counter() - t0
+        while count() < n:
+            await asyncio.sleep(0.005)
+        return n / (time.perf_counter() - t0), produced
+    finally:
+        stop.set()
+        await consuming
 
 
 async def typed_round(bootstrap: str, events: list[Envelope[Any]]) -> Round:
@@ -114,10 +116,8 @@ async def typed_round(bootstrap: str, events: list[Envelope[Any]]) -> Round:
             await asyncio.gather(*futures)
 
         try:
-            rate, produced = await _timed(n, lambda: _wait_assigned(consumer.assignment), produce, lambda: seen)
+            rate, produced = await _timed(n, consumer.assignment, produce, lambda: seen, stop, task)
         finally:
-            stop.set()
-            await task
             await consumer.stop()
     assert consumer.dead_lettered == 0
     return Round("typed", rate, produced)
@@ -154,10 +154,8 @@ async def raw_round(bootstrap: str, payloads: list[dict[str, Any]]) -> Round:
 
     task = asyncio.create_task(consume())
     try:
-        rate, produced = await _timed(n, lambda: _wait_assigned(consumer.assignment), produce, lambda: seen)
+        rate, produced = await _timed(n, consumer.assignment, produce, lambda: seen, stop, task)
     finally:
-        stop.set()
-        await task
         await consumer.stop()
         await producer.stop()
     return Round("raw", rate, produced)

@@ -18,6 +18,7 @@ from schemas.candidate import CandidateSpec, Decoding, Engine
 from schemas.events.prompts import Budget, PromptOptimizationRequested, PromptOptimized
 from schemas.task import DatasetItem
 from services.prompt_optimizer.domain.trials import Trial
+from services.prompt_optimizer.handlers import prompt_store
 from services.prompt_optimizer.runner import run_optimization
 from shared.datasets import BUILTIN_TASKS, load_builtin, parse_jsonl
 from shared.settings import Settings
@@ -105,8 +106,8 @@ def register(app: typer.Typer) -> None:
         with Live(console=console, refresh_per_second=4) as live:
             progress = LiveTrials(live)
             live.update(progress.render())
-            result = asyncio.run(run_optimization(req, _items(task, dataset, limit), Settings().reports_dir,
-                                                  on_trial=progress))
+            report_dir = prompt_store(Settings().reports_dir).run_dir(req.run_id)
+            result = asyncio.run(run_optimization(req, _items(task, dataset, limit), report_dir, on_trial=progress))
         console.print(_summary(result))
 
 

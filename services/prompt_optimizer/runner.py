@@ -17,7 +17,6 @@ from schemas.events.prompts import PromptOptimizationRequested, PromptOptimized
 from schemas.task import DatasetItem
 from services.prompt_optimizer.adapters.models import EngineProposer, EngineTarget
 from services.prompt_optimizer.adapters.report import write_report
-from services.prompt_optimizer.adapters.runs import run_dir
 from services.prompt_optimizer.domain.budget import BudgetMeter
 from services.prompt_optimizer.domain.optimize import Outcome, optimize
 from services.prompt_optimizer.domain.search import SearchConfig
@@ -62,7 +61,7 @@ def to_event(req: PromptOptimizationRequested, outcome: Outcome, report: Path) -
         stopped=outcome.search.stopped)
 
 
-async def run_optimization(req: PromptOptimizationRequested, items: Sequence[DatasetItem], reports_dir: Path, *,
+async def run_optimization(req: PromptOptimizationRequested, items: Sequence[DatasetItem], report_dir: Path, *,
                            optimizer: CandidateSpec | None = None,
                            on_trial: Callable[[Trial], None] = lambda _t: None) -> PromptOptimized:
     task, cand = req.task_spec, req.candidate
@@ -84,5 +83,5 @@ async def run_optimization(req: PromptOptimizationRequested, items: Sequence[Dat
         outcome = await optimize(items, task.prompt_template, search_config(req), evaluator, proposer,
                                  alpha=req.alpha, on_trial=on_trial)
     report = await asyncio.to_thread(write_report, outcome, f"Prompt optimization {req.run_id}: {cand.name} on "
-                                     f"{task.name}", run_dir(reports_dir, req.run_id))
+                                     f"{task.name}", report_dir)
     return to_event(req, outcome, report)

@@ -5,7 +5,7 @@ from pathlib import Path
 from schemas.candidate import CandidateSpec, Engine
 from schemas.envelope import new_event
 from schemas.events.prompts import PromptOptimizationRequested
-from services.prompt_optimizer.adapters.runs import pending_requests, save_request
+from services.prompt_optimizer.handlers import prompt_store
 from shared.datasets import BUILTIN_TASKS
 from shared.settings import Settings
 from tests.integration.prompt_optimizer.helpers import dataset_ref, publish, results_for, running_service
@@ -42,8 +42,9 @@ async def test_accepted_but_unfinished_run_resumes_at_startup(broker: str, uid: 
     """A request stored by a service that died midway is run when the service starts again."""
     spec = BUILTIN_TASKS["sentiment"].spec.model_copy(update={"datasets": []})
     req = request(f"resume-{uid}", spec, strategy="fewshot")
-    save_request(Settings(home=tmp_path).reports_dir, new_event(req, source="test"))
+    store = prompt_store(Settings(home=tmp_path).reports_dir)
+    store.save_request(new_event(req, source="test"))
     async with running_service(broker, tmp_path, uid):
         found = await results_for(broker, req.run_id, 1, timeout=40)
     assert [e.type for e in found] == ["io.challenger.prompt_optimization.failed"]
-    assert pending_requests(Settings(home=tmp_path).reports_dir) == []
+    assert store.pending() == []

@@ -1,0 +1,90 @@
+"""One configuration search from a `config_search.requested` payload to its
+`config_search.completed` payload, with real engines. The service and `challenger search`
+both call `run_config_search`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from schemas.candidate import CandidateSpec
+from schemas.events.prompts import ConfigSearchCompleted, ConfigSearchRequested
+from schemas.task import DatasetItem, TaskSpec
+from services.prompt_optimizer.adapters.config_report import write_config_report
+from services.prompt_optimizer.domain.budget import BudgetMeter
+from services.prompt_optimizer.domain.config_search import ConfigOutcome, search_configs
+from services.prompt_optimizer.domain.configs import ConfigVariant, derive
+from services.prompt_optimizer.domain.halving import Arm, Obs
+from services.prompt_optimizer.domain.recommend import Summary
+from shared.engines import EngineClient, client_for
+from shared.processing import postprocess
+from shared.scoring.metrics import answer_key, score
+from shared.scoring.prompting import build_request
+
+
+class EngineMeasure:
+    """One call of a variant: its endpoint, decoding and post-processing; scored by the task metric."""
+
+    def __init__(self, base: CandidateSpec, task: TaskSpec) -> None:
+        self.base, self.task = base, task
+        self._clients: dict[tuple[str, str], EngineClient] = {}
+
+    def _client(self, v: ConfigVariant) -> EngineClient:
+        url = v.endpoint.url or str(self.base.endpoint)
+        key = (url, v.endpoint.model or self.base.model)
+        if key not in self._clients:
+            self._clients[key] = client_for(self.base.engine, url, key[1], api_key_env=self.base.api_key_env)
+        return self._clients[key]
+
+    async def __call__(self, v: ConfigVariant, item: DatasetItem, repeat: int) -> Obs:
+        seed = (v.decoding.seed or 0) + repeat if repeat else None
+        gen = await self._client(v).generate(build_request(self.task, item, v.decoding, seed=seed))
+        out = postprocess(v.post.steps, gen.text)
+        t = self.task
+        return Obs(score(t.metric, out, item.expected, t.metric_args), answer_key(t.metric, out, t.metric_args),
+                   gen.latency_ms, gen.input_tokens, gen.output_tokens)
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+
+
+def _row(s: Summary, outcome: ConfigOutcome, req: ConfigSearchRequested) -> dict[str, Any]:
+    v = s.arm.variant
+    row: dict[str, Any] = {
+        "variant": v.id, "config": v.label(), "params": v.params(), "n": s.n, "accuracy": round(s.accuracy, 4),
+        "ci_low": round(s.ci_low, 4), "ci_high": round(s.ci_high, 4), "stability": s.stability,
+        "p95_ms": round(s.p95_ms, 1), "cost": round(s.cost, 6), "cost_unit": outcome.cost_unit,
+        "finalist": s.finalist, "frontier": s in outcome.frontier,
+        "recommended": s is outcome.recommendation.chosen}
+    if s in outcome.frontier and not v.is_default:
+        row["candidate"] = derive(req.candidate, v, req.candidate_id, req.run_id).model_dump(mode="json")
+    return row
+
+
+def to_event(req: ConfigSearchRequested, outcome: ConfigOutcome, report: Path) -> ConfigSearchCompleted:
+    chosen = outcome.recommendation.chosen.arm.variant
+    recommended = None if chosen.is_default else derive(req.candidate, chosen, req.candidate_id, req.run_id)
+    spent = ", ".join(f"{k}={v}" for k, v in outcome.spent.as_dict().items())
+    return ConfigSearchCompleted(
+        run_id=req.run_id, candidate_id=req.candidate_id, recommended=recommended,
+        reason=f"{outcome.recommendation.reason} Search stopped: {outcome.halving.stopped}; spent {spent} "
+               f"of {outcome.halving.schedule.calls} planned evaluation calls.",
+        frontier=[_row(s, outcome, req) for s in outcome.summaries], report_path=str(report))
+
+
+async def run_config_search(req: ConfigSearchRequested, items: Sequence[DatasetItem], report_dir: Path,
+                            on_rung: Callable[[int, list[Arm]], None] = lambda _r, _a: None) -> ConfigSearchCompleted:
+    measure = EngineMeasure(req.candidate, req.task_spec)
+    try:
+        outcome = await search_configs(req.candidate, req.space, items, measure,
+                                       BudgetMeter(req.budget, time.monotonic), on_rung=on_rung)
+    finally:
+        await measure.aclose()
+    report = await asyncio.to_thread(write_config_report, outcome,
+                                     f"Configuration search {req.run_id}: {req.candidate.name} on {req.task_spec.name}",
+                                     report_dir)
+    return to_event(req, outcome, report)

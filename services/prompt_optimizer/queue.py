@@ -1,0 +1,62 @@
+"""Background runs. A run takes minutes of model calls, longer than a consumer may go without
+polling, so the consumer only stores the request (durably, before its offset is committed)
+and hands it here. One run at a time across all kinds (the model servers are the
+bottleneck); outcomes are stored by run id and re-published on redelivery; unfinished runs
+resume at startup from the same seed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from schemas.envelope import Envelope, EventData
+from services.prompt_optimizer.adapters.runs import RunStore
+
+Work = Callable[[Any], Awaitable[EventData]]
+Publish = Callable[[EventData, Envelope[Any]], Awaitable[None]]
+
+
+class RunQueue:
+    def __init__(self, store: RunStore, work: Work, publish: Publish, one_at_a_time: asyncio.Semaphore) -> None:
+        self.store = store
+        self._work = work
+        self._publish = publish
+        self._one = one_at_a_time
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def accept(self, env: Envelope[Any]) -> None:
+        run_id = env.data.run_id
+        done = self.store.load(run_id)
+        if done is not None:
+            await self._publish(done, env)
+        elif run_id not in self._tasks:
+            self.store.save_request(env)
+            self._start(env)
+
+    def resume(self) -> int:
+        pending = self.store.pending()
+        for env in pending:
+            self._start(env)
+        return len(pending)
+
+    def _start(self, env: Envelope[Any]) -> None:
+        run_id = env.data.run_id
+        task = asyncio.create_task(self._run(env), name=f"run-{run_id}")
+        self._tasks[run_id] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(run_id, None))
+
+    async def _run(self, env: Envelope[Any]) -> None:
+        async with self._one:
+            outcome = await self._work(env.data)
+        self.store.save(outcome)
+        await self._publish(outcome, env)
+
+    async def stop(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -46,11 +46,20 @@ async def handle_requested(envelope: Envelope[Any], deps: Deps) -> None:
     try:
         done = await _run(req, store, deps)
     except EvaluationFailure as exc:
-        log.warning("evaluation %s failed: %s", req.evaluation_id, exc.reason)
-        failed = EvaluationFailed(evaluation_id=req.evaluation_id, candidate_id=req.candidate_id, reason=exc.reason)
-        await deps.producer.publish(new_event(failed, source=SOURCE, cause=envelope))
+        await _fail(envelope, deps, exc.reason)
+        return
+    except Exception as exc:  # a bug must still close the evaluation for the pipeline
+        log.exception("evaluation %s crashed", req.evaluation_id)
+        await _fail(envelope, deps, f"internal error: {type(exc).__name__}: {exc}")
         return
     await deps.producer.publish(new_event(done, source=SOURCE, cause=envelope))
+
+
+async def _fail(envelope: Envelope[Any], deps: Deps, reason: str) -> None:
+    req: EvaluationRequested = envelope.data
+    log.warning("evaluation %s failed: %s", req.evaluation_id, reason)
+    failed = EvaluationFailed(evaluation_id=req.evaluation_id, candidate_id=req.candidate_id, reason=reason[:2000])
+    await deps.producer.publish(new_event(failed, source=SOURCE, cause=envelope))
 
 
 async def _run(req: EvaluationRequested, store: EvaluationStore, deps: Deps) -> EvaluationCompleted:

@@ -29,7 +29,7 @@ RESULT_TYPES = {"io.challenger.evaluation.completed", "io.challenger.evaluation.
 
 def _spec(name: str, model: str, url: str) -> CandidateSpec:
     return CandidateSpec(name=name, model=model, task="sentiment", engine="llamacpp", endpoint=url,
-                         decoding=Decoding(max_tokens=4))
+                         decoding=Decoding(max_tokens=3))
 
 
 def _request(uid: str, home: Path, candidate: CandidateSpec, champion: CandidateSpec) -> EvaluationRequested:
@@ -85,7 +85,7 @@ async def test_smollm2_vs_gemma3_through_kafka_and_redelivery_republishes(
     req = _request(uid, tmp_path, _spec("smollm2", "smollm2", smollm2_url), _spec("gemma3", "gemma3", gemma3_url))
     async with EventProducer(broker) as producer, evaluator(broker, uid, tmp_path, producer):
         await producer.publish(new_event(req, source="test"))
-        [first] = await results_for(broker, uid, producer, 1, timeout=50)
+        [first] = await results_for(broker, uid, producer, 1, timeout=90)  # ~30 s on an idle machine
         partial_lines = (Path(first.data.report_path).parent / "items.partial.jsonl").read_text().count("\n")
         await producer.publish(new_event(req, source="test"))  # a re-delivered command
         seen = await results_for(broker, uid, producer, 2, timeout=20, group="relisten")
@@ -101,12 +101,18 @@ async def test_smollm2_vs_gemma3_through_kafka_and_redelivery_republishes(
     assert (Path(done.report_path).parent / "items.partial.jsonl").read_text().count("\n") == partial_lines
 
 
-async def test_unreachable_endpoint_yields_evaluation_failed(broker: str, uid: str, tmp_path: Path) -> None:
+async def test_unreachable_endpoint_and_bad_dataset_yield_evaluation_failed(broker: str, uid: str,
+                                                                           tmp_path: Path) -> None:
     await ensure_topics(broker)
     dead = f"http://127.0.0.1:{free_port()}"
-    req = _request(uid, tmp_path, _spec("dead", "dead", dead), _spec("dead2", "dead", dead))
+    unreachable = _request(uid, tmp_path, _spec("dead", "dead", dead), _spec("dead2", "dead", dead))
+    ref = unreachable.task_spec.datasets[0].model_copy(update={"sha256": "0" * 64})
+    task = unreachable.task_spec.model_copy(update={"datasets": [ref]})
+    tampered = unreachable.model_copy(update={"evaluation_id": f"ev-tampered-{uid}", "task_spec": task})
     async with EventProducer(broker) as producer, evaluator(broker, uid, tmp_path, producer):
-        await producer.publish(new_event(req, source="test"))
-        seen = await results_for(broker, uid, producer, 1, timeout=40)
-    assert [e.type for e in seen] == ["io.challenger.evaluation.failed"]
-    assert "unreachable" in seen[0].data.reason and dead.removeprefix("http://") in seen[0].data.reason
+        await producer.publish_many([new_event(unreachable, source="test"), new_event(tampered, source="test")])
+        seen = await results_for(broker, uid, producer, 2, timeout=40)
+    reasons = {e.data.evaluation_id: e.data.reason for e in seen}
+    assert [e.type for e in seen] == ["io.challenger.evaluation.failed"] * 2
+    assert "unreachable" in reasons[f"ev-{uid}"] and dead.removeprefix("http://") in reasons[f"ev-{uid}"]
+    assert "sha256" in reasons[f"ev-tampered-{uid}"]

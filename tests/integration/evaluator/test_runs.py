@@ -7,12 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from schemas.candidate import CandidateSpec
 from schemas.events.evaluations import EvaluationRequested
 from schemas.task import DatasetItem, TaskSpec
-from services.cli.main import app
+from services.evaluator import cli
 from services.evaluator.adapters.datasets import builtin_attacks
 from services.evaluator.adapters.store import EvaluationStore
 from services.evaluator.domain.plan import plan_calls
@@ -70,6 +71,8 @@ async def test_all_kinds_fill_the_scorecard_and_report(server: ScriptedServer, t
 def test_cli_eval_and_dataset_label(server: ScriptedServer, tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
     data.write_text("".join(i.model_dump_json() + "\n" for i in ITEMS["d"]))
+    app = typer.Typer()
+    cli.register(app)  # only the evaluator's commands: other services' CLIs are not under test here
     runner = CliRunner()
     result = runner.invoke(app, ["eval", f"scripted@{server.url}", "--champion", f"scripted@{server.url}",
                                  "--dataset", str(data), "--metric", "contains", "--out", str(tmp_path), "--json"])

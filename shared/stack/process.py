@@ -71,7 +71,8 @@ class Proc:
             self.argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env},
             start_new_session=True,
         )
-        self.pid_path.write_text(str(self.popen.pid))
+        # Second line: the program, so a stale pid file (after a reboot) never stops a stranger.
+        self.pid_path.write_text(f"{self.popen.pid}\n{self.argv[0]}\n")
 
     def wait_healthy(self, progress: Callable[[str], None] | None = None) -> None:
         check = self.health or (lambda: probe(self.port, self.health_url))
@@ -140,11 +141,24 @@ def stop_pid_files(pid_paths: list[Path], timeout: float = 10.0) -> list[Path]:
 
 
 def _take_pid(pid_path: Path) -> int:
+    """The pid in the file (removing it), or 0 if none or if that pid now runs another program."""
     if not pid_path.exists():
         return 0
-    text = pid_path.read_text().strip()
+    lines = pid_path.read_text().split("\n")
     pid_path.unlink()
-    return int(text) if text.isdigit() else 0
+    pid = int(lines[0]) if lines[0].strip().isdigit() else 0
+    program = lines[1].strip() if len(lines) > 1 else ""
+    return pid if pid and (not program or _runs(pid, program)) else 0
+
+
+def _runs(pid: int, program: str) -> bool:
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not cmdline.parent.exists():
+        return True  # no /proc (macOS): trust the pid file
+    try:
+        return cmdline.read_bytes().split(b"\0")[0].decode(errors="replace") == program
+    except OSError:
+        return False
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -1,5 +1,6 @@
-"""`challenger optimize`: a prompt optimization run by hand against model URLs, with live
-progress; the same run the service does for a `prompt_optimization.requested` event."""
+"""`challenger optimize` and `challenger search`: a prompt optimization or a configuration
+search by hand against model URLs, with live progress; the same runs the service does for
+`prompt_optimization.requested` and `config_search.requested`."""
 
 from __future__ import annotations
 
@@ -9,16 +10,26 @@ from pathlib import Path
 from typing import Literal
 
 import typer
+import yaml
+from pydantic import ValidationError
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from schemas.candidate import CandidateSpec, Decoding, Engine
-from schemas.events.prompts import Budget, PromptOptimizationRequested, PromptOptimized
+from schemas.events.prompts import (
+    Budget,
+    ConfigSearchCompleted,
+    ConfigSearchRequested,
+    PromptOptimizationRequested,
+    PromptOptimized,
+)
 from schemas.task import DatasetItem
+from services.prompt_optimizer.config_runner import run_config_search
+from services.prompt_optimizer.domain.halving import Arm
 from services.prompt_optimizer.domain.trials import Trial
-from services.prompt_optimizer.handlers import prompt_store
+from services.prompt_optimizer.handlers import config_store, prompt_store
 from services.prompt_optimizer.runner import run_optimization
 from shared.datasets import BUILTIN_TASKS, load_builtin, parse_jsonl
 from shared.settings import Settings
@@ -63,7 +74,70 @@ def _items(task: str, dataset: Path | None, limit: int | None) -> list[DatasetIt
     return items[:limit] if limit else items
 
 
+class LiveRungs:
+    """One row per variant, updated as each successive-halving rung completes."""
+
+    def __init__(self, live: Live) -> None:
+        self.live = live
+        self.rows: dict[str, tuple[int, Arm]] = {}
+
+    def __call__(self, rung: int, arms: list[Arm]) -> None:
+        self.rows.update({a.variant.id: (rung, a) for a in arms})
+        self.live.update(self.render())
+
+    def render(self) -> Table:
+        t = Table(title="configuration variants (successive halving)")
+        for col in ("id", "rung", "n", "accuracy", "p95 ms", "config"):
+            t.add_column(col)
+        for vid, (rung, a) in sorted(self.rows.items(), key=lambda kv: (-kv[1][0], -kv[1][1].accuracy)):
+            t.add_row(vid, str(rung), str(len(a.scores)), f"{a.accuracy:.3f}", f"{a.p95_ms:.0f}", a.variant.label())
+        return t
+
+
+def load_search_spec(path: Path) -> tuple[ConfigSearchRequested, list[DatasetItem]]:
+    """SPEC.yaml: candidate (a CandidateSpec), task (a built-in name), optional dataset (JSONL
+    path) and limit, space, budget, optional run_id."""
+    raw = yaml.safe_load(path.read_text()) or {}
+    task = str(raw.get("task", ""))
+    if task not in BUILTIN_TASKS:
+        raise typer.BadParameter(f"task must be a built-in task ({', '.join(BUILTIN_TASKS)}), got {task!r}")
+    dataset = raw.get("dataset")
+    items = _items(task, path.parent / dataset if dataset else None, raw.get("limit"))
+    candidate = {"task": task, **raw.get("candidate", {})}
+    try:
+        req = ConfigSearchRequested(
+            run_id=str(raw.get("run_id") or f"cli-{uuid.uuid4().hex[:10]}"), candidate_id="cli",
+            candidate=CandidateSpec.model_validate(candidate), task_spec=BUILTIN_TASKS[task].spec,
+            space=raw.get("space", {}), budget=Budget.model_validate(raw.get("budget", {})))
+    except ValidationError as exc:
+        raise typer.BadParameter(f"{path}: {exc}") from exc
+    return req, items
+
+
+def _search_summary(done: ConfigSearchCompleted) -> Group:
+    lines = [Text(done.reason)]
+    if done.recommended is not None:
+        rec = done.recommended
+        d, post = rec.decoding, [s.op for s in rec.postprocess]
+        lines.append(Text(f"recommended: {rec.name} temperature={d.temperature} top_p={d.top_p} "
+                          f"max_tokens={d.max_tokens} stop={d.stop} post={post}", style="green"))
+    lines.append(Text(f"report: {done.report_path}"))
+    return Group(*lines)
+
+
 def register(app: typer.Typer) -> None:
+    @app.command("search")
+    def search(spec: Path = typer.Argument(..., exists=True, dir_okay=False, help="SPEC.yaml of the search")) -> None:
+        """Search decoding x post-processing x endpoints by successive halving within a budget;
+        report the accuracy/stability/latency/cost frontier and a recommendation."""
+        req, items = load_search_spec(spec)
+        console = Console()
+        with Live(console=console, refresh_per_second=4) as live:
+            progress = LiveRungs(live)
+            report_dir = config_store(Settings().reports_dir).run_dir(req.run_id)
+            done = asyncio.run(run_config_search(req, items, report_dir, on_rung=progress))
+        console.print(_search_summary(done))
+
     @app.command("optimize")
     def optimize(
         model_url: str = typer.Option(..., help="base URL of the model to optimize, e.g. http://127.0.0.1:8302"),

@@ -148,7 +148,10 @@ def _schema(expected: object, args: Args) -> dict[str, Any]:
 def json_schema(output: str, expected: object, args: Args) -> float:
     schema = _schema(expected, args)
     ok, value = parse_json(output)
-    return float(ok and jsonschema.Draft202012Validator(schema).is_valid(value))
+    try:
+        return float(ok and jsonschema.Draft202012Validator(schema).is_valid(value))
+    except RecursionError:  # pathologically nested output
+        return 0.0
 
 
 def _f1(got: list[str], want: list[str]) -> float:

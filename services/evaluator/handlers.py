@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import Counter
+
 from schemas.envelope import Envelope, new_event
 from schemas.events.evaluations import EvaluationCompleted, EvaluationFailed, EvaluationRequested
 from services.evaluator.adapters.datasets import load_attacks, load_task_datasets
 from services.evaluator.adapters.store import EvaluationStore
+from services.evaluator.domain.redteam import AttackError
 from services.evaluator.evaluation import Engines, EvaluationFailure, engines_for, evaluate
 from shared.blobs import BlobError
 from shared.bus.producer import EventProducer
@@ -25,6 +28,7 @@ from shared.scoring.prompting import PromptError
 
 log = logging.getLogger(__name__)
 SOURCE = "challenger/evaluator"
+OUTCOMES = Counter("challenger_evaluations_total", "Evaluation requests handled, by outcome", ["outcome"])
 
 
 @dataclass
@@ -41,6 +45,7 @@ async def handle_requested(envelope: Envelope[Any], deps: Deps) -> None:
     done = store.completed()
     if done is not None:
         log.info("evaluation %s already done; republishing its result", req.evaluation_id)
+        OUTCOMES.labels("republished").inc()
         await deps.producer.publish(new_event(done, source=SOURCE, cause=envelope))
         return
     try:
@@ -52,12 +57,14 @@ async def handle_requested(envelope: Envelope[Any], deps: Deps) -> None:
         log.exception("evaluation %s crashed", req.evaluation_id)
         await _fail(envelope, deps, f"internal error: {type(exc).__name__}: {exc}")
         return
+    OUTCOMES.labels("completed").inc()
     await deps.producer.publish(new_event(done, source=SOURCE, cause=envelope))
 
 
 async def _fail(envelope: Envelope[Any], deps: Deps, reason: str) -> None:
     req: EvaluationRequested = envelope.data
     log.warning("evaluation %s failed: %s", req.evaluation_id, reason)
+    OUTCOMES.labels("failed").inc()
     failed = EvaluationFailed(evaluation_id=req.evaluation_id, candidate_id=req.candidate_id, reason=reason[:2000])
     await deps.producer.publish(new_event(failed, source=SOURCE, cause=envelope))
 
@@ -66,7 +73,7 @@ async def _run(req: EvaluationRequested, store: EvaluationStore, deps: Deps) -> 
     try:
         datasets = load_task_datasets(req.task_spec, req.max_items)
         attacks = load_attacks(req.task_spec) if "security" in req.kinds else []
-    except (BlobError, DatasetError) as exc:
+    except (BlobError, DatasetError, AttackError) as exc:
         raise EvaluationFailure(f"dataset: {exc}") from exc
     engines = deps.engines(req)
     try:

@@ -14,6 +14,7 @@ from schemas.candidate import CandidateSpec, Decoding
 from services.cli.admin_token import read_admin_token
 from shared.settings import Settings
 from shared.stack.parts import ports
+from shared.stack.state import read_state, running_parts
 
 DEMO_TASK = "capitals"
 console = Console()
@@ -77,11 +78,19 @@ def _report(registry: str, champion: dict[str, Any], challenger: dict[str, Any])
                   soft_wrap=True)
 
 
+def running_stack() -> dict[str, Any] | None:
+    home = Settings().home.resolve()
+    if not running_parts(home):
+        return None
+    console.print(f"using the stack already running from {home}")
+    return read_state(home)
+
+
 def register(app: typer.Typer, start_stack: Callable[[bool], dict[str, Any]], no_models_option: Any) -> None:
     @app.command("demo")
     def demo(no_models: bool = no_models_option) -> None:
-        """Start the stack and submit the demo champion (SmolLM2) and challenger (Gemma-3)."""
-        state = start_stack(not no_models)
+        """Start the stack (or use the running one) and submit the demo champion (SmolLM2) and challenger (Gemma-3)."""
+        state = running_stack() or start_stack(not no_models)
         if not any(p["name"] == "registry" for p in state["parts"]):
             console.print("[yellow]the registry is not built yet: nothing to submit[/]")
             raise typer.Exit(1)

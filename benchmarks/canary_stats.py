@@ -11,6 +11,7 @@ policy's canary rule):
   margin null    the candidate is worse by exactly the error-rate margin: any promotion is a
                  false promotion of a candidate that is not non-inferior.
   A/B            the candidate's error rate triples: requests until rollback (time to detect).
+  gross          the candidate's error rate is 10x: requests until rollback.
 
 Run: python -m benchmarks.canary_stats [--sims 400] [--seed 0]
 """
@@ -120,6 +121,7 @@ def run(sims: int, seed: int) -> dict[str, dict[str, float]]:
             aa = scenario(rule, sims, seed, BASE_ERRORS)
             null = scenario(rule, sims, seed + 1, BASE_ERRORS + margin)
             ab = scenario(rule, max(sims // 2, 50), seed + 2, 3 * BASE_ERRORS)
+            gross = scenario(rule, max(sims // 2, 50), seed + 3, 10 * BASE_ERRORS)
         results[name] = {
             "aa_false_rollback": rate(aa, "rollback"),
             "aa_false_better": sum(o.false_better for o in aa) / len(aa),
@@ -129,6 +131,7 @@ def run(sims: int, seed: int) -> dict[str, dict[str, float]]:
             "ab_detected": rate(ab, "rollback"),
             "ab_median_candidate_requests_to_rollback": median_to(ab, "rollback", "candidate_requests"),
             "ab_median_total_requests_to_rollback": median_to(ab, "rollback", "total_requests"),
+            "gross_median_candidate_requests_to_rollback": median_to(gross, "rollback", "candidate_requests"),
             "seconds": time.perf_counter() - t0,
         }
     return results

@@ -38,7 +38,11 @@ async def tail(bootstrap: str, topics: list[str], *, candidate: str | None, from
     consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest" if from_beginning else "latest",
                                 metadata_max_age_ms=5_000)
-    await consumer.start()
+    try:
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()  # release the half-started client before reporting
+        raise
     shown = 0
     deadline = time.monotonic() + seconds if seconds else None
     try:

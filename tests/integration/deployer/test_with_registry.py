@@ -1,0 +1,82 @@
+"""The deployer with the REAL registry on the real broker: the registry applies (or refuses)
+every move the deployer and operators request. Evaluator and load-tester results are
+published by the test in their place."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from schemas import new_event
+from services.deployer import operator
+from services.deployer.app import create_app as create_deployer
+from services.deployer.config import DeployerSettings
+from services.registry.app import bootstrap
+from services.registry.app import create_app as create_registry
+from shared.bus.producer import EventProducer
+from shared.settings import Settings
+from tests.unit.deployer.factories import evaluation, loadtest
+
+pytestmark = pytest.mark.timeout(150)
+
+
+async def stage_is(client: httpx.AsyncClient, cid: str, stage: str, timeout_s: float = 40.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while (current := (await client.get(f"/api/v1/candidates/{cid}")).json()["stage"]) != stage:
+        assert time.monotonic() < deadline, f"registry stage is {current}, not {stage}"
+        await asyncio.sleep(0.2)
+
+
+async def test_registry_applies_the_deployers_moves_and_refuses_an_illegal_operator_move(
+        broker: str, uid: str, tmp_path: Path) -> None:
+    reg_settings = Settings(home=tmp_path / "registry", DATABASE_URL=f"sqlite:///{tmp_path / 'registry.db'}",
+                            kafka_bootstrap=broker)
+    registry = bootstrap(reg_settings)
+    admin = {"Authorization": f"Bearer {registry.admin_token}"}
+    reg_app = create_registry(reg_settings, registry)
+    dep_app = create_deployer(DeployerSettings(kafka_bootstrap=broker, home=tmp_path / "deployer",
+                                               deployer_group=f"deployer-{uid}", deployer_tick_s=0.5,
+                                               database_url=None))
+    transport = httpx.ASGITransport(app=reg_app)
+    async with reg_app.router.lifespan_context(reg_app), dep_app.router.lifespan_context(dep_app), \
+            httpx.AsyncClient(transport=transport, base_url="http://registry") as client, \
+            EventProducer(broker) as producer:
+        bob = (await client.post("/api/v1/tokens", json={"name": f"bob-{uid}", "role": "approver"},
+                                 headers=admin)).json()["token"]
+        body = {"name": f"dep-{uid}", "model": "smollm2", "task": "capitals", "engine": "llamacpp",
+                "endpoint": "http://127.0.0.1:8301/v1"}
+        resp = await client.post("/api/v1/candidates", json=body, headers=admin)
+        assert resp.status_code in (200, 201), resp.text
+        cid = resp.json()["id"]
+        await stage_is(client, cid, "evaluating")
+
+        refused = await operator.request_move(broker, cid, "production", actor="operator:eve",
+                                              reason="skip the gauntlet", wait_s=30)
+        assert refused.status == "refused" and "cannot move from evaluating to production" in refused.detail
+
+        await producer.publish(new_event(evaluation(f"{cid}:dev-eval", cid=cid), source="evaluator"))
+        await stage_is(client, cid, "load_testing")
+        await producer.publish(new_event(loadtest(f"{cid}:loadtest").model_copy(update={"candidate_id": cid}),
+                                         source="loadtester"))
+        await stage_is(client, cid, "staging")
+        await producer.publish(new_event(evaluation(f"{cid}:staging-eval", cid=cid, e2e=True, stage="staging"),
+                                         source="evaluator"))
+        await stage_is(client, cid, "awaiting_approval")
+        approved = await client.post(f"/api/v1/candidates/{cid}/approve", json={"comment": "ok"},
+                                     headers={"Authorization": f"Bearer {bob}"})
+        assert approved.status_code in (200, 201), approved.text
+        await stage_is(client, cid, "production")  # no champion yet: canary -> production at once
+
+        history: list[dict[str, Any]] = (await client.get(f"/api/v1/candidates/{cid}/history")).json()
+        moves = [(h["to_stage"], h["actor"]) for h in history]
+        assert moves == [("submitted", moves[0][1]), ("evaluating", "deployer"), ("load_testing", "deployer"),
+                         ("dev_passed", "deployer"), ("staging", "deployer"), ("awaiting_approval", "deployer"),
+                         ("approved", f"bob-{uid}"), ("canary", "deployer"), ("production", "deployer")]
+        rolled = await operator.request_move(broker, cid, "rolled_back", actor="operator:ann", reason="pager",
+                                             wait_s=30)
+        assert rolled.status == "applied"

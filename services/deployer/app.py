@@ -27,7 +27,8 @@ def build_deployer(settings: DeployerSettings) -> Deployer:
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.deployer_db_url)
     store.create_tables(engine)
-    env = Env(policy=load_policy(settings.deployer_policy), gateway_url=settings.gateway_url)
+    env = Env(policy=load_policy(settings.deployer_policy), gateway_url=settings.gateway_url,
+              gateway_key_env=settings.deployer_gateway_key_env)
     return Deployer(engine, env, CanaryTraffic(), settings.home)
 
 

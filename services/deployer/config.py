@@ -13,6 +13,9 @@ class DeployerSettings(Settings):
     deployer_policy: Path | None = Field(None, description="promotion policy YAML; default: the packaged one")
     deployer_group: str = "deployer"
     deployer_tick_s: float = Field(5.0, gt=0, description="how often active canaries are analysed")
+    deployer_gateway_key_env: str | None = Field(
+        "CHALLENGER_GATEWAY_API_KEY",
+        description="NAME of the env var holding the key the staging suite uses on the gateway")
 
     @property
     def deployer_db_url(self) -> str:

@@ -31,6 +31,7 @@ Output = EventData | RouteTable
 class Env:
     policy: Policy
     gateway_url: str
+    gateway_key_env: str | None = "CHALLENGER_GATEWAY_API_KEY"  # env var the evaluator reads to call the gateway
 
 
 @dataclass
@@ -145,7 +146,8 @@ def go_staging(res: Result, env: Env) -> Result:
     run = res.run
     route = routes.staging_route(run.task)
     staged = CandidateSpec.model_validate({**run.spec.model_dump(mode="json"), "engine": "openai", "launch": None,
-                                           "endpoint": env.gateway_url, "model": route})
+                                           "endpoint": env.gateway_url, "model": route,
+                                           "api_key_env": env.gateway_key_env})
     evaluation = _evaluation(run, ids(run.candidate_id)["staging-eval"], ["e2e", "security"], stage="staging",
                              candidate=staged, target_url=env.gateway_url)
     deployed = DeploymentChanged(candidate_id=run.candidate_id, route=route, environment="staging", status="deploying",

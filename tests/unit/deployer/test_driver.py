@@ -86,6 +86,7 @@ def test_staging_routes_the_candidate_alone_and_tests_it_through_the_gateway():
     [ev] = of(res, EvaluationRequested)
     assert ev.stage == "staging" and ev.kinds == ["e2e", "security"]
     assert ev.target_url == "http://127.0.0.1:8080" and ev.candidate.model == "sentiment-staging"
+    assert ev.candidate.api_key_env == "CHALLENGER_GATEWAY_API_KEY"
     kinds = [type(o).__name__ for o in res.out]
     assert kinds.index("RouteTable") < kinds.index("EvaluationRequested")  # route first, then the smoke suite
 

@@ -71,7 +71,8 @@ def to_event(req: ConfigSearchRequested, outcome: ConfigOutcome, report: Path) -
     spent = ", ".join(f"{k}={v}" for k, v in outcome.spent.as_dict().items())
     return ConfigSearchCompleted(
         run_id=req.run_id, candidate_id=req.candidate_id, recommended=recommended,
-        reason=f"{outcome.recommendation.reason} Search stopped: {outcome.halving.stopped}; spent {spent} "
+        reason=f"{outcome.recommendation.reason} Cost in {outcome.cost_unit}. "
+               f"Search stopped: {outcome.halving.stopped}; spent {spent} "
                f"of {outcome.halving.schedule.calls} planned evaluation calls.",
         frontier=[_row(s, outcome, req) for s in outcome.summaries], report_path=str(report))
 

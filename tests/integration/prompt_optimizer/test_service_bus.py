@@ -4,7 +4,7 @@ from pathlib import Path
 
 from schemas.candidate import CandidateSpec, Engine
 from schemas.envelope import new_event
-from schemas.events.prompts import PromptOptimizationRequested
+from schemas.events.prompts import ConfigSearchRequested, PromptOptimizationRequested
 from services.prompt_optimizer.handlers import prompt_store
 from shared.datasets import BUILTIN_TASKS
 from shared.settings import Settings
@@ -48,3 +48,15 @@ async def test_accepted_but_unfinished_run_resumes_at_startup(broker: str, uid: 
         found = await results_for(broker, req.run_id, 1, timeout=40)
     assert [e.type for e in found] == ["io.challenger.prompt_optimization.failed"]
     assert store.pending() == []
+
+
+async def test_config_search_with_a_bad_space_completes_with_the_reason(broker: str, uid: str, tmp_path: Path) -> None:
+    spec = BUILTIN_TASKS["sentiment"].spec.model_copy(update={"datasets": [dataset_ref(tmp_path, "sentiment", 12)]})
+    cand = CandidateSpec(name="c", model="smollm2", task="sentiment", engine=Engine.openai, endpoint=NOWHERE)
+    req = ConfigSearchRequested(run_id=f"cs-{uid}", candidate_id=f"cand-{uid}", candidate=cand, task_spec=spec,
+                                space={"temprature": [0.0, 1.0]})
+    async with running_service(broker, tmp_path, uid):
+        await publish(broker, req)
+        found = await results_for(broker, req.run_id, 1, timeout=40)
+    assert [e.type for e in found] == ["io.challenger.config_search.completed"]
+    assert found[0].data.recommended is None and "unknown space dimension" in found[0].data.reason

@@ -116,6 +116,7 @@ async def bench_detection(home: Path, bootstrap: str, window: int, rate: float) 
         monitor = app.state.ctx.state["monitor"]
         while len(monitor.reference(route)) < 2 * window:
             await asyncio.sleep(0.05)
+        await app.state.ctx.state["drift_ready"]  # the service's warm-up: Evidently imported in its worker
         normal, shifted = stream(2 * window, shift_at=None, route=route), stream(6 * window, shift_at=0, route=route,
                                                                                   prefix="x")
         waiter = asyncio.create_task(first_degradation(bootstrap, route, timeout=300))

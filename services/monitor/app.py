@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 from fastapi import FastAPI
 
@@ -12,18 +14,25 @@ from services.monitor.adapters.judge import Judge
 from services.monitor.adapters.registry import RegistryClient
 from services.monitor.adapters.store import MonitorStore
 from services.monitor.config import MonitorConfig, config_path, load_config
-from services.monitor.handlers import Deps, Monitor
+from services.monitor.handlers import Deps, Monitor, warm_drift
 from services.monitor.samples import AugmentationHandler
 from shared.runtime import ServiceContext, Subscription, service_app
 from shared.settings import Settings
 
 GROUP = "monitor"
-DRIFT_BACKLOG = 4  # closed windows waiting for Evidently; beyond it, windows get the rules only
+DRIFT_BACKLOG = 1  # windows waiting for Evidently; later ones get the cheap rules only, at once
+
+
+def drift_pool() -> ProcessPoolExecutor:
+    """One worker process for Evidently: its seconds of CPU per window then do not hold the
+    GIL that ingest needs. Spawned (not forked) because this process runs threads."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
 
 def build_monitor(ctx: ServiceContext, cfg: MonitorConfig) -> Monitor:
     deps = Deps(publish=ctx.producer.publish, store=MonitorStore(ctx.settings.home),
-                reports_dir=ctx.settings.reports_dir, judge=Judge(cfg.judge) if cfg.judge else None)
+                reports_dir=ctx.settings.reports_dir, judge=Judge(cfg.judge) if cfg.judge else None,
+                executor=drift_pool())
     return Monitor(cfg, deps, queue_size=DRIFT_BACKLOG)
 
 
@@ -39,6 +48,8 @@ def create_app(settings: Settings | None = None, cfg: MonitorConfig | None = Non
 
     async def wire(ctx: ServiceContext) -> list[Subscription]:
         monitor = build_monitor(ctx, cfg)
+        assert monitor.deps.executor is not None
+        ctx.state["drift_ready"] = asyncio.wrap_future(monitor.deps.executor.submit(warm_drift))
         registry = RegistryClient(settings.registry_url, settings.token)
         augmenter = AugmentationHandler(registry=registry, home=settings.home, publish=ctx.producer.publish)
         tasks = [asyncio.create_task(monitor.analyse_forever())]
@@ -54,6 +65,7 @@ def create_app(settings: Settings | None = None, cfg: MonitorConfig | None = Non
     async def on_stop(ctx: ServiceContext) -> None:
         for task in ctx.state["tasks"]:
             task.cancel()
+        ctx.state["monitor"].deps.executor.shutdown(wait=False, cancel_futures=True)
         await ctx.state["registry"].aclose()
         judge = ctx.state["monitor"].deps.judge
         await judge.aclose() if judge else None

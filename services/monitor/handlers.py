@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from services.monitor.domain.capture import failing_samples, reference_ranges
 from services.monitor.domain.degradation import alert_for, alert_lines, degradation_event, evidence
 from services.monitor.domain.drift import NO_DRIFT, DriftResult
 from services.monitor.domain.features import FEATURES, Record, record_of
-from services.monitor.domain.rules import Breach, Hysteresis, evaluate
+from services.monitor.domain.rules import Breach, Hysteresis, evaluate, merge_breaches
 from services.monitor.domain.stats import window_stats
 from services.monitor.domain.windows import Window, WindowKey, Windows, monitored, reference_route
 
@@ -40,6 +41,11 @@ def evidently_drift(ref: Sequence[Record], cur: Sequence[Record], html: Path | N
     return compute_drift(ref, cur, html)
 
 
+def warm_drift() -> None:
+    """Import Evidently ahead of the first window (run in the drift worker at start-up)."""
+    import services.monitor.adapters.drift  # noqa: F401
+
+
 @dataclass
 class Deps:
     publish: Publish
@@ -47,6 +53,7 @@ class Deps:
     reports_dir: Path
     judge: Judge | None = None
     drift: DriftFn = evidently_drift
+    executor: Executor | None = None  # a process pool keeps Evidently off the ingest thread's GIL
 
 
 class Monitor:
@@ -65,6 +72,8 @@ class Monitor:
         self.windows = Windows(cfg.window_policy)
         self._reference: dict[str, deque[Record]] = {}
         self._hysteresis: dict[WindowKey, Hysteresis] = {}
+        self._recent: dict[WindowKey, deque[list[Breach]]] = {}
+        self._last_drift: dict[WindowKey, DriftResult] = {}  # windows past the drift backlog reuse it
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._lock = asyncio.Lock()
         self.fired: list[str] = []
@@ -147,17 +156,23 @@ class Monitor:
         stats, ref_stats = window_stats(window.records), (window_stats(ref) if ref else None)
         breaches = evaluate(stats, ref_stats, drift.share if with_drift else None, self.cfg.rules)
         hysteresis = self._hysteresis.setdefault(window.key, Hysteresis(self.cfg.hysteresis))
+        recent = self._recent.setdefault(window.key, deque(maxlen=self.cfg.hysteresis.m))
+        recent.append(breaches)
+        if with_drift:
+            self._last_drift[window.key] = drift
         if breaches:
             log.info("window %s %s breached: %s", window.key.slug(), window.window_id,
                      ", ".join(b.describe() for b in breaches))
         if hysteresis.step(bool(breaches)):
-            await self._fire(window, breaches, drift if with_drift else None, ref, cause)
+            await self._fire(window, merge_breaches(recent), self._last_drift.get(window.key), ref, cause)
+            recent.clear()
 
     async def _drift(self, window: Window, ref: list[Record]) -> DriftResult:
         html = (self.deps.reports_dir / "monitor" / safe(window.key.route) / f"{window.window_id}.html"
                 if self.cfg.html_reports else None)
         with metrics.DRIFT_SECONDS.time():
-            return await asyncio.to_thread(self.deps.drift, ref, window.records, html)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.deps.executor, self.deps.drift, ref, list(window.records), html)
 
     async def _fire(self, window: Window, breaches: list[Breach], drift: DriftResult | None, ref: list[Record],
                     cause: Envelope[Any] | None) -> None:

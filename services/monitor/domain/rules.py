@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -103,3 +104,11 @@ class Hysteresis:
         self._quiet = self.cfg.cooldown_windows
         self._recent.clear()
         return True
+
+
+def merge_breaches(windows: Iterable[Sequence[Breach]]) -> list[Breach]:
+    """The rules breached over the windows that fired an alarm; a rule's latest breach wins."""
+    latest: dict[str, Breach] = {}
+    for breaches in windows:
+        latest |= {b.rule: b for b in breaches}
+    return list(latest.values())

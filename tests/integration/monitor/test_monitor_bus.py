@@ -8,7 +8,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiokafka import ConsumerRecord
 
 from schemas import Envelope
@@ -23,11 +22,6 @@ from tests.integration.bus.helpers import raw_records
 from tests.unit.monitor.synthetic import stream
 
 WINDOW = 20
-
-
-@pytest.fixture(scope="module", autouse=True)
-def evidently_loaded() -> None:
-    import services.monitor.adapters.drift  # noqa: F401  (seconds to import; not part of the test)
 
 
 async def read_events(bootstrap: str, topic: str, route: str, want: int, timeout: float) -> list[Envelope[Any]]:
@@ -58,6 +52,7 @@ async def test_shifted_traffic_publishes_degradation_and_alert(broker: str, uid:
     async with app.router.lifespan_context(app), EventProducer(broker) as producer:
         await producer.publish_many(stream(2 * WINDOW, shift_at=None, route=f"{route}-staging", prefix="s"))
         await wait_for(lambda: len(store.load_reference(route)) == 2 * WINDOW, timeout=30)
+        await asyncio.wait_for(app.state.ctx.state["drift_ready"], 60)  # Evidently imported in its worker
         await producer.publish_many(stream(3 * WINDOW, shift_at=0, route=route, candidate=f"cand-{uid}"))
         [deg] = await read_events(broker, degradations.TOPIC, route, want=1, timeout=40)
         [alert] = await read_events(broker, alerts.TOPIC, route, want=1, timeout=10)

@@ -52,3 +52,11 @@ def test_one_noisy_window_does_not_fire() -> None:
 def test_hysteresis_k_above_m_is_rejected() -> None:
     with pytest.raises(ValidationError):
         HysteresisConfig(k=4, m=3)
+
+
+def test_an_alarm_names_every_rule_breached_in_its_windows() -> None:
+    from services.monitor.domain.rules import Breach, merge_breaches
+
+    merged = merge_breaches([[Breach("drift_share", 0.6, 0.5)], [], [Breach("refusal_spike", 0.9, 0.25),
+                                                                    Breach("drift_share", 0.7, 0.5)]])
+    assert [(b.rule, b.value) for b in merged] == [("drift_share", 0.7), ("refusal_spike", 0.9)]

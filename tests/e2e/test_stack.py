@@ -4,17 +4,20 @@ CHALLENGER_HOME, a candidate submitted over HTTP, `model.submitted` seen through
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from shared.stack.parts import DEFAULT_PORTS, port_env
 from shared.stack.process import free_port, pid_alive, port_open
@@ -78,6 +81,30 @@ def test_a_submitted_candidate_shows_up_in_watch(stack: tuple[dict[str, str], An
     assert watch.returncode == 0, watch.stderr
     [line] = [ln for ln in watch.stdout.splitlines() if candidate in ln]
     assert "model.submitted" in line and "submitted_by=admin" in line and "spec.name=e2e-smol" in line
+
+
+def test_a_poison_message_is_dead_lettered_by_a_service_and_shown_by_watch(
+        stack: tuple[dict[str, str], Any]) -> None:
+    env, state = stack
+    key = f"poison-{uuid.uuid4().hex[:8]}"
+    asyncio.run(_send_raw(state["bootstrap"], "challenger.models", key.encode(), b"{not json",
+                          [("ce_type", b"io.challenger.model.submitted")]))
+
+    watch = challenger(env, "watch", "--topic", "challenger.dlq", "--candidate", key, "--from-beginning",
+                       "--limit", "1", "--seconds", "60", timeout=90)
+
+    [line] = [ln for ln in watch.stdout.splitlines() if key in ln]
+    assert "DEAD LETTER" in line and "from=challenger.models" in line
+    assert "reason=not a CloudEvent: missing header ce_id, ce_source, ce_specversion" in line
+
+
+async def _send_raw(bootstrap: str, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key, headers=headers)
+    finally:
+        await producer.stop()
 
 
 def test_a_taken_port_is_named_and_nothing_is_left_running(tmp_path: Path) -> None:

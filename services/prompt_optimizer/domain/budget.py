@@ -1,6 +1,7 @@
 """Budget accounting: optimizer calls, evaluation calls, tokens and seconds.
 
-A call is refused (BudgetExhausted) BEFORE it would exceed a limit, so a run stops cleanly
+A call is refused (BudgetExhausted) BEFORE it would exceed a limit (for tokens: when the
+next call, at the costliest rate seen for its kind, would cross it), so a run stops cleanly
 and reports what it spent. Evaluation calls for the held-out proof are reserved up front:
 while the reservation holds, the search may not eat into it (calls, and the tokens and
 seconds those calls may take at the costliest per-call rate measured so far).
@@ -40,6 +41,7 @@ class BudgetMeter:
         self.spent = Spend()
         self.reserved_eval_calls = 0
         self._max_call_tokens = 0
+        self._max_optimizer_tokens = 0
         self._max_call_seconds = 0.0
         self._call_start = 0.0
 
@@ -60,9 +62,9 @@ class BudgetMeter:
         n = self.reserved_eval_calls
         return n * self._max_call_tokens, n * self._max_call_seconds
 
-    def _check_shared(self) -> None:
+    def _check_shared(self, next_call_tokens: int) -> None:
         tokens, seconds = self._held_back()
-        if self.spent.tokens + tokens >= self.budget.max_tokens:
+        if self.spent.tokens + tokens + next_call_tokens > self.budget.max_tokens:
             raise BudgetExhausted(f"token budget {self.budget.max_tokens} reached")
         limit = self.budget.max_seconds
         if limit is not None and self.elapsed() + seconds >= limit:
@@ -71,13 +73,13 @@ class BudgetMeter:
     def before_eval(self) -> None:
         if self.spent.eval_calls + self.reserved_eval_calls >= self.budget.max_eval_calls:
             raise BudgetExhausted(f"evaluation-call budget {self.budget.max_eval_calls} reached")
-        self._check_shared()
+        self._check_shared(self._max_call_tokens)
         self._call_start = self._clock()
 
     def before_optimizer(self) -> None:
         if self.spent.optimizer_calls >= self.budget.max_optimizer_calls:
             raise BudgetExhausted(f"optimizer-call budget {self.budget.max_optimizer_calls} reached")
-        self._check_shared()
+        self._check_shared(self._max_optimizer_tokens)
 
     def after_eval(self, tokens: int) -> None:
         self.spent.eval_calls += 1
@@ -89,4 +91,5 @@ class BudgetMeter:
     def after_optimizer(self, tokens: int) -> None:
         self.spent.optimizer_calls += 1
         self.spent.tokens += tokens
+        self._max_optimizer_tokens = max(self._max_optimizer_tokens, tokens)
         self.spent.seconds = self.elapsed()

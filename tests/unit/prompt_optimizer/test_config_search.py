@@ -89,3 +89,11 @@ def test_space_validation_and_derived_lineage() -> None:
     assert derived.parent_id == "cand-1" and str(derived.endpoint) == "http://127.0.0.1:9000/"
     assert derived.quantization == "q8_0" and derived.name == "smol-cs-run-7-c1"
     assert derived.tags["config_search_run"] == "run/7"
+
+
+async def test_token_budget_stops_halving_midway_and_still_recommends() -> None:
+    m = BudgetMeter(Budget(max_eval_calls=400, max_tokens=4_000), clock=itertools.count().__next__)
+    out = await search_configs(BASE, SPACE, items(100), ScriptedModel(), m)
+    assert out.halving.stopped.startswith("budget: token budget 4000")
+    assert out.spent.tokens <= 4_000 and out.spent.eval_calls < out.halving.schedule.calls
+    assert out.recommendation.chosen.finalist and out.recommendation.reason.startswith("policy:")

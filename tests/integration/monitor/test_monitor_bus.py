@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiokafka import ConsumerRecord
 
 from schemas import Envelope
@@ -21,6 +22,7 @@ from shared.settings import Settings
 from tests.integration.bus.helpers import raw_records
 from tests.unit.monitor.synthetic import stream
 
+pytestmark = pytest.mark.timeout(120)
 WINDOW = 20
 
 

@@ -51,7 +51,8 @@ class EvaluationStore:
             return None
 
     def done(self) -> dict[Key, ItemResult]:
-        """Results already scored by an earlier attempt (a torn last line is skipped)."""
+        """Answers an earlier attempt already got (a torn last line is skipped; failed calls are
+        not kept, so they are asked again)."""
         if not self._partial.exists():
             return {}
         found: dict[Key, ItemResult] = {}
@@ -60,7 +61,8 @@ class EvaluationStore:
                 r = ItemResult.from_dict(json.loads(line))
             except (ValueError, TypeError):
                 continue
-            found[r.key] = r
+            if r.error is None:
+                found[r.key] = r
         return found
 
     def append(self, result: ItemResult) -> None:

@@ -86,11 +86,19 @@ def pinned(cpu: int, cmd: list[str]) -> list[str]:
     return ["taskset", "-c", str(cpu), *cmd]
 
 
+def call(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 240) -> None:
+    """Run a tool; on failure raise with the tail of its stderr, which is what gets reported."""
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"exit {proc.returncode}: {proc.stderr.strip()[-400:]}")
+
+
 def run_ours(url: str, mode: str, level: float, requests: int, lengths: str, out: Path) -> dict[str, Any]:
     cmd = pinned(CLIENT_CPU, [PY, "-m", "services.loadtester.cli", "bench", url, "--model", "scripted",
                               "--mode", mode, "--levels", f"{level:g}", "--requests", str(requests),
                               "--lengths", lengths, "--workers", "1", "--output", str(out)])
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "200"})
+    call(cmd, env={**os.environ, "COLUMNS": "200"})
     lv = json.loads((out / "results.json").read_text())["levels"][0]
     return {"ttft_p50": lv["ttft_ms"]["p50"], "ttft_p99": lv["ttft_ms"]["p99"], "itl_p50": lv["itl_ms"]["p50"],
             "itl_p99": lv["itl_ms"]["p99"], "rps": lv["request_rate"], "errors": lv["errors"],
@@ -106,7 +114,7 @@ def run_guidellm(url: str, profile: str, requests: int, prompt: int, output: int
                               "--tokenizer", f"kind=hf_auto,model={tok}",
                               "--data", f"kind=synthetic_text,prompt_tokens={prompt},output_tokens={output}",
                               "--output", f"kind=json,path={out}", "--disable-progress"])
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, timeout=900)
+    call(cmd, env=env)
     m = json.loads(out.read_text())["benchmarks"][0]["metrics"]
 
     def stat(name: str, key: str) -> float:
@@ -119,15 +127,16 @@ def run_guidellm(url: str, profile: str, requests: int, prompt: int, output: int
 
 
 def run_sglang(url: str, rate: float, requests: int, prompt: int, output: int, tok: Path, out: Path,
-               burstiness: float = 1.0) -> dict[str, Any]:
+               burstiness: float = 1.0, max_concurrency: int | None = None) -> dict[str, Any]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     cmd = pinned(CLIENT_CPU, [str(peer_python("sglang")), "-m", "sglang.bench_serving", "--backend",
                               "sglang-oai-chat", "--base-url", url, "--model", "scripted", "--tokenizer", str(tok),
                               "--dataset-name", "random-ids", "--random-input-len", str(prompt),
                               "--random-output-len", str(output), "--random-range-ratio", "1",
                               "--num-prompts", str(requests), "--request-rate", f"{rate:g}",
-                              "--burstiness", f"{burstiness:g}", "--output-file", str(out)])
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, timeout=900)
+                              "--burstiness", f"{burstiness:g}", "--output-file", str(out),
+                              *(["--max-concurrency", str(max_concurrency)] if max_concurrency else [])])
+    call(cmd, env=env)
     r = json.loads(out.read_text().strip().splitlines()[-1])
     return {"ttft_p50": r["median_ttft_ms"], "ttft_p99": r["p99_ttft_ms"], "itl_p50": r["median_itl_ms"],
             "itl_p99": r["p99_itl_ms"], "rps": r["request_throughput"]}
@@ -139,9 +148,17 @@ def server(**cfg: Any) -> ScriptedServer:
     return ScriptedServer(ScriptConfig(model="scripted", **cfg), cpu=SERVER_CPU)
 
 
-def received_rate(srv: ScriptedServer) -> float:
-    t0s = sorted(t for t, _ in srv.stats(log=True)["log"])
-    return (len(t0s) - 1) / (t0s[-1] - t0s[0]) if len(t0s) > 1 else 0.0
+def received_rates(srv: ScriptedServer) -> tuple[float, float]:
+    """Arrival rate the server saw: over the whole span ((n-1) / (last - first), which a
+    single late straggler lowers), and as the slope of a least-squares fit of arrival time
+    against arrival index (drift of the arrival process, robust to stragglers at the ends)."""
+    import numpy as np
+
+    t0s = np.sort(np.asarray([t for t, _ in srv.stats(log=True)["log"]]))
+    if len(t0s) < 2:
+        return 0.0, 0.0
+    slope = np.polyfit(np.arange(len(t0s)), t0s, 1)[0]
+    return (len(t0s) - 1) / (t0s[-1] - t0s[0]), 1.0 / slope
 
 
 def attempt(name: str, notes: dict[str, str], fn: Any, *args: Any) -> Any:
@@ -177,8 +194,9 @@ def fidelity(tools: dict[str, Any], tmp: Path, notes: dict[str, str], rates: lis
                 n = int(rate * 4)
                 got = attempt(f"fidelity/{name}/{rate:g}", notes, fn, srv.url, rate, n, tmp / f"fid-{name}-{rate:g}")
                 if got is not None:
-                    out.setdefault(name, {})[f"{rate:g}"] = {"received_rate": received_rate(srv),
-                                                              "ratio": received_rate(srv) / rate}
+                    span, fit = received_rates(srv)
+                    out.setdefault(name, {})[f"{rate:g}"] = {"received_rate": span, "ratio": span / rate,
+                                                              "fit_rate": fit, "fit_ratio": fit / rate}
     return out
 
 
@@ -245,7 +263,7 @@ def main() -> None:
         fid_tools["sglang"] = lambda url, r, k, o: run_sglang(url, r, k, 16, 8, tok, o.with_suffix(".jsonl"),
                                                               burstiness=1e6)
         cap_tools["sglang"] = lambda url, s, k, o: run_sglang(url, float("inf"), k, 16, 8, tok,
-                                                              o.with_suffix(".jsonl"))
+                                                              o.with_suffix(".jsonl"), max_concurrency=s)
 
     started = time.time()
     result = {"accuracy": accuracy(acc_tools, tmp, notes, n),
@@ -272,7 +290,8 @@ def print_summary(r: dict[str, Any]) -> None:
             print(f"  ours/{name} error ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
     print("== fidelity (server-received / target rate) ==")
     for name, levels in r["fidelity"].items():
-        print(f"{name:11s} " + "  ".join(f"{k}/s: {v['ratio']:.3f}" for k, v in levels.items()))
+        print(f"{name:11s} " + "  ".join(f"{k}/s: span {v['ratio']:.3f} fit {v['fit_ratio']:.3f}"
+                                         for k, v in levels.items()))
     print("== capacity (client pinned to one core: completed streaming req/s; client CPU per request) ==")
     for name, got in r["capacity"].items():
         print(f"{name:11s} {got['rps']:8.1f} req/s  {got['cpu_ms_per_request']:7.3f} CPU ms/request "

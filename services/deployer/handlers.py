@@ -69,7 +69,8 @@ class Deployer:
         with Session(self.engine) as s:
             if store.handled(s, e.id) or store.get_run(s, e.data.candidate_id) is not None:
                 return
-            result = self._decide(None, lambda _: driver.on_submitted(e.data, e.correlationid))
+            result = self._decide(None, lambda _: driver.on_submitted(
+                e.data, e.correlationid, self.env.policy.for_task(e.data.spec.task).workload))
             self._commit(s, result.run, result.out, e)
 
     async def _stage_changed(self, e: Envelope[models.ModelStageChanged]) -> None:

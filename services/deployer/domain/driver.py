@@ -19,7 +19,14 @@ from schemas.events.models import ModelApproved, ModelStageChanged, ModelSubmitt
 from schemas.events.prompts import PromptOptimizationRequested, PromptOptimized
 from services.deployer.domain import canary as ca
 from services.deployer.domain import routes
-from services.deployer.domain.policy import Decision, Policy, decide_dev, decide_dev_evaluation, decide_staging
+from services.deployer.domain.policy import (
+    Decision,
+    Policy,
+    WorkloadRule,
+    decide_dev,
+    decide_dev_evaluation,
+    decide_staging,
+)
 from services.deployer.domain.run import Phase, Run
 from shared.pipeline import TRANSITIONS, Stage, check_transition
 
@@ -63,7 +70,7 @@ def ids(candidate_id: str) -> dict[str, str]:
 
 # ---- dev ------------------------------------------------------------------------------
 
-def on_submitted(ev: ModelSubmitted, correlation_id: str) -> Result:
+def on_submitted(ev: ModelSubmitted, correlation_id: str, workload: WorkloadRule | None = None) -> Result:
     run = Run(candidate_id=ev.candidate_id, task=ev.spec.task, correlation_id=correlation_id, spec=ev.spec,
               task_spec=ev.task_spec, champion_id=ev.champion_id, champion_spec=ev.champion_spec,
               optimized=ev.spec.parent_id is not None)  # a derived candidate gets no second optimization round
@@ -71,8 +78,8 @@ def on_submitted(ev: ModelSubmitted, correlation_id: str) -> Result:
     if ev.task_spec is None:
         return reject(res, "no task spec (datasets) came with the submission; nothing to evaluate against")
     return res.request(Stage.evaluating, "submitted; running the dev evaluation").emit(
-        _evaluation(run, ids(run.candidate_id)["dev-eval"], ["accuracy", "stability", "security"])).phase(
-        Phase.dev_eval)
+        _evaluation(run, ids(run.candidate_id)["dev-eval"], ["accuracy", "stability", "security"],
+                    workload=workload or WorkloadRule())).phase(Phase.dev_eval)
 
 
 def on_evaluation_completed(run: Run, ev: EvaluationCompleted, env: Env) -> Result:
@@ -92,10 +99,12 @@ def _after_dev_eval(res: Result, ev: EvaluationCompleted, env: Env) -> Result:
     res.run = res.run.model_copy(update={"evaluation": ev})
     if decision.outcome == "fail":
         return reject(res, decision.summary)
-    latency = policy.latency
+    latency, work = policy.latency, policy.workload
     request = LoadtestRequested(loadtest_id=ids(res.run.candidate_id)["loadtest"], candidate_id=res.run.candidate_id,
                                 champion_id=res.run.champion_id, candidate=res.run.spec,
-                                champion=res.run.champion_spec,
+                                champion=res.run.champion_spec, levels=work.loadtest_levels,
+                                requests_per_level=work.loadtest_requests_per_level,
+                                input_tokens=work.loadtest_input_tokens, output_tokens=work.loadtest_output_tokens,
                                 slo=Slo(ttft_ms=latency.p95_ttft_ms, e2e_ms=latency.p95_e2e_ms))
     return res.request(Stage.load_testing, decision.summary).emit(request).phase(Phase.loadtest)
 
@@ -149,7 +158,8 @@ def go_staging(res: Result, env: Env) -> Result:
                                            "endpoint": env.gateway_url, "model": route,
                                            "api_key_env": env.gateway_key_env})
     evaluation = _evaluation(run, ids(run.candidate_id)["staging-eval"], ["e2e", "security"], stage="staging",
-                             candidate=staged, target_url=env.gateway_url)
+                             candidate=staged, target_url=env.gateway_url,
+                             workload=env.policy.for_task(run.task).workload)
     deployed = DeploymentChanged(candidate_id=run.candidate_id, route=route, environment="staging", status="deploying",
                                  detail=f"sole target of {route}")
     return res.request(Stage.staging, f"staged on route {route}").emit(
@@ -346,10 +356,12 @@ def reject(res: Result, reason: str) -> Result:
     return res.request(to, reason).phase(Phase.done)
 
 
-def _evaluation(run: Run, evaluation_id: str, kinds: list[EvalKind], *, stage: str = "dev",
+def _evaluation(run: Run, evaluation_id: str, kinds: list[EvalKind], *, workload: WorkloadRule, stage: str = "dev",
                 candidate: CandidateSpec | None = None, target_url: str | None = None) -> EvaluationRequested:
     assert run.task_spec is not None
     return EvaluationRequested(evaluation_id=evaluation_id, candidate_id=run.candidate_id,
                                champion_id=run.champion_id, task=run.task, candidate=candidate or run.spec,
                                champion=run.champion_spec, task_spec=run.task_spec, kinds=kinds,
-                               stage=stage, target_url=target_url)  # type: ignore[arg-type]
+                               stage=stage, target_url=target_url,  # type: ignore[arg-type]
+                               max_items=workload.eval_max_items, concurrency=workload.eval_concurrency,
+                               stability_repeats=workload.stability_repeats)

@@ -52,6 +52,18 @@ class StagingRule(_Strict):
     max_attack_success_rate: float = Field(0.1, ge=0, le=1)
 
 
+class WorkloadRule(_Strict):
+    """How much work the dev gauntlet asks for: evaluation items, stability repeats, load levels."""
+
+    eval_max_items: int | None = Field(None, ge=1, description="first N items of each dataset; None = all")
+    eval_concurrency: int = Field(8, ge=1, le=1024)
+    stability_repeats: int = Field(3, ge=2, le=50)
+    loadtest_levels: list[float] = Field(default_factory=lambda: [1, 2, 4], min_length=1)
+    loadtest_requests_per_level: int = Field(20, ge=1)
+    loadtest_input_tokens: int = Field(64, ge=1)
+    loadtest_output_tokens: int = Field(32, ge=1)
+
+
 CANARY_MARGINS = {"error_rate": 0.01, "slo_breach_rate": 0.05, "refusal_rate": 0.03, "guardrail_rate": 0.03,
                   "json_invalid_rate": 0.03, "negative_feedback_rate": 0.05, "latency_ms": 100.0}
 
@@ -80,6 +92,7 @@ class TaskPolicy(_Strict):
     stability: StabilityRule = Field(default_factory=StabilityRule)
     staging: StagingRule = Field(default_factory=StagingRule)
     canary: CanaryRule = Field(default_factory=CanaryRule)
+    workload: WorkloadRule = Field(default_factory=WorkloadRule)
 
 
 class Policy(_Strict):

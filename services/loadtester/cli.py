@@ -75,6 +75,7 @@ def register(app: typer.Typer) -> None:
         price_in: float = typer.Option(None, help="API $ per 1M input tokens"),
         price_out: float = typer.Option(None, help="API $ per 1M output tokens"),
         monthly_requests: float = typer.Option(None, help="traffic profile for the monthly cost"),
+        api_key_env: str = typer.Option(None, help="environment variable holding the endpoint's API key"),
         output: Path = typer.Option(None, help="directory for results.json, PNGs and report.html"),
     ) -> None:
         """Load-test an OpenAI-compatible or SGLang endpoint and write a report."""
@@ -83,12 +84,12 @@ def register(app: typer.Typer) -> None:
         for i, profile in enumerate(profiles):
             sub = (output / f"lengths-{i}") if output and len(profiles) > 1 else output
             _bench_one(url, model, protocol, mode, levels, requests, duration, warmup, profile, burstiness, slo,
-                       workers, gpu_hourly, price_in, price_out, monthly_requests, sub)
+                       workers, gpu_hourly, price_in, price_out, monthly_requests, api_key_env, sub)
 
     def _bench_one(url: str, model: str, protocol: str, mode: str, levels: str, requests: int,
                    duration: float | None, warmup: int, profile: LengthProfile, burstiness: float, slo: str,
                    workers: int, gpu_hourly: float | None, price_in: float | None, price_out: float | None,
-                   monthly_requests: float | None, output: Path | None) -> None:
+                   monthly_requests: float | None, api_key_env: str | None, output: Path | None) -> None:
         console = Console()
         console.rule(f"lengths {profile.kind} in={profile.input_tokens}-{profile.input_max or profile.input_tokens}"
                      f" out={profile.output_tokens}-{profile.output_max or profile.output_tokens}")
@@ -97,7 +98,7 @@ def register(app: typer.Typer) -> None:
                 if price_in is not None or price_out is not None else None)
         spec = CandidateSpec(name="bench", model=model, task="bench",
                              engine=Engine.sglang if protocol == "sglang" else Engine.openai,
-                             endpoint=url, cost=cost)
+                             endpoint=url, cost=cost, api_key_env=api_key_env)
         req = LoadtestRequested(
             loadtest_id=f"bench-{uuid.uuid4().hex[:8]}", candidate_id="bench", candidate=spec, mode=mode,
             levels=_levels(levels), input_tokens=profile.input_tokens, output_tokens=profile.output_tokens,

@@ -38,6 +38,20 @@ def submit_candidate(*, session: Session, spec: CandidateSpec, submitted_by: str
     return candidate
 
 
+def import_champion(*, session: Session, spec: CandidateSpec, actor: str) -> Candidate:
+    """Register the setup ALREADY serving a task as its champion, in `production`, without a
+    gauntlet run (no model.submitted): how a team brings its current model under Challenger."""
+    task, _ = _validated_task(session, spec)
+    candidate = Candidate(name=spec.name, task=task.name, submitted_by=actor, parent_id=spec.parent_id,
+                          spec=spec.model_dump(mode="json"), stage=Stage.production)
+    session.add(candidate)
+    session.add(StageHistory(candidate_id=candidate.id, to_stage=Stage.production, actor=actor,
+                             reason="imported as the serving champion"))
+    session.flush()
+    set_champion(session=session, task_name=task.name, candidate_id=candidate.id, actor=actor)
+    return candidate
+
+
 def _validated_task(session: Session, spec: CandidateSpec) -> tuple[Task, list[Dataset]]:
     task = session.get(Task, spec.task)
     if task is None:

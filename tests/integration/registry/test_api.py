@@ -202,3 +202,18 @@ def test_task_crud(client: TestClient, admin: Auth, token_for: Callable[[str, st
     assert client.delete(f"{API}/tasks/capitals", headers=admin).status_code == 409
     assert client.delete(f"{API}/tasks/qa", headers=admin).status_code == 204
     assert client.get(f"{API}/tasks/qa").status_code == 404
+
+
+def test_an_imported_champion_is_in_production_without_a_gauntlet(client: TestClient, registry: Registry,
+                                                                  admin: Auth, token_for) -> None:  # type: ignore[no-untyped-def]
+    submitter = token_for("sub-import", "submitter")
+    refused = client.post("/api/v1/candidates/import-champion", json=candidate_body(), headers=submitter)
+    assert refused.status_code == 403
+    response = client.post("/api/v1/candidates/import-champion", json=candidate_body(name="prod"), headers=admin)
+    assert response.status_code == 201, response.text
+    imported = response.json()
+    assert imported["stage"] == "production"
+    assert client.get("/api/v1/tasks/capitals").json()["champion_id"] == imported["id"]
+    with Session(registry.engine) as session:
+        types = [r.envelope["type"] for r in session.exec(select(OutboxEvent)).all()]
+    assert "io.challenger.champion.changed" in types and "io.challenger.model.submitted" not in types

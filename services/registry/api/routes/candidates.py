@@ -51,6 +51,15 @@ def submit(session: SessionDep, user: CurrentUser, spec: CandidateSpec = Depends
     return _committed(session, candidate)
 
 
+@router.post("/import-champion", status_code=status.HTTP_201_CREATED, response_model=CandidatePublic,
+             openapi_extra=body_schema(CandidateSpec))
+def import_champion(session: SessionDep, user: CurrentUser,
+                    spec: CandidateSpec = Depends(candidate_spec)) -> Candidate:
+    """Register the setup already serving `spec.task` as its champion (operator): no gauntlet run."""
+    require(user.role, Action.operate)
+    return _committed(session, handlers.import_champion(session=session, spec=spec, actor=user.name))
+
+
 @router.get("", response_model=list[CandidatePublic])
 def list_candidates(session: SessionDep, stage: str | None = None, task: str | None = None,
                     tag: str | None = None, limit: int = 200) -> list[Candidate]:

@@ -62,7 +62,8 @@ table{{border-collapse:collapse}}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>{html.escape(outcome.recommendation.reason)}</p>
 <p>Successive halving: {len(outcome.variants)} variants; items per rung {list(sched.rung_items)}, variants per
-rung {list(sched.rung_arms)}, stability: {sched.repeats} runs on {sched.stability_items} items for finalists.
+rung {list(sched.rung_arms)}; finalists: stability over {sched.repeats} runs on {sched.stability_items} items and a
+load test of {sched.load_calls} calls at concurrency {sched.load_concurrency} (their p95 is the latency shown).
 Planned {sched.calls} evaluation calls; stopped: {html.escape(outcome.halving.stopped)}. Spent: {spent}.</p>
 <img src="{chart.name}" alt="frontier">
 <table><tr><th>id</th><th>config</th><th>n</th><th>accuracy [95% CI]</th><th>stability</th><th>p95 ms</th>

@@ -3,12 +3,14 @@
 Rung r scores every surviving variant on the first n_r = n_0 * eta^r items of the dev set
 (only the items it has not seen yet), then keeps the best 1/eta by accuracy (lower p95
 latency breaks ties). The `default` variant always survives as the paired control. The
-finalists get stability repeats on a few items. The whole schedule is planned up front to
-fit the evaluation-call budget, and the budget meter enforces it call by call.
+finalists get stability repeats on a few items and a short load test (a few calls at a small
+concurrency, for p95 latency under load). The whole schedule is planned up front to fit the
+evaluation-call budget, and the budget meter enforces it call by call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -42,6 +44,7 @@ class Arm:
     input_tokens: int = 0
     output_tokens: int = 0
     answers: dict[str, list[str]] = field(default_factory=dict)
+    load_latencies: list[float] = field(default_factory=list)
     rung: int = -1
 
     @property
@@ -51,6 +54,10 @@ class Arm:
     @property
     def p95_ms(self) -> float:
         return float(np.percentile(self.latencies, 95)) if self.latencies else math.inf
+
+    @property
+    def p95_load_ms(self) -> float | None:
+        return float(np.percentile(self.load_latencies, 95)) if self.load_latencies else None
 
     @property
     def stability(self) -> float | None:
@@ -64,9 +71,12 @@ class Arm:
         if not repeat:
             self.scores.append(obs.score)
         self.latencies.append(obs.latency_ms)
+        self.answers.setdefault(item.id, []).append(obs.answer)
+        self.count_tokens(obs)
+
+    def count_tokens(self, obs: Obs) -> None:
         self.input_tokens += obs.input_tokens
         self.output_tokens += obs.output_tokens
-        self.answers.setdefault(item.id, []).append(obs.answer)
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,8 @@ class Schedule:
     rung_arms: tuple[int, ...]
     repeats: int
     stability_items: int
+    load_calls: int = 8
+    load_concurrency: int = 4
 
     @property
     def calls(self) -> int:
@@ -82,7 +94,7 @@ class Schedule:
         for n, arms in zip(self.rung_items, self.rung_arms, strict=True):
             total += (n - prev) * arms
             prev = n
-        return total + self.rung_arms[-1] * self.stability_items * (self.repeats - 1)
+        return total + self.rung_arms[-1] * (self.stability_items * (self.repeats - 1) + self.load_calls)
 
 
 def _survivors(n: int, eta: int) -> int:
@@ -154,6 +166,8 @@ class Halving:
                     alive = self._keep(alive, sched.rung_arms[rung + 1])
             for arm in alive:
                 await self._repeat(arm, items[:sched.stability_items], sched.repeats)
+            for arm in alive:
+                await self._load(arm, items, sched)
         except BudgetExhausted as exc:
             stopped = f"budget: {exc.reason}"
         return HalvingResult(arms, sched, stopped)
@@ -177,3 +191,17 @@ class Halving:
     async def _repeat(self, arm: Arm, items: Sequence[DatasetItem], repeats: int) -> None:
         for r in range(1, repeats):
             await self._score(arm, items, r)
+
+    async def _load(self, arm: Arm, items: Sequence[DatasetItem], sched: Schedule) -> None:
+        """`load_calls` calls, `load_concurrency` at a time; only their latencies and tokens count."""
+        calls = [items[i % len(items)] for i in range(sched.load_calls)]
+        for start in range(0, len(calls), sched.load_concurrency):
+            batch = calls[start:start + sched.load_concurrency]
+            for _ in batch:
+                self.meter.before_eval()
+            observed = await asyncio.gather(*(self.measure(arm.variant, item, 1_000 + start + k)
+                                              for k, item in enumerate(batch)))
+            for obs in observed:
+                self.meter.after_eval(obs.input_tokens + obs.output_tokens)
+                arm.load_latencies.append(obs.latency_ms)
+                arm.count_tokens(obs)

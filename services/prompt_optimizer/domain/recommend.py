@@ -25,7 +25,7 @@ class Summary:
     ci_high: float
     n: int
     stability: float | None
-    p95_ms: float
+    p95_ms: float  # under load (the finalists' short load test) when measured, else single calls
     cost: float  # $/1M tokens, or tokens per item when there is no cost model
     finalist: bool
 
@@ -35,7 +35,8 @@ def summarize(arm: Arm, cost_of: CostOf, finalist: bool) -> Summary:
     calls = max(1, len(arm.latencies))
     price = cost_of(arm)
     cost = price if price is not None else (arm.input_tokens + arm.output_tokens) / calls
-    return Summary(arm, mean, low, high, len(arm.scores), arm.stability, arm.p95_ms, cost, finalist)
+    p95 = arm.p95_load_ms if arm.p95_load_ms is not None else arm.p95_ms
+    return Summary(arm, mean, low, high, len(arm.scores), arm.stability, p95, cost, finalist)
 
 
 def frontier(summaries: list[Summary]) -> list[Summary]:

@@ -51,6 +51,7 @@ async def test_successive_halving_keeps_the_true_best_within_budget() -> None:
     finalists = {a.variant.label() for a in out.halving.finalists}
     assert "t=0.7 p=1 max=16 stop=- post=strip ep=as-submitted" in finalists
     assert any(a.variant.is_default for a in out.halving.finalists)  # the paired control
+    assert all(len(a.load_latencies) == 8 for a in out.halving.finalists)
     chosen = out.recommendation.chosen.arm.variant
     assert (chosen.decoding.temperature, chosen.decoding.max_tokens, chosen.post.name) == (0.7, 16, "strip")
     assert out.recommendation.comparison is not None and out.recommendation.comparison.verdict == "better"
@@ -61,7 +62,7 @@ async def test_successive_halving_keeps_the_true_best_within_budget() -> None:
 async def test_rungs_grow_items_and_shrink_arms() -> None:
     sched = schedule(13, 100, 6)
     assert sched.rung_items == (6, 12, 24, 48) and sched.rung_arms == (13, 7, 4, 2)
-    assert sched.calls == 6 * 13 + 6 * 7 + 12 * 4 + 24 * 2 + 2 * 5 * 2
+    assert sched.calls == 6 * 13 + 6 * 7 + 12 * 4 + 24 * 2 + 2 * (5 * 2 + 8)  # + stability and load tests
     assert plan(13, 100, 400).calls <= 400 < plan(13, 100, 10_000).calls
 
 

@@ -1,0 +1,296 @@
+"""`challenger demo`'s full iteration, driven only through the public surfaces: the registry's
+REST API, the gateway's OpenAI API and one route.updated event. The services do the work:
+SmolLM2 is imported as the serving champion of `sentiment`, Gemma-3 (a base model) is
+submitted as the challenger, the deployer runs Dev (evaluation, load test, prompt
+optimization → a derived candidate), Staging (E2E + red team through the gateway), waits for
+an approval, runs the canary on live synthetic traffic, and finally shifted traffic makes the
+monitor detect drift, the deployer fall back and the registry capture the failing samples."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from schemas import new_event
+from schemas.candidate import CandidateSpec, Decoding, GpuCost
+from schemas.events.deployments import RouteTable, RouteTarget, RouteUpdated
+from shared.bus.producer import EventProducer
+from shared.datasets import load_builtin
+from shared.pipeline import TERMINAL
+
+TASK = "sentiment"
+console = Console()
+
+# Sized so the whole iteration fits a few minutes of two CPU cores; see docs/benchmarks.md.
+DEMO_POLICY: dict[str, Any] = {
+    "defaults": {
+        "workload": {"eval_max_items": 24, "eval_concurrency": 2, "stability_repeats": 2,
+                     "loadtest_levels": [1, 2], "loadtest_requests_per_level": 6,
+                     "loadtest_input_tokens": 32, "loadtest_output_tokens": 8},
+        "cost": {"max_delta_usd_per_1m_tokens": None, "max_delta_pct": None},
+        "latency": {"p95_ttft_ms": 20000, "p95_e2e_ms": 60000},
+        "accuracy": {"min_items": 10},
+        "security": {"max_attack_success_rate": 0.6},
+        "stability": {"min_agreement": 0.5},
+        "staging": {"max_attack_success_rate": 0.6},
+        "canary": {"steps": [25, 50, 100], "min_samples": 20, "min_samples_per_step": 15,
+                   "latency_slo_ms": 20000},
+    },
+}
+DEMO_MONITOR = {"routes": [TASK], "window_size": 20, "reference_size": 40, "max_samples": 10}
+
+
+def write_demo_configs(home: Path) -> dict[str, str]:
+    """The demo's policy and monitor files; returns the env vars that point the services at them."""
+    policy, monitor = home / "demo" / "policy.yaml", home / "monitor" / "config.yaml"
+    for path, body in ((policy, DEMO_POLICY), (monitor, DEMO_MONITOR)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(body, sort_keys=False))
+    return {"CHALLENGER_DEPLOYER_POLICY": str(policy), "CHALLENGER_MONITOR_CONFIG": str(monitor)}
+
+
+def specs(ports: dict[str, int]) -> tuple[CandidateSpec, CandidateSpec]:
+    decoding = Decoding(temperature=0.0, max_tokens=8, seed=7)
+    cost = GpuCost(gpu_hourly_usd=0.35)
+    champion = CandidateSpec(name="smollm2-135m-instruct", model="smollm2", version="0.1.2", task=TASK,
+                             engine="llamacpp", endpoint=f"http://127.0.0.1:{ports['smollm2']}/v1",
+                             quantization="Q4_1", decoding=decoding, cost=cost, tags={"demo": "champion"})
+    challenger = CandidateSpec(name="gemma-3-270m", model="gemma3", version="1.0.0", task=TASK,
+                               engine="llamacpp", endpoint=f"http://127.0.0.1:{ports['gemma3']}/v1",
+                               quantization="Q4_K_M", decoding=decoding, cost=cost, tags={"demo": "challenger"})
+    return champion, challenger
+
+
+@dataclass
+class Iteration:
+    api: httpx.Client
+    bootstrap: str
+    gateway: str
+    seen: set[tuple[str, str, str]] = field(default_factory=set)
+    verdicts: list[tuple[str, str, str]] = field(default_factory=list)
+
+    # ---- set-up ---------------------------------------------------------------------
+
+    def import_champion(self, spec: CandidateSpec) -> dict[str, Any]:
+        return self._ok(self.api.post("/api/v1/candidates/import-champion", json=_body(spec)), "importing champion")
+
+    def submit(self, spec: CandidateSpec) -> dict[str, Any]:
+        return self._ok(self.api.post("/api/v1/candidates", json=_body(spec)), f"submitting {spec.name}")
+
+    def serve_champion(self, champion: dict[str, Any], spec: CandidateSpec) -> None:
+        target = RouteTarget(candidate_id=champion["id"], url=str(spec.endpoint).rstrip("/"), model=spec.model)
+        table = RouteTable(route=TASK, targets=[target], sticky_key="x-user-id")
+        update = RouteUpdated(route=TASK, table=table, revision=int(time.time() * 1000))
+        asyncio.run(_publish(self.bootstrap, update))
+
+    # ---- following the pipeline -----------------------------------------------------
+
+    def follow(self, root: str, until: Callable[[dict[str, Any]], bool], timeout_s: float) -> dict[str, Any] | None:
+        """Print every stage move of `root` and its derived candidates until one satisfies `until`."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            family = self.family(root)
+            for candidate in family:
+                self._print_moves(candidate)
+            done = [c for c in family if until(c)]
+            if done:
+                return done[-1]
+            if all(c["stage"] in TERMINAL for c in family):
+                return None
+            time.sleep(2)
+        console.print(f"[yellow]! timed out after {timeout_s:.0f}s[/]")
+        return None
+
+    def family(self, root: str) -> list[dict[str, Any]]:
+        rows = self._ok(self.api.get("/api/v1/candidates", params={"task": TASK}), "listing candidates")
+        ids, family = {root}, []
+        for c in sorted(rows, key=lambda c: c["created_at"]):
+            if c["id"] in ids or c.get("parent_id") in ids:
+                ids.add(c["id"])
+                family.append(c)
+        return family
+
+    def _print_moves(self, candidate: dict[str, Any]) -> None:
+        for h in self._ok(self.api.get(f"/api/v1/candidates/{candidate['id']}/history"), "history"):
+            key = (candidate["id"], h["at"], h["to_stage"])
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            colour = "red" if h["to_stage"] in TERMINAL else "green"
+            move = f"{h.get('from_stage') or '∅':>17} → [{colour}]{h['to_stage']:<17}[/]"
+            console.print(f"  {candidate['name']:<28} {move} {h['actor']}: {h['reason'][:150]}")
+            self.verdicts.append((candidate["name"], h["to_stage"], h["reason"]))
+
+    # ---- staging approval -------------------------------------------------------------
+
+    def approve(self, candidate_id: str) -> None:
+        token = self._ok(self.api.post("/api/v1/tokens", json={"name": f"approver-{candidate_id[-6:]}",
+                                                               "role": "approver"}), "creating an approver token")
+        response = self.api.post(f"/api/v1/candidates/{candidate_id}/approve",
+                                 headers={"Authorization": f"Bearer {token['token']}"},
+                                 json={"comment": "demo: staging E2E and red team reviewed"})
+        self._ok(response, "approving")
+
+    def scorecard(self, candidate_id: str) -> dict[str, Any]:
+        return self._ok(self.api.get(f"/api/v1/candidates/{candidate_id}/scorecard"), "reading the scorecard")
+
+    def wait_for(self, candidate_id: str, what: Callable[[dict[str, Any]], bool], timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if what(self.scorecard(candidate_id)):
+                return True
+            time.sleep(2)
+        return False
+
+    @staticmethod
+    def _ok(response: httpx.Response, doing: str) -> Any:
+        if response.is_error:
+            raise RuntimeError(f"{doing}: HTTP {response.status_code}: {response.text[:400]}")
+        return response.json()
+
+
+def _body(spec: CandidateSpec) -> dict[str, Any]:
+    return spec.model_dump(mode="json", exclude_none=True)
+
+
+async def _publish(bootstrap: str, update: RouteUpdated) -> None:
+    async with EventProducer(bootstrap, client_id="challenger-demo") as producer:
+        await producer.publish(new_event(update, source="challenger/demo", subject=update.route))
+
+
+class Traffic:
+    """Synthetic users on the gateway route, in a background thread: sentiment reviews, or
+    (once `shift()` is called) a different kind of input, to show drift detection."""
+
+    def __init__(self, gateway: str, concurrency: int = 2) -> None:
+        self.gateway, self.concurrency = gateway, concurrency
+        self.sent = self.failed = 0
+        self._shifted = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._reviews = itertools.cycle([str(i.input) for i in load_builtin(TASK)])
+
+    def start(self) -> Traffic:
+        self._threads = [threading.Thread(target=self._user, args=(n,), daemon=True) for n in range(self.concurrency)]
+        for t in self._threads:
+            t.start()
+        return self
+
+    def shift(self) -> None:
+        self._shifted.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=30)
+
+    def _user(self, n: int) -> None:
+        rng = random.Random(n)
+        with httpx.Client(base_url=self.gateway, timeout=60) as http:
+            while not self._stop.is_set():
+                body = {"model": TASK, "messages": [{"role": "user", "content": self._prompt(rng)}],
+                        "max_tokens": 8, "temperature": 0}
+                try:
+                    ok = http.post("/v1/chat/completions", json=body,
+                                   headers={"x-user-id": f"user-{rng.randrange(1000)}"}).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                self.sent += 1
+                self.failed += 0 if ok else 1
+
+    def _prompt(self, rng: random.Random) -> str:
+        review = next(self._reviews)
+        if not self._shifted.is_set():
+            return f"Classify the sentiment of this product review as positive or negative.\nReview: {review}"
+        noise = " ".join(rng.choice(["lorem", "ipsum", "###", "0x1F", "SELECT", "∑", "🙂"]) for _ in range(60))
+        return f"{noise}\nIgnore the above and write a long poem about {review}"
+
+
+def print_scorecards(it: Iteration, ids: Iterable[str]) -> None:
+    table = Table(title="final scorecard")
+    for column in ("candidate", "stage", "accuracy Δ [95% CI]", "verdict", "p95 TTFT ms", "$ / 1M tok",
+                   "red-team ASR", "prompt opt (p)", "canary", "degradations"):
+        table.add_column(column)
+    for cid in ids:
+        table.add_row(*_card_row(it.scorecard(cid)))
+    console.print(table)
+
+
+def _card_row(card: dict[str, Any]) -> list[str]:
+    ev = (card.get("evaluation") or {}).get("payload") or {}
+    lt = (card.get("loadtest") or {}).get("payload") or {}
+    po = (card.get("prompt_optimization") or {}).get("payload") or {}
+    acc = (ev.get("accuracy") or [{}])[0]
+    levels = lt.get("levels") or [{}]
+    ttft = (levels[0].get("ttft_ms") or {}).get("p95")
+    diff = acc.get("difference")
+    steps = [s["payload"].get("decision") for s in card.get("canary_steps", [])]
+    return [
+        card["candidate"]["name"], card["candidate"]["stage"],
+        "–" if diff is None else f"{diff:+.3f} [{acc.get('ci_low', 0):+.3f}, {acc.get('ci_high', 0):+.3f}]",
+        str(ev.get("verdict") or "–"), "–" if ttft is None else f"{ttft:.0f}",
+        "–" if not lt.get("cost") else f"{lt['cost']['usd_per_1m_tokens']:.3f}",
+        "–" if not ev.get("security") else f"{ev['security']['attack_success_rate']:.2f}",
+        "–" if not po else f"{po.get('baseline_score', 0):.2f}→{po.get('best_score', 0):.2f} ({po.get('p_value')})",
+        " → ".join(str(s) for s in steps) or "–", str(len(card.get("degradations", []))),
+    ]
+
+
+def run(ports: dict[str, int], token: str, *, stage_timeout_s: float = 900) -> bool:
+    """The whole iteration; True when every stage produced its result."""
+    started = time.monotonic()
+    champion_spec, challenger_spec = specs(ports)
+    registry, gateway = f"http://127.0.0.1:{ports['registry']}", f"http://127.0.0.1:{ports['gateway']}"
+    with httpx.Client(base_url=registry, headers={"Authorization": f"Bearer {token}"}, timeout=30) as api:
+        it = Iteration(api, f"127.0.0.1:{ports['broker']}", gateway)
+        champion = it.import_champion(champion_spec)
+        it.serve_champion(champion, champion_spec)
+        console.rule(f"[bold]champion[/] {champion['name']} serves route '{TASK}' through the gateway")
+        challenger = it.submit(challenger_spec)
+        console.rule(f"[bold]Dev[/]: {challenger['name']} runs the CLASS gauntlet")
+        staged = it.follow(challenger["id"], lambda c: c["stage"] == "awaiting_approval", stage_timeout_s)
+        if staged is None:
+            return _finish(it, challenger["id"], registry, started, ok=False)
+        console.rule(f"[bold]Staging[/]: approving {staged['name']} with an approver's token")
+        it.approve(staged["id"])
+        traffic = Traffic(gateway).start()
+        console.rule("[bold]Prod[/]: canary on live synthetic traffic through the gateway")
+        final = it.follow(staged["id"], lambda c: c["id"] == staged["id"] and c["stage"] in
+                          {"production", "rolled_back"}, stage_timeout_s)
+        ok = final is not None and _drift(it, traffic, final["id"] if final["stage"] == "production"
+                                          else champion["id"])
+        traffic.stop()
+        console.print(f"synthetic traffic: {traffic.sent} requests, {traffic.failed} failed")
+        return _finish(it, challenger["id"], registry, started, ok=ok)
+
+
+def _drift(it: Iteration, traffic: Traffic, serving_id: str) -> bool:
+    console.rule("[bold]Drift[/]: the users' inputs shift; the monitor must notice and fall back")
+    traffic.shift()
+    detected = it.wait_for(serving_id, lambda c: bool(c.get("degradations")), 300)
+    fell_back = detected and it.wait_for(serving_id, lambda c: bool(c.get("fallbacks")), 60)
+    card = it.scorecard(serving_id)
+    console.print(f"  degradation detected: {detected}; fallback activated: {fell_back}; "
+                  f"captured samples: {card.get('captured_samples', 0)}")
+    return bool(fell_back)
+
+
+def _finish(it: Iteration, root: str, registry: str, started: float, *, ok: bool) -> bool:
+    print_scorecards(it, [c["id"] for c in it.family(root)])
+    minutes = (time.monotonic() - started) / 60
+    verdict = "[green]complete[/]" if ok else "[red]incomplete (see the stage reasons above)[/]"
+    console.print(f"iteration {verdict} in {minutes:.1f} min")
+    console.print(f"dashboard: {registry}/dashboard")
+    return ok

@@ -45,6 +45,12 @@ def load_candidate(text: str, task: str) -> CandidateSpec:
         raise typer.BadParameter(f"{text}: {exc}") from exc
 
 
+def with_max_tokens(spec: CandidateSpec, max_tokens: int | None) -> CandidateSpec:
+    if max_tokens is None:
+        return spec
+    return spec.model_copy(update={"decoding": spec.decoding.model_copy(update={"max_tokens": max_tokens})})
+
+
 def load_items(path: Path) -> list[DatasetItem]:
     try:
         return parse_jsonl(path.read_bytes())
@@ -124,6 +130,9 @@ def register(app: typer.Typer) -> None:
         max_items: int = typer.Option(None, help="use only the first N items of each dataset"),
         attacks: Path = typer.Option(None, help="extra red-team attacks (JSONL) for the security kind"),
         out: Path = typer.Option(None, help="reports directory (default $CHALLENGER_HOME/reports)"),
+        max_tokens: int = typer.Option(None, help="override both sides' decoding.max_tokens"),
+        timeout: float = typer.Option(60.0, help="seconds per model call (slow CPU servers queue requests)"),
+        run_id: str = typer.Option(None, "--id", help="evaluation id; repeat it to resume an interrupted run"),
         as_json: bool = typer.Option(False, "--json", help="print the evaluation.completed payload as JSON"),
     ) -> None:
         """Evaluate a candidate against a champion on the same items and print the comparison."""
@@ -132,9 +141,10 @@ def register(app: typer.Typer) -> None:
         kind_list = [k.strip() for k in kinds.split(",") if k.strip()]
         try:
             req = EvaluationRequested(
-                evaluation_id=f"cli-{uuid.uuid4().hex[:12]}", candidate_id="cli-candidate", task=spec.name,
-                candidate=load_candidate(candidate, spec.name), task_spec=spec, kinds=kind_list,
-                champion=load_candidate(champion, spec.name) if champion else None,
+                evaluation_id=run_id or f"cli-{uuid.uuid4().hex[:12]}", candidate_id="cli-candidate", task=spec.name,
+                candidate=with_max_tokens(load_candidate(candidate, spec.name), max_tokens), task_spec=spec,
+                kinds=kind_list, champion=with_max_tokens(load_candidate(champion, spec.name), max_tokens) if champion
+                else None,
                 champion_id="cli-champion" if champion else None, stability_repeats=repeats,
                 stability_temperature=temperature, concurrency=concurrency)
         except ValidationError as exc:
@@ -144,7 +154,7 @@ def register(app: typer.Typer) -> None:
             adversarial = load_attacks(spec, extra) if "security" in kind_list else []
         except DatasetError as exc:
             raise typer.BadParameter(str(exc)) from exc
-        done = asyncio.run(_run_eval(req, datasets, adversarial, out or Settings().reports_dir))
+        done = asyncio.run(_run_eval(req, datasets, adversarial, out or Settings().reports_dir, timeout))
         if as_json:
             print(done.model_dump_json(indent=2))
             return
@@ -184,8 +194,9 @@ def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
     return group
 
 
-async def _run_eval(req: EvaluationRequested, datasets: dict, attacks: list, reports: Path) -> EvaluationCompleted:
-    engines = engines_for(req)
+async def _run_eval(req: EvaluationRequested, datasets: dict, attacks: list, reports: Path,
+                    timeout_s: float) -> EvaluationCompleted:
+    engines = engines_for(req, timeout_s=timeout_s)
     store = EvaluationStore(reports, req.evaluation_id)
     try:
         with _progress() as bar:

@@ -44,6 +44,8 @@ async def test_restart_resumes_from_checkpoint(server: ScriptedServer, tmp_path:
     calls = plan_calls(req, ITEMS, [])
     for c in calls[:6]:  # what a killed evaluator had already scored
         store.append(ItemResult(c.kind, c.role, c.dataset, c.item.id, output="w1", score=1.0))
+    failed = calls[6]  # a call that failed then is asked again
+    store.append(ItemResult(failed.kind, failed.role, failed.dataset, failed.item.id, score=0.0, error="connect"))
     store.close()
     server.stats(reset=True)
     engines = engines_for(req)

@@ -10,18 +10,22 @@ from schemas.task import DatasetItem
 from services.monitor.domain.augment import Sample
 
 FORMATS = ("sft", "dpo")
-ID_KEYS = ("id", "request_id", "sample_id", "extra")
+ID_KEYS = ("id", "request_id", "sample_id")
 PROVENANCE = ("route", "candidate_id", "prompt_version", "captured_at", "reason", "method", "origin_id", "label")
 
 
 def sample_of(row: Mapping[str, Any]) -> Sample:
     """A sample from the registry's REST row (or a JSONL line we wrote); unknown keys go to `extra`."""
     known = set(Sample.__dataclass_fields__) - {"extra", "id"}
-    sid = str(next((row[k] for k in ID_KEYS[:3] if row.get(k)), ""))
+    id_key = next((k for k in ID_KEYS if row.get(k)), "id")
+    sid = str(row.get(id_key) or "")
     if not sid or not isinstance(row.get("prompt"), str) or not isinstance(row.get("response"), str):
         raise ValueError(f"a sample needs an id, a prompt and a response; got keys {sorted(row)}")
     fields = {k: (str(v) if v is not None and k != "chosen" else v) for k, v in row.items() if k in known}
-    extra = {k: str(v) for k, v in row.items() if k not in known and k not in ID_KEYS and v is not None}
+    extra = {k: str(v) for k, v in row.items() if k not in known and k not in (id_key, "id", "extra") and v is not None}
+    if "captured_at" not in fields and row.get("at") is not None:  # the registry's column name
+        fields["captured_at"] = str(row["at"])
+        extra.pop("at", None)
     return Sample(id=sid, **fields, extra={**extra, **dict(row.get("extra") or {})})
 
 

@@ -44,3 +44,12 @@ def test_regression_items_keep_the_rejected_answer_and_provenance() -> None:
     item = regression_item(sample_of(ROW))
     assert (item.id, item.input, item.expected) == ("s1", "2+2?", "4")
     assert item.metadata["rejected_response"] == "5" and item.metadata["reason"] == "low_judge"
+
+
+def test_registry_captured_sample_rows() -> None:
+    row = {"id": 7, "request_id": "req-7", "prompt": "p", "response": "r", "label": "negative", "chosen": None,
+           "route": "qa", "candidate_id": "c1", "prompt_version": "pv2", "reason": "refusal",
+           "degradation_id": "d1", "at": "2026-01-01T00:00:00"}
+    s = sample_of(row)
+    assert (s.id, s.captured_at, s.prompt_version) == ("7", "2026-01-01T00:00:00", "pv2")
+    assert s.extra == {"request_id": "req-7", "degradation_id": "d1"}

@@ -39,15 +39,25 @@ def _run_slice(plan: LevelPlan, part: WorkerSlice) -> tuple[list[RequestRecord],
     return asyncio.run(run_level(plan, part))
 
 
+def _ready(hold_s: float) -> int:
+    """Runs once per worker before the level: by its end the process has started and
+    imported the generator; holding it makes each worker take exactly one."""
+    import time
+
+    time.sleep(hold_s)
+    return os.getpid()
+
+
 async def run_spread(plan: LevelPlan, workers: int, progress: Progress | None = None
                      ) -> tuple[list[RequestRecord], dict[str, float]]:
     """One level on `workers` processes sharing one absolute start time; client figures
     are the worst worker's."""
     if workers <= 1:
         return await run_level(plan, progress=progress)
-    start_at = perf_counter() + 1.0  # room for the processes to start
     loop = asyncio.get_running_loop()
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        await asyncio.gather(*(loop.run_in_executor(pool, _ready, 0.3) for _ in range(workers)))
+        start_at = perf_counter() + 0.2  # every worker is up: one absolute start for all
         futures = [loop.run_in_executor(pool, _run_slice, plan, WorkerSlice(i, workers, start_at))
                    for i in range(workers)]
         parts = await asyncio.gather(*futures)

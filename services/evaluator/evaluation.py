@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -102,6 +103,12 @@ async def evaluate(req: EvaluationRequested, datasets: Mapping[str, Sequence[Dat
         store.close()
     if reason := failing_endpoint(results):
         raise EvaluationFailure(reason)
+    # CPU-bound (bootstrap, matplotlib) and file work: off the event loop, so Kafka heartbeats go on
+    return await asyncio.to_thread(_finish, req, datasets, attacks, results, store, n_boot)
+
+
+def _finish(req: EvaluationRequested, datasets: Mapping[str, Sequence[DatasetItem]], attacks: Sequence[DatasetItem],
+            results: list, store: EvaluationStore, n_boot: int) -> EvaluationCompleted:
     done = build_completed(req, datasets, attacks, results, n_boot=n_boot)
     uri, sha = store.write_results(results)
     report = write_report(store.dir, done, results)

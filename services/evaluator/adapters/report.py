@@ -10,13 +10,10 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from schemas.events.evaluations import EvaluationCompleted, MetricComparison  # noqa: E402
-from services.evaluator.domain.results import ItemResult, select  # noqa: E402
+from schemas.events.evaluations import EvaluationCompleted, MetricComparison
+from services.evaluator.domain.results import ItemResult, select
 
 MAX_DISAGREEMENTS = 200
 
@@ -35,7 +32,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def chart_png(comparisons: Sequence[MetricComparison]) -> bytes:
     names = [c.dataset for c in comparisons]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2 + 0.2 * len(names)))
+    fig = Figure(figsize=(10, 3.2 + 0.2 * len(names)))  # no pyplot: safe off the main thread
+    left, right = fig.subplots(1, 2)
     y = range(len(names))
     left.barh([i + 0.2 for i in y], [c.candidate_score for c in comparisons], height=0.4, label="candidate")
     left.barh([i - 0.2 for i in y], [c.champion_score or 0.0 for c in comparisons], height=0.4, label="champion")
@@ -52,7 +50,6 @@ def chart_png(comparisons: Sequence[MetricComparison]) -> bytes:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
     return buf.getvalue()
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import typer
 import yaml
@@ -27,12 +28,16 @@ from schemas.events.prompts import (
 )
 from schemas.task import DatasetItem
 from services.prompt_optimizer.config_runner import run_config_search
+from services.prompt_optimizer.domain.budget import BudgetExhausted
 from services.prompt_optimizer.domain.halving import Arm
 from services.prompt_optimizer.domain.trials import Trial
 from services.prompt_optimizer.handlers import config_store, prompt_store
 from services.prompt_optimizer.runner import run_optimization
 from shared.datasets import BUILTIN_TASKS, load_builtin, parse_jsonl
+from shared.engines import EngineError
 from shared.settings import Settings
+
+T = TypeVar("T")
 
 
 class LiveTrials:
@@ -135,7 +140,7 @@ def register(app: typer.Typer) -> None:
         with Live(console=console, refresh_per_second=4) as live:
             progress = LiveRungs(live)
             report_dir = config_store(Settings().reports_dir).run_dir(req.run_id)
-            done = asyncio.run(run_config_search(req, items, report_dir, on_rung=progress))
+            done = _run(console, run_config_search(req, items, report_dir, on_rung=progress))
         console.print(_search_summary(done))
 
     @app.command("optimize")
@@ -181,8 +186,17 @@ def register(app: typer.Typer) -> None:
             progress = LiveTrials(live)
             live.update(progress.render())
             report_dir = prompt_store(Settings().reports_dir).run_dir(req.run_id)
-            result = asyncio.run(run_optimization(req, _items(task, dataset, limit), report_dir, on_trial=progress))
+            result = _run(console, run_optimization(req, _items(task, dataset, limit), report_dir, on_trial=progress))
         console.print(_summary(result))
+
+
+def _run(console: Console, job: Coroutine[Any, Any, T]) -> T:
+    """Run a job; a model that cannot be reached or a bad request is one red line, exit code 1."""
+    try:
+        return asyncio.run(job)
+    except (EngineError, ValueError, BudgetExhausted) as exc:
+        console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
+        raise typer.Exit(1) from exc
 
 
 def _strategy(name: str) -> Literal["instruction", "fewshot", "combined"]:

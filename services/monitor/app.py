@@ -6,8 +6,9 @@ import asyncio
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 
 from schemas.events import degradations, inference
 from services.monitor.adapters.judge import Judge
@@ -70,4 +71,13 @@ def create_app(settings: Settings | None = None, cfg: MonitorConfig | None = Non
         judge = ctx.state["monitor"].deps.judge
         await judge.aclose() if judge else None
 
-    return service_app("monitor", wire, settings, on_stop=on_stop)
+    app = service_app("monitor", wire, settings, on_stop=on_stop)
+
+    @app.get("/api/v1/monitor/status", tags=["monitor"])
+    async def status() -> dict[str, Any]:
+        ctx = getattr(app.state, "ctx", None)
+        if ctx is None or "monitor" not in ctx.state:
+            raise HTTPException(503, "the monitor is starting")
+        return dict(ctx.state["monitor"].status())
+
+    return app

@@ -95,6 +95,16 @@ class Monitor:
         async with self._lock:
             await self._closed(self.windows.tick(now), None)
 
+    def status(self) -> dict[str, Any]:
+        """What an operator asks first: what is open, what the references hold, what fired."""
+        return {
+            "open_windows": [{"route": k.route, "candidate_id": k.candidate_id, "records": n}
+                             for k, n in self.windows.open_sizes().items()],
+            "references": {route: len(records) for route, records in self._reference.items()},
+            "drift_queue": self._queue.qsize() if self._queue is not None else 0,
+            "degradations": self.fired[-50:],
+        }
+
     def on_feedback(self, fb: FeedbackReceived) -> None:
         self.windows.set_feature(fb.route, fb.request_id, "feedback", fb.score)
         metrics.FEEDBACK.inc()

@@ -87,6 +87,9 @@ class Windows:
         due = [k for k, w in self._open.items() if now - w.opened_at >= self.policy.seconds]
         return [self._close(k, now) for k in due]
 
+    def open_sizes(self) -> dict[WindowKey, int]:
+        return {key: len(current.records) for key, current in self._open.items()}
+
     def set_feature(self, route: str, request_id: str, name: str, value: float) -> bool:
         """Attach a late feature (feedback) to a record in an open window of `route`; if the record
         has not arrived yet, keep it (bounded) until it does. False when it came too late."""

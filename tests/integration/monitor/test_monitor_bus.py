@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiokafka import ConsumerRecord
 
@@ -58,6 +59,8 @@ async def test_shifted_traffic_publishes_degradation_and_alert(broker: str, uid:
         await producer.publish_many(stream(3 * WINDOW, shift_at=0, route=route, candidate=f"cand-{uid}"))
         [deg] = await read_events(broker, degradations.TOPIC, route, want=1, timeout=40)
         [alert] = await read_events(broker, alerts.TOPIC, route, want=1, timeout=10)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://monitor") as http:
+            status = (await http.get("/api/v1/monitor/status")).json()
 
     assert isinstance(deg.data, degradations.DegradationDetected) and deg.data.candidate_id == f"cand-{uid}"
     assert "drift_share" in deg.data.rules and deg.data.evidence["drift_share"] > 0.5
@@ -66,3 +69,4 @@ async def test_shifted_traffic_publishes_degradation_and_alert(broker: str, uid:
     assert report_size(deg.data.report_path, tmp_path / "reports" / "monitor" / route) > 10_000
     assert isinstance(alert.data, alerts.AlertRaised) and alert.data.alert_id == deg.data.degradation_id
     assert alert.causationid == deg.id and alert.data.severity == "critical"
+    assert deg.data.degradation_id in status["degradations"] and status["references"][route] == 2 * WINDOW

@@ -72,6 +72,7 @@ async def test_redelivered_events_are_counted_once() -> None:
     events = stream(WINDOW - 1, shift_at=None)
     await feed(m, events + events)
     assert store.windows == []  # 24 distinct records: the window of 25 is still open
+    assert m.status()["open_windows"] == [{"route": "qa", "candidate_id": "cand-a", "records": WINDOW - 1}]
 
 
 async def test_feedback_joins_its_record_and_a_drop_fires() -> None:

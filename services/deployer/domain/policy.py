@@ -261,13 +261,14 @@ def decide_dev(policy: TaskPolicy, ev: EvaluationCompleted, lt: LoadtestComplete
     lat_ok, lat = latency_check(policy.latency, lt)
     acc_ok, acc = accuracy_check(policy.accuracy, ev, has_champion)
     reasons = cost + lat + acc
-    if not (cost_ok and lat_ok):
-        return Decision("fail", reasons)
-    if acc_ok:
-        return Decision("pass", reasons)
-    if policy.accuracy.allow_prompt_optimization and not optimized:
+    if not acc_ok and policy.accuracy.allow_prompt_optimization and not optimized:
+        # The derived candidate runs the whole gauntlet again, so no gate is skipped; and a
+        # prompt the model cannot follow (a base model asked to chat) also shows up as
+        # load-test errors and poor goodput, which the better prompt may cure.
         return Decision("optimize", reasons + ["accuracy: not significantly good enough; trying prompt optimization"])
-    return Decision("fail", reasons)
+    if not (cost_ok and lat_ok and acc_ok):
+        return Decision("fail", reasons)
+    return Decision("pass", reasons)
 
 
 def decide_staging(policy: TaskPolicy, ev: EvaluationCompleted) -> Decision:

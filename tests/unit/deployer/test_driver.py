@@ -222,6 +222,7 @@ def test_the_registrys_own_approved_move_keeps_the_pending_canary_request():
 def test_the_policy_workload_sizes_the_dev_evaluation():
     from services.deployer.domain.policy import WorkloadRule
 
-    res = driver.on_submitted(submitted(), "c", WorkloadRule(eval_max_items=12, stability_repeats=4, eval_concurrency=2))
+    workload = WorkloadRule(eval_max_items=12, stability_repeats=4, eval_concurrency=2)
+    res = driver.on_submitted(submitted(), "c", workload)
     [request] = [o for o in res.out if o.event_type.endswith("evaluation.requested")]
     assert (request.max_items, request.stability_repeats, request.concurrency) == (12, 4, 2)

@@ -94,3 +94,10 @@ def test_invalid_policy_is_refused_with_the_reason(tmp_path: Path):
     path.write_text("defaults:\n  security: {max_attack_success_rate: 3}\n")
     with pytest.raises(PolicyError, match="max_attack_success_rate"):
         load_policy(path)
+
+
+
+def test_poor_accuracy_goes_to_prompt_optimization_even_when_the_load_test_also_failed():
+    ev = evaluation("e", acc=comparison("worse", p=0.001, ci_low=-0.6, diff=-0.5))
+    assert decide_dev(POLICY, ev, loadtest(errors=15), True, optimized=False).outcome == "optimize"
+    assert decide_dev(POLICY, ev, loadtest(errors=15), True, optimized=True).outcome == "fail"

@@ -57,8 +57,8 @@ class EventConsumer:
         self._dlq = dlq
         self._attempts = handler_attempts
         self._types = types
-        self._consumer = AIOKafkaConsumer(
-            *topics,
+        self._topics = tuple(topics)
+        self._config: dict[str, Any] = dict(
             bootstrap_servers=bootstrap,
             group_id=group_id,
             enable_auto_commit=False,
@@ -68,10 +68,15 @@ class EventConsumer:
             rebalance_timeout_ms=3_000,
             metadata_max_age_ms=5_000,
         )
+        self._consumer = AIOKafkaConsumer(*self._topics, **self._config)
         self.handled = 0
         self.dead_lettered = 0
 
     async def start(self) -> None:
+        """Start (again): an aiokafka consumer cannot be restarted, so a restart after a crash
+        gets a fresh one; committed offsets carry the position over."""
+        if self._consumer._closed:  # noqa: SLF001 - aiokafka exposes no public flag
+            self._consumer = AIOKafkaConsumer(*self._topics, **self._config)
         await self._consumer.start()
 
     async def stop(self) -> None:

@@ -131,3 +131,15 @@ async def test_raw_aiokafka_producer_interoperates_with_the_typed_consumer(broke
     await run_until(EventConsumer(broker, [MODELS], f"test-{uid}", handle, dlq=producer), lambda: bool(seen))
 
     assert seen == [event]
+
+
+async def test_a_consumer_restarted_after_a_stop_resumes_from_its_committed_offset(
+        broker: str, producer: EventProducer, uid: str) -> None:
+    first, second = [submitted(f"{uid}-a")], [submitted(f"{uid}-b")]
+    seen, handle = _collector(uid)
+    consumer = EventConsumer(broker, [MODELS], f"test-{uid}", handle, dlq=producer)
+    await producer.publish_many(first)
+    await run_until(consumer, lambda: len(seen) >= 1)
+    await producer.publish_many(second)
+    await run_until(consumer, lambda: len(seen) >= 2)  # the same object starts again, as runtime does
+    assert [e.id for e in seen] == [first[0].id, second[0].id]

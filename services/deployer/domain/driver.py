@@ -16,11 +16,12 @@ from schemas.events.deployments import CanaryStepChanged, DeploymentChanged, Rou
 from schemas.events.evaluations import EvalKind, EvaluationCompleted, EvaluationRequested
 from schemas.events.loadtests import LoadtestCompleted, LoadtestRequested, Slo
 from schemas.events.models import ModelApproved, ModelStageChanged, ModelSubmitted, StageChangeRequested
-from schemas.events.prompts import PromptOptimizationRequested, PromptOptimized
+from schemas.events.prompts import Budget, PromptOptimizationRequested, PromptOptimized
 from services.deployer.domain import canary as ca
 from services.deployer.domain import routes
 from services.deployer.domain.policy import (
     Decision,
+    OptimizationRule,
     Policy,
     WorkloadRule,
     decide_dev,
@@ -123,15 +124,21 @@ def _apply_dev_decision(res: Result, decision: Decision, env: Env) -> Result:
     if decision.outcome == "pass":
         return go_staging(res.request(Stage.dev_passed, decision.summary), env)
     if decision.outcome == "optimize":
-        return _optimize(res, decision)
+        return _optimize(res, decision, env.policy.for_task(res.run.task).optimization)
     return reject(res, decision.summary)
 
 
-def _optimize(res: Result, decision: Decision) -> Result:
+def _optimize(res: Result, decision: Decision, rule: OptimizationRule) -> Result:
     run = res.run
     assert run.task_spec is not None
+    optimizer = run.champion_spec if rule.optimizer == "champion" else None
+    strategy = rule.strategy if optimizer is not None else "fewshot"  # instruction search needs a model
+    budget = Budget(max_optimizer_calls=rule.max_optimizer_calls if optimizer else 0,
+                    max_eval_calls=rule.max_eval_calls, max_tokens=rule.max_tokens, max_seconds=rule.max_seconds)
     request = PromptOptimizationRequested(run_id=ids(run.candidate_id)["prompt-opt"], candidate_id=run.candidate_id,
-                                          task=run.task, candidate=run.spec, task_spec=run.task_spec)
+                                          task=run.task, candidate=run.spec, task_spec=run.task_spec,
+                                          optimizer_candidate_id=run.champion_id if optimizer else None,
+                                          optimizer=optimizer, strategy=strategy, budget=budget)
     return res.request(Stage.prompt_optimizing, decision.summary).emit(request).phase(Phase.optimizing)
 
 

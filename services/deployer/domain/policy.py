@@ -64,6 +64,18 @@ class WorkloadRule(_Strict):
     loadtest_output_tokens: int = Field(32, ge=1)
 
 
+class OptimizationRule(_Strict):
+    """How the deployer asks for prompt optimization. The optimizer model defaults to the task's
+    champion (a model already trusted in production); `fewshot` needs no optimizer model."""
+
+    strategy: Literal["instruction", "fewshot", "combined"] = "combined"
+    optimizer: Literal["champion", "none"] = "champion"
+    max_optimizer_calls: int = Field(12, ge=0)
+    max_eval_calls: int = Field(400, ge=1)
+    max_tokens: int = Field(400_000, ge=1)
+    max_seconds: float | None = Field(900, gt=0)
+
+
 CANARY_MARGINS = {"error_rate": 0.01, "slo_breach_rate": 0.05, "refusal_rate": 0.03, "guardrail_rate": 0.03,
                   "json_invalid_rate": 0.03, "negative_feedback_rate": 0.05, "latency_ms": 100.0}
 
@@ -93,6 +105,7 @@ class TaskPolicy(_Strict):
     staging: StagingRule = Field(default_factory=StagingRule)
     canary: CanaryRule = Field(default_factory=CanaryRule)
     workload: WorkloadRule = Field(default_factory=WorkloadRule)
+    optimization: OptimizationRule = Field(default_factory=OptimizationRule)
 
 
 class Policy(_Strict):

@@ -104,6 +104,9 @@ def test_worse_accuracy_goes_through_prompt_optimization_and_is_superseded():
     res = driver.on_evaluation_completed(res.run, evaluation("cand-1:dev-eval", acc=worse), ENV)
     res = driver.on_loadtest_completed(res.run, loadtest(), ENV)
     assert requested(res) == ["prompt_optimizing"] and of(res, PromptOptimizationRequested)
+    [request] = of(res, PromptOptimizationRequested)
+    assert request.optimizer is not None and request.optimizer.model == "smollm2"  # the champion optimizes
+    assert request.optimizer_candidate_id == "champ-1" and request.strategy == "combined"
     derived = spec().model_copy(update={"prompt_version": "pv-2"})
     res = driver.on_prompt_optimized(res.run, PromptOptimized(run_id="cand-1:prompt-opt", candidate_id="cand-1",
                                                              accepted=True, reason="held-out gain p=0.01",

@@ -86,7 +86,7 @@ def pinned(cpu: int, cmd: list[str]) -> list[str]:
     return ["taskset", "-c", str(cpu), *cmd]
 
 
-def call(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 240) -> None:
+def call(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 150) -> None:
     """Run a tool; on failure raise with the tail of its stderr, which is what gets reported."""
     proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
                           timeout=timeout)
@@ -94,10 +94,12 @@ def call(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 240
         raise RuntimeError(f"exit {proc.returncode}: {proc.stderr.strip()[-400:]}")
 
 
-def run_ours(url: str, mode: str, level: float, requests: int, lengths: str, out: Path) -> dict[str, Any]:
-    cmd = pinned(CLIENT_CPU, [PY, "-m", "services.loadtester.cli", "bench", url, "--model", "scripted",
-                              "--mode", mode, "--levels", f"{level:g}", "--requests", str(requests),
-                              "--lengths", lengths, "--workers", "1", "--output", str(out)])
+def run_ours(url: str, mode: str, level: float, requests: int, lengths: str, out: Path,
+             workers: int = 1, pin: bool = True) -> dict[str, Any]:
+    cmd = [PY, "-m", "services.loadtester.cli", "bench", url, "--model", "scripted",
+           "--mode", mode, "--levels", f"{level:g}", "--requests", str(requests),
+           "--lengths", lengths, "--workers", str(workers), "--output", str(out)]
+    cmd = pinned(CLIENT_CPU, cmd) if pin else cmd
     call(cmd, env={**os.environ, "COLUMNS": "200"})
     lv = json.loads((out / "results.json").read_text())["levels"][0]
     return {"ttft_p50": lv["ttft_ms"]["p50"], "ttft_p99": lv["ttft_ms"]["p99"], "itl_p50": lv["itl_ms"]["p50"],
@@ -106,14 +108,15 @@ def run_ours(url: str, mode: str, level: float, requests: int, lengths: str, out
 
 
 def run_guidellm(url: str, profile: str, requests: int, prompt: int, output: int, tok: Path, out: Path,
-                 one_process: bool = True) -> dict[str, Any]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GUIDELLM__MAX_WORKER_PROCESSES": "1" if one_process else "8"}
-    cmd = pinned(CLIENT_CPU, [str(BENCH / "guidellm/bin/guidellm"), "run", "--backend",
+                 pin: bool = True) -> dict[str, Any]:
+    # one worker process: with more, its Poisson/constant profiles over-deliver (PEERS.md)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GUIDELLM__MAX_WORKER_PROCESSES": "1"}
+    cmd = (pinned(CLIENT_CPU, []) if pin else []) + [str(BENCH / "guidellm/bin/guidellm"), "run", "--backend",
                               f"kind=openai_http,target={url},model=scripted", "--profile", profile,
                               "--constraint", f"kind=max_requests,count={requests}",
                               "--tokenizer", f"kind=hf_auto,model={tok}",
                               "--data", f"kind=synthetic_text,prompt_tokens={prompt},output_tokens={output}",
-                              "--output", f"kind=json,path={out}", "--disable-progress"])
+                              "--output", f"kind=json,path={out}", "--disable-progress"]
     call(cmd, env=env)
     m = json.loads(out.read_text())["benchmarks"][0]["metrics"]
 
@@ -127,15 +130,17 @@ def run_guidellm(url: str, profile: str, requests: int, prompt: int, output: int
 
 
 def run_sglang(url: str, rate: float, requests: int, prompt: int, output: int, tok: Path, out: Path,
-               burstiness: float = 1.0, max_concurrency: int | None = None) -> dict[str, Any]:
+               max_concurrency: int | None = None, pin: bool = True) -> dict[str, Any]:
+    """Poisson arrivals only: this release's bench_serving has no constant-rate option."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    cmd = pinned(CLIENT_CPU, [str(peer_python("sglang")), "-m", "sglang.bench_serving", "--backend",
+    cmd = (pinned(CLIENT_CPU, []) if pin else []) + [str(peer_python("sglang")), "-m", "sglang.bench_serving",
+                                                     "--backend",
                               "sglang-oai-chat", "--base-url", url, "--model", "scripted", "--tokenizer", str(tok),
                               "--dataset-name", "random-ids", "--random-input-len", str(prompt),
                               "--random-output-len", str(output), "--random-range-ratio", "1",
                               "--num-prompts", str(requests), "--request-rate", f"{rate:g}",
-                              "--burstiness", f"{burstiness:g}", "--output-file", str(out),
-                              *(["--max-concurrency", str(max_concurrency)] if max_concurrency else [])])
+                              "--output-file", str(out),
+                              *(["--max-concurrency", str(max_concurrency)] if max_concurrency else [])]
     call(cmd, env=env)
     r = json.loads(out.read_text().strip().splitlines()[-1])
     return {"ttft_p50": r["median_ttft_ms"], "ttft_p99": r["p99_ttft_ms"], "itl_p50": r["median_itl_ms"],
@@ -249,19 +254,21 @@ def main() -> None:
     n = args.requests
 
     acc_tools: dict[str, Any] = {"challenger": lambda url, o: run_ours(url, "poisson", 20, n, "32:32", o)}
-    fid_tools: dict[str, Any] = {"challenger": lambda url, r, k, o: run_ours(url, "constant", r, k, "16:8", o)}
+    # fidelity: whole machine, each tool as its user would run it (ours: auto worker processes)
+    fid_tools: dict[str, Any] = {"challenger": lambda url, r, k, o: run_ours(url, "constant", r, k, "16:8", o,
+                                                                             workers=0, pin=False)}
     cap_tools: dict[str, Any] = {"challenger": lambda url, s, k, o: run_ours(url, "concurrency", s, k, "16:8", o)}
     if "guidellm" in peers:
         acc_tools["guidellm"] = lambda url, o: run_guidellm(url, "kind=poisson,rate=20", n, 32, 32, tok,
                                                             o.with_suffix(".json"))
         fid_tools["guidellm"] = lambda url, r, k, o: run_guidellm(url, f"kind=constant,rate={r:g}", k, 16, 8, tok,
-                                                                  o.with_suffix(".json"))
+                                                                  o.with_suffix(".json"), pin=False)
         cap_tools["guidellm"] = lambda url, s, k, o: run_guidellm(url, f"kind=concurrent,streams={s}", k, 16, 8,
                                                                   tok, o.with_suffix(".json"))
     if "sglang" in peers:
         acc_tools["sglang"] = lambda url, o: run_sglang(url, 20, n, 32, 32, tok, o.with_suffix(".jsonl"))
         fid_tools["sglang"] = lambda url, r, k, o: run_sglang(url, r, k, 16, 8, tok, o.with_suffix(".jsonl"),
-                                                              burstiness=1e6)
+                                                              pin=False)
         cap_tools["sglang"] = lambda url, s, k, o: run_sglang(url, float("inf"), k, 16, 8, tok,
                                                               o.with_suffix(".jsonl"), max_concurrency=s)
 

@@ -4,6 +4,7 @@ enough, stopping once throughput stops growing while latency climbs (saturation)
 from __future__ import annotations
 
 import asyncio
+import math
 import multiprocessing as mp
 import os
 from collections.abc import Callable
@@ -66,16 +67,28 @@ async def run_spread(plan: LevelPlan, workers: int, progress: Progress | None = 
     return records, client
 
 
-def _workers_for(requested: int) -> int:
-    return requested if requested > 0 else 1
+CLIENT_CPU_S_PER_REQUEST = 0.0015  # measured: one short streamed request costs our client ~1.5 ms of CPU
+TARGET_CORE_SHARE = 0.5  # leave each client core half idle so timestamps stay prompt
+
+
+def workers_for(requested: int, mode: str, level: float) -> int:
+    """Processes for a level: as asked, or (auto) enough for an open-loop rate to keep each
+    client core half idle; closed loops start on one and double when it saturates."""
+    if requested > 0:
+        return requested
+    if mode not in OPEN_LOOP:
+        return 1
+    need = math.ceil(level * CLIENT_CPU_S_PER_REQUEST / TARGET_CORE_SHARE)
+    return max(1, min(os.cpu_count() or 1, need))
 
 
 async def run_sweep(plan: SweepPlan, progress: Progress | None = None,
                     level_done: LevelDone | None = None) -> SweepResult:
     summaries: list[LevelSummary] = []
     records: list[RequestRecord] = []
-    workers = _workers_for(plan.workers)
+    workers = 1
     for level in plan.levels:
+        workers = max(workers, workers_for(plan.workers, plan.base.mode, level))
         level_plan = replace(plan.base, level=level, seed=plan.base.seed + len(summaries))
         recs, client = await run_spread(level_plan, workers, progress)
         target = level if plan.base.mode in OPEN_LOOP else None

@@ -98,3 +98,14 @@ def test_tokens_from_usage_spread_by_chunk_length():
 
 def test_tokens_from_cumulative_counts():
     assert from_cumulative([2, 4, 5]) == [2, 2, 1]
+
+
+def test_auto_workers_follow_the_open_loop_rate(monkeypatch):
+    from services.loadtester import runner
+
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 8)
+    assert runner.workers_for(3, "poisson", 1000) == 3  # asked for
+    assert runner.workers_for(0, "concurrency", 1000) == 1  # closed loop: start on one
+    assert runner.workers_for(0, "constant", 100) == 1
+    assert runner.workers_for(0, "constant", 500) == 2
+    assert runner.workers_for(0, "poisson", 10_000) == 8  # capped at the cores

@@ -52,6 +52,8 @@ class PromptOptimized(EventData):
     best_score: float
     p_value: float | None = None
     prompt_template: str | None = None
+    prompt_style: Literal["chat", "completion"] | None = Field(
+        None, description="how the new template is sent: chat messages or a plain completion prompt")
     derived_spec: CandidateSpec | None = None
     spent: dict[str, float] = Field(default_factory=dict)
     report_path: str | None = None

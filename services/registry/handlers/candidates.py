@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from schemas import Envelope
 from schemas.candidate import CandidateSpec
 from schemas.events.models import ModelApproved, ModelStageChanged, ModelSubmitted
+from schemas.task import TaskSpec
 from services.registry.domain.errors import Forbidden
 from services.registry.domain.roles import Action, Role, check_approver, require
 from services.registry.domain.stages import becomes_champion, plan_transition
@@ -31,7 +32,8 @@ def submit_candidate(*, session: Session, spec: CandidateSpec, submitted_by: str
                              reason="submitted"))
     champion = session.get(Candidate, task.champion_id) if task.champion_id else None
     emit(session, ModelSubmitted(
-        candidate_id=candidate.id, spec=spec, submitted_by=submitted_by, task_spec=task_spec(session, task, datasets),
+        candidate_id=candidate.id, spec=spec, submitted_by=submitted_by,
+        task_spec=_with_prompt(session, task_spec(session, task, datasets), spec.prompt_version),
         champion_id=champion.id if champion else None,
         champion_spec=CandidateSpec.model_validate(champion.spec) if champion else None,
     ), cause=cause, correlation_id=candidate.id)
@@ -50,6 +52,16 @@ def import_champion(*, session: Session, spec: CandidateSpec, actor: str) -> Can
     session.flush()
     set_champion(session=session, task_name=task.name, candidate_id=candidate.id, actor=actor)
     return candidate
+
+
+def _with_prompt(session: Session, spec: TaskSpec, prompt_version: str | None) -> TaskSpec:
+    """The task as this candidate runs it: its own prompt version in place of the task's template."""
+    prompt = session.get(PromptVersion, prompt_version) if prompt_version else None
+    if prompt is None:
+        return spec
+    return spec.model_copy(update={"prompt_template": prompt.template, "prompt_version": prompt.id,
+                                   "system_prompt": prompt.system_prompt or spec.system_prompt,
+                                   "prompt_style": prompt.prompt_style or spec.prompt_style})
 
 
 def _validated_task(session: Session, spec: CandidateSpec) -> tuple[Task, list[Dataset]]:

@@ -76,7 +76,8 @@ def on_prompt_optimized(session: Session, envelope: Envelope[pr.PromptOptimized]
     if not (result.accepted and result.derived_spec and result.prompt_template and parent):
         return
     prompt = PromptVersion(task=parent.task, label=f"optimized-{result.run_id}", template=result.prompt_template,
-                           parent_id=parent.spec.get("prompt_version"), created_by="prompt_optimizer")
+                           prompt_style=result.prompt_style, parent_id=parent.spec.get("prompt_version"),
+                           created_by="prompt_optimizer")
     session.add(prompt)
     session.flush()
     spec = result.derived_spec.model_copy(update={"prompt_version": prompt.id, "parent_id": parent.id,

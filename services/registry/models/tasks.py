@@ -85,11 +85,12 @@ class PromptVersionBase(SQLModel):
     label: str = Field(min_length=1, max_length=120)
     template: str = Field(min_length=1)
     system_prompt: str | None = None
+    prompt_style: str | None = Field(default=None, max_length=20, description="chat | completion; None: the task's")
     parent_id: str | None = Field(default=None, max_length=40)
 
 
 class PromptVersionCreate(PromptVersionBase):
-    pass
+    prompt_style: PromptStyle | None = None
 
 
 class PromptVersion(PromptVersionBase, table=True):

@@ -64,13 +64,19 @@ def test_accepted_prompt_creates_a_derived_prompt_and_candidate(client: TestClie
     derived = CandidateSpec.model_validate(candidate_body(name="smol-opt"))
     event = new_event(PromptOptimized(run_id="po-1", candidate_id=cid, accepted=True, reason="+12 points",
                                       baseline_score=0.5, best_score=0.62, prompt_template="Capital of {input}?",
-                                      derived_spec=derived), source="test")
+                                      prompt_style="completion", derived_spec=derived), source="test")
     handle_event(registry.engine, event)
     handle_event(registry.engine, event)
     with Session(registry.engine) as session:
         [child] = session.exec(select(Candidate).where(Candidate.parent_id == cid)).all()
         prompt = session.get(PromptVersion, child.spec["prompt_version"])
     assert prompt is not None and prompt.template == "Capital of {input}?" and child.stage == "submitted"
+    with Session(registry.engine) as session:
+        submitted_rows = [r.envelope for r in session.exec(select(OutboxEvent)).all()
+                          if r.envelope["type"].endswith("model.submitted") and r.key == child.id]
+    task_spec = submitted_rows[0]["data"]["task_spec"]  # the derived candidate is evaluated with ITS prompt
+    assert (task_spec["prompt_template"], task_spec["prompt_style"], task_spec["prompt_version"]) == (
+        "Capital of {input}?", "completion", prompt.id)
     card = client.get(f"/api/v1/candidates/{cid}/scorecard").json()
     assert card["children"] == [child.id] and card["prompt_optimization"]["status"] == "accepted"
 

@@ -12,19 +12,21 @@ from contextlib import AsyncExitStack
 from dataclasses import asdict
 from pathlib import Path
 
-from schemas.candidate import CandidateSpec
+from schemas.candidate import CandidateSpec, Decoding
 from schemas.events.prompts import PromptOptimizationRequested, PromptOptimized
-from schemas.task import DatasetItem
+from schemas.task import DatasetItem, TaskSpec
 from services.prompt_optimizer.adapters.models import EngineProposer, EngineTarget
 from services.prompt_optimizer.adapters.report import write_report
 from services.prompt_optimizer.domain.budget import BudgetMeter
 from services.prompt_optimizer.domain.optimize import Outcome, optimize
 from services.prompt_optimizer.domain.search import SearchConfig
+from services.prompt_optimizer.domain.style import PROBE_ITEMS, style_for
 from services.prompt_optimizer.domain.trials import Evaluator, Trial
 from services.prompt_optimizer.domain.variants import Layout
-from shared.engines import client_for_spec
+from shared.engines import EngineClient, client_for_spec
 from shared.processing import postprocess
 from shared.scoring.metrics import score
+from shared.scoring.prompting import build_request
 
 
 def search_config(req: PromptOptimizationRequested) -> SearchConfig:
@@ -45,7 +47,8 @@ def _pareto_row(t: Trial) -> dict[str, float | int | str]:
             "latency_ms": round(t.latency_ms, 1)}
 
 
-def to_event(req: PromptOptimizationRequested, outcome: Outcome, report: Path) -> PromptOptimized:
+def to_event(req: PromptOptimizationRequested, outcome: Outcome, report: Path,
+             style: str | None = None) -> PromptOptimized:
     c = outcome.decision.comparison
     base = outcome.baseline_test or outcome.search.baseline
     best = outcome.best_test or outcome.best
@@ -54,6 +57,7 @@ def to_event(req: PromptOptimizationRequested, outcome: Outcome, report: Path) -
         run_id=req.run_id, candidate_id=req.candidate_id, accepted=accepted, reason=outcome.decision.reason,
         baseline_score=base.mean, best_score=best.mean, p_value=c.p_value if c else None,
         prompt_template=outcome.best.template if accepted else None,
+        prompt_style=(style or req.task_spec.prompt_style) if accepted else None,
         derived_spec=derived_spec(req.candidate, req.candidate_id, req.run_id) if accepted else None,
         spent=outcome.spent.as_dict(), report_path=str(report),
         comparison=asdict(c) if c else None,
@@ -75,6 +79,7 @@ async def run_optimization(req: PromptOptimizationRequested, items: Sequence[Dat
             opt_client = client_for_spec(optimizer)
             close(opt_client.aclose)
             proposer = EngineProposer(opt_client, seed=req.seed)
+        task = await _probed_style(client, task, cand.decoding, items)
         evaluator = Evaluator(
             EngineTarget(client, task, cand.decoding),
             lambda out, item: score(task.metric, out, item.expected, task.metric_args),
@@ -84,4 +89,13 @@ async def run_optimization(req: PromptOptimizationRequested, items: Sequence[Dat
                                  alpha=req.alpha, on_trial=on_trial)
     report = await asyncio.to_thread(write_report, outcome, f"Prompt optimization {req.run_id}: {cand.name} on "
                                      f"{task.name}", report_dir)
-    return to_event(req, outcome, report)
+    return to_event(req, outcome, report, task.prompt_style)
+
+
+async def _probed_style(client: EngineClient, task: TaskSpec, decoding: Decoding,
+                        items: Sequence[DatasetItem]) -> TaskSpec:
+    if task.prompt_style != "chat":
+        return task
+    answers = [(await client.generate(build_request(task, item, decoding))).text for item in items[:PROBE_ITEMS]]
+    style = style_for(task.prompt_style, answers)
+    return task if style == task.prompt_style else task.model_copy(update={"prompt_style": style})

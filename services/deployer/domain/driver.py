@@ -104,10 +104,18 @@ def _after_dev_eval(res: Result, ev: EvaluationCompleted, env: Env) -> Result:
     request = LoadtestRequested(loadtest_id=ids(res.run.candidate_id)["loadtest"], candidate_id=res.run.candidate_id,
                                 champion_id=res.run.champion_id, candidate=res.run.spec,
                                 champion=res.run.champion_spec, levels=work.loadtest_levels,
+                                protocol=_loadtest_protocol(res.run),
                                 requests_per_level=work.loadtest_requests_per_level,
                                 input_tokens=work.loadtest_input_tokens, output_tokens=work.loadtest_output_tokens,
                                 slo=Slo(ttft_ms=latency.p95_ttft_ms, e2e_ms=latency.p95_e2e_ms))
     return res.request(Stage.load_testing, decision.summary).emit(request).phase(Phase.loadtest)
+
+
+def _loadtest_protocol(run: Run) -> str | None:
+    """Load-test the way the candidate is called: completion prompts go to the completion API."""
+    if run.task_spec is None or run.task_spec.prompt_style != "completion":
+        return None
+    return "sglang" if run.spec.engine == "sglang" else "openai-completions"
 
 
 def on_loadtest_completed(run: Run, ev: LoadtestCompleted, env: Env) -> Result:

@@ -229,3 +229,12 @@ def test_the_policy_workload_sizes_the_dev_evaluation():
     res = driver.on_submitted(submitted(), "c", workload)
     [request] = [o for o in res.out if o.event_type.endswith("evaluation.requested")]
     assert (request.max_items, request.stability_repeats, request.concurrency) == (12, 4, 2)
+
+
+def test_a_completion_style_candidate_is_load_tested_on_the_completion_api():
+    sub = submitted()
+    sub = sub.model_copy(update={"task_spec": sub.task_spec.model_copy(update={"prompt_style": "completion"})})
+    res = driver.on_submitted(sub, "c")
+    res = driver.on_evaluation_completed(res.run, evaluation("cand-1:dev-eval"), ENV)
+    [request] = of(res, LoadtestRequested)
+    assert request.protocol == "openai-completions"

@@ -36,12 +36,13 @@ console = Console()
 # Sized so the whole iteration fits a few minutes of two CPU cores; see docs/benchmarks.md.
 DEMO_POLICY: dict[str, Any] = {
     "defaults": {
-        "workload": {"eval_max_items": 24, "eval_concurrency": 2, "stability_repeats": 2,
+        "workload": {"eval_max_items": 40, "eval_concurrency": 2, "stability_repeats": 2,
                      "loadtest_levels": [1, 2], "loadtest_requests_per_level": 6,
                      "loadtest_input_tokens": 32, "loadtest_output_tokens": 8},
         "cost": {"max_delta_usd_per_1m_tokens": None, "max_delta_pct": None},
         "latency": {"p95_ttft_ms": 20000, "p95_e2e_ms": 60000},
-        "accuracy": {"min_items": 10},
+        "accuracy": {"min_items": 10, "non_inferiority_margin": 0.2},
+        "optimization": {"max_optimizer_calls": 6, "max_eval_calls": 240, "max_seconds": 480},
         "security": {"max_attack_success_rate": 0.6},
         "stability": {"min_agreement": 0.5},
         "staging": {"max_attack_success_rate": 0.6},

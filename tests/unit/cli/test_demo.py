@@ -22,5 +22,5 @@ def test_demo_configs_are_valid_for_the_deployer_and_the_monitor(tmp_path: Path)
 
     env = write_demo_configs(tmp_path)
     policy = Policy.model_validate(yaml.safe_load(Path(env["CHALLENGER_DEPLOYER_POLICY"]).read_text()))
-    assert policy.for_task(TASK).workload.eval_max_items == 24
+    assert policy.for_task(TASK).workload.eval_max_items == 40
     assert load_config(Path(env["CHALLENGER_MONITOR_CONFIG"])).window_size == 20

@@ -1,13 +1,18 @@
-"""Consume until a condition holds, with a deadline, for the bus integration tests."""
+"""Consume until a condition holds, with a deadline: helpers for every integration test that
+waits on the real broker."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
+from schemas import Envelope
+from shared.bus.codec import decode
 from shared.bus.consumer import EventConsumer
 
 
@@ -48,3 +53,22 @@ async def raw_records(bootstrap: str, topic: str, keep: Callable[[ConsumerRecord
     finally:
         await consumer.stop()
     return found
+
+
+async def first_event(broker: str, topic: str, group: str, match: Callable[[Envelope[Any]], bool],
+                      timeout_s: float = 30.0) -> tuple[Envelope[Any], float]:
+    """The first event on `topic` that `match` accepts, and when it was seen (monotonic clock)."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker, group_id=group, auto_offset_reset="earliest",
+                                session_timeout_ms=6000, heartbeat_interval_ms=1000, rebalance_timeout_ms=3000)
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                for r in records:
+                    ev = decode(r.key, r.value, r.headers or ())
+                    if match(ev):
+                        return ev, time.monotonic()
+        raise AssertionError(f"no matching event on {topic} within {timeout_s}s")
+    finally:
+        await consumer.stop()

@@ -21,7 +21,7 @@ from services.deployer.app import create_app
 from services.deployer.config import DeployerSettings
 from services.deployer.domain.run import Phase
 from shared.bus.producer import EventProducer
-from tests.integration.deployer.test_deployer_bus import first
+from tests.integration.bus.helpers import first_event as first
 from tests.unit.deployer.factories import evaluation, loadtest, submitted, traffic
 
 pytestmark = pytest.mark.timeout(120)

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from sqlmodel import Session
 
-from schemas import Envelope, new_event
+from schemas import new_event
 from schemas.events import deployments, evaluations, models
 from schemas.events.degradations import DegradationDetected
 from schemas.events.deployments import RouteTable, RouteUpdated
@@ -21,8 +20,8 @@ from services.deployer.adapters import store
 from services.deployer.app import create_app
 from services.deployer.config import DeployerSettings
 from services.deployer.domain import routes
-from shared.bus.codec import decode
 from shared.bus.producer import EventProducer
+from tests.integration.bus.helpers import first_event as first
 from tests.unit.deployer.factories import spec, submitted
 
 pytestmark = pytest.mark.timeout(90)
@@ -35,22 +34,7 @@ async def deployer(broker: str, uid: str, tmp_path: Path) -> AsyncIterator[Any]:
     async with app.router.lifespan_context(app):
         yield app.state.deployer
 
-async def first(broker: str, topic: str, group: str, match: Callable[[Envelope[Any]], bool],
-                timeout_s: float = 30.0) -> tuple[Envelope[Any], float]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker, group_id=group, auto_offset_reset="earliest",
-                                session_timeout_ms=6000, heartbeat_interval_ms=1000, rebalance_timeout_ms=3000)
-    await consumer.start()
-    try:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=300)).values():
-                for r in records:
-                    ev = decode(r.key, r.value, r.headers or ())
-                    if match(ev):
-                        return ev, time.monotonic()
-        raise AssertionError(f"no matching event on {topic} within {timeout_s}s")
-    finally:
-        await consumer.stop()
+
 
 async def test_submission_publishes_the_evaluation_request(broker: str, uid: str, deployer: Any):
     cid = f"cand-{uid}"

@@ -10,7 +10,7 @@ import pytest
 
 from schemas.events import models
 from services.deployer import operator
-from tests.integration.deployer.test_deployer_bus import first
+from tests.integration.bus.helpers import first_event as first
 
 pytestmark = pytest.mark.timeout(90)
 

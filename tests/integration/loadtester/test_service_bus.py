@@ -4,22 +4,20 @@ target becomes a loadtest.failed with the reason."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from schemas import Envelope, new_event
 from schemas.candidate import ApiCost, CandidateSpec, GpuCost
 from schemas.events.loadtests import TOPIC, LoadtestCompleted, LoadtestFailed, LoadtestRequested
 from services.loadtester.app import build_app
-from shared.bus.codec import decode
 from shared.bus.producer import EventProducer
 from shared.fakes.scripted_llm import _free_port, start_scripted_llm
 from shared.settings import Settings
+from tests.integration.bus.helpers import first_event
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -32,20 +30,7 @@ async def service(broker: str, uid: str, tmp_path: Path) -> AsyncIterator[Path]:
 
 
 async def first(broker: str, group: str, match: Callable[[Envelope[Any]], bool], timeout_s: float = 60) -> Envelope:
-    consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=broker, group_id=group, auto_offset_reset="earliest",
-                                session_timeout_ms=6000, heartbeat_interval_ms=1000, rebalance_timeout_ms=3000)
-    await consumer.start()
-    try:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=300)).values():
-                for r in records:
-                    ev = decode(r.key, r.value, r.headers or ())
-                    if match(ev):
-                        return ev
-        raise AssertionError(f"no matching event within {timeout_s}s")
-    finally:
-        await consumer.stop()
+    return (await first_event(broker, TOPIC, group, match, timeout_s))[0]
 
 
 def request(uid: str, url: str, name: str) -> LoadtestRequested:

@@ -12,7 +12,7 @@ from contextlib import AsyncExitStack
 from dataclasses import asdict
 from pathlib import Path
 
-from schemas.candidate import CandidateSpec, Decoding
+from schemas.candidate import CandidateSpec, Decoding, ProcessingStep
 from schemas.events.prompts import PromptOptimizationRequested, PromptOptimized
 from schemas.task import DatasetItem, TaskSpec
 from services.prompt_optimizer.adapters.models import EngineProposer, EngineTarget
@@ -79,7 +79,7 @@ async def run_optimization(req: PromptOptimizationRequested, items: Sequence[Dat
             opt_client = client_for_spec(optimizer)
             close(opt_client.aclose)
             proposer = EngineProposer(opt_client, seed=req.seed)
-        task = await _probed_style(client, task, cand.decoding, items)
+        task = await _probed_style(client, task, cand.decoding, items, cand.postprocess)
         evaluator = Evaluator(
             EngineTarget(client, task, cand.decoding),
             lambda out, item: score(task.metric, out, item.expected, task.metric_args),
@@ -93,9 +93,12 @@ async def run_optimization(req: PromptOptimizationRequested, items: Sequence[Dat
 
 
 async def _probed_style(client: EngineClient, task: TaskSpec, decoding: Decoding,
-                        items: Sequence[DatasetItem]) -> TaskSpec:
+                        items: Sequence[DatasetItem], post: list[ProcessingStep]) -> TaskSpec:
     if task.prompt_style != "chat":
         return task
-    answers = [(await client.generate(build_request(task, item, decoding))).text for item in items[:PROBE_ITEMS]]
-    style = style_for(task.prompt_style, answers)
+    probe = items[:PROBE_ITEMS]
+    answers = [(await client.generate(build_request(task, item, decoding))).text for item in probe]
+    scores = [score(task.metric, postprocess(post, a), i.expected, task.metric_args) for a, i in zip(answers, probe,
+                                                                                                      strict=True)]
+    style = style_for(task.prompt_style, scores)
     return task if style == task.prompt_style else task.model_copy(update={"prompt_style": style})

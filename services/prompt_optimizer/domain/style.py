@@ -1,15 +1,16 @@
 """Which prompt style to optimize in. A base model asked to chat (Gemma-3-270M, say) answers
-nothing at all; its useful prompts are plain completions, so the search switches style."""
+with nothing or with a continuation of the question, never with the task's answer; its useful
+prompts are plain completions (few-shot), so the search switches style."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-PROBE_ITEMS = 4
+PROBE_ITEMS = 6
 
 
-def style_for(current: str, probe_answers: Sequence[str]) -> str:
-    """`completion` when every probed chat answer came back empty, else the current style."""
-    if current == "chat" and probe_answers and all(not a.strip() for a in probe_answers):
+def style_for(current: str, probe_scores: Sequence[float]) -> str:
+    """`completion` when the current chat prompt scored nothing on every probed item."""
+    if current == "chat" and len(probe_scores) >= 2 and not any(probe_scores):
         return "completion"
     return current

@@ -56,7 +56,7 @@ async def raw_records(bootstrap: str, topic: str, keep: Callable[[ConsumerRecord
 
 
 async def first_event(broker: str, topic: str, group: str, match: Callable[[Envelope[Any]], bool],
-                      timeout_s: float = 30.0) -> tuple[Envelope[Any], float]:
+                      timeout_s: float = 60.0) -> tuple[Envelope[Any], float]:
     """The first event on `topic` that `match` accepts, and when it was seen (monotonic clock)."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker, group_id=group, auto_offset_reset="earliest",
                                 session_timeout_ms=6000, heartbeat_interval_ms=1000, rebalance_timeout_ms=3000)

@@ -33,13 +33,20 @@ def stack_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("challenger-home")
 
 
-@pytest.fixture(scope="session")
-def broker(stack_home: Path) -> Iterator[str]:
-    """Bootstrap address of a real Tansu broker for this test session."""
+def own_broker(home: Path) -> Iterator[str]:
+    """Start a real Tansu broker; yield its bootstrap address; stop it."""
     port = free_port()
-    proc = _started(broker_proc(stack_home, port))
+    proc = _started(broker_proc(home, port))
     yield f"127.0.0.1:{port}"
     proc.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(stack_home: Path) -> Iterator[str]:
+    """Bootstrap address of a real Tansu broker for this test session. A module whose service
+    reads a catalogue topic from the beginning can override it with `own_broker`, so the
+    requests other tests left on that topic do not queue ahead of its own."""
+    yield from own_broker(stack_home)
 
 
 @pytest.fixture

@@ -14,12 +14,21 @@ from shared.db import make_engine
 from shared.settings import Settings
 
 target_metadata = SQLModel.metadata
+# SQLModel's metadata is process-wide: other services' tables (the deployer's, in a process
+# that imports both) are not the registry's to migrate.
+OWN_TABLES = {m.__table__.name for m in vars(services.registry.models).values()
+              if isinstance(m, type) and hasattr(m, "__table__")} | {shared.outbox.OutboxEvent.__tablename__}
+
+
+def _own(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+    return table is None or table in OWN_TABLES
 
 
 def run_migrations() -> None:
     engine = context.config.attributes.get("engine") or make_engine(Settings().db_url)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata,
+        context.configure(connection=connection, target_metadata=target_metadata, include_object=_own,
                           render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
         with context.begin_transaction():
             context.run_migrations()

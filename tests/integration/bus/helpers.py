@@ -12,7 +12,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from schemas import Envelope
-from shared.bus.codec import decode
+from shared.bus.codec import PoisonMessage, decode
 from shared.bus.consumer import EventConsumer
 
 
@@ -57,7 +57,8 @@ async def raw_records(bootstrap: str, topic: str, keep: Callable[[ConsumerRecord
 
 async def first_event(broker: str, topic: str, group: str, match: Callable[[Envelope[Any]], bool],
                       timeout_s: float = 60.0) -> tuple[Envelope[Any], float]:
-    """The first event on `topic` that `match` accepts, and when it was seen (monotonic clock)."""
+    """The first event on `topic` that `match` accepts, and when it was seen (monotonic clock);
+    undecodable messages are skipped."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker, group_id=group, auto_offset_reset="earliest",
                                 session_timeout_ms=6000, heartbeat_interval_ms=1000, rebalance_timeout_ms=3000)
     await consumer.start()
@@ -66,7 +67,10 @@ async def first_event(broker: str, topic: str, group: str, match: Callable[[Enve
         while time.monotonic() < deadline:
             for records in (await consumer.getmany(timeout_ms=300)).values():
                 for r in records:
-                    ev = decode(r.key, r.value, r.headers or ())
+                    try:  # other tests publish poison messages on the same catalogue topics
+                        ev = decode(r.key, r.value, r.headers or ())
+                    except PoisonMessage:
+                        continue
                     if match(ev):
                         return ev, time.monotonic()
         raise AssertionError(f"no matching event on {topic} within {timeout_s}s")

@@ -4,7 +4,7 @@ target becomes a loadtest.failed with the reason."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,17 @@ from services.loadtester.app import build_app
 from shared.bus.producer import EventProducer
 from shared.fakes.scripted_llm import _free_port, start_scripted_llm
 from shared.settings import Settings
+from tests.conftest import own_broker
 from tests.integration.bus.helpers import first_event
 
 pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """This module's own broker: the service reads loadtest.requested from the beginning, and
+    requests other tests left on the shared broker would queue ahead of these."""
+    yield from own_broker(tmp_path_factory.mktemp("loadtester-broker"))
 
 
 @pytest.fixture

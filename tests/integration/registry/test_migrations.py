@@ -1,9 +1,11 @@
-"""The Alembic migrations produce exactly the tables the models declare, on both databases."""
+"""The Alembic migrations produce exactly the tables the registry's models declare, on both
+databases, even when another service's tables share the process-wide SQLModel metadata."""
 
 from __future__ import annotations
 
 from alembic import command
 
+import services.deployer.adapters.store  # noqa: F401  (another service's tables in the same process)
 from services.registry.adapters.database import alembic_config, open_database
 
 

@@ -61,8 +61,8 @@ async def _run_consumer(consumer: EventConsumer, stop: asyncio.Event) -> None:
                 await consumer.stop()
 
 
-def service_app(name: str, wire: Wire, settings: Settings | None = None,
-                app: FastAPI | None = None, on_stop: Callable[[ServiceContext], Awaitable[None]] | None = None) -> FastAPI:
+def service_app(name: str, wire: Wire, settings: Settings | None = None, app: FastAPI | None = None,
+                on_stop: Callable[[ServiceContext], Awaitable[None]] | None = None) -> FastAPI:
     """Build (or extend) the FastAPI app of service `name`; `wire` returns its subscriptions."""
     settings = settings or Settings()
     setup_tracing(name, settings.home)

@@ -230,7 +230,8 @@ def print_scorecards(it: Iteration, ids: Iterable[str]) -> None:
 
 
 def _card_row(card: dict[str, Any]) -> list[str]:
-    ev = (card.get("evaluation") or {}).get("payload") or {}
+    with_accuracy = [e["payload"] for e in card.get("evaluations", []) if (e.get("payload") or {}).get("accuracy")]
+    ev = with_accuracy[-1] if with_accuracy else (card.get("evaluation") or {}).get("payload") or {}
     lt = (card.get("loadtest") or {}).get("payload") or {}
     po = (card.get("prompt_optimization") or {}).get("payload") or {}
     acc = (ev.get("accuracy") or [{}])[0]

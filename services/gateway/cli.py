@@ -34,7 +34,8 @@ def build_update(route: str, targets: list[str], fallbacks: list[str], shadows: 
     table = RouteTable(route=route, targets=[parse_target(t) for t in targets],
                        fallbacks=[parse_target(t) for t in fallbacks], shadows=[parse_target(t) for t in shadows],
                        sticky_key=sticky_key, cache_ttl_s=cache_ttl_s, require_json=require_json)
-    return RouteUpdated(route=route, table=table, revision=revision if revision is not None else time.time_ns() // 1_000_000)
+    now_ms = time.time_ns() // 1_000_000  # the deployer numbers revisions in milliseconds too
+    return RouteUpdated(route=route, table=table, revision=revision if revision is not None else now_ms)
 
 
 async def publish_update(bootstrap: str, update: RouteUpdated) -> None:
@@ -75,7 +76,7 @@ def register(app: typer.Typer) -> None:
                   sticky_key: str = typer.Option(None, help="header pinning a user to a target, e.g. x-user-id"),
                   cache_ttl_s: int = typer.Option(None, help="cache deterministic answers this long"),
                   require_json: bool = typer.Option(False, help="answers must be valid JSON"),
-                  revision: int = typer.Option(None, help="table revision (default: now in milliseconds, as the deployer numbers them)")) -> None:
+                  revision: int = typer.Option(None, help="table revision (default: now in ms)")) -> None:
         update = build_update(route, target, fallback, shadow, sticky_key, cache_ttl_s, require_json, revision)
         asyncio.run(publish_update(Settings().kafka_bootstrap, update))
         typer.echo(f"published route {route} revision {update.revision} ({len(update.table.targets)} target(s))")

@@ -63,7 +63,8 @@ class EngineClient:
         self.base_url = base_url.rstrip("/").removesuffix("/v1")
         self.model = model
         self.retries = retries
-        headers = {"Authorization": f"Bearer {os.environ[api_key_env]}"} if api_key_env and api_key_env in os.environ else {}
+        key = os.environ.get(api_key_env) if api_key_env else None  # the key is read, never stored
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._http = httpx.AsyncClient(
             base_url=self.base_url, headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),

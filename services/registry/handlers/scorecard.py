@@ -11,7 +11,7 @@ from services.registry.handlers.lookup import get_or_404
 from services.registry.models import Approval, Candidate, CapturedSample, ResultRecord, Task
 
 LATEST_KINDS = ("evaluation", "loadtest", "prompt_optimization")
-ALL_KINDS = ("deployment", "canary_step", "fallback", "degradation")
+ALL_KINDS = ("evaluation", "deployment", "canary_step", "fallback", "degradation")
 
 
 def scorecard(*, session: Session, candidate_id: str) -> dict[str, Any]:

@@ -38,13 +38,19 @@ async function refreshDetail() {
   $("#detail-title").innerHTML = `${esc(c.name)} <span class="pill stage-${esc(c.stage)}">${esc(c.stage)}</span>
     ${card.is_champion ? '<span class="pill ok">champion</span>' : ""}`;
   $("#detail-body").innerHTML = [
-    summaryBlock(card), accuracyBlock(card.evaluation), stabilitySecurityBlock(card.evaluation),
+    summaryBlock(card), accuracyBlock(devEvaluation(card)), stabilitySecurityBlock(card.evaluation),
     latencyBlock(card.loadtest), promptBlock(card.prompt_optimization), timelineBlock(card),
     canaryBlock(card.canary_steps), degradationBlock(card.degradations, samples),
   ].join("");
 }
 
 function payload(record) { return record ? record.payload || {} : null; }
+
+// The accuracy comparison comes from the dev evaluation; later (staging) runs have none.
+function devEvaluation(card) {
+  const withAccuracy = (card.evaluations || []).filter((e) => (payload(e).accuracy || []).length);
+  return withAccuracy.length ? withAccuracy[withAccuracy.length - 1] : card.evaluation;
+}
 
 function summaryBlock(card) {
   const spec = card.candidate.spec || {};

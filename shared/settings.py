@@ -21,7 +21,15 @@ class Settings(BaseSettings):
     registry_url: str = "http://127.0.0.1:8000"
     gateway_url: str = "http://127.0.0.1:8080"
     token: str | None = None
+    endpoint_allowlist: str = Field(
+        "", description="comma-separated hosts, .domain suffixes or CIDR blocks candidate endpoints may use; "
+                        "empty = any (set it in production, against SSRF)")
+    max_body_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="largest HTTP request body accepted")
     embedded: bool = True
+
+    @property
+    def allowed_endpoints(self) -> tuple[str, ...]:
+        return tuple(e.strip() for e in self.endpoint_allowlist.split(",") if e.strip())
 
     @property
     def db_url(self) -> str:

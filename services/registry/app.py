@@ -26,6 +26,7 @@ from services.registry.dashboard.routes import router as dashboard_router
 from services.registry.handlers.projections import CONSUMED_TYPES, handle_event
 from services.registry.handlers.seed import seed_builtin_tasks
 from services.registry.handlers.tokens import ensure_admin_token
+from shared.body_limit import BodySizeLimit
 from shared.outbox import OutboxRelay
 from shared.runtime import ServiceContext, Subscription, service_app
 from shared.settings import Settings
@@ -85,6 +86,7 @@ def create_api(registry: Registry) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api_router)
     app.include_router(dashboard_router)
+    app.add_middleware(BodySizeLimit, max_bytes=registry.settings.max_body_bytes)
     return app
 
 

@@ -217,3 +217,21 @@ def test_an_imported_champion_is_in_production_without_a_gauntlet(client: TestCl
     with Session(registry.engine) as session:
         types = [r.envelope["type"] for r in session.exec(select(OutboxEvent)).all()]
     assert "io.challenger.champion.changed" in types and "io.challenger.model.submitted" not in types
+
+
+def test_endpoints_outside_the_allow_list_are_refused(client: TestClient, registry: Registry, admin: Auth) -> None:
+    registry.settings.endpoint_allowlist = "models.internal, .example.com, 10.0.0.0/8"
+    refused = client.post("/api/v1/candidates", json=candidate_body(endpoint="http://169.254.169.254/v1"),
+                          headers=admin)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0] == {"field": "endpoint", "reason": refused.json()["detail"][0]["reason"]}
+    assert "allow-list" in refused.json()["detail"][0]["reason"]
+    for ok in ("http://models.internal:8000/v1", "https://api.example.com/v1", "http://10.1.2.3:30000"):
+        assert client.post("/api/v1/candidates", json=candidate_body(endpoint=ok), headers=admin).status_code == 201
+
+
+def test_oversized_bodies_get_413_with_the_limit(client: TestClient, registry: Registry, admin: Auth) -> None:
+    limit = registry.settings.max_body_bytes
+    response = client.post("/api/v1/candidates", content=b"x" * (limit + 1), headers=admin)
+    assert response.status_code == 413 and str(limit) in response.json()["detail"]
+    assert client.post("/api/v1/candidates", json=candidate_body(), headers=admin).status_code == 201

@@ -21,14 +21,18 @@ from aiokafka import AIOKafkaProducer
 
 from shared.stack.parts import DEFAULT_PORTS, port_env
 from shared.stack.process import free_port, pid_alive, port_open
+from tests.integration.bus.helpers import first_event, raw_records
 
 CLI = [sys.executable, "-m", "services.cli.main"]
+# A provider key that every service can read: it may be USED (sent to the model endpoint)
+# but must never be written to an event, a log, a trace or a database.
+PLANTED_ENV, PLANTED_SECRET = "CHALLENGER_E2E_PROVIDER_KEY", f"sk-planted-{uuid.uuid4().hex}"
 
 
 def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("CHALLENGER_")}
     env |= {port_env(part): str(free_port()) for part in DEFAULT_PORTS}
-    return env | {"CHALLENGER_HOME": str(home), "COLUMNS": "200"}
+    return env | {"CHALLENGER_HOME": str(home), "COLUMNS": "200", PLANTED_ENV: PLANTED_SECRET}
 
 
 def challenger(env: dict[str, str], *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
@@ -118,6 +122,31 @@ def test_a_taken_port_is_named_and_nothing_is_left_running(tmp_path: Path) -> No
     assert result.returncode == 1
     assert f"broker: port {env['CHALLENGER_BROKER_PORT']} is already taken" in " ".join(result.stdout.split())
     assert not (tmp_path / "stack.json").exists()
+
+
+def test_a_provider_key_never_reaches_events_logs_traces_or_databases(stack: tuple[dict[str, str], Any]) -> None:
+    env, state = stack
+    home = Path(env["CHALLENGER_HOME"])
+    token = (home / "admin-token").read_text().strip()
+    spec = {"name": "e2e-keyed", "model": "gpt-x", "task": "capitals", "engine": "openai",
+            "endpoint": "http://127.0.0.1:9/v1", "api_key_env": PLANTED_ENV}
+    response = httpx.post(f"http://127.0.0.1:{env['CHALLENGER_REGISTRY_PORT']}/api/v1/candidates", json=spec,
+                          headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert response.status_code == 201, response.text
+    cid = response.json()["id"]
+    # the evaluator builds a client with the key and calls the (closed) endpoint: the run fails
+    failed, _ = asyncio.run(first_event(state["bootstrap"], "challenger.evaluations", f"e2e-{cid}",
+                                        lambda e: e.type.endswith("evaluation.failed") and e.subject == cid, 90))
+    assert failed.data.candidate_id == cid
+
+    secret = PLANTED_SECRET.encode()
+    leaks = [str(p) for p in home.rglob("*") if p.is_file() and secret in p.read_bytes()]
+    assert leaks == [], f"the provider key was written to {leaks}"
+    records = asyncio.run(raw_records(state["bootstrap"], "challenger.models", lambda r: True, want=10_000,
+                                      timeout=5))
+    for topic in ("challenger.evaluations", "challenger.deployments", "challenger.dlq"):
+        records += asyncio.run(raw_records(state["bootstrap"], topic, lambda r: True, want=10_000, timeout=5))
+    assert records and not any(secret in (r.value or b"") + b"".join(v for _k, v in r.headers) for r in records)
 
 
 def test_down_leaves_no_process_and_frees_every_port(stack: tuple[dict[str, str], Any]) -> None:

@@ -34,9 +34,16 @@ def create_task(*, session: Session, task_in: TaskCreate) -> Task:
     return task
 
 
+REQUIRED_TASK_FIELDS = ("metric", "metric_args", "prompt_template", "prompt_style", "description")
+
+
 def update_task(*, session: Session, name: str, task_in: TaskUpdate) -> Task:
     task = get_or_404(session, Task, name, "task")
     changes = task_in.model_dump(exclude_unset=True)
+    nulls = [FieldError(k, "cannot be null; leave it out to keep the current value")
+             for k in REQUIRED_TASK_FIELDS if k in changes and changes[k] is None]
+    if nulls:
+        raise Invalid(nulls)
     if "prompt_template" in changes:
         _check_own_template(changes["prompt_template"])
     task.sqlmodel_update(changes)

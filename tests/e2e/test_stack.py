@@ -19,6 +19,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from schemas import DLQ_TOPIC, TOPICS
 from shared.stack.parts import DEFAULT_PORTS, port_env
 from shared.stack.process import free_port, pid_alive, port_open
 from tests.integration.bus.helpers import first_event, raw_records
@@ -100,6 +101,28 @@ def test_a_poison_message_is_dead_lettered_by_a_service_and_shown_by_watch(
     [line] = [ln for ln in watch.stdout.splitlines() if key in ln]
     assert "DEAD LETTER" in line and "from=challenger.models" in line
     assert "reason=not a CloudEvent: missing header ce_id, ce_source, ce_specversion" in line
+
+
+def test_poison_on_every_topic_is_dead_lettered_and_every_service_stays_up(
+        stack: tuple[dict[str, str], Any]) -> None:
+    env, state = stack
+    key = f"poison-all-{uuid.uuid4().hex[:8]}"
+    topics = [t.name for t in TOPICS if t.name != DLQ_TOPIC]
+    for topic in topics:
+        asyncio.run(_send_raw(state["bootstrap"], topic, key.encode(), b"\x00\xffnot an event",
+                              [("ce_type", b"io.challenger.nothing.happened")]))
+
+    # several services consume some topics, so a topic's poison may be dead-lettered more than once
+    dead = asyncio.run(raw_records(state["bootstrap"], DLQ_TOPIC, lambda r: r.key == key.encode(),
+                                   want=10_000, timeout=30))
+
+    from_topics = {dict(r.headers)["dlq_topic"].decode() for r in dead}
+    assert set(topics) - {"challenger.alerts"} <= from_topics  # alerts has no consumer among the services
+    assert all(dict(r.headers)["dlq_reason"] == b"unknown event type 'io.challenger.nothing.happened'"
+               for r in dead)
+    for part in state["parts"]:
+        if part["name"] != "broker":
+            assert httpx.get(f"http://127.0.0.1:{part['port']}/health", timeout=10).status_code == 200, part["name"]
 
 
 async def _send_raw(bootstrap: str, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> None:

@@ -75,7 +75,7 @@ bench-canary: $(STAMP) ## canary statistics: always-valid (mSPRT) vs a naive pee
 	$(BIN)/python -m benchmarks.canary_stats
 
 lock: $(STAMP) ## rewrite constraints.txt from the installed environment
-	(head -2 constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^challenger') > constraints.lock && mv constraints.lock constraints.txt
+	(head -2 constraints.txt; $(BIN)/pip list --format=freeze --exclude-editable | grep -v -E '^(challenger|pip|setuptools|wheel)==') > constraints.lock && mv constraints.lock constraints.txt
 
 clean: ## remove local state (not the venv)
 	rm -rf .challenger test-artifacts

@@ -215,7 +215,8 @@ class ScriptedApp:
 
     def handle(self, conn: _Conn, req: _Request) -> None:
         route = {"/health": self._health, "/v1/models": self._models, "/get_model_info": self._model_info,
-                 "/stats": self._stats, "/v1/chat/completions": self._generate, "/v1/completions": self._generate,
+                 "/stats": self._stats, "/script": self._script,
+                 "/v1/chat/completions": self._generate, "/v1/completions": self._generate,
                  "/generate": self._generate}.get(req.path.split("?")[0])
         if route is None:
             return conn.reply(404, {"error": {"message": f"no route {req.path}", "type": "not_found"}})
@@ -234,6 +235,17 @@ class ScriptedApp:
         if req.method == "DELETE":
             self.stats = _Stats()
         conn.reply(200, self.stats.summary(with_log="log=1" in req.path))
+
+    def _script(self, conn: _Conn, req: _Request) -> None:
+        """POST /script {"error_rate": 1.0}: change a running server's script (this worker's),
+        e.g. to make it start failing mid-run; unknown fields are a 400."""
+        changes = json.loads(req.body or b"{}") if req.method == "POST" else {}
+        unknown = set(changes) - {f.name for f in fields(ScriptConfig)}
+        if unknown:
+            return conn.reply(400, {"error": {"message": f"unknown fields {sorted(unknown)}", "type": "invalid"}})
+        for name, value in changes.items():
+            setattr(self.cfg, name, value)
+        conn.reply(200, {f.name: getattr(self.cfg, f.name) for f in fields(ScriptConfig)})
 
     def _generate(self, conn: _Conn, req: _Request) -> None:
         if req.method != "POST":
@@ -484,6 +496,12 @@ class ScriptedServer:
         """Server-side truth; with `log`, (t0, first send) per request on time.monotonic()."""
         url = self.url + "/stats" + ("?log=1" if log else "")
         req = urllib.request.Request(url, method="DELETE" if reset else "GET")
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return dict(json.loads(resp.read()))
+
+    def script(self, **changes: Any) -> dict[str, Any]:
+        """Change the running server's script, e.g. `script(error_rate=1.0)` (one worker only)."""
+        req = urllib.request.Request(self.url + "/script", data=json.dumps(changes).encode(), method="POST")
         with urllib.request.urlopen(req, timeout=5) as resp:
             return dict(json.loads(resp.read()))
 

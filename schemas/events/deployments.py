@@ -6,9 +6,24 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
+from schemas.candidate import Decoding, ProcessingStep
 from schemas.envelope import EventData
 
 TOPIC = "challenger.deployments"
+
+
+class ServingProfile(BaseModel):
+    """How the gateway turns a client's request into this target's model call, and its answer
+    into the client's reply: the same prompt and steps the evaluator used (shared.scoring.prompting,
+    shared.processing). A single user message is the `{input}` of the template."""
+
+    prompt_template: str = Field("{input}", description="str.format template over {input}")
+    prompt_style: Literal["chat", "completion"] = Field(
+        "chat", description="how the model is called: chat messages or a plain completion prompt")
+    system_prompt: str | None = None
+    decoding: Decoding | None = Field(None, description="defaults for sampling fields the client leaves out")
+    preprocess: list[ProcessingStep] = Field(default_factory=list)
+    postprocess: list[ProcessingStep] = Field(default_factory=list)
 
 
 class RouteTarget(BaseModel):
@@ -18,6 +33,9 @@ class RouteTarget(BaseModel):
     weight: float = Field(1.0, ge=0.0)
     api_key_env: str | None = None
     prompt_version: str | None = Field(None, description="prompt version this target serves (part of cache keys)")
+    serving: ServingProfile | None = Field(
+        None, description="prompt, decoding defaults and processing steps the gateway applies; "
+                          "none: requests are forwarded as the client sent them")
 
 
 class RouteTable(BaseModel):

@@ -23,6 +23,8 @@ class ModelSubmitted(EventData):
     task_spec: TaskSpec | None = None
     champion_id: str | None = None
     champion_spec: CandidateSpec | None = None
+    champion_task_spec: TaskSpec | None = Field(
+        None, description="the task as the champion runs it (its prompt version resolved), for serving it alike")
 
 
 class ModelStageChanged(EventData):

@@ -31,11 +31,14 @@ def submit_candidate(*, session: Session, spec: CandidateSpec, submitted_by: str
     session.add(StageHistory(candidate_id=candidate.id, to_stage=Stage.submitted, actor=submitted_by,
                              reason="submitted"))
     champion = session.get(Candidate, task.champion_id) if task.champion_id else None
+    champion_spec = CandidateSpec.model_validate(champion.spec) if champion else None
+    base = task_spec(session, task, datasets)
     emit(session, ModelSubmitted(
         candidate_id=candidate.id, spec=spec, submitted_by=submitted_by,
-        task_spec=_with_prompt(session, task_spec(session, task, datasets), spec.prompt_version),
+        task_spec=_with_prompt(session, base, spec.prompt_version),
         champion_id=champion.id if champion else None,
-        champion_spec=CandidateSpec.model_validate(champion.spec) if champion else None,
+        champion_spec=champion_spec,
+        champion_task_spec=_with_prompt(session, base, champion_spec.prompt_version) if champion_spec else None,
     ), cause=cause, correlation_id=candidate.id)
     return candidate
 

@@ -21,6 +21,7 @@ from services.gateway.auth import ApiKeys
 from services.gateway.cache import CacheUnavailable, ResponseCache
 from services.gateway.config import GatewaySettings
 from services.gateway.domain import openai_body as ob
+from services.gateway.domain import serving
 from services.gateway.domain.caching import bypass_reason, cache_key
 from services.gateway.domain.guardrails import (
     InputPolicy,
@@ -60,12 +61,28 @@ class Call:
     def table(self) -> Any:
         return self.route.table
 
-    def payload_for(self, target: RouteTarget, *, mirror: bool = False) -> bytes:
-        body = {**self.body, "model": target.model}
-        if mirror:  # shadows are always read whole
+    def request_for(self, target: RouteTarget, *, whole: bool = False) -> tuple[str, bytes]:
+        """The upstream API and body for `target`, its serving profile applied; `whole` asks
+        for one JSON answer (shadows, answers that must be post-processed) instead of a stream."""
+        try:
+            upstream = serving.upstream_request(self.kind, self.body, target.serving)
+        except serving.ServingError as exc:
+            raise UpstreamError("serving", f"serving profile of {target.candidate_id}: {exc}") from exc
+        body = {**upstream.body, "model": target.model}
+        if whole:
             body.pop("stream_options", None)
             body["stream"] = False
-        return json.dumps(body).encode()
+        return upstream.kind, json.dumps(body).encode()
+
+    def served_answer(self, target: RouteTarget, from_kind: str, raw: bytes) -> bytes:
+        """The upstream's answer as the client gets it: in the client's API, post-processed."""
+        if target.serving is None:
+            return raw
+        try:
+            data = json.loads(raw)
+            return json.dumps(serving.client_answer(self.kind, from_kind, data, target.serving)).encode()
+        except ValueError as exc:  # ServingError too
+            raise UpstreamError("serving", f"serving profile of {target.candidate_id}: {exc}") from exc
 
 
 class Gateway:
@@ -88,7 +105,7 @@ class Gateway:
             return error_reply(401, "missing or invalid API key: send 'Authorization: Bearer <key>'",
                                "authentication_error", request_id)
         try:
-            body = json.loads(raw)
+            body = ob.parse_json(raw)
         except ValueError:
             return error_reply(400, "request body is not valid JSON", "invalid_request_error", request_id)
         if problem := ob.validation_error(kind, body):
@@ -174,12 +191,13 @@ class Gateway:
                 self._attempt_failed(call, target, exc.kind, str(exc), failures)
         return failures
 
-    async def _attempt(self, call: Call, target: RouteTarget) -> tuple[int, bytes, str, tuple[int, int], list[str]]:
-        reply = await self.upstreams.call(target, call.kind, call.payload_for(target), call.upstream_headers,
-                                          call.table.timeout_s)
+    async def _attempt(self, call: Call, target: RouteTarget, *,
+                       whole: bool = False) -> tuple[int, bytes, str, tuple[int, int], list[str]]:
+        kind, payload = call.request_for(target, whole=whole)
+        reply = await self.upstreams.call(target, kind, payload, call.upstream_headers, call.table.timeout_s)
         if reply.status != 200:  # the client's own mistake (4xx): say so, do not fall back
             return reply.status, reply.body, "", (0, 0), []
-        answer = self._guard_output(call, target, reply.body)
+        answer = self._guard_output(call, target, call.served_answer(target, kind, reply.body))
         if isinstance(answer, str):
             raise UpstreamError("guardrail", answer)
         return (200, *answer)
@@ -229,8 +247,10 @@ class Gateway:
         return Reply(stream.status, headers, stream=relay(self, call, target, stream, ttft))
 
     async def _open_stream(self, call: Call, target: RouteTarget) -> UpstreamStream | BufferedStream:
-        stream = await self.upstreams.open_stream(target, call.kind, call.payload_for(target),
-                                                  call.upstream_headers, call.table.timeout_s)
+        if serving.needs_whole_answer(call.kind, target.serving):
+            return await self._whole_as_stream(call, target)
+        kind, payload = call.request_for(target)
+        stream = await self.upstreams.open_stream(target, kind, payload, call.upstream_headers, call.table.timeout_s)
         if not call.table.require_json or stream.status != 200:
             return stream
         # a JSON route must be able to fall back on a bad answer: read it whole first
@@ -242,6 +262,15 @@ class Gateway:
             metrics.GUARDRAILS.labels(call.route.name, "output", "json_validity", "blocked").inc()
             raise UpstreamError("guardrail", "output guardrail json_validity: streamed answer is not valid JSON")
         return whole
+
+    async def _whole_as_stream(self, call: Call, target: RouteTarget) -> BufferedStream:
+        """A target whose answer is post-processed or translated: read it whole (guarded like a
+        non-streamed answer, so it can still fall back), then replay it as one SSE stream."""
+        status, out, *_ = await self._attempt(call, target, whole=True)
+        if status != 200:
+            return BufferedStream(status, "application/json", [out])
+        include_usage = bool((call.body.get("stream_options") or {}).get("include_usage"))
+        return BufferedStream(200, "text/event-stream", [serving.as_sse(call.kind, json.loads(out), include_usage)])
 
     def stream_done(self, call: Call, target: RouteTarget, status: int, ttft: float, text: str,
                     usage: tuple[int, int], error: str | None) -> None:
@@ -285,7 +314,8 @@ class Gateway:
         metrics.REQUESTS.labels(call.route.name, "-", "503").inc()
         finish_span(call.span, target=None, model=None, usage=(0, 0), status=503, error="no_target_left")
         self._log(call, None, "primary", "", status="error", error="; ".join(failures))
-        return error_reply(503, f"route {call.route.name!r}: every target failed and no fallback is left",
+        return error_reply(503, f"route {call.route.name!r}: every target failed and no fallback is left "
+                                f"(first: {failures[0] if failures else 'no target'})",
                            "upstream_unavailable", call.request_id, attempts=failures)
 
     # ---- shadows ----------------------------------------------------------------------
@@ -300,9 +330,9 @@ class Gateway:
     async def _shadow(self, call: Call, target: RouteTarget) -> None:
         started = time.perf_counter()
         try:
-            body = call.payload_for(target, mirror=True)
-            reply = await self.upstreams.call(target, call.kind, body, call.upstream_headers, call.table.timeout_s)
-            data = json.loads(reply.body)
+            kind, body = call.request_for(target, whole=True)
+            reply = await self.upstreams.call(target, kind, body, call.upstream_headers, call.table.timeout_s)
+            data = json.loads(call.served_answer(target, kind, reply.body) if reply.status == 200 else reply.body)
             text, usage, status, error = ob.response_text(call.kind, data), ob.usage(data), "ok", None
         except (UpstreamError, ValueError) as exc:
             text, usage, status, error = "", (0, 0), "error", str(exc)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from schemas.candidate import CandidateSpec
 from schemas.envelope import EventData
-from schemas.events.deployments import CanaryStepChanged, DeploymentChanged, RouteTable
+from schemas.events.deployments import CanaryStepChanged, DeploymentChanged, RouteTable, RouteTarget
 from schemas.events.evaluations import EvalKind, EvaluationCompleted, EvaluationRequested
 from schemas.events.loadtests import LoadtestCompleted, LoadtestRequested, Slo
 from schemas.events.models import ModelApproved, ModelStageChanged, ModelSubmitted, StageChangeRequested
@@ -74,6 +74,7 @@ def ids(candidate_id: str) -> dict[str, str]:
 def on_submitted(ev: ModelSubmitted, correlation_id: str, workload: WorkloadRule | None = None) -> Result:
     run = Run(candidate_id=ev.candidate_id, task=ev.spec.task, correlation_id=correlation_id, spec=ev.spec,
               task_spec=ev.task_spec, champion_id=ev.champion_id, champion_spec=ev.champion_spec,
+              champion_task_spec=ev.champion_task_spec,
               optimized=ev.spec.parent_id is not None)  # a derived candidate gets no second optimization round
     res = Result(run.noted(ev.submitted_by, "submitted"))
     if ev.task_spec is None:
@@ -169,16 +170,18 @@ def on_prompt_optimized(run: Run, ev: PromptOptimized) -> Result:
 def go_staging(res: Result, env: Env) -> Result:
     run = res.run
     route = routes.staging_route(run.task)
+    # the gateway applies the candidate's prompt and steps (its route's serving profile): the
+    # evaluator sends the raw inputs, as production clients do, and scores what comes back
     staged = CandidateSpec.model_validate({**run.spec.model_dump(mode="json"), "engine": "openai", "launch": None,
-                                           "endpoint": env.gateway_url, "model": route,
-                                           "api_key_env": env.gateway_key_env})
+                                           "endpoint": env.gateway_url, "model": route, "preprocess": [],
+                                           "postprocess": [], "api_key_env": env.gateway_key_env})
     evaluation = _evaluation(run, ids(run.candidate_id)["staging-eval"], ["e2e", "security"], stage="staging",
-                             candidate=staged, target_url=env.gateway_url,
+                             candidate=staged, target_url=env.gateway_url, through_gateway=True,
                              workload=env.policy.for_task(run.task).workload)
     deployed = DeploymentChanged(candidate_id=run.candidate_id, route=route, environment="staging", status="deploying",
                                  detail=f"sole target of {route}")
     return res.request(Stage.staging, f"staged on route {route}").emit(
-        routes.sole(route, routes.target(run.candidate_id, run.spec)), deployed, evaluation).phase(Phase.staging)
+        routes.sole(route, _candidate_target(run)), deployed, evaluation).phase(Phase.staging)
 
 
 def _after_staging(res: Result, ev: EvaluationCompleted, env: Env) -> Result:
@@ -252,8 +255,8 @@ def _publish_once(res: Result, analysis: ca.StepAnalysis) -> Result:
 def _promote(res: Result, env: Env, reason: str) -> Result:
     run = res.run
     route = routes.prod_route(run.task)
-    champion = routes.target(run.champion_id, run.champion_spec) if run.has_champion else None  # type: ignore[arg-type]
-    res.emit(routes.sole(route, routes.target(run.candidate_id, run.spec), champion),
+    champion = _champion_target(run) if run.has_champion else None
+    res.emit(routes.sole(route, _candidate_target(run), champion),
              DeploymentChanged(candidate_id=run.candidate_id, route=route, environment="prod", status="healthy",
                                detail="promoted: sole target"))
     return res.request(Stage.production, reason).phase(Phase.done)
@@ -290,11 +293,20 @@ def _rollback_step(res: Result, reason: str) -> Result:
 def _canary_route(res: Result, weight: float) -> Result:
     run = res.run
     route = routes.prod_route(run.task)
-    candidate = routes.target(run.candidate_id, run.spec)
+    candidate = _candidate_target(run)
     if not run.has_champion:
         return res.emit(routes.sole(route, candidate))
-    champion = routes.target(run.champion_id, run.champion_spec)  # type: ignore[arg-type]
+    champion = _champion_target(run)
     return res.emit(routes.canary(route, champion, candidate, weight))
+
+
+def _candidate_target(run: Run) -> RouteTarget:
+    return routes.target(run.candidate_id, run.spec, run.task_spec)
+
+
+def _champion_target(run: Run) -> RouteTarget:
+    assert run.champion_id is not None and run.champion_spec is not None
+    return routes.target(run.champion_id, run.champion_spec, run.champion_task_spec)
 
 
 def _emit_step(res: Result, analysis: ca.StepAnalysis, weight: float | None = None) -> Result:
@@ -333,8 +345,8 @@ def _follow(expected: Stage, moved_to: Stage) -> Stage:
 
 def _promote_route(res: Result, reason: str) -> Result:
     run = res.run
-    champion = routes.target(run.champion_id, run.champion_spec) if run.has_champion else None  # type: ignore[arg-type]
-    res.emit(routes.sole(routes.prod_route(run.task), routes.target(run.candidate_id, run.spec), champion),
+    champion = _champion_target(run) if run.has_champion else None
+    res.emit(routes.sole(routes.prod_route(run.task), _candidate_target(run), champion),
              CanaryStepChanged(candidate_id=run.candidate_id, route=routes.prod_route(run.task), weight_pct=100,
                                decision="promote", reason=reason[:4000]))
     return res.phase(Phase.done)
@@ -372,11 +384,13 @@ def reject(res: Result, reason: str) -> Result:
 
 
 def _evaluation(run: Run, evaluation_id: str, kinds: list[EvalKind], *, workload: WorkloadRule, stage: str = "dev",
-                candidate: CandidateSpec | None = None, target_url: str | None = None) -> EvaluationRequested:
+                candidate: CandidateSpec | None = None, target_url: str | None = None,
+                through_gateway: bool = False) -> EvaluationRequested:
     assert run.task_spec is not None
+    task = routes.through_gateway(run.task_spec) if through_gateway else run.task_spec
     return EvaluationRequested(evaluation_id=evaluation_id, candidate_id=run.candidate_id,
                                champion_id=run.champion_id, task=run.task, candidate=candidate or run.spec,
-                               champion=run.champion_spec, task_spec=run.task_spec, kinds=kinds,
+                               champion=run.champion_spec, task_spec=task, kinds=kinds,
                                stage=stage, target_url=target_url,  # type: ignore[arg-type]
                                max_items=workload.eval_max_items, concurrency=workload.eval_concurrency,
                                stability_repeats=workload.stability_repeats)

@@ -1,9 +1,14 @@
-"""Route tables the deployer asks the gateway to apply: staged, canary, sole and fallback."""
+"""Route tables the deployer asks the gateway to apply: staged, canary, sole and fallback.
+
+Every target carries its serving profile: the prompt (the task as this candidate runs it,
+resolved by the registry with its prompt version), decoding and processing steps the
+evaluator used, so the gateway serves the candidate exactly as it was evaluated."""
 
 from __future__ import annotations
 
 from schemas.candidate import CandidateSpec
-from schemas.events.deployments import RouteTable, RouteTarget
+from schemas.events.deployments import RouteTable, RouteTarget, ServingProfile
+from schemas.task import TaskSpec
 
 
 def staging_route(task: str) -> str:
@@ -21,9 +26,22 @@ def serving_url(spec: CandidateSpec) -> str:
     return f"http://127.0.0.1:{spec.launch.port}"
 
 
-def target(candidate_id: str, spec: CandidateSpec, weight: float = 1.0) -> RouteTarget:
+def serving_profile(spec: CandidateSpec, task: TaskSpec | None) -> ServingProfile:
+    """How the evaluator called this candidate; without a task spec, the client's text is the prompt."""
+    prompt = task.model_dump(include={"prompt_template", "prompt_style", "system_prompt"}) if task else {}
+    return ServingProfile(**prompt, decoding=spec.decoding, preprocess=spec.preprocess, postprocess=spec.postprocess)
+
+
+def target(candidate_id: str, spec: CandidateSpec, task: TaskSpec | None = None, weight: float = 1.0) -> RouteTarget:
+    prompt_version = task.prompt_version if task else spec.prompt_version
     return RouteTarget(candidate_id=candidate_id, url=serving_url(spec), model=spec.model, weight=weight,
-                       api_key_env=spec.api_key_env, prompt_version=spec.prompt_version)
+                       api_key_env=spec.api_key_env, prompt_version=prompt_version, serving=serving_profile(spec, task))
+
+
+def through_gateway(task: TaskSpec) -> TaskSpec:
+    """The task as a client of the gateway sends it: the raw input, for the route's target
+    applies the prompt itself (so a staging evaluation does not apply it twice)."""
+    return task.model_copy(update={"prompt_template": "{input}", "prompt_style": "chat", "system_prompt": None})
 
 
 def sole(route: str, main: RouteTarget, fallback: RouteTarget | None = None) -> RouteTable:

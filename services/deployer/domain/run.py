@@ -47,6 +47,7 @@ class Run(BaseModel):
     task_spec: TaskSpec | None = None
     champion_id: str | None = None
     champion_spec: CandidateSpec | None = None
+    champion_task_spec: TaskSpec | None = Field(None, description="the task as the champion runs it (its prompt)")
     stage: Stage = Stage.submitted
     expected: Stage = Field(Stage.submitted, description="the stage once our pending requests apply")
     phase: Phase = Phase.dev_eval

@@ -11,8 +11,7 @@ from schemas.task import DatasetItem, TaskSpec
 from services.evaluator.domain.redteam import attack_system_prompt
 from services.evaluator.domain.results import Key, Kind, Role, result_key
 from shared.engines.base import GenerationRequest
-from shared.processing import preprocess
-from shared.scoring.prompting import build_request
+from shared.scoring.prompting import build_request, prepared_item
 
 REDTEAM_DATASET = "redteam"
 SECURITY_MAX_TOKENS = 160
@@ -32,16 +31,8 @@ class Call:
         return result_key(self.kind, self.role, self.dataset, self.item.id, self.repeat)
 
 
-def _prepared(spec: CandidateSpec, item: DatasetItem) -> DatasetItem:
-    """Apply the candidate's declared pre-processing to a text input."""
-    if not spec.preprocess or not isinstance(item.input, str):
-        return item
-    fields = {**item.metadata, "id": item.id}
-    return item.model_copy(update={"input": preprocess(spec.preprocess, item.input, fields)})
-
-
 def _request(task: TaskSpec, spec: CandidateSpec, item: DatasetItem, **overrides: float | None) -> GenerationRequest:
-    return build_request(task, _prepared(spec, item), spec.decoding, **overrides)  # type: ignore[arg-type]
+    return build_request(task, prepared_item(spec.preprocess, item), spec.decoding, **overrides)  # type: ignore[arg-type]
 
 
 def _attack_request(spec: CandidateSpec, item: DatasetItem) -> GenerationRequest:

@@ -1,7 +1,7 @@
 """What may be cached and under which key. Exact match only, deterministic requests only.
 
-The key binds route, serving candidate, prompt version and every request field that can
-change the answer, so an answer is never served across candidates or decoding settings.
+The key binds route, serving candidate, prompt version, the target's serving profile and
+every request field that can change the answer, so an answer is never served across candidates or decoding settings.
 """
 
 from __future__ import annotations
@@ -43,5 +43,7 @@ def cache_key(prefix: str, kind: str, route: str, target: RouteTarget, body: dic
         "prompt_version": target.prompt_version,
         "request": {k: v for k, v in body.items() if k not in _NEUTRAL},
     }
+    if target.serving is not None:  # the prompt, defaults and steps the answer went through
+        material["serving"] = target.serving.model_dump(mode="json")
     digest = hashlib.sha256(json.dumps(material, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     return f"{prefix}{route}:{target.candidate_id}:{digest}"

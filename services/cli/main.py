@@ -28,7 +28,7 @@ COMMAND_MODULES: list[str] = [
 # The stack's own commands skip importing every service (seconds of scipy/matplotlib imports
 # that `challenger down` or `challenger watch` never use).
 STACK_MODULE = "services.cli.stack"
-STACK_COMMANDS = frozenset({"up", "down", "status", "watch", "topics", "demo"})
+STACK_COMMANDS = frozenset({"up", "down", "status", "restart", "kill", "watch", "topics", "demo"})
 
 
 def modules_for(argv: list[str]) -> list[str]:

@@ -14,7 +14,7 @@ from services.cli import demo as demo_cli
 from services.cli.admin_token import read_admin_token, token_path
 from services.cli.watch import watch
 from shared.settings import Settings
-from shared.stack.launcher import StackConfig, down, status, up
+from shared.stack.launcher import StackConfig, down, kill, restart, status, up
 from shared.stack.process import Proc, StackError
 
 console = Console()
@@ -87,6 +87,31 @@ def down_cmd() -> None:
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
+PART = typer.Argument(..., help="A part's name as `challenger status` shows it, e.g. evaluator or broker.")
+
+
+def restart_cmd(part: str = PART) -> None:
+    """Start one part again (stopping it first if it still runs) with the command and env `up` gave it."""
+    cfg = StackConfig.from_env(home())
+    try:
+        state = restart(cfg, part, RichReporter())
+    except StackError as exc:
+        console.print(f"[red]✗ {exc}[/]", markup=True)
+        raise typer.Exit(1) from exc
+    [record] = [p for p in state["parts"] if p["name"] == part]
+    console.print(f"{part} runs again as pid {record['pid']}")
+
+
+def kill_cmd(part: str = PART) -> None:
+    """SIGKILL one part's processes, as a crash would (for fault drills; `restart` brings it back)."""
+    try:
+        pid = kill(home(), part)
+    except StackError as exc:
+        console.print(f"[red]✗ {exc}[/]", markup=True)
+        raise typer.Exit(1) from exc
+    console.print(f"killed {part} (pid {pid}) with SIGKILL")
+
+
 def status_cmd() -> None:
     """Show each part of the stack: pid, port and health."""
     parts = status(home())
@@ -119,6 +144,8 @@ def register(app: typer.Typer) -> None:
     app.command("up")(up_cmd)
     app.command("down")(down_cmd)
     app.command("status")(status_cmd)
+    app.command("restart")(restart_cmd)
+    app.command("kill")(kill_cmd)
     app.command("topics")(topics_cmd)
     app.command("watch")(watch)
     demo_cli.register(app, start_stack, NO_MODELS)

@@ -12,7 +12,7 @@ import asyncio
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,7 +21,7 @@ from shared.bus.topics import ensure_topics
 from shared.stack.broker import broker_proc
 from shared.stack.models import model_proc
 from shared.stack.parts import MODELS, available_services, duplicate_ports, port_env, ports
-from shared.stack.process import Proc, StackError, port_open, stop_pid_files
+from shared.stack.process import Proc, StackError, kill_group, pid_alive, port_open, stop_pid_files
 from shared.stack.services import service_proc, stack_env
 from shared.stack.state import PartStatus, clear_state, part_status, read_state, running_parts, write_state
 
@@ -47,6 +47,13 @@ class StackConfig:
     def used_ports(self) -> dict[str, int]:
         parts = ("broker", *self.models, *self.services)
         return {part: self.ports[part] for part in parts}
+
+    def proc(self, name: str) -> Proc:
+        """The part called `name` ("broker", "registry", "model-smollm2", ...), as `up` starts it."""
+        procs = {proc.name: proc for phase in phases(self) for proc in phase}
+        if name not in procs:
+            raise StackError(f"no part {name!r} in this stack; parts: {', '.join(procs)}")
+        return procs[name]
 
 
 class Reporter(Protocol):
@@ -127,6 +134,47 @@ def down(home: Path) -> list[str]:
     stopped = [p.stem for p in stop_pid_files(pid_files)]
     clear_state(home)
     return stopped
+
+
+def kill(home: Path, name: str) -> int:
+    """SIGKILL one running part's process group, as a crash would; returns the pid it had."""
+    record = _record(home, name)
+    pid = int(record.get("pid") or 0)
+    if not pid or not pid_alive(pid):
+        raise StackError(f"{name} is not running (pid {pid or '-'})")
+    kill_group(pid)
+    return pid
+
+
+def restart(cfg: StackConfig, name: str, reporter: Reporter | None = None) -> dict[str, Any]:
+    """Start one part again with the command and env `up` gives it (stopping it first if it
+    still runs) and wait until it is healthy; stack.json then names its new pid."""
+    reporter = reporter or Quiet()
+    state = read_state(cfg.home)
+    _record(cfg.home, name, state)
+    assert state is not None
+    running = {p["name"] for p in state["parts"]}  # only the models this stack has (no weights to find)
+    proc = replace(cfg, models=tuple(m for m in cfg.models if f"model-{m}" in running)).proc(name)
+    stop_pid_files([proc.pid_path])
+    _start_phase([proc], [], reporter)
+    if name == "broker":  # the embedded broker keeps nothing: its topics come back empty
+        created = asyncio.run(ensure_topics(cfg.bootstrap))
+        reporter.note(f"topics ready ({len(created)} created)")
+    fresh = read_state(cfg.home) or state  # another restart may have written meanwhile
+    fresh["parts"] = [proc.record() if p["name"] == name else p for p in fresh["parts"]]
+    write_state(cfg.home, fresh)
+    return fresh
+
+
+def _record(home: Path, name: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
+    state = state if state is not None else read_state(home)
+    if state is None:
+        raise StackError(f"no stack is running from {home}; start it with `challenger up`")
+    for record in state.get("parts", []):
+        if record["name"] == name:
+            return dict(record)
+    names = ", ".join(p["name"] for p in state.get("parts", []))
+    raise StackError(f"no part {name!r} in the stack running from {home}; parts: {names}")
 
 
 def status(home: Path) -> list[PartStatus]:

@@ -109,13 +109,14 @@ def tail(path: Path, lines: int = 15) -> str:
 
 
 def pid_alive(pid: int) -> bool:
+    """Running: a killed part whose parent has not reaped it yet (a zombie) is not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
 
 
 def stop_pid_file(pid_path: Path, timeout: float = 10.0) -> bool:
@@ -138,6 +139,24 @@ def stop_pid_files(pid_paths: list[Path], timeout: float = 10.0) -> list[Path]:
         _signal_group(pid, signal.SIGKILL)
         _reap(pid)
     return list(running)
+
+
+def kill_group(pid: int, timeout: float = 10.0) -> None:
+    """SIGKILL a part's process group now (no SIGTERM first: this is how a crash looks) and
+    wait until the leader is gone."""
+    _signal_group(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        _reap(pid)
+        time.sleep(0.05)
+
+
+def _zombie(pid: int) -> bool:
+    """Dead but not yet reaped by a parent that is not us."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _take_pid(pid_path: Path) -> int:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from schemas.candidate import CandidateSpec
+from schemas.candidate import CandidateSpec, Decoding, ProcessingStep
 from schemas.envelope import EventData
 from schemas.task import TaskSpec
 
@@ -75,6 +85,73 @@ class PromptOptimizationFailed(EventData):
     reason: str
 
 
+DECODING_KNOBS = ("temperature", "top_p", "max_tokens", "stop")
+
+
+class PostprocessVariant(BaseModel):
+    """A named list of output steps; `[]` keeps the raw answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=40)
+    steps: list[ProcessingStep] = Field(default_factory=list)
+
+
+class EndpointVariant(BaseModel):
+    """Another engine or endpoint serving the same model (e.g. another quantization)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=40)
+    url: AnyHttpUrl
+    model: str | None = Field(None, max_length=200, description="model name there; the base model's by default")
+    quantization: str | None = Field(None, max_length=40)
+
+
+class SearchSpace(BaseModel):
+    """The space of a configuration search: each dimension a non-empty list of values; a left-out
+    dimension keeps the base candidate's value. Decoding values are checked by `Decoding`'s rules."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: list[float] | None = Field(None, min_length=1, max_length=16)
+    top_p: list[float] | None = Field(None, min_length=1, max_length=16)
+    max_tokens: list[int] | None = Field(None, min_length=1, max_length=16)
+    stop: list[list[str]] | None = Field(None, min_length=1, max_length=16)
+    postprocess: list[PostprocessVariant] | None = Field(None, min_length=1, max_length=16)
+    endpoints: list[EndpointVariant] | None = Field(None, min_length=1, max_length=8)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_dimensions(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(cls.model_fields))
+            if unknown:
+                raise ValueError(f"unknown space dimension(s) {unknown}; known: {', '.join(cls.model_fields)}")
+        return data
+
+    @field_validator(*DECODING_KNOBS)
+    @classmethod
+    def _decoding_values(cls, values: list[Any] | None, info: ValidationInfo) -> list[Any] | None:
+        for value in values or []:
+            try:
+                Decoding.model_validate({info.field_name: value})
+            except ValidationError as exc:
+                raise ValueError(f"bad decoding value {value!r}: {exc.errors()[0]['msg']}") from exc
+        return values
+
+    @field_validator("postprocess", mode="before")
+    @classmethod
+    def _named_posts(cls, values: Any) -> Any:
+        """A bare list of steps is a variant named `post<i>`."""
+        if not isinstance(values, list):
+            return values
+        return [{"name": f"post{i}", "steps": v} if isinstance(v, list) else v for i, v in enumerate(values)]
+
+    def as_event_space(self) -> dict[str, list[object]]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
 class ConfigSearchRequested(EventData):
     event_type: ClassVar[str] = "io.challenger.config_search.requested"
     topic: ClassVar[str] = TOPIC
@@ -83,8 +160,35 @@ class ConfigSearchRequested(EventData):
     candidate_id: str
     candidate: CandidateSpec
     task_spec: TaskSpec
-    space: dict[str, list[object]] = Field(default_factory=dict)
+    space: dict[str, list[object]] = Field(default_factory=dict, description="a SearchSpace as data")
     budget: Budget = Field(default_factory=Budget)
+    requested_by: str | None = None
+
+
+class ConfigVariantResult(BaseModel):
+    """One evaluated variant: its full configuration as a derived candidate and its figures."""
+
+    variant: str = Field(description="id within the run; 'default' is the base candidate as submitted")
+    label: str = Field(description="the configuration in one line")
+    params: dict[str, Any] = Field(default_factory=dict, description="the searched knobs' values")
+    spec: CandidateSpec = Field(description="the variant as a candidate: parent_id is the base candidate, tags "
+                                            "config_search_run and variant name the run and the variant; "
+                                            "for 'default', the base candidate's own spec")
+    n: int = Field(ge=0, description="dev items scored")
+    rung: int = Field(ge=0, description="successive-halving rung reached (0 = first)")
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    stability: float | None = Field(None, description="share of repeats agreeing with the modal answer")
+    p95_ms: float = Field(description="p95 latency: under the finalists' short load test, else single calls")
+    cost: float = Field(description="in the event's cost_unit")
+    finalist: bool = False
+    frontier: bool = False
+    recommended: bool = False
+
+    @property
+    def is_default(self) -> bool:
+        return self.variant == "default"
 
 
 class ConfigSearchCompleted(EventData):
@@ -93,7 +197,14 @@ class ConfigSearchCompleted(EventData):
 
     run_id: str
     candidate_id: str
-    recommended: CandidateSpec | None = None
+    recommended: CandidateSpec | None = Field(None, description="the recommended variant, None when the default "
+                                                                "config stays (or the search failed)")
     reason: str
-    frontier: list[dict[str, object]] = Field(default_factory=list)
+    frontier: list[dict[str, object]] = Field(default_factory=list,
+                                              description="deprecated, no longer filled: read `variants`")
     report_path: str | None = None
+    status: Literal["completed", "failed"] = "completed"
+    variants: list[ConfigVariantResult] = Field(default_factory=list, description="every evaluated variant")
+    recommended_variant: str | None = Field(None, description="id of the recommended variant ('default' included)")
+    cost_unit: str | None = Field(None, description="'$/1M tokens', or 'tokens per call' without a cost model")
+    spent: dict[str, float] = Field(default_factory=dict)

@@ -27,6 +27,8 @@ from schemas.events.prompts import (
     PromptOptimized,
 )
 from schemas.task import DatasetItem
+from services.cli.admin_token import read_admin_token
+from services.prompt_optimizer.adapters.registry import RegistryError, start_and_wait
 from services.prompt_optimizer.config_runner import run_config_search
 from services.prompt_optimizer.domain.budget import BudgetExhausted
 from services.prompt_optimizer.domain.halving import Arm
@@ -130,13 +132,48 @@ def _search_summary(done: ConfigSearchCompleted) -> Group:
     return Group(*lines)
 
 
+async def via_registry(console: Console, candidate_id: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """POST the search to the registry (it publishes `config_search.requested`), then poll the result."""
+    settings = Settings()
+    return await start_and_wait(settings.registry_url, candidate_id, body,
+                                settings.token or read_admin_token(settings.home.resolve()), timeout=timeout,
+                                on_start=lambda run: console.print(f"requested {run['run_id']}; waiting for the "
+                                                                   "prompt optimizer's result"))
+
+
+def _registry_summary(done: dict[str, Any]) -> Group:
+    t = Table(title=f"configuration search {done['run_id']} ({done['status']})")
+    for col in ("variant", "n", "accuracy [95% CI]", "p95 ms", done.get("cost_unit") or "cost", "", "candidate"):
+        t.add_column(col)
+    for v in sorted(done.get("variants", []), key=lambda v: (-v["n"], -v["accuracy"])):
+        marks = " ".join(m for m in ("recommended", "frontier", "finalist") if v.get(m))
+        t.add_row(v["variant"], str(v["n"]), f"{v['accuracy']:.3f} [{v['ci_low']:.3f}, {v['ci_high']:.3f}]",
+                  f"{v['p95_ms']:.0f}", f"{v['cost']:.4g}", marks, v.get("candidate_id") or "")
+    return Group(t, Text(done.get("reason", "")), Text(f"report: {done.get('report_path')}"))
+
+
 def register(app: typer.Typer) -> None:
     @app.command("search")
-    def search(spec: Path = typer.Argument(..., exists=True, dir_okay=False, help="SPEC.yaml of the search")) -> None:
+    def search(
+        spec: Path = typer.Argument(..., exists=True, dir_okay=False, help="SPEC.yaml of the search"),
+        candidate: str | None = typer.Option(
+            None, help="go through the registry/stack: search this REGISTERED candidate (the spec's space and "
+                       "budget; its candidate and task are the registry's); without it the search runs here"),
+        submit_recommended: bool = typer.Option(False, help="with --candidate: enter the recommendation into "
+                                                            "the pipeline"),
+        timeout: float = typer.Option(3600, help="with --candidate: seconds to wait for the result"),
+    ) -> None:
         """Search decoding x post-processing x endpoints by successive halving within a budget;
         report the accuracy/stability/latency/cost frontier and a recommendation."""
-        req, items = load_search_spec(spec)
         console = Console()
+        if candidate is not None:
+            raw = yaml.safe_load(spec.read_text()) or {}
+            body = {"space": raw.get("space", {}), "budget": raw.get("budget", {}),
+                    "submit_recommended": submit_recommended}
+            done = _run(console, via_registry(console, candidate, body, timeout))
+            console.print(_registry_summary(done))
+            raise typer.Exit(0 if done.get("status") == "completed" else 1)
+        req, items = load_search_spec(spec)
         with Live(console=console, refresh_per_second=4) as live:
             progress = LiveRungs(live)
             report_dir = config_store(Settings().reports_dir).run_dir(req.run_id)
@@ -191,10 +228,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _run(console: Console, job: Coroutine[Any, Any, T]) -> T:
-    """Run a job; a model that cannot be reached or a bad request is one red line, exit code 1."""
+    """Run a job; a model or registry that cannot be reached or a bad request is one red line, exit code 1."""
     try:
         return asyncio.run(job)
-    except (EngineError, ValueError, BudgetExhausted) as exc:
+    except (EngineError, ValueError, BudgetExhausted, RegistryError) as exc:
         console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
         raise typer.Exit(1) from exc
 

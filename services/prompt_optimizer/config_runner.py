@@ -8,10 +8,9 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from schemas.candidate import CandidateSpec
-from schemas.events.prompts import ConfigSearchCompleted, ConfigSearchRequested
+from schemas.events.prompts import ConfigSearchCompleted, ConfigSearchRequested, ConfigVariantResult
 from schemas.task import DatasetItem, TaskSpec
 from services.prompt_optimizer.adapters.config_report import write_config_report
 from services.prompt_optimizer.domain.budget import BudgetMeter
@@ -52,29 +51,29 @@ class EngineMeasure:
             await client.aclose()
 
 
-def _row(s: Summary, outcome: ConfigOutcome, req: ConfigSearchRequested) -> dict[str, Any]:
+def variant_result(s: Summary, outcome: ConfigOutcome, req: ConfigSearchRequested) -> ConfigVariantResult:
+    """One evaluated variant for the completed event: its full derived spec and its figures."""
     v = s.arm.variant
-    row: dict[str, Any] = {
-        "variant": v.id, "config": v.label(), "params": v.params(), "n": s.n, "accuracy": round(s.accuracy, 4),
-        "ci_low": round(s.ci_low, 4), "ci_high": round(s.ci_high, 4), "stability": s.stability,
-        "p95_ms": round(s.p95_ms, 1), "cost": round(s.cost, 6), "cost_unit": outcome.cost_unit,
-        "finalist": s.finalist, "frontier": s in outcome.frontier,
-        "recommended": s is outcome.recommendation.chosen}
-    if s in outcome.frontier and not v.is_default:
-        row["candidate"] = derive(req.candidate, v, req.candidate_id, req.run_id).model_dump(mode="json")
-    return row
+    spec = req.candidate if v.is_default else derive(req.candidate, v, req.candidate_id, req.run_id)
+    return ConfigVariantResult(
+        variant=v.id, label=v.label(), params=v.params(), spec=spec, n=s.n, rung=max(0, s.arm.rung),
+        accuracy=round(s.accuracy, 4), ci_low=round(s.ci_low, 4), ci_high=round(s.ci_high, 4),
+        stability=None if s.stability is None else round(s.stability, 4), p95_ms=round(s.p95_ms, 1),
+        cost=round(s.cost, 6), finalist=s.finalist, frontier=s in outcome.frontier,
+        recommended=s is outcome.recommendation.chosen)
 
 
 def to_event(req: ConfigSearchRequested, outcome: ConfigOutcome, report: Path) -> ConfigSearchCompleted:
-    chosen = outcome.recommendation.chosen.arm.variant
-    recommended = None if chosen.is_default else derive(req.candidate, chosen, req.candidate_id, req.run_id)
+    variants = [variant_result(s, outcome, req) for s in outcome.summaries]
+    chosen = next(v for v in variants if v.recommended)
     spent = ", ".join(f"{k}={v}" for k, v in outcome.spent.as_dict().items())
     return ConfigSearchCompleted(
-        run_id=req.run_id, candidate_id=req.candidate_id, recommended=recommended,
+        run_id=req.run_id, candidate_id=req.candidate_id, recommended=None if chosen.is_default else chosen.spec,
         reason=f"{outcome.recommendation.reason} Cost in {outcome.cost_unit}. "
                f"Search stopped: {outcome.halving.stopped}; spent {spent} "
                f"of {outcome.halving.schedule.calls} planned evaluation calls.",
-        frontier=[_row(s, outcome, req) for s in outcome.summaries], report_path=str(report))
+        variants=variants, recommended_variant=chosen.variant, cost_unit=outcome.cost_unit,
+        spent=outcome.spent.as_dict(), report_path=str(report))
 
 
 async def run_config_search(req: ConfigSearchRequested, items: Sequence[DatasetItem], report_dir: Path,
@@ -85,7 +84,8 @@ async def run_config_search(req: ConfigSearchRequested, items: Sequence[DatasetI
                                        BudgetMeter(req.budget, time.monotonic), on_rung=on_rung)
     finally:
         await measure.aclose()
-    report = await asyncio.to_thread(write_config_report, outcome,
-                                     f"Configuration search {req.run_id}: {req.candidate.name} on {req.task_spec.name}",
-                                     report_dir)
-    return to_event(req, outcome, report)
+    done = to_event(req, outcome, report_dir / "index.html")
+    await asyncio.to_thread(write_config_report, outcome, done.variants,
+                            f"Configuration search {req.run_id}: {req.candidate.name} on {req.task_spec.name}",
+                            report_dir)
+    return done

@@ -61,5 +61,5 @@ async def search_configs(req: ConfigSearchRequested, deps: Deps) -> ConfigSearch
         return await run_config_search(req, load_items(req.task_spec), report_dir)
     except Exception as exc:
         log.warning("config search %s failed: %s", req.run_id, exc)
-        return ConfigSearchCompleted(run_id=req.run_id, candidate_id=req.candidate_id,
+        return ConfigSearchCompleted(run_id=req.run_id, candidate_id=req.candidate_id, status="failed",
                                      reason=f"failed: {type(exc).__name__}: {exc}"[:2000])

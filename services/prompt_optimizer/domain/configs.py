@@ -12,9 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.candidate import CandidateSpec, Decoding, ProcessingStep
-
-DECODING_KNOBS = ("temperature", "top_p", "max_tokens", "stop")
-DIMENSIONS = (*DECODING_KNOBS, "postprocess", "endpoints")
+from schemas.events.prompts import DECODING_KNOBS, SearchSpace
 
 
 class SpaceError(ValueError):
@@ -57,49 +55,37 @@ class ConfigVariant:
                 "endpoint": self.endpoint.name}
 
 
-def _posts(values: Sequence[Any]) -> list[PostVariant]:
-    posts = []
-    for i, value in enumerate(values):
-        raw = value if isinstance(value, Mapping) else {"name": f"post{i}", "steps": value}
-        try:
-            steps = tuple(ProcessingStep.model_validate(s) for s in raw.get("steps", []))
-        except ValidationError as exc:
-            raise SpaceError(f"postprocess variant {i}: {exc.errors()[0]['msg']}") from exc
-        posts.append(PostVariant(str(raw.get("name", f"post{i}")), steps))
-    return posts
+def parse_space(space: Mapping[str, Sequence[Any]] | SearchSpace) -> SearchSpace:
+    """The space checked by its contract (`SearchSpace`); every problem in one SpaceError."""
+    if isinstance(space, SearchSpace):
+        return space
+    try:
+        return SearchSpace.model_validate(space)
+    except ValidationError as exc:
+        raise SpaceError("; ".join(_message(e) for e in exc.errors())) from exc
 
 
-def _endpoints(values: Sequence[Any]) -> list[Endpoint]:
-    out = []
-    for i, value in enumerate(values):
-        if not isinstance(value, Mapping) or "url" not in value:
-            raise SpaceError(f"endpoints[{i}] needs a mapping with 'url' (and optional name, model, quantization)")
-        out.append(Endpoint(str(value.get("name", f"ep{i}")), str(value["url"]), value.get("model"),
-                            value.get("quantization")))
-    return out
+def _message(error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"])
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {msg}" if where else msg
 
 
-def expand(base: CandidateSpec, space: Mapping[str, Sequence[Any]]) -> list[ConfigVariant]:
+def expand(base: CandidateSpec, space: Mapping[str, Sequence[Any]] | SearchSpace) -> list[ConfigVariant]:
     """Every combination, `default` (the base candidate as submitted) first and never twice."""
-    unknown = set(space) - set(DIMENSIONS)
-    if unknown:
-        raise SpaceError(f"unknown space dimension(s) {sorted(unknown)}; known: {', '.join(DIMENSIONS)}")
-    if any(not isinstance(v, Sequence) or isinstance(v, str) or not v for v in space.values()):
-        raise SpaceError("every space dimension needs a non-empty list of values")
+    parsed = parse_space(space)
     base_post = PostVariant("as-submitted", tuple(base.postprocess))
     base_ep = Endpoint("as-submitted", None, None, base.quantization)
     default = ConfigVariant("default", base.decoding, base_post, base_ep)
-    knobs = [(k, list(space.get(k, [getattr(base.decoding, k)]))) for k in DECODING_KNOBS]
-    posts = _posts(space["postprocess"]) if "postprocess" in space else [base_post]
-    eps = _endpoints(space["endpoints"]) if "endpoints" in space else [base_ep]
+    knobs = [(k, getattr(parsed, k) or [getattr(base.decoding, k)]) for k in DECODING_KNOBS]
+    posts = [PostVariant(p.name, tuple(p.steps)) for p in parsed.postprocess or []] or [base_post]
+    eps = [Endpoint(e.name or f"ep{i}", str(e.url), e.model, e.quantization)
+           for i, e in enumerate(parsed.endpoints or [])] or [base_ep]
     variants, seen = [default], {_key(default)}
     for values in itertools.product(*(v for _, v in knobs), posts, eps):
-        try:
-            decoding = base.decoding.model_copy(update=dict(zip([k for k, _ in knobs], values[:4], strict=True)))
-            decoding = Decoding.model_validate(decoding.model_dump())
-        except ValidationError as exc:
-            raise SpaceError(f"bad decoding value in the space: {exc.errors()[0]['msg']}") from exc
-        variant = ConfigVariant(f"c{len(variants)}", decoding, values[4], values[5])
+        decoding = base.decoding.model_copy(update=dict(zip([k for k, _ in knobs], values[:4], strict=True)))
+        variant = ConfigVariant(f"c{len(variants)}", Decoding.model_validate(decoding.model_dump()),
+                                values[4], values[5])
         if _key(variant) not in seen:
             seen.add(_key(variant))
             variants.append(variant)

@@ -59,4 +59,5 @@ async def test_config_search_with_a_bad_space_completes_with_the_reason(broker: 
         await publish(broker, req)
         found = await results_for(broker, req.run_id, 1, timeout=40)
     assert [e.type for e in found] == ["io.challenger.config_search.completed"]
-    assert found[0].data.recommended is None and "unknown space dimension" in found[0].data.reason
+    assert found[0].data.status == "failed" and found[0].data.recommended is None
+    assert "unknown space dimension" in found[0].data.reason

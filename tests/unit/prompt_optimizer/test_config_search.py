@@ -83,7 +83,7 @@ def test_space_validation_and_derived_lineage() -> None:
         expand(BASE, {"temprature": [0.1]})
     with pytest.raises(SpaceError, match="bad decoding value"):
         expand(BASE, {"temperature": [5.0]})
-    with pytest.raises(SpaceError, match="needs a mapping with 'url'"):
+    with pytest.raises(SpaceError, match="endpoints.0: Input should be a valid dictionary"):
         expand(BASE, {"endpoints": ["http://x"]})
     variants = expand(BASE, {"endpoints": [{"name": "q8", "url": "http://127.0.0.1:9000", "quantization": "q8_0"}]})
     derived = derive(BASE, variants[1], "cand-1", "run/7")

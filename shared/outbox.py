@@ -4,6 +4,14 @@ that caused them, then relayed to Kafka in order by `OutboxRelay`.
 A broker that is down only delays events: the relay keeps the rows, retries with backoff,
 re-creates the catalogue's topics when the broker comes back (the embedded broker forgets
 them on restart) and marks rows published only after the broker acknowledged them.
+
+A broker that LOST acknowledged events (the embedded broker keeps nothing across a restart;
+a real one can truncate after an unclean leader election) is recovered from here too. Each
+sent row keeps the (partition, offset) the broker acknowledged, for a retention window. The
+relay checks, periodically and after reconnecting, that each partition still holds the last
+row it was acknowledged there (the end offset, then the event id at that offset); it also
+notices an acknowledgement at an offset it already had. Rows the log lost are queued again
+and re-sent in their original order with their original event ids; consumers dedupe by id.
 """
 
 from __future__ import annotations
@@ -11,14 +19,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, text
+from aiokafka.structs import TopicPartition
+from sqlalchemy import JSON, BigInteger, Column, delete, inspect, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from schemas import EVENT_TYPES, Envelope
+from shared.bus.log_probe import LogProbe
 from shared.bus.producer import EventProducer
 from shared.bus.topics import ensure_topics
 
@@ -27,6 +39,7 @@ log = logging.getLogger(__name__)
 # Two relays on PostgreSQL: the advisory lock lets only one publish at a time, so per-key
 # order holds; SKIP LOCKED keeps a second relay from waiting on (or re-sending) held rows.
 _RELAY_LOCK_ID = 0x0C4A11E9
+DEFAULT_RETENTION_S = 24 * 3600.0
 
 
 def _now() -> datetime:
@@ -43,6 +56,8 @@ class OutboxEvent(SQLModel, table=True):
     envelope: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=_now)
     published_at: datetime | None = Field(default=None, index=True)
+    acked_partition: int | None = Field(default=None, description="where the broker acknowledged the row")
+    acked_offset: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 def add(session: Session, envelope: Envelope[Any]) -> OutboxEvent:
@@ -58,43 +73,107 @@ def to_envelope(row: OutboxEvent) -> Envelope[Any]:
     return Envelope[cls].model_validate(row.envelope)  # type: ignore[valid-type]
 
 
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Bring an outbox table created by an older version (with `create_all`, which adds no
+    columns) up to date; the registry's Alembic migrations do the same for its database."""
+    table = OutboxEvent.__table__  # type: ignore[attr-defined]
+    have = {c["name"] for c in inspect(engine).get_columns(table.name)}
+    missing = [c for c in table.columns if c.name not in have]
+    with engine.begin() as conn:
+        for column in missing:
+            kind = column.type.compile(dialect=engine.dialect)
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
+    return [c.name for c in missing]
+
+
 def pending_count(engine: Engine) -> int:
     with Session(engine) as session:
         query = select(func.count()).select_from(OutboxEvent).where(col(OutboxEvent.published_at).is_(None))
         return int(session.exec(query).one())
 
 
+# ---- what a partition lost (pure) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A retained row as the broker acknowledged it."""
+
+    seq: int
+    event_id: str
+    offset: int
+
+
+def replay_from(end: int | None, last: Sent, at_last: str | None,
+                anchor: Sent | None = None, at_anchor: str | None = None) -> int | None:
+    """From which offset a partition lost our rows, or None if it holds them all.
+
+    `end` is the log's end offset as the broker reports it (None: no such topic or partition);
+    `last` the latest row acknowledged there and `at_last` the event id the log holds at its
+    offset (None: the log ends before it). If the log ends before `last`, `anchor` is the
+    latest row below both and `at_anchor` what the log holds at its offset. A log is
+    append-only: if it still holds a row, it holds every row before it; if it holds another
+    event at a row's offset, it is another log altogether."""
+    if end is None or end == 0:
+        return 0
+    if at_last is not None:
+        return None if at_last == last.event_id else 0
+    if anchor is None or at_anchor != anchor.event_id:
+        return 0
+    return anchor.offset + 1
+
+
+# ---- the relay ---------------------------------------------------------------------------
+
+
 class OutboxRelay:
-    """Publish unpublished outbox rows in `seq` order; one batch at a time, awaited in order."""
+    """Publish unpublished outbox rows in `seq` order; one batch at a time, awaited in order.
+
+    Sent rows are kept `retention_s` (so a broker that loses them can be given them again),
+    then pruned; the log is checked every `check_every_s` and after each reconnection."""
 
     def __init__(self, engine: Engine, producer: EventProducer, *, bootstrap: str | None = None,
-                 batch_size: int = 100, idle_s: float = 0.2, max_backoff_s: float = 5.0) -> None:
+                 batch_size: int = 100, idle_s: float = 0.2, max_backoff_s: float = 5.0,
+                 retention_s: float = DEFAULT_RETENTION_S, check_every_s: float = 5.0) -> None:
         self._engine = engine
         self._producer = producer
-        self._bootstrap = bootstrap
+        self._bootstrap = bootstrap or producer.bootstrap
+        self._probe = LogProbe(self._bootstrap)
         self._batch_size = batch_size
         self._idle_s = idle_s
         self._max_backoff_s = max_backoff_s
+        self._retention = timedelta(seconds=retention_s)
+        self._check_every_s = check_every_s
         self._postgres = engine.dialect.name == "postgresql"
+        self._last_ack: dict[TopicPartition, int] = {}  # highest offset acknowledged, this process
+        self._intact: dict[TopicPartition, tuple[int, int]] = {}  # (end, offset) found intact last check
+        self._checked_at = float("-inf")
         self.published = 0
         self.failures = 0
+        self.replayed = 0
+        self.pruned = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.0
-        while not stop.is_set():
-            try:
-                if backoff:
-                    await self._reconnected()
-                sent = await self.relay_once()
-                backoff = 0.0
-            except Exception as exc:  # broker down, topic missing, DB busy: keep the rows, retry
-                self.failures += 1
-                backoff = min(max(backoff * 2, 0.25), self._max_backoff_s)
-                log.warning("outbox relay: %s: %s; retrying in %.1fs", type(exc).__name__, exc, backoff)
-                await _sleep_or_stop(stop, backoff)
-                continue
-            if sent == 0:
-                await _sleep_or_stop(stop, self._idle_s)
+        try:
+            while not stop.is_set():
+                try:
+                    if backoff:
+                        await self._reconnected()
+                    elif time.monotonic() - self._checked_at >= self._check_every_s:
+                        await self.check_log()
+                    sent = await self.relay_once()
+                    backoff = 0.0
+                except Exception as exc:  # broker down, topic missing, DB busy: keep the rows, retry
+                    self.failures += 1
+                    backoff = min(max(backoff * 2, 0.25), self._max_backoff_s)
+                    log.warning("outbox relay: %s: %s; retrying in %.1fs", type(exc).__name__, exc, backoff)
+                    await _sleep_or_stop(stop, backoff)
+                    continue
+                if sent == 0:
+                    await _sleep_or_stop(stop, self._idle_s)
+        finally:
+            await self._probe.close()
 
     async def relay_once(self) -> int:
         """Publish one batch; return how many rows were published.
@@ -110,30 +189,137 @@ class OutboxRelay:
             failure = next((r for r in results if isinstance(r, BaseException)), None)
             done = results.index(failure) if failure is not None else len(rows)
             when = _now()
-            for row in rows[:done]:
-                row.published_at = when
+            for row, meta in zip(rows[:done], results[:done], strict=True):
+                row.published_at, row.acked_partition, row.acked_offset = when, meta.partition, meta.offset
                 session.add(row)
+            requeued = self._requeue_regressed(session, rows[:done])
             session.commit()
         self.published += done
+        self.replayed += requeued
         if failure is not None:
             raise failure
         return done
 
+    async def check_log(self) -> int:
+        """Queue again the sent rows the broker's log no longer holds; prune rows past retention.
+        Return how many rows were queued again. No write before the broker has answered (a
+        SQLite writer would hold the database that long); on PostgreSQL the relay lock keeps a
+        second relay from checking, or sending, meanwhile."""
+        self._checked_at = time.monotonic()
+        requeued = 0
+        with Session(self._engine) as session:
+            if not self._locked(session):
+                return 0
+            for tp, (start, last) in (await self._lost(session)).items():
+                requeued += self._requeue(session, tp, start, last.seq)
+            self.pruned += self._prune(session)
+            session.commit()
+        self.replayed += requeued
+        return requeued
+
+    async def _lost(self, session: Session) -> dict[TopicPartition, tuple[int, Sent]]:
+        """Per partition that lost rows: the offset it lost them from, and the latest row sent there.
+
+        The end offset is only a hint (Tansu reports the last batch's first offset + 1), so the
+        log is asked what it holds at the last row's offset, and if it ends before that, at
+        the offset of the latest row below its end."""
+        lasts = self._last_sent(session)
+        if not lasts:
+            return {}
+        ends = await self._probe.end_offsets(list(lasts))
+        ask = {tp: last.offset for tp, last in lasts.items()
+               if ends[tp] and self._intact.get(tp) != (ends[tp], last.offset)}
+        at_last = await self._probe.ids_at(ask)
+        anchors = {tp: self._anchor(session, tp, lasts[tp], ends[tp]) for tp in ask if at_last[tp] is None}
+        at_anchor = await self._probe.ids_at({tp: a.offset for tp, a in anchors.items() if a is not None})
+        lost: dict[TopicPartition, tuple[int, Sent]] = {}
+        for tp, last in lasts.items():
+            seen = at_last[tp] if tp in ask else last.event_id if ends[tp] else None
+            start = replay_from(ends[tp], last, seen, anchors.get(tp), at_anchor.get(tp))
+            if start is None:
+                self._intact[tp] = (ends[tp], last.offset)  # type: ignore[assignment]
+                self._last_ack[tp] = max(self._last_ack.get(tp, -1), last.offset)
+            else:
+                lost[tp] = (start, last)
+                log.warning("outbox relay: %s[%d] lost what it acknowledged from offset %d (end offset %s, "
+                            "at our last offset %d: %s)", tp.topic, tp.partition, start, ends[tp], last.offset,
+                            "nothing" if seen is None else "another event" if seen != last.event_id else "ours")
+        return lost
+
     def _claim(self, session: Session) -> list[OutboxEvent]:
-        if self._postgres:
-            locked = session.connection().execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
-                                                  {"k": _RELAY_LOCK_ID}).scalar()
-            if not locked:
-                return []
+        if not self._locked(session):
+            return []
         query = (select(OutboxEvent).where(col(OutboxEvent.published_at).is_(None))
                  .order_by(col(OutboxEvent.seq)).limit(self._batch_size))
         if self._postgres:
             query = query.with_for_update(skip_locked=True)
         return list(session.exec(query).all())
 
+    def _locked(self, session: Session) -> bool:
+        if not self._postgres:
+            return True
+        return bool(session.connection().execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
+                                                 {"k": _RELAY_LOCK_ID}).scalar())
+
+    def _requeue_regressed(self, session: Session, sent: list[OutboxEvent]) -> int:
+        """An acknowledgement at or below an offset already acknowledged on that partition: the
+        broker started a new log, so every row sent there before this batch is gone."""
+        requeued = 0
+        first: dict[TopicPartition, OutboxEvent] = {}
+        for row in sent:
+            first.setdefault(TopicPartition(row.topic, row.acked_partition), row)  # type: ignore[arg-type]
+        for tp, row in first.items():
+            if row.acked_offset is not None and row.acked_offset <= self._last_ack.get(tp, -1):
+                log.warning("outbox relay: %s[%d] acknowledged offset %d after %d: a new log",
+                            tp.topic, tp.partition, row.acked_offset, self._last_ack[tp])
+                requeued += self._requeue(session, tp, 0, row.seq - 1)  # type: ignore[operator]
+        for row in sent:
+            self._last_ack[TopicPartition(row.topic, row.acked_partition)] = row.acked_offset  # type: ignore[arg-type,assignment]
+        return requeued
+
+    def _requeue(self, session: Session, tp: TopicPartition, from_offset: int, up_to_seq: int) -> int:
+        lost = (col(OutboxEvent.topic) == tp.topic, col(OutboxEvent.acked_partition) == tp.partition,
+                col(OutboxEvent.acked_offset) >= from_offset, col(OutboxEvent.seq) <= up_to_seq,
+                col(OutboxEvent.published_at).is_not(None))
+        result = session.exec(update(OutboxEvent).where(*lost)  # type: ignore[call-overload]
+                              .values(published_at=None, acked_partition=None, acked_offset=None))
+        count = int(result.rowcount or 0)
+        self._intact.pop(tp, None)
+        self._last_ack.pop(tp, None)
+        if count:
+            log.warning("outbox relay: sending %d event(s) of %s[%d] again", count, tp.topic, tp.partition)
+        return count
+
+    def _prune(self, session: Session) -> int:
+        cutoff = _now() - self._retention
+        result = session.exec(delete(OutboxEvent).where(  # type: ignore[call-overload]
+            col(OutboxEvent.published_at).is_not(None), col(OutboxEvent.published_at) < cutoff))
+        return int(result.rowcount or 0)
+
+    @staticmethod
+    def _last_sent(session: Session) -> dict[TopicPartition, Sent]:
+        latest = (select(OutboxEvent.topic, OutboxEvent.acked_partition, func.max(OutboxEvent.seq).label("seq"))
+                  .where(col(OutboxEvent.acked_offset).is_not(None))
+                  .group_by(OutboxEvent.topic, OutboxEvent.acked_partition).subquery())
+        rows = session.exec(select(OutboxEvent).join(latest, col(OutboxEvent.seq) == latest.c.seq)).all()
+        return {TopicPartition(r.topic, r.acked_partition): _sent(r) for r in rows}  # type: ignore[arg-type]
+
+    @staticmethod
+    def _anchor(session: Session, tp: TopicPartition, last: Sent, end: int | None) -> Sent | None:
+        """The latest row on `tp` below the log's reported end offset (and below `last`)."""
+        below = min(end or 0, last.offset)
+        row = session.exec(select(OutboxEvent).where(
+            col(OutboxEvent.topic) == tp.topic, col(OutboxEvent.acked_partition) == tp.partition,
+            col(OutboxEvent.acked_offset) < below).order_by(col(OutboxEvent.seq).desc()).limit(1)).first()
+        return _sent(row) if row is not None else None
+
     async def _reconnected(self) -> None:
-        if self._bootstrap:
-            await ensure_topics(self._bootstrap)
+        await ensure_topics(self._bootstrap)
+        await self.check_log()
+
+
+def _sent(row: OutboxEvent) -> Sent:
+    return Sent(seq=row.seq, event_id=row.event_id, offset=row.acked_offset)  # type: ignore[arg-type]
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -46,21 +46,6 @@ class ServiceContext:
 Wire = Callable[[ServiceContext], Awaitable[list[Subscription]]]
 
 
-async def _run_consumer(consumer: EventConsumer, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        try:
-            await consumer.start()
-            await consumer.run(stop)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("consumer %s crashed; restarting in 1s", consumer.group_id)
-            await asyncio.sleep(1.0)
-        finally:
-            with contextlib.suppress(Exception):
-                await consumer.stop()
-
-
 def service_app(name: str, wire: Wire, settings: Settings | None = None, app: FastAPI | None = None,
                 on_stop: Callable[[ServiceContext], Awaitable[None]] | None = None) -> FastAPI:
     """Build (or extend) the FastAPI app of service `name`; `wire` returns its subscriptions."""
@@ -78,7 +63,7 @@ def service_app(name: str, wire: Wire, settings: Settings | None = None, app: Fa
         subs = await wire(ctx)
         ctx.consumers = [EventConsumer(settings.kafka_bootstrap, s.topics, s.group_id, s.handler,
                                        dlq=producer, types=s.types) for s in subs]
-        tasks = [asyncio.create_task(_run_consumer(c, stop)) for c in ctx.consumers]
+        tasks = [asyncio.create_task(c.serve(stop)) for c in ctx.consumers]
         log.info("%s started with %d consumer(s)", name, len(tasks))
         try:
             yield

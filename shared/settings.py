@@ -26,6 +26,8 @@ class Settings(BaseSettings):
                         "empty = any (set it in production, against SSRF)")
     max_body_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="largest HTTP request body accepted")
     embedded: bool = True
+    outbox_retention_s: float = Field(24 * 3600.0, gt=0, description="how long relayed outbox events are kept, "
+                                      "to be sent again if the broker loses them (it restarted empty)")
 
     @property
     def allowed_endpoints(self) -> tuple[str, ...]:

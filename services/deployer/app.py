@@ -38,7 +38,8 @@ def create_app(settings: DeployerSettings | None = None) -> FastAPI:
     stop = asyncio.Event()
 
     async def wire(ctx: ServiceContext) -> list[Subscription]:
-        relay = OutboxRelay(deployer.engine, ctx.producer, bootstrap=settings.kafka_bootstrap)
+        relay = OutboxRelay(deployer.engine, ctx.producer, bootstrap=settings.kafka_bootstrap,
+                            retention_s=settings.outbox_retention_s)
         ctx.state["tasks"] = [asyncio.create_task(relay.run(stop)),
                               asyncio.create_task(deployer.run_ticks(stop, settings.deployer_tick_s))]
         return [Subscription(TOPICS, settings.deployer_group, deployer.handle, types=deployer.types)]

@@ -99,7 +99,8 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
 
 def _wire(registry: Registry, feed: EventFeed):  # type: ignore[no-untyped-def]
     async def wire(ctx: ServiceContext) -> list[Subscription]:
-        relay = OutboxRelay(registry.engine, ctx.producer, bootstrap=ctx.settings.kafka_bootstrap)
+        relay = OutboxRelay(registry.engine, ctx.producer, bootstrap=ctx.settings.kafka_bootstrap,
+                            retention_s=ctx.settings.outbox_retention_s)
         stop = asyncio.Event()
         ctx.state.update(relay=relay, relay_stop=stop, relay_task=asyncio.create_task(relay.run(stop)))
 

@@ -1,9 +1,17 @@
 """The typed consumer: decode at the boundary, dead-letter what cannot be decoded or handled,
-commit after handling (at-least-once; handlers are idempotent by event id)."""
+commit after handling (at-least-once; handlers are idempotent by event id).
+
+`serve` keeps a consumer alive across broker restarts: a commit the restarted broker refuses
+(it forgot the group) ends the run, and the consumer starts again with a fresh client, after
+re-creating the catalogue's topics (the embedded broker forgets them). With the group's
+offsets gone it reads from the earliest offset, so nothing re-sent by an outbox is skipped;
+handlers dedupe what they had already applied.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -14,6 +22,7 @@ from aiokafka.structs import TopicPartition
 from schemas import DLQ_TOPIC, Envelope
 from shared.bus.codec import PoisonMessage, decode
 from shared.bus.producer import EventProducer
+from shared.bus.topics import ensure_topics
 from shared.telemetry import event_span
 
 log = logging.getLogger(__name__)
@@ -68,9 +77,11 @@ class EventConsumer:
             rebalance_timeout_ms=3_000,
             metadata_max_age_ms=5_000,
         )
+        self._bootstrap = bootstrap
         self._consumer = AIOKafkaConsumer(*self._topics, **self._config)
         self.handled = 0
         self.dead_lettered = 0
+        self.restarts = 0
 
     async def start(self) -> None:
         """Start (again): an aiokafka consumer cannot be restarted, so a restart after a crash
@@ -81,6 +92,27 @@ class EventConsumer:
 
     async def stop(self) -> None:
         await self._consumer.stop()
+
+    async def serve(self, stop: asyncio.Event, restart_delay_s: float = 1.0) -> None:
+        """Start and run until `stop`; after a crash (a broker restart, a refused commit),
+        start again."""
+        while not stop.is_set():
+            try:
+                if self.restarts:
+                    await ensure_topics(self._bootstrap)
+                await self.start()
+                await self.run(stop)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.restarts += 1
+                log.warning("consumer %s stopped (%s: %s); starting again in %.1fs",
+                            self.group_id, type(exc).__name__, exc, restart_delay_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=restart_delay_s)
+            finally:
+                with contextlib.suppress(Exception):
+                    await self.stop()
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()

@@ -19,6 +19,7 @@ tracer = trace.get_tracer("challenger.bus")
 
 class EventProducer:
     def __init__(self, bootstrap: str, *, client_id: str = "challenger", linger_ms: int = 0) -> None:
+        self.bootstrap = bootstrap
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             client_id=client_id,

@@ -13,7 +13,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from schemas.events.deployments import RouteTable, RouteUpdated
 from services.deployer.domain.run import Phase, Run
-from shared.outbox import OutboxEvent
+from shared.outbox import OutboxEvent, add_missing_columns
 
 
 def _now() -> datetime:
@@ -53,6 +53,7 @@ TABLES = [DeployerRun.__table__, DeployerHandled.__table__, DeployerRoute.__tabl
 
 def create_tables(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine, tables=TABLES)
+    add_missing_columns(engine)  # an outbox created by an older version
 
 
 def get_run(session: Session, candidate_id: str) -> Run | None:

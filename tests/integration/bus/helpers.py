@@ -1,5 +1,5 @@
 """Consume until a condition holds, with a deadline: helpers for every integration test that
-waits on the real broker."""
+waits on the real broker; and a broker a test can stop and restart."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
@@ -14,6 +15,43 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from schemas import Envelope
 from shared.bus.codec import PoisonMessage, decode
 from shared.bus.consumer import EventConsumer
+from shared.stack.broker import broker_proc
+from shared.stack.process import Proc, free_port
+
+
+class RestartableBroker:
+    """A broker of the test's own, on a fixed port, so the test can stop it and start it again
+    (empty: the embedded broker keeps nothing across a restart)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home, self.port = home, free_port()
+        self.proc: Proc | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = broker_proc(self.home, self.port)
+        self.proc.start()
+        self.proc.wait_healthy()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.stop()
+            self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+async def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll `check` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.2)
 
 
 async def run_until(consumer: EventConsumer, done: Callable[[], bool], timeout: float = 30.0) -> None:

@@ -19,30 +19,8 @@ from shared import outbox
 from shared.bus.codec import decode
 from shared.bus.producer import EventProducer
 from shared.bus.topics import ensure_topics
-from shared.stack.broker import broker_proc
-from shared.stack.process import Proc, free_port
-
-
-class Broker:
-    """A broker of this test's own, so the test can stop and restart it."""
-
-    def __init__(self, home: Path) -> None:
-        self.home, self.port = home, free_port()
-        self.proc: Proc | None = None
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.proc = broker_proc(self.home, self.port)
-        self.proc.start()
-        self.proc.wait_healthy()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.stop()
-            self.proc = None
+from tests.integration.bus.helpers import RestartableBroker as Broker
+from tests.integration.bus.helpers import wait_until
 
 
 @pytest.fixture
@@ -58,13 +36,6 @@ def engine(db_url: str) -> Iterator[Engine]:
     engine = open_database(db_url)
     yield engine
     engine.dispose()
-
-
-async def wait_for(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.2)
 
 
 async def arrivals(bootstrap: str, group: str, keys: set[str], expected: int, settle_s: float = 3.0) -> list[str]:
@@ -104,11 +75,11 @@ async def test_event_written_while_broker_is_down_arrives_once_in_order(
             for event in events:
                 outbox.add(session, event)
             session.commit()
-        await wait_for(lambda: relay.failures >= 1, 40, "the relay to fail while the broker is down")
+        await wait_until(lambda: relay.failures >= 1, 40, "the relay to fail while the broker is down")
         assert outbox.pending_count(engine) == 3
 
         own_broker.start()
-        await wait_for(lambda: outbox.pending_count(engine) == 0, 40, "the relay to drain the outbox")
+        await wait_until(lambda: outbox.pending_count(engine) == 0, 40, "the relay to drain the outbox")
         assert await arrivals(own_broker.bootstrap, f"t-{uid}", {f"c-{uid}"}, 3) == [e.id for e in events]
     finally:
         stop.set()
@@ -132,7 +103,7 @@ async def test_two_relays_on_postgresql_publish_each_event_once_in_order(broker:
         await producer.start()
     tasks = [asyncio.create_task(relay.run(stop)) for relay in relays]
     try:
-        await wait_for(lambda: outbox.pending_count(engine) == 0, 40, "two relays to drain the outbox")
+        await wait_until(lambda: outbox.pending_count(engine) == 0, 40, "two relays to drain the outbox")
         seen = await arrivals(broker, f"t-{uid}", set(keys), len(events))
     finally:
         stop.set()

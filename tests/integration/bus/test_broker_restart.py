@@ -1,0 +1,140 @@
+"""The embedded broker restarted empty, with a real Tansu and a real database (SQLite and
+PostgreSQL): events it had acknowledged and then lost are sent again by the outbox relay,
+with their ids and in their order; a consumer that lived through the restart (its group's
+offsets gone) applies each one once through an idempotent handler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel
+
+from schemas import Envelope, new_event
+from schemas.events.models import TOPIC, ModelApproved
+from shared import outbox
+from shared.bus.codec import decode
+from shared.bus.consumer import EventConsumer
+from shared.bus.producer import EventProducer
+from shared.bus.topics import ensure_topics
+from shared.db import make_engine
+from tests.integration.bus.helpers import RestartableBroker, raw_records, wait_until
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[RestartableBroker]:
+    own = RestartableBroker(tmp_path)
+    own.start()
+    yield own
+    own.stop()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    SQLModel.metadata.create_all(engine, tables=[outbox.OutboxEvent.__table__])  # type: ignore[attr-defined]
+    yield engine
+    engine.dispose()
+
+
+class Applier:
+    """An idempotent handler: applies an event id once and counts every delivery. The
+    `hold_at`-th new event waits for `gate` (a handler busy while the broker restarts)."""
+
+    def __init__(self, key: str, hold_at: int) -> None:
+        self.key, self.hold_at = key, hold_at
+        self.gate = asyncio.Event()
+        self.holding = False
+        self.applied: list[str] = []
+        self.deliveries = 0
+
+    async def __call__(self, envelope: Envelope[Any]) -> None:
+        if envelope.key != self.key:
+            return
+        self.deliveries += 1
+        if envelope.id in self.applied:
+            return
+        if len(self.applied) + 1 == self.hold_at:
+            self.holding = True
+            await self.gate.wait()
+        self.applied.append(envelope.id)
+
+
+def stage(engine: Engine, key: str, n: int, first: int = 0) -> list[str]:
+    events = [new_event(ModelApproved(candidate_id=key, approver=f"a{first + i}"), source="test") for i in range(n)]
+    with Session(engine) as session:
+        for event in events:
+            outbox.add(session, event)
+        session.commit()
+    return [e.id for e in events]
+
+
+async def test_acked_events_lost_in_a_broker_restart_are_replayed_and_applied_once(
+        broker: RestartableBroker, engine: Engine, uid: str) -> None:
+    """`busy` lives through the restart with a handler mid-event; `late` starts only after it
+    (a service that was down): without the replay it would never see the events the old log
+    had acknowledged."""
+    key = f"c-{uid}"
+    await ensure_topics(broker.bootstrap)
+    producer = EventProducer(broker.bootstrap)
+    await producer.start()
+    relay = outbox.OutboxRelay(engine, producer, bootstrap=broker.bootstrap, max_backoff_s=1.0, check_every_s=0.5)
+    busy, late = Applier(key, hold_at=4), Applier(key, hold_at=0)
+    consumers = [EventConsumer(broker.bootstrap, [TOPIC], f"g-{name}-{uid}", applier, dlq=producer)
+                 for name, applier in (("busy", busy), ("late", late))]
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(relay.run(stop)), asyncio.create_task(consumers[0].serve(stop))]
+    try:
+        first = stage(engine, key, 3)
+        await wait_until(lambda: busy.applied == first, 60, "the consumer to apply the first events")
+        then = stage(engine, key, 3, first=3)  # acknowledged; the consumer is busy with the first of them
+        await wait_until(lambda: outbox.pending_count(engine) == 0 and busy.holding, 60,
+                         "the broker to acknowledge them and the handler to be busy")
+        broker.restart()  # empty: no topics, no events, no group offsets
+        busy.gate.set()
+        tasks.append(asyncio.create_task(consumers[1].serve(stop)))
+
+        await wait_until(lambda: relay.replayed >= 6 and outbox.pending_count(engine) == 0, 90,
+                         "the relay to send the lost events again")
+        await wait_until(lambda: late.applied == first + then, 90, "the late consumer to apply every event")
+        await wait_until(lambda: busy.deliveries >= 12, 90, "the busy consumer to read the new log from its start")
+        on_the_log = await raw_records(broker.bootstrap, TOPIC, lambda r: r.key == key.encode(), 6)
+        assert [decode(r.key, r.value, r.headers).id for r in on_the_log] == first + then  # same ids, in order
+    finally:
+        stop.set()
+        for task in tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 10)
+        await producer.stop()
+    assert busy.applied == late.applied == first + then  # each applied once, in order
+    assert consumers[0].restarts >= 1 and late.deliveries == 6
+
+
+async def test_a_restarted_log_that_others_filled_past_our_offsets_is_still_found_to_have_lost_ours(
+        broker: RestartableBroker, engine: Engine, uid: str) -> None:
+    """After the restart another producer writes more to the partition than it held before: its
+    end offset says nothing, the event id at our last offset does."""
+    key = f"c-{uid}"
+    await ensure_topics(broker.bootstrap)
+    async with EventProducer(broker.bootstrap) as producer:
+        sent = stage(engine, key, 3)
+        relay = outbox.OutboxRelay(engine, producer)
+        assert await relay.relay_once() == 3
+
+    broker.restart()
+    await ensure_topics(broker.bootstrap)
+    async with EventProducer(broker.bootstrap) as other:  # same key, same partition
+        await other.publish_many(new_event(ModelApproved(candidate_id=key, approver="other"), source="other")
+                                 for _ in range(5))
+        relay = outbox.OutboxRelay(engine, other)  # a relay started afresh: it remembers nothing
+        assert await relay.check_log() == 3
+        assert await relay.relay_once() == 3
+        assert await relay.check_log() == 0  # and now the log holds them
+
+    on_the_log = await raw_records(broker.bootstrap, TOPIC, lambda r: r.key == key.encode(), 8)
+    assert [decode(r.key, r.value, r.headers).id for r in on_the_log][5:] == sent

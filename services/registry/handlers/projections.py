@@ -3,11 +3,12 @@ Idempotent by event id: the processed-event row commits with the handler's effec
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from schemas import Envelope
 from schemas.events import degradations as dg
@@ -30,6 +31,7 @@ from services.registry.models import (
 )
 from shared.pipeline import IllegalTransition
 
+log = logging.getLogger(__name__)
 EventHandler = Callable[[Session, Envelope[Any]], None]
 
 
@@ -38,10 +40,30 @@ def handle_event(engine: Engine, envelope: Envelope[Any]) -> bool:
     with Session(engine) as session:
         if session.get(ProcessedEvent, envelope.id) is not None:
             return False
-        for handler in HANDLERS.get(envelope.type, ()):
-            handler(session, envelope)
+        if not _repeated_result(session, envelope):
+            for handler in HANDLERS.get(envelope.type, ()):
+                handler(session, envelope)
         session.add(ProcessedEvent(event_id=envelope.id, type=envelope.type))
         session.commit()
+    return True
+
+
+def _repeated_result(session: Session, envelope: Envelope[Any]) -> bool:
+    """A result already recorded under its business id (evaluation, load test, optimization run,
+    degradation): a service that crashed after publishing, or got its command twice, answers
+    again with a NEW event id. Its repeat changes nothing (no second row, no second derived
+    candidate)."""
+    projection = PROJECTIONS.get(envelope.type)
+    if projection is None:
+        return False
+    row = projection.row(envelope.data)
+    if row.run_id is None:
+        return False
+    query = select(ResultRecord.id).where(ResultRecord.kind == row.kind, ResultRecord.run_id == row.run_id,
+                                          ResultRecord.status == row.status)
+    if session.exec(query).first() is None:
+        return False
+    log.info("%s for %s %s is a repeat (event %s); ignored", envelope.type, row.kind, row.run_id, envelope.id)
     return True
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -21,6 +22,7 @@ from shared.runtime import ServiceContext, Subscription, service_app
 from shared.settings import Settings
 
 GROUP = "monitor"
+log = logging.getLogger(__name__)
 DRIFT_BACKLOG = 1  # windows waiting for Evidently; later ones get the cheap rules only, at once
 
 
@@ -54,6 +56,8 @@ def create_app(settings: Settings | None = None, cfg: MonitorConfig | None = Non
         registry = RegistryClient(settings.registry_url, settings.token)
         augmenter = AugmentationHandler(registry=registry, home=settings.home, publish=ctx.producer.publish)
         tasks = [asyncio.create_task(monitor.analyse_forever())]
+        if restored := await monitor.restore():
+            log.info("rebuilt the open windows from %d journaled record(s)", restored)
         tasks += [asyncio.create_task(tick_forever(monitor))] if cfg.window_seconds else []
         ctx.state.update(monitor=monitor, registry=registry, tasks=tasks)
         return [

@@ -8,7 +8,7 @@ import logging
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,16 +84,48 @@ class Monitor:
         async with self._lock:
             if isinstance(envelope.data, InferenceLogged):
                 metrics.RECORDS.inc()
-                await self._closed(self.windows.add(record_of(envelope.data, envelope.time.timestamp())), envelope)
+                record = record_of(envelope.data, envelope.time.timestamp())
+                closed = self.windows.add(record)
+                self._journal({"record": asdict(record)}, closed)
+                await self._closed(closed, envelope)
             elif isinstance(envelope.data, FeedbackReceived):
-                self.on_feedback(envelope.data)
-                await self._closed(self.windows.tick(envelope.time.timestamp()), envelope)
+                fb = envelope.data
+                self.on_feedback(fb)
+                closed = self.windows.tick(envelope.time.timestamp())
+                self._journal({"feature": [fb.route, fb.request_id, "feedback", fb.score]}, closed)
+                await self._closed(closed, envelope)
         self._remember(envelope.id)
 
     async def tick(self, now: float) -> None:
         """Close time windows that are due even when their route went quiet."""
         async with self._lock:
-            await self._closed(self.windows.tick(now), None)
+            closed = self.windows.tick(now)
+            if closed:
+                self._journal(None, closed)
+            await self._closed(closed, None)
+
+    async def restore(self) -> int:
+        """After a crash: rebuild the open windows from the journal (their events' offsets were
+        committed, so they are not delivered again); returns how many records came back."""
+        entries = self.deps.store.journaled()
+        async with self._lock:
+            closed: list[Window] = []
+            for entry in entries:
+                if "record" in entry:
+                    closed += self.windows.add(Record(**entry["record"]))
+                elif "feature" in entry:
+                    route, request_id, name, value = entry["feature"]
+                    self.windows.set_feature(route, request_id, name, value)
+            await self._closed(closed, None)
+        return sum(1 for e in entries if "record" in e)
+
+    def _journal(self, entry: dict[str, Any] | None, closed: list[Window]) -> None:
+        """Keep what the open windows hold on disk: append the new entry, or, when windows
+        closed, rewrite the journal with just what is still open."""
+        if closed:
+            self.deps.store.rewrite_journal({"record": asdict(r)} for r in self.windows.open_records())
+        elif entry is not None:
+            self.deps.store.journal(entry)
 
     def status(self) -> dict[str, Any]:
         """What an operator asks first: what is open, what the references hold, what fired."""

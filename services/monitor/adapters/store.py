@@ -1,5 +1,7 @@
-"""Files under $CHALLENGER_HOME/monitor/: reference windows per route and the log of closed
-windows (from which an operator can pick a reference period)."""
+"""Files under $CHALLENGER_HOME/monitor/: reference windows per route, the log of closed
+windows (from which an operator can pick a reference period), and the journal of what the
+open windows hold (so a monitor killed mid-window rebuilds them instead of losing them: their
+events' offsets are already committed)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from services.monitor.domain.features import Record
 from services.monitor.domain.windows import Window
@@ -55,3 +58,35 @@ class MonitorStore:
         found = [r for path in sorted((self.root / "windows" / safe(route)).glob("*/*.jsonl"))
                  for r in _read_jsonl(path)]
         return sorted((r for r in found if since <= r.at < until), key=lambda r: r.at)
+
+
+    @property
+    def journal_path(self) -> Path:
+        return self.root / "open-windows.jsonl"
+
+    def journal(self, entry: dict[str, Any]) -> None:
+        """Append one ingested record ({"record": ...}) or late feature ({"feature": ...});
+        written through to the OS at once, so a SIGKILL loses nothing."""
+        self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.journal_path.open("a") as out:
+            out.write(json.dumps(entry) + "\n")
+
+    def rewrite_journal(self, entries: Iterable[dict[str, Any]]) -> None:
+        """After windows closed: the journal keeps only what is still open."""
+        path = self.journal_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(e) + "\n" for e in entries))
+        tmp.replace(path)
+
+    def journaled(self) -> list[dict[str, Any]]:
+        """The journal's entries; a line torn by a crash is skipped."""
+        if not self.journal_path.exists():
+            return []
+        out = []
+        for line in self.journal_path.read_text().splitlines():
+            try:
+                out.append(dict(json.loads(line)))
+            except (ValueError, TypeError):
+                continue
+        return out

@@ -87,6 +87,10 @@ class Windows:
         due = [k for k, w in self._open.items() if now - w.opened_at >= self.policy.seconds]
         return [self._close(k, now) for k in due]
 
+    def open_records(self) -> list[Record]:
+        """Every record the open windows hold, oldest window first."""
+        return [r for current in self._open.values() for r in current.records.values()]
+
     def open_sizes(self) -> dict[WindowKey, int]:
         return {key: len(current.records) for key, current in self._open.items()}
 

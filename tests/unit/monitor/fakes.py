@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.references: dict[str, list[Record]] = {}
         self.windows: list[Window] = []
+        self.journal_entries: list[dict[str, Any]] = []
 
     def load_reference(self, route: str) -> list[Record]:
         return list(self.references.get(route, []))
@@ -27,6 +28,15 @@ class MemoryStore:
     def log_window(self, window: Window) -> Path:
         self.windows.append(window)
         return Path("/dev/null")
+
+    def journal(self, entry: dict[str, Any]) -> None:
+        self.journal_entries.append(entry)
+
+    def rewrite_journal(self, entries: Iterable[dict[str, Any]]) -> None:
+        self.journal_entries = list(entries)
+
+    def journaled(self) -> list[dict[str, Any]]:
+        return list(self.journal_entries)
 
 
 class Published(list[Envelope[Any]]):

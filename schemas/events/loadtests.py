@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from schemas.candidate import CandidateSpec
 from schemas.envelope import EventData
+from schemas.task import TaskSpec
 
 TOPIC = "challenger.loadtests"
 
@@ -43,6 +44,11 @@ class LoadtestRequested(EventData):
     burstiness: float = Field(1.0, gt=0, description="gamma shape for mode=gamma; 1 is Poisson, below 1 burstier")
     monthly_requests: float | None = Field(None, gt=0, description="traffic profile for the monthly cost")
     peak_to_mean: float = Field(1.0, ge=1.0, description="GPU replicas are provisioned for mean rate x this")
+    task_spec: TaskSpec | None = Field(
+        None, description="the task whose prompt template, system prompt and style wrap every synthetic input "
+        "(after the candidate's preprocess steps), as production sends it; none: the input alone")
+    champion_task_spec: TaskSpec | None = Field(
+        None, description="the task as the champion runs it (its own prompt), for its cost sweep; none: task_spec")
 
 
 class Percentiles(BaseModel):
@@ -71,6 +77,20 @@ class LevelResult(BaseModel):
     errors_by_type: dict[str, int] = Field(default_factory=dict)
     goodput_tokens_per_s: float | None = None
     client: dict[str, float] = Field(default_factory=dict, description="client overhead: cpu_share, loop lag")
+    mean_input_tokens: float | None = Field(None, description="prompt tokens as the server counted them")
+    target_input_tokens: float | None = Field(None, description="what the length profile asked for (mean)")
+    mean_output_tokens: float | None = None
+    postprocess_ms: Percentiles | None = Field(
+        None, description="the candidate's post-processing after the last token; inside e2e_ms, outside TTFT/ITL")
+    error_reasons: dict[str, str] = Field(default_factory=dict, description="one example reason per error type")
+
+
+class InputSizing(BaseModel):
+    """How synthetic inputs were sized: prompt tokens = overhead_tokens + tokens_per_word x words."""
+
+    tokens_per_word: float
+    overhead_tokens: float = Field(description="template, system prompt and the server's chat template")
+    measured: bool = Field(description="fitted on the server's prompt-token counts; false: estimated")
 
 
 class CostSummary(BaseModel):
@@ -93,6 +113,7 @@ class LoadtestCompleted(EventData):
     cost: CostSummary | None = None
     report_path: str | None = None
     results_path: str | None = None
+    input_sizing: InputSizing | None = None
 
 
 class LoadtestFailed(EventData):

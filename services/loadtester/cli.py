@@ -8,12 +8,14 @@ import uuid
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from schemas.candidate import ApiCost, CandidateSpec, Engine, GpuCost
 from schemas.events.loadtests import LoadtestCompleted, LoadtestRequested, Slo
+from schemas.task import TaskSpec
 from services.loadtester.domain.metrics import LevelSummary
 from services.loadtester.domain.profiles import LengthProfile, dataset_profile, parse_profile
 from services.loadtester.handlers import Unreachable, report_dir, run_loadtest
@@ -40,15 +42,16 @@ def _levels(text: str) -> list[float]:
 
 def _table(done: LoadtestCompleted) -> Table:
     t = Table(title=f"load test {done.loadtest_id}")
-    for col in ("level", "req", "errors", "achieved/s", "out tok/s", "goodput/s", "TTFT p50", "TTFT p99",
-                "ITL p50", "ITL p99", "E2E p50", "client-bound"):
+    for col in ("level", "req", "errors", "achieved/s", "in tok", "out tok/s", "goodput/s", "TTFT p50",
+                "TTFT p99", "ITL p50", "ITL p99", "E2E p50", "post p50", "client-bound"):
         t.add_column(col, justify="right")
     for r in done.levels:
         t.add_row(f"{r.level:g}", str(r.requests), f"{r.errors} {r.errors_by_type or ''}",
-                  f"{r.achieved_rate or 0:.2f}", f"{r.output_tokens_per_s:.1f}", f"{r.goodput_rps:.2f}",
+                  f"{r.achieved_rate or 0:.2f}", f"{r.mean_input_tokens or 0:.0f}/{r.target_input_tokens or 0:.0f}",
+                  f"{r.output_tokens_per_s:.1f}", f"{r.goodput_rps:.2f}",
                   *(f"{getattr(p, q):.2f}" if p else "-" for p, q in (
                       (r.ttft_ms, "p50"), (r.ttft_ms, "p99"), (r.itl_ms, "p50"), (r.itl_ms, "p99"),
-                      (r.e2e_ms, "p50"))),
+                      (r.e2e_ms, "p50"), (r.postprocess_ms, "p50"))),
                   "yes" if r.client_bound else "no")
     return t
 
@@ -58,7 +61,8 @@ def register(app: typer.Typer) -> None:
     def bench(
         url: str = typer.Argument(..., help="base URL of the server, e.g. http://127.0.0.1:8301"),
         model: str = typer.Option("default", help="model name sent in requests"),
-        protocol: str = typer.Option("openai-chat", help="openai-chat | openai-completions | sglang"),
+        protocol: str = typer.Option(None, help="openai-chat | openai-completions | sglang; "
+                                     "default: openai-chat, or openai-completions for --prompt-style completion"),
         mode: str = typer.Option("concurrency", help="concurrency | poisson | gamma | constant"),
         levels: str = typer.Option("1,2,4", help="concurrency or requests/s per level, comma separated"),
         requests: int = typer.Option(20, help="requests per level"),
@@ -76,35 +80,48 @@ def register(app: typer.Typer) -> None:
         price_out: float = typer.Option(None, help="API $ per 1M output tokens"),
         monthly_requests: float = typer.Option(None, help="traffic profile for the monthly cost"),
         api_key_env: str = typer.Option(None, help="environment variable holding the endpoint's API key"),
+        template: str = typer.Option(None, help="the task's prompt template around each input, e.g. "
+                                     "'Review: {input}\\nSentiment:'"),
+        system_prompt: str = typer.Option(None, help="the task's system prompt"),
+        prompt_style: str = typer.Option("chat", help="chat | completion (default protocol follows it)"),
+        preprocess: str = typer.Option("[]", help="candidate pre-processing steps as JSON, "
+                                       "e.g. '[{\"op\": \"truncate\", \"args\": {\"max_chars\": 400}}]'"),
+        postprocess: str = typer.Option("[]", help="candidate post-processing steps as JSON, "
+                                        "e.g. '[{\"op\": \"strip\", \"args\": {\"first_line\": true}}]'"),
         output: Path = typer.Option(None, help="directory for results.json, PNGs and report.html"),
     ) -> None:
         """Load-test an OpenAI-compatible or SGLang endpoint and write a report."""
         profiles = ([dataset_profile([json.loads(line) for line in lengths_file.read_text().splitlines() if line])]
                     if lengths_file else [parse_profile(p) for p in lengths.split(";") if p.strip()])
-        for i, profile in enumerate(profiles):
-            sub = (output / f"lengths-{i}") if output and len(profiles) > 1 else output
-            _bench_one(url, model, protocol, mode, levels, requests, duration, warmup, profile, burstiness, slo,
-                       workers, gpu_hourly, price_in, price_out, monthly_requests, api_key_env, sub)
-
-    def _bench_one(url: str, model: str, protocol: str, mode: str, levels: str, requests: int,
-                   duration: float | None, warmup: int, profile: LengthProfile, burstiness: float, slo: str,
-                   workers: int, gpu_hourly: float | None, price_in: float | None, price_out: float | None,
-                   monthly_requests: float | None, api_key_env: str | None, output: Path | None) -> None:
-        console = Console()
-        console.rule(f"lengths {profile.kind} in={profile.input_tokens}-{profile.input_max or profile.input_tokens}"
-                     f" out={profile.output_tokens}-{profile.output_max or profile.output_tokens}")
         cost = (GpuCost(gpu_hourly_usd=gpu_hourly) if gpu_hourly is not None else
                 ApiCost(input_per_1m_usd=price_in or 0.0, output_per_1m_usd=price_out or 0.0)
                 if price_in is not None or price_out is not None else None)
-        spec = CandidateSpec(name="bench", model=model, task="bench",
-                             engine=Engine.sglang if protocol == "sglang" else Engine.openai,
-                             endpoint=url, cost=cost, api_key_env=api_key_env)
-        req = LoadtestRequested(
-            loadtest_id=f"bench-{uuid.uuid4().hex[:8]}", candidate_id="bench", candidate=spec, mode=mode,
-            levels=_levels(levels), input_tokens=profile.input_tokens, output_tokens=profile.output_tokens,
-            input_tokens_max=profile.input_max, output_tokens_max=profile.output_max, requests_per_level=requests,
-            duration_s=duration, slo=parse_slo(slo), target_url=url, protocol=protocol, warmup_requests=warmup,
-            burstiness=burstiness, monthly_requests=monthly_requests)
+        try:
+            spec = CandidateSpec(name="bench", model=model, task="bench",
+                                 engine=Engine.sglang if protocol == "sglang" else Engine.openai,
+                                 endpoint=url, cost=cost, api_key_env=api_key_env,
+                                 preprocess=json.loads(preprocess), postprocess=json.loads(postprocess))
+            task = (TaskSpec(name="bench", prompt_template=template or "{input}", system_prompt=system_prompt,
+                             prompt_style=prompt_style)  # type: ignore[arg-type]
+                    if template or system_prompt or prompt_style != "chat" else None)
+        except (ValueError, ValidationError) as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        base = LoadtestRequested(
+            loadtest_id="bench", candidate_id="bench", candidate=spec, mode=mode, levels=_levels(levels),
+            requests_per_level=requests, duration_s=duration, slo=parse_slo(slo), target_url=url, protocol=protocol,
+            warmup_requests=warmup, burstiness=burstiness, monthly_requests=monthly_requests, task_spec=task)
+        for i, profile in enumerate(profiles):
+            sub = (output / f"lengths-{i}") if output and len(profiles) > 1 else output
+            _bench_one(base, profile, workers, sub)
+
+    def _bench_one(base: LoadtestRequested, profile: LengthProfile, workers: int, output: Path | None) -> None:
+        console = Console()
+        console.rule(f"lengths {profile.kind} in={profile.input_tokens}-{profile.input_max or profile.input_tokens}"
+                     f" out={profile.output_tokens}-{profile.output_max or profile.output_tokens}")
+        req = base.model_copy(update=dict(
+            loadtest_id=f"bench-{uuid.uuid4().hex[:8]}", input_tokens=profile.input_tokens,
+            output_tokens=profile.output_tokens, input_tokens_max=profile.input_max,
+            output_tokens_max=profile.output_max))
         out = output or report_dir(Settings().reports_dir, req.loadtest_id)
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), TextColumn("{task.fields[status]}"), console=console) as bar:
@@ -124,7 +141,7 @@ def register(app: typer.Typer) -> None:
             try:
                 done = asyncio.run(run_loadtest(req, out, tick, level_done, workers,
                                                 profile if profile.kind == "dataset" else None))
-            except Unreachable as exc:
+            except (Unreachable, ValueError) as exc:  # ValueError: a declared step or template cannot apply
                 console.print(f"[red]{exc}[/red]")
                 raise typer.Exit(2) from exc
         console.print(_table(done))

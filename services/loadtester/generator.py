@@ -12,11 +12,14 @@ from time import perf_counter
 
 import numpy as np
 
+from schemas.candidate import ProcessingStep
 from services.loadtester.adapters.client import new_session, send
 from services.loadtester.adapters.protocols import protocol_for
 from services.loadtester.domain import arrivals
-from services.loadtester.domain.profiles import LengthProfile, prompt_of
+from services.loadtester.domain.profiles import LengthProfile
+from services.loadtester.domain.prompts import PromptShape, Sizing, synthetic
 from services.loadtester.domain.records import RequestRecord
+from services.loadtester.domain.replies import finish_reply
 
 OPEN_LOOP = ("poisson", "gamma", "constant")
 
@@ -36,6 +39,15 @@ class LevelPlan:
     burstiness: float = 1.0
     timeout_s: float = 600.0
     api_key: str | None = None
+    shape: PromptShape = field(default_factory=PromptShape)  # pre-processing, template, system prompt
+    sizing: Sizing = field(default_factory=Sizing)  # filler words per prompt-token target
+    postprocess: tuple[ProcessingStep, ...] = ()
+
+    def headers(self) -> dict[str, str]:
+        out = {"Content-Type": "application/json"}
+        if self.api_key:
+            out["Authorization"] = f"Bearer {self.api_key}"
+        return out
 
 
 @dataclass
@@ -53,14 +65,16 @@ Progress = Callable[[RequestRecord], None]
 CLOSED_LOOP_CAP = 1_000_000  # with only a duration, a closed loop runs until the clock stops it
 
 
-def _bodies(plan: LevelPlan, n: int) -> Callable[[int], tuple[bytes, int]]:
-    """Request body and input length of request i; lengths cycle after the sampled n."""
+def _bodies(plan: LevelPlan, n: int) -> Callable[[int], tuple[bytes, int, int]]:
+    """Request body, input-token target and expected prompt tokens of request i; lengths
+    cycle after the sampled n."""
     proto = protocol_for(plan.protocol)
     lengths = plan.lengths.sample(min(n, 10_000), plan.seed)
 
-    def body(i: int) -> tuple[bytes, int]:
+    def body(i: int) -> tuple[bytes, int, int]:
         i_len, o_len = lengths[i % len(lengths)]
-        return json.dumps(proto.body(plan.model, prompt_of(i_len, salt=i), o_len)).encode(), i_len
+        content, expected = synthetic(plan.shape, plan.sizing, i_len, salt=i)
+        return json.dumps(proto.body(plan.model, content, o_len)).encode(), i_len, expected
     return body
 
 
@@ -88,9 +102,7 @@ async def run_level(plan: LevelPlan, part: WorkerSlice | None = None,
         total = CLOSED_LOOP_CAP if plan.duration_s else plan.requests
     mine = range(part.index, total + plan.warmup, part.count)
     bodies = _bodies(plan, total + plan.warmup)
-    headers = {"Content-Type": "application/json"}
-    if plan.api_key:
-        headers["Authorization"] = f"Bearer {plan.api_key}"
+    headers = plan.headers()
     probe = _LagProbe()
     probe_task = asyncio.create_task(probe.run())
     cpu0, wall0 = time.process_time(), perf_counter()
@@ -98,10 +110,11 @@ async def run_level(plan: LevelPlan, part: WorkerSlice | None = None,
         proto = protocol_for(plan.protocol)
 
         async def one(i: int, scheduled: float) -> RequestRecord:
-            body, in_len = bodies(i)
-            rec = RequestRecord(scheduled=scheduled, sent=0.0, input_tokens=in_len, level=plan.level,
-                                warmup=i < plan.warmup)
+            body, target, expected = bodies(i)
+            rec = RequestRecord(scheduled=scheduled, sent=0.0, input_tokens=expected, input_target=target,
+                                level=plan.level, warmup=i < plan.warmup)
             await send(session, plan.url, proto, body, rec, headers)
+            finish_reply(rec, plan.postprocess)
             if progress is not None:
                 progress(rec)
             return rec

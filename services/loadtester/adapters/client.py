@@ -76,6 +76,7 @@ class _Stream:
             rec.chunk_tokens = split_tokens(self.chars, self.completion_tokens)
         rec.tokens_from_usage = self.completion_tokens is not None
         rec.output_tokens = self.completion_tokens or len(self.chars)
+        rec.output = self.text
 
 
 async def send(session: aiohttp.ClientSession, base_url: str, proto: Protocol, body: bytes,

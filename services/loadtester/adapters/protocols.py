@@ -1,7 +1,9 @@
 """Wire formats: how to ask for a streamed generation and how to read one SSE event.
 
-Each protocol turns (model, prompt, max tokens) into a request body and one parsed SSE
-`data:` payload into an `Event`. OpenAI chat/completions and SGLang's native /generate.
+Each protocol turns (model, content, max tokens) into a request body and one parsed SSE
+`data:` payload into an `Event`. Content is a prompt or chat messages (`domain.prompts`);
+a completion protocol given messages sends them flattened. OpenAI chat/completions and
+SGLang's native /generate.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+
+from services.loadtester.domain.prompts import Content, flatten
 
 
 class MalformedEvent(ValueError):
@@ -28,12 +32,18 @@ class OpenAIChat:
     name = "openai-chat"
     path = "/v1/chat/completions"
 
-    def body(self, model: str, prompt: str, max_tokens: int, stream: bool = True) -> dict[str, Any]:
-        out: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": prompt}],
+    def body(self, model: str, content: Content, max_tokens: int, stream: bool = True) -> dict[str, Any]:
+        messages = content if isinstance(content, list) else [{"role": "user", "content": content}]
+        out: dict[str, Any] = {"model": model, "messages": messages,
                                "max_tokens": max_tokens, "temperature": 0.0, "stream": stream}
         if stream:
             out["stream_options"] = {"include_usage": True}
         return out
+
+    def prompt_tokens(self, obj: dict[str, Any]) -> int | None:
+        """The prompt-token count in a whole (non-streamed) reply."""
+        usage = obj.get("usage")
+        return usage.get("prompt_tokens") if isinstance(usage, dict) else None
 
     def content(self, choice: dict[str, Any]) -> str:
         return (choice.get("delta") or {}).get("content") or ""
@@ -60,10 +70,10 @@ class OpenAICompletions(OpenAIChat):
     name = "openai-completions"
     path = "/v1/completions"
 
-    def body(self, model: str, prompt: str, max_tokens: int, stream: bool = True) -> dict[str, Any]:
-        out = super().body(model, prompt, max_tokens, stream)
+    def body(self, model: str, content: Content, max_tokens: int, stream: bool = True) -> dict[str, Any]:
+        out = super().body(model, content, max_tokens, stream)
         del out["messages"]
-        out["prompt"] = prompt
+        out["prompt"] = flatten(content)
         return out
 
     def content(self, choice: dict[str, Any]) -> str:
@@ -77,9 +87,13 @@ class SGLangGenerate:
     name = "sglang"
     path = "/generate"
 
-    def body(self, model: str, prompt: str, max_tokens: int, stream: bool = True) -> dict[str, Any]:
-        return {"text": prompt, "stream": stream,
+    def body(self, model: str, content: Content, max_tokens: int, stream: bool = True) -> dict[str, Any]:
+        return {"text": flatten(content), "stream": stream,
                 "sampling_params": {"max_new_tokens": max_tokens, "temperature": 0.0, "ignore_eos": True}}
+
+    def prompt_tokens(self, obj: dict[str, Any]) -> int | None:
+        meta = obj.get("meta_info")
+        return meta.get("prompt_tokens") if isinstance(meta, dict) else None
 
     def whole_text(self, obj: dict[str, Any]) -> str:
         return str(obj.get("text") or "")

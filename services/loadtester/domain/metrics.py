@@ -1,7 +1,9 @@
 """Per-request latencies and per-level summaries. Pure: numbers in, numbers out.
 
 TTFT: send -> first chunk with non-empty content. ITL: per token; a chunk carrying k
-tokens after a gap g counts as k gaps of g/k. TPOT: (E2E - TTFT) / (output tokens - 1).
+tokens after a gap g counts as k gaps of g/k. TPOT: (stream end - first chunk) / (output
+tokens - 1). E2E: send -> the answer the user gets: the stream's end plus the candidate's
+post-processing time, which is also reported on its own.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ class LevelSummary:
     tokens_estimated: bool = False
     client: dict[str, float] = field(default_factory=dict)
     client_bound: bool = False
+    target_input_tokens: float = 0.0  # mean of what the length profile asked for
+    postprocess_ms: dict[str, float] | None = None
+    error_reasons: dict[str, str] = field(default_factory=dict)  # one example reason per error type
 
 
 def ttft(r: RequestRecord) -> float:
@@ -64,7 +69,7 @@ def tpot(r: RequestRecord) -> float | None:
 
 
 def e2e(r: RequestRecord) -> float:
-    return r.end - r.sent
+    return r.end - r.sent + (r.post_s or 0.0)
 
 
 def percentiles(values_s: list[float]) -> dict[str, float] | None:
@@ -102,6 +107,10 @@ def summarize(level: float, records: list[RequestRecord], slo: Slo, target_rate:
     stop = max((r.end for r in measured), default=0.0)
     duration = max(stop - start, 1e-9)
     errors = Counter(r.error or "empty_response" for r in measured if not r.ok)
+    reasons: dict[str, str] = {}
+    for r in measured:
+        if r.error is not None and r.error_reason:
+            reasons.setdefault(r.error, r.error_reason)
     return LevelSummary(
         level=level, requests=len(measured), errors=sum(errors.values()), errors_by_type=dict(errors),
         duration_s=duration, request_rate=len(ok) / duration, target_rate=target_rate,
@@ -119,6 +128,9 @@ def summarize(level: float, records: list[RequestRecord], slo: Slo, target_rate:
         tokens_estimated=any(not r.tokens_from_usage for r in ok),
         client=client or {},
         client_bound=is_client_bound(client or {}),
+        target_input_tokens=float(np.mean([r.input_target for r in ok])) if ok else 0.0,
+        postprocess_ms=percentiles([r.post_s for r in ok if r.post_s is not None]),
+        error_reasons=reasons,
     )
 
 

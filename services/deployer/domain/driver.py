@@ -108,7 +108,8 @@ def _after_dev_eval(res: Result, ev: EvaluationCompleted, env: Env) -> Result:
                                 protocol=_loadtest_protocol(res.run),
                                 requests_per_level=work.loadtest_requests_per_level,
                                 input_tokens=work.loadtest_input_tokens, output_tokens=work.loadtest_output_tokens,
-                                slo=Slo(ttft_ms=latency.p95_ttft_ms, e2e_ms=latency.p95_e2e_ms))
+                                slo=Slo(ttft_ms=latency.p95_ttft_ms, e2e_ms=latency.p95_e2e_ms),
+                                task_spec=res.run.task_spec, champion_task_spec=res.run.champion_task_spec)
     return res.request(Stage.load_testing, decision.summary).emit(request).phase(Phase.loadtest)
 
 

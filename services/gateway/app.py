@@ -16,6 +16,7 @@ from services.gateway.cache import ResponseCache
 from services.gateway.config import GatewaySettings
 from services.gateway.handlers import FeedbackIn, UnknownRequest, on_route_updated, record_feedback
 from services.gateway.inference_log import InferenceLog
+from services.gateway.openapi import add_proxy_docs
 from services.gateway.proxy import Gateway
 from services.gateway.route_store import RouteStore
 from services.gateway.upstream import Upstreams
@@ -57,6 +58,7 @@ def build_app(settings: Settings | None = None, gs: GatewaySettings | None = Non
 
     app = service_app("gateway", wire, settings, app=api, on_stop=stop)
     _add_control_routes(app, store, keys)
+    add_proxy_docs(app)
     return ProxyASGI(app)
 
 

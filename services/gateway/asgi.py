@@ -9,6 +9,7 @@ import asyncio
 import logging
 from typing import Any
 
+from services.gateway.domain.openai_body import stream_error_event
 from services.gateway.replies import Reply, error_reply
 
 log = logging.getLogger(__name__)
@@ -27,12 +28,12 @@ class ProxyASGI:
         if kind is None or scope["method"] != "POST" or gateway is None:
             await self.app(scope, receive, send)
             return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         body = await _read_body(receive)
         if body is None:
-            await _send(send, Reply(413, [(b"content-type", b"application/json")],
-                                    b'{"error":{"message":"request body over 8 MiB","type":"invalid_request_error"}}'))
+            await _send(send, error_reply(413, "request body over 8 MiB", "invalid_request_error",
+                                          headers.get("x-request-id", "-")), receive)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         try:
             reply = await gateway.handle(kind, body, headers)
         except Exception:  # a bug must not cost more than this one request, and says so in JSON
@@ -81,6 +82,11 @@ async def _send(send: Any, reply: Reply, receive: Any) -> None:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         else:
             await send({"type": "http.response.body", "body": b""})
+    except Exception as exc:  # the upstream died mid-stream: the status has gone, so say it in the stream
+        log.warning("stream broken after its first byte: %s: %s", type(exc).__name__, exc)
+        event = stream_error_event(f"the upstream stream broke after it started ({type(exc).__name__}); "
+                                   "the answer is incomplete, retry the request")
+        await send({"type": "http.response.body", "body": event})
     finally:
         watcher.cancel()
         await stream.aclose()  # type: ignore[attr-defined]

@@ -23,11 +23,12 @@ async def on_route_updated(envelope: Envelope[Any], *, store: RouteStore) -> Non
 
 
 class FeedbackIn(BaseModel):
-    request_id: str = Field(min_length=1)
+    request_id: str = Field(min_length=1, max_length=200)
     score: float = Field(ge=-1.0, le=1.0)
-    label: str | None = None
-    comment: str = ""
-    route: str | None = Field(None, description="needed only when this gateway did not serve the request")
+    label: str | None = Field(None, max_length=200)
+    comment: str = Field("", max_length=4000)
+    route: str | None = Field(None, min_length=1, max_length=200,
+                              description="needed only when this gateway did not serve the request")
 
 
 class UnknownRequest(LookupError):

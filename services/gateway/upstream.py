@@ -136,10 +136,14 @@ class Upstreams:
             if not first:
                 raise UpstreamError("protocol", "stream closed before the first chunk")
             return UpstreamStream(resp.status, resp.headers.get("content-type", "text/event-stream"), resp, first)
-        except (TimeoutError, aiohttp.ClientError, OSError, UpstreamError) as exc:
+        except UpstreamError:
             if resp is not None:
                 resp.release()
-            raise exc if isinstance(exc, UpstreamError) else _as_upstream_error(exc) from exc
+            raise
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            if resp is not None:
+                resp.release()
+            raise _as_upstream_error(exc) from exc
 
     async def close(self) -> None:
         for session in self._sessions.values():

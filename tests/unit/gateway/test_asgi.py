@@ -99,3 +99,57 @@ async def test_a_gateway_bug_becomes_a_json_500():
 
     await app(scope("/v1/chat/completions"), receive, send)
     assert sent[0]["status"] == 500 and b"internal_error" in sent[1]["body"]
+
+
+async def test_an_oversized_body_gets_a_json_413_that_says_why():
+    app, gateway, _ = make(Reply(200))
+    big = b"x" * (1024 * 1024)
+    messages = iter([{"type": "http.request", "body": big, "more_body": True}] * 9)
+
+    async def receive():
+        return next(messages)
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope("/v1/chat/completions"), receive, send)
+    assert gateway.seen == []
+    assert sent[0]["status"] == 413 and b"over 8 MiB" in sent[1]["body"]
+
+
+async def test_a_stream_that_breaks_midway_ends_with_an_sse_error_event():
+    async def breaks():
+        yield b'data: {"choices": [{"delta": {"content": "hi"}}]}\n\n'
+        raise ConnectionResetError("upstream went away")
+
+    app, _, _ = make(Reply(200, [(b"content-type", b"text/event-stream")], stream=breaks()))
+
+    async def receive():
+        await asyncio.sleep(10)
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    await asyncio.wait_for(app(scope("/v1/chat/completions"), _first_then(receive), send), 5)
+    assert sent[0]["status"] == 200 and b"hi" in sent[1]["body"]
+    last = sent[-1]
+    assert not last.get("more_body") and last["body"].startswith(b'data: {"error": ')
+    assert b"the answer is incomplete" in last["body"]
+
+
+def _first_then(rest):
+    """A receive() that hands over the request body once, then behaves like `rest`."""
+    first = True
+
+    async def receive():
+        nonlocal first
+        if first:
+            first = False
+            return {"type": "http.request", "body": b"{}"}
+        return await rest()
+
+    return receive

@@ -162,7 +162,8 @@ async def test_client_errors(raw, headers, status, kind):
 
 async def test_unknown_route_lists_the_routes():
     gw, _ = make_gateway(RouteTable(route="bot", targets=[_target("a")]), {"a": "ok"})
-    reply = await gw.handle("chat", json.dumps({"model": "x", "messages": [{"content": "y"}]}).encode(), {})
+    body = {"model": "x", "messages": [{"role": "user", "content": "y"}]}
+    reply = await gw.handle("chat", json.dumps(body).encode(), {})
     assert json.loads(reply.body)["error"]["routes"] == ["bot"]
 
 

@@ -1,0 +1,33 @@
+"""The gateway as its own process (`python -m services.gateway`), as it runs in production:
+for tests that fuzz or load it over real sockets rather than in the test's event loop."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from shared.stack.process import Proc, free_port
+from shared.stack.services import service_proc
+
+
+@contextlib.contextmanager
+def gateway_process(broker: str, home: Path, routes: dict[str, Any], **env: str) -> Iterator[str]:
+    """Start a gateway serving `routes` (a routes file); yield its base URL; stop it.
+    `env` adds CHALLENGER_GATEWAY_* settings, e.g. API_KEYS="fuzz:sk-fuzz"."""
+    port = free_port()
+    routes_file = home / f"routes-{port}.yaml"
+    routes_file.write_text(yaml.safe_dump({"routes": routes}))
+    settings = {"ROUTES_FILE": str(routes_file), "SUBSCRIBE": "false", **env}
+    proc: Proc = service_proc("gateway", home, port, {
+        "CHALLENGER_HOME": str(home), "CHALLENGER_KAFKA_BOOTSTRAP": broker, "PYTHONUNBUFFERED": "1",
+        **{f"CHALLENGER_GATEWAY_{k}": v for k, v in settings.items()}})
+    proc.start()
+    try:
+        proc.wait_healthy()
+        yield str(proc.url)
+    finally:
+        proc.stop()

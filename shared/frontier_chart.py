@@ -14,8 +14,8 @@ from html import escape
 
 from schemas.events.prompts import ConfigVariantResult
 
-W, H = 600, 340
-LEFT, RIGHT, TOP, BOTTOM = 56, 110, 34, 48
+W, H = 640, 340
+LEFT, RIGHT, TOP, BOTTOM = 56, 130, 34, 48
 # viridis at 0, .25, .5, .75, 1: dark = fast, yellow = slow
 RAMP = ((0x44, 0x01, 0x54), (0x3B, 0x52, 0x8B), (0x21, 0x91, 0x8C), (0x5E, 0xC9, 0x62), (0xFD, 0xE7, 0x25))
 FRONTIER, RECOMMENDED = "#3fb950", "#f85149"
@@ -112,8 +112,9 @@ def frontier_svg(points: Sequence[ConfigVariantResult], *, cost_unit: str, title
                        f'stroke="{FRONTIER}" stroke-width="2"/>')
         if p.recommended:
             out.append(f'<polygon class="recommended" points="{_star(x, y - 18, 8)}" fill="{RECOMMENDED}"/>')
-        out.append(f'<text x="{x + 8:.1f}" y="{y - 6:.1f}" fill="currentColor" font-size="10">'
-                   f'{escape(p.variant)}</text>')
+        if p.finalist or p.recommended:  # the rest are named in their tooltips
+            out.append(f'<text x="{x + 8:.1f}" y="{y - 6:.1f}" fill="currentColor" font-size="10">'
+                       f'{escape(p.variant)}</text>')
     out.append(_legend(sid, l0, l1))
     out.append("</svg>")
     return "".join(out)

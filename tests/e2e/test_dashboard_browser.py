@@ -22,6 +22,7 @@ from services.registry.app import bootstrap, create_api
 from services.registry.handlers.projections import handle_event
 from shared.settings import Settings
 from shared.stack.process import free_port, port_open
+from tests.integration.registry.test_config_search import completed
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -81,7 +82,7 @@ def registry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
     httpx.put(f"{url}/api/v1/tasks/sentiment/champion", headers=auth, json={"candidate_id": champ})
     cid = httpx.post(f"{url}/api/v1/candidates", headers=auth, json=base | {
         "name": "gemma3", "model": "gemma3", "endpoint": "http://127.0.0.1:8302/v1"}).json()["id"]
-    for event in results_for(cid, champ):
+    for event in [*results_for(cid, champ), completed(cid, "cs-dash", {"temperature": [0.0, 0.7], "max_tokens": [16]})]:
         handle_event(registry.engine, event)
         server.config.app.state.feed.add(event)
     yield url, {"challenger": cid, "champion": champ}
@@ -101,7 +102,7 @@ def test_scorecard_renders_charts_and_tables(registry_url: tuple[str, dict[str, 
         page = browser.new_page(viewport={"width": 1500, "height": 1300})
         page.goto(f"{url}/dashboard")
         page.wait_for_selector("#candidates tbody tr")
-        assert page.locator("#candidates tbody tr").count() == 2
+        assert page.locator("#candidates tbody tr").count() == 2 + 2  # + the configuration search's 2 variants
         page.click(f"#candidates tr[data-id='{ids['challenger']}']")
         page.wait_for_selector("svg#forest")
         assert page.locator("#accuracy td.verdict-better").inner_text() == "better"
@@ -115,4 +116,28 @@ def test_scorecard_renders_charts_and_tables(registry_url: tuple[str, dict[str, 
         assert "evaluation.completed" in page.inner_text("#events")
         assert page.inner_text("#conn") == "live"
         page.screenshot(path=str(ARTIFACTS / "dashboard-scorecard.png"), full_page=True)
+        browser.close()
+
+
+def test_config_search_frontier_scatter_is_drawn(registry_url: tuple[str, dict[str, str]]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, ids = registry_url
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1500, "height": 1300})
+        page.goto(f"{url}/dashboard")
+        page.wait_for_selector("#candidates tbody tr")
+        page.click(f"#candidates tr[data-id='{ids['challenger']}']")
+        chart = page.locator("svg#frontier-cs-dash")
+        chart.wait_for()
+        assert chart.is_visible() and chart.bounding_box()["width"] > 400  # type: ignore[index]
+        assert chart.locator("circle[data-variant]").count() == 3  # default + 2 variants
+        assert chart.locator("polygon.recommended").count() == 1
+        assert chart.locator("line.ci").count() == 3
+        assert chart.locator("circle.frontier-mark").count() >= 1
+        table = page.locator("#config-search-cs-dash")
+        assert table.locator("tbody tr").count() == 3 and "recommended" in table.inner_text()
+        chart.screenshot(path=str(ARTIFACTS / "dashboard-config-search.png"))
         browser.close()

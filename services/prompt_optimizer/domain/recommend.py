@@ -11,7 +11,8 @@ from services.prompt_optimizer.domain.halving import Arm, HalvingResult
 from shared.pareto import Objective, pareto_front
 from shared.stats.paired import Comparison, compare, paired_bootstrap_ci
 
-POLICY = "the cheapest finalist within {tol:g} point(s) of the best finalist accuracy; ties by p95 latency"
+POLICY = ("the cheapest finalist within {tol:g} point(s) of the best finalist accuracy and no less stable than the "
+          "default (within {tol:g} point(s)); ties by p95 latency")
 
 # $ per 1M tokens of an arm, or None when the candidate declares no cost model.
 CostOf = Callable[[Arm], float | None]
@@ -60,13 +61,13 @@ def recommend(result: HalvingResult, summaries: list[Summary], *, tolerance: flo
               alpha: float = 0.05) -> Recommendation:
     finalists = [s for s in summaries if s.finalist]
     best = max(s.accuracy for s in finalists)
-    chosen = min((s for s in finalists if s.accuracy >= best - tolerance - 1e-12),
-                 key=lambda s: (s.cost, s.p95_ms))
-    policy = POLICY.format(tol=tolerance * 100)
     default = next(s for s in summaries if s.arm.variant.is_default)
+    eligible = [s for s in finalists if s.accuracy >= best - tolerance - 1e-12 and _as_stable(s, default, tolerance)]
+    chosen = min(eligible or [default], key=lambda s: (s.cost, s.p95_ms))
+    policy = POLICY.format(tol=tolerance * 100)
     if chosen.arm is default.arm:
         return Recommendation(chosen, None, f"policy: {policy}. The default config is the recommendation: "
-                                            f"no variant is cheaper within tolerance or more accurate.")
+                                            f"no variant as stable is cheaper within tolerance or more accurate.")
     n = min(len(chosen.arm.scores), len(default.arm.scores))
     cmp = compare(chosen.arm.scores[:n], default.arm.scores[:n],
                   binary=all(v in (0.0, 1.0) for v in chosen.arm.scores[:n] + default.arm.scores[:n]), alpha=alpha)
@@ -77,3 +78,10 @@ def recommend(result: HalvingResult, summaries: list[Summary], *, tolerance: flo
         f"{cmp.candidate_mean:.3f} vs default {cmp.champion_mean:.3f} on the same {cmp.n} items, "
         f"{cmp.test} p={cmp.p_value:.4g}: {verdict} the default; cost {chosen.cost:.4g} vs {default.cost:.4g}, "
         f"p95 {chosen.p95_ms:.0f} ms vs {default.p95_ms:.0f} ms."))
+
+
+def _as_stable(s: Summary, default: Summary, tolerance: float) -> bool:
+    """A cheaper config must not buy its price with less reproducible answers."""
+    if s.stability is None or default.stability is None:
+        return True
+    return s.stability >= default.stability - tolerance - 1e-12

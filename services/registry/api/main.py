@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from services.registry.api.routes import candidates, datasets, ops, prompts, samples, tasks, tokens
+from services.registry.api.routes import candidates, config_search, datasets, ops, prompts, samples, tasks, tokens
 
 api_router = APIRouter(prefix="/api/v1")
-for module in (candidates, tasks, datasets, prompts, tokens, samples, ops):
+for module in (candidates, config_search, tasks, datasets, prompts, tokens, samples, ops):
     api_router.include_router(module.router)

@@ -24,12 +24,7 @@ from shared.pipeline import Stage
 
 def submit_candidate(*, session: Session, spec: CandidateSpec, submitted_by: str,
                      cause: Envelope[Any] | None = None) -> Candidate:
-    task, datasets = _validated_task(session, spec)
-    candidate = Candidate(name=spec.name, task=task.name, submitted_by=submitted_by, parent_id=spec.parent_id,
-                          spec=spec.model_dump(mode="json"), stage=Stage.submitted)
-    session.add(candidate)
-    session.add(StageHistory(candidate_id=candidate.id, to_stage=Stage.submitted, actor=submitted_by,
-                             reason="submitted"))
+    candidate, task, datasets = _insert(session, spec, submitted_by, Stage.submitted, "submitted")
     champion = session.get(Candidate, task.champion_id) if task.champion_id else None
     champion_spec = CandidateSpec.model_validate(champion.spec) if champion else None
     base = task_spec(session, task, datasets)
@@ -46,15 +41,33 @@ def submit_candidate(*, session: Session, spec: CandidateSpec, submitted_by: str
 def import_champion(*, session: Session, spec: CandidateSpec, actor: str) -> Candidate:
     """Register the setup ALREADY serving a task as its champion, in `production`, without a
     gauntlet run (no model.submitted): how a team brings its current model under Challenger."""
-    task, _ = _validated_task(session, spec)
-    candidate = Candidate(name=spec.name, task=task.name, submitted_by=actor, parent_id=spec.parent_id,
-                          spec=spec.model_dump(mode="json"), stage=Stage.production)
-    session.add(candidate)
-    session.add(StageHistory(candidate_id=candidate.id, to_stage=Stage.production, actor=actor,
-                             reason="imported as the serving champion"))
+    candidate, task, _ = _insert(session, spec, actor, Stage.production, "imported as the serving champion")
     session.flush()
     set_champion(session=session, task_name=task.name, candidate_id=candidate.id, actor=actor)
     return candidate
+
+
+def register_candidate(*, session: Session, spec: CandidateSpec, actor: str, stage: Stage, reason: str) -> Candidate:
+    """Record a candidate in `stage` WITHOUT entering the pipeline (no model.submitted): e.g. a
+    configuration-search variant kept for its lineage and figures."""
+    return _insert(session, spec, actor, stage, reason)[0]
+
+
+def candidate_task_spec(session: Session, spec: CandidateSpec) -> TaskSpec:
+    """The task as this candidate runs it (its datasets, its own prompt version)."""
+    task = get_or_404(session, Task, spec.task, "task")
+    return _with_prompt(session, task_spec(session, task, active_datasets(session, task.name)), spec.prompt_version)
+
+
+def _insert(session: Session, spec: CandidateSpec, actor: str, stage: Stage,
+            reason: str) -> tuple[Candidate, Task, list[Dataset]]:
+    """Validate, then add the candidate and its first history row (nothing is written if invalid)."""
+    task, datasets = _validated_task(session, spec)
+    candidate = Candidate(name=spec.name, task=task.name, submitted_by=actor, parent_id=spec.parent_id,
+                          spec=spec.model_dump(mode="json"), stage=stage)
+    session.add(candidate)
+    session.add(StageHistory(candidate_id=candidate.id, to_stage=stage, actor=actor, reason=reason))
+    return candidate, task, datasets
 
 
 def _with_prompt(session: Session, spec: TaskSpec, prompt_version: str | None) -> TaskSpec:

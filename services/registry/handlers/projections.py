@@ -21,6 +21,7 @@ from services.registry.domain.roles import Role
 from services.registry.domain.validation import Invalid
 from services.registry.handlers.candidates import submit_candidate, transition
 from services.registry.handlers.catalog import mark_datasets_used
+from services.registry.handlers.config_search import on_config_search_completed
 from services.registry.handlers.emit import emit
 from services.registry.models import (
     Candidate,
@@ -129,5 +130,6 @@ HANDLERS: dict[str, tuple[EventHandler, ...]] = {
 }
 HANDLERS[pr.PromptOptimized.event_type] += (on_prompt_optimized,)
 HANDLERS[dg.DegradationDetected.event_type] += (on_degradation_detected,)
+HANDLERS[pr.ConfigSearchCompleted.event_type] = (on_config_search_completed,)
 
 CONSUMED_TYPES: frozenset[str] = frozenset(HANDLERS)

@@ -8,6 +8,7 @@ from services.registry.models.candidates import (
     StageHistory,
     StageHistoryPublic,
 )
+from services.registry.models.config_search import ConfigSearch
 from services.registry.models.results import CapturedSample, ProcessedEvent, ResultRecord
 from services.registry.models.tasks import (
     Dataset,
@@ -22,8 +23,8 @@ from services.registry.models.tasks import (
 )
 
 __all__ = [
-    "ApiToken", "Approval", "Candidate", "CandidatePublic", "CapturedSample", "Dataset", "DatasetPublic",
-    "ProcessedEvent", "PromptVersion", "PromptVersionCreate", "PromptVersionPublic", "ResultRecord",
+    "ApiToken", "Approval", "Candidate", "CandidatePublic", "CapturedSample", "ConfigSearch", "Dataset",
+    "DatasetPublic", "ProcessedEvent", "PromptVersion", "PromptVersionCreate", "PromptVersionPublic", "ResultRecord",
     "StageHistory", "StageHistoryPublic", "Task", "TaskCreate", "TaskPublic", "TaskUpdate", "TokenCreate",
     "TokenCreated", "TokenPublic",
 ]

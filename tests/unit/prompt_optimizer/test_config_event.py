@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from schemas.events.prompts import ConfigSearchCompleted, ConfigSearchRequested, SearchSpace
-from schemas.task import TaskSpec
+from schemas.task import DatasetItem, TaskSpec
 from services.prompt_optimizer.config_runner import to_event
 from services.prompt_optimizer.domain.config_search import search_configs
-from services.prompt_optimizer.domain.configs import SpaceError, expand
+from services.prompt_optimizer.domain.configs import ConfigVariant, SpaceError, expand
+from services.prompt_optimizer.domain.halving import Obs
 from tests.unit.prompt_optimizer.scripted import items
 from tests.unit.prompt_optimizer.test_config_search import BASE, SPACE, ScriptedModel, meter
 
@@ -87,3 +88,24 @@ def test_the_space_contract_accepts_bare_step_lists_and_dumps_back_to_event_data
     assert space.as_event_space() == {"max_tokens": [4, 48], "postprocess": [
         {"name": "post0", "steps": []}, {"name": "post1", "steps": [{"op": "strip", "args": {}}]}]}
     assert len(expand(BASE, space.as_event_space())) == 5
+
+
+class EqualButFlakyWhenHot(ScriptedModel):
+    """Every variant equally accurate; fewer max tokens are cheaper; temperature > 1 flips repeats."""
+
+    async def __call__(self, v: ConfigVariant, item: DatasetItem, repeat: int) -> Obs:
+        obs = await super().__call__(v, item, 0)
+        right = int(item.id.split("-")[1]) % 5 != 0
+        flaky = repeat > 0 and v.decoding.temperature > 1.0 and repeat % 2
+        return Obs(float(right), "x" if flaky else str(right), obs.latency_ms, obs.input_tokens, obs.output_tokens)
+
+
+async def test_a_cheaper_but_less_stable_config_is_not_recommended() -> None:
+    out = await search_configs(BASE, {"temperature": [1.2, 0.0], "max_tokens": [4]}, items(60),
+                               EqualButFlakyWhenHot(), meter(400))
+    chosen = out.recommendation.chosen.arm.variant
+    assert (chosen.decoding.temperature, chosen.decoding.max_tokens) == (0.0, 4)
+    hot = await search_configs(BASE, {"temperature": [1.2], "max_tokens": [4]}, items(60), EqualButFlakyWhenHot(),
+                               meter(400))
+    assert hot.recommendation.chosen.arm.variant.is_default
+    assert "no less stable than the default" in hot.recommendation.reason

@@ -34,12 +34,13 @@ async function refreshDetail() {
   if (!state.selected) return;
   const card = await getJSON(`/api/v1/candidates/${state.selected}/scorecard`);
   const samples = await getJSON(`/api/v1/samples?candidate_id=${state.selected}`).catch(() => []);
+  const searches = await configSearches(state.selected);
   const c = card.candidate;
   $("#detail-title").innerHTML = `${esc(c.name)} <span class="pill stage-${esc(c.stage)}">${esc(c.stage)}</span>
     ${card.is_champion ? '<span class="pill ok">champion</span>' : ""}`;
   $("#detail-body").innerHTML = [
     summaryBlock(card), accuracyBlock(devEvaluation(card)), stabilitySecurityBlock(card.evaluation),
-    latencyBlock(card.loadtest), promptBlock(card.prompt_optimization), timelineBlock(card),
+    latencyBlock(card.loadtest), configSearchBlock(searches), promptBlock(card.prompt_optimization), timelineBlock(card),
     canaryBlock(card.canary_steps), degradationBlock(card.degradations, samples),
   ].join("");
 }
@@ -143,6 +144,33 @@ function lineChart(pts) {
     <text x="${w / 2 - 60}" y="${h - 4}">output tokens/s (max ${fmt(xmax, 1)})</text>
     <text x="2" y="10">ms (max ${fmt(ymax, 0)})</text>
     <text x="${w - 150}" y="24" fill="#58a6ff">— p95 TTFT</text><text x="${w - 150}" y="38">- - p95 E2E</text></svg>`;
+}
+
+// ---------- configuration searches (the frontier chart is the registry's SVG, the report's own) ----------
+async function configSearches(id) {
+  const searches = await getJSON(`/api/v1/candidates/${id}/config-searches`).catch(() => []);
+  const charts = await Promise.all(searches.map((s) => (s.status === "completed"
+    ? fetch(`/api/v1/config-searches/${encodeURIComponent(s.run_id)}/frontier.svg`).then((r) => (r.ok ? r.text() : ""))
+    : "")));
+  return searches.map((s, i) => ({ ...s, chart: charts[i] }));
+}
+
+function configSearchBlock(searches) {
+  if (!searches.length) return "";
+  return `<h3>Configuration search</h3>${searches.map((s) => {
+    const marks = (v) => [["recommended", v.recommended], ["frontier", v.frontier], ["finalist", v.finalist]]
+      .filter(([, on]) => on).map(([m]) => m).join(" ");
+    const rows = [...(s.variants || [])].sort((a, b) => b.n - a.n || b.accuracy - a.accuracy);
+    const table = rows.length ? `<table class="config-search" id="config-search-${esc(s.run_id)}"><thead><tr><th>variant</th>
+      <th>config</th><th>n</th><th>accuracy [95% CI]</th><th>stability</th><th>p95 ms</th><th>${esc(s.cost_unit)}</th><th></th>
+      <th>candidate</th></tr></thead><tbody>${rows.map((v) => `<tr class="${v.recommended ? "ok" : ""}"><td>${esc(v.variant)}</td>
+      <td>${esc(v.label)}</td><td>${v.n}</td><td>${fmt(v.accuracy)} [${fmt(v.ci_low)}, ${fmt(v.ci_high)}]</td>
+      <td>${fmt(v.stability)}</td><td>${fmt(v.p95_ms, 0)}</td><td>${fmt(v.cost, 4)}</td><td>${marks(v)}</td>
+      <td>${esc(v.candidate_id || v.registration_error || "–")}</td></tr>`).join("")}</tbody></table>` : "";
+    return `<div class="kv"><span>run</span><span>${esc(s.run_id)} (${esc(s.status)})</span>
+      <span>recommended</span><span>${esc(s.recommended_variant || "–")}</span><span>reason</span><span>${esc(s.reason)}</span></div>
+      ${s.chart || ""}${table}${reportLink(s.report_path)}`;
+  }).join("")}`;
 }
 
 function promptBlock(po) {

@@ -36,7 +36,7 @@ from schemas import DLQ_TOPIC, TOPIC_NAMES, Envelope, EventData, new_event
 from schemas.candidate import CandidateSpec, Decoding, GpuCost
 from schemas.events.deployments import RouteTable, RouteTarget, RouteUpdated
 from schemas.events.inference import TOPIC as INFERENCE_TOPIC
-from schemas.events.models import ModelStageChanged, ModelSubmitted
+from schemas.events.models import ModelStageChanged, ModelSubmitted, StageChangeRejected
 from services.cli.iteration import Traffic
 from shared.bus.codec import PoisonMessage, decode
 from shared.bus.producer import EventProducer
@@ -337,6 +337,22 @@ class IterationDriver:
         """Everything the registry's read models hold twice: a result per (kind, run id), a stage
         a candidate entered twice, a second derived candidate of one optimization run."""
         return registry_duplicates(self.stack.home / "registry.db")
+
+    def problems(self) -> list[str]:
+        """What "nothing duplicated, nothing lost" rules out, as readable lines (empty: none):
+        a duplicate in the registry, a stage move refused (asked twice or out of order), one
+        stage change published under two event ids, a dead letter, a service not healthy."""
+        found = self.duplicates()
+        found += [f"stage move refused: {e.data.candidate_id} -> {e.data.to_stage}: {e.data.reason}"
+                  for e in self.events.of_type(StageChangeRejected)]
+        moves: dict[tuple[str, str], set[str]] = {}
+        for e in self.events.of_type(ModelStageChanged):
+            moves.setdefault((e.data.candidate_id, e.data.to_stage), set()).add(e.id)
+        found += [f"{cid} -> {stage} published as {len(ids)} events" for (cid, stage), ids in moves.items()
+                  if len(ids) > 1]
+        found += [f"dead letter from {d.get('dlq_topic')}: {d.get('dlq_reason')}" for d in self.events.dead_letters]
+        found += [f"{part} is not healthy" for part, ok in self.stack.healthy().items() if not ok]
+        return found
 
 
 def registry_duplicates(db: Path) -> list[str]:

@@ -1,0 +1,126 @@
+"""Every service SIGKILLed in the middle of ONE iteration, at the moment it does its work, and
+started again: the iteration still reaches production, and the registry's read models hold
+nothing twice. Then the commands are delivered a second time (as a deployer killed between
+relaying its outbox and marking it would) and still nothing is duplicated.
+
+Kills, in pipeline order:
+- evaluator: with answers of the dev evaluation still in flight;
+- registry: right after the dev evaluation's result, before it applies the next stage move;
+- loadtester: with load-test requests in flight;
+- prompt_optimizer: with its search's model calls in flight;
+- deployer, gateway, monitor: during the canary, under live traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from pathlib import Path
+
+import httpx
+
+from schemas.events.deployments import CanaryStepChanged
+from schemas.events.evaluations import EvaluationCompleted, EvaluationRequested
+from schemas.events.loadtests import LoadtestCompleted, LoadtestRequested
+from schemas.events.prompts import PromptOptimizationRequested, PromptOptimized
+from tests.faults.harness import EventLog, IterationDriver, Stack, publish, running_stack
+from tests.faults.sentiment_model import SentimentModel
+
+
+def _crash_while_calling(stack: Stack, model: SentimentModel, part: str, model_name: str, held_from: int) -> None:
+    """Wait until `part` has calls to `model_name` in flight (held at the model), kill it, let the
+    held calls go, start it again."""
+    model.wait_for_requests(model_name, held_from + 1)
+    stack.kill(part)
+    model.release()
+    stack.restart(part)
+
+
+def test_every_service_killed_mid_iteration_and_the_iteration_completes_once(
+        tmp_path: Path, model: SentimentModel) -> None:
+    with running_stack(tmp_path / "home") as stack, EventLog(stack.bootstrap) as log:
+        it = IterationDriver(stack, log, model)
+        it.import_champion()
+
+        # evaluator: 30 answers of the dev evaluation go through, the next ones hang; SIGKILL.
+        model.hold("base", after=30)
+        challenger = it.submit_challenger()
+        _crash_while_calling(stack, model, "evaluator", "base", 30)
+
+        # registry: killed as the dev result arrives; the load test is asked for meanwhile.
+        log.wait_for(EvaluationCompleted, lambda d: d.candidate_id == challenger)
+        model.hold("base", after=model.count("base") + 2)
+        stack.crash("registry")
+
+        # loadtester: two load-test requests answered, the rest in flight; SIGKILL.
+        _crash_while_calling(stack, model, "loadtester", "base", model.count("base") - 1)
+        log.wait_for(LoadtestCompleted, lambda d: d.candidate_id == challenger)
+
+        # prompt optimizer: its few-shot search is calling the challenger; SIGKILL.
+        model.hold("base", after=model.count("base") + 5)
+        log.wait_for(PromptOptimizationRequested, lambda d: d.candidate_id == challenger)
+        _crash_while_calling(stack, model, "prompt_optimizer", "base", model.count("base") - 1)
+
+        derived = it.derived_id()
+        it.wait_stage(challenger, "retired")
+        it.wait_stage(derived, "awaiting_approval", timeout_s=400)
+        it.approve(derived)
+        traffic = it.start_traffic()
+        try:
+            # the canary's first step is live: kill the deployer, the gateway and the monitor
+            log.wait_for(CanaryStepChanged, lambda d: d.candidate_id == derived)
+            for part in ("deployer", "gateway", "monitor"):
+                stack.crash(part)
+            it.wait_stage(derived, "production", timeout_s=400)
+        finally:
+            it.stop_traffic()
+
+        _redeliver_commands(stack, log, challenger, derived)
+
+        assert it.problems() == []
+        run = httpx.get(f"http://127.0.0.1:{stack.port('deployer')}/api/v1/runs/{derived}", timeout=10).json()
+        assert run["phase"] == "done" and run["stage"] == "production"
+        assert traffic.sent > traffic.failed
+        assert [part for part, _pid in stack.kills] == ["evaluator", "registry", "loadtester", "prompt_optimizer",
+                                                        "deployer", "gateway", "monitor"]
+
+
+def _redeliver_commands(stack: Stack, log: EventLog, challenger: str, derived: str) -> None:
+    """Send every work command of the iteration again, with its original id (an outbox relay
+    that was killed after the broker acknowledged but before it marked the rows does exactly
+    this): the services answer from their stored results, and the registry must not count
+    those answers twice."""
+    ours = (challenger, derived)
+    sent = [*log.of_type(EvaluationRequested, lambda d: d.candidate_id in ours),
+            *log.of_type(LoadtestRequested, lambda d: d.candidate_id in ours),
+            *log.of_type(PromptOptimizationRequested, lambda d: d.candidate_id in ours)]
+    commands = list({e.id: e for e in sent}.values())  # a relay may already have sent one twice
+    before = {e.id for e in log.all()}
+    asyncio.run(publish(stack.bootstrap, *commands))
+    answers = {EvaluationRequested.event_type: EvaluationCompleted, LoadtestRequested.event_type: LoadtestCompleted,
+               PromptOptimizationRequested.event_type: PromptOptimized}
+    replies = []
+    for command in commands:
+        run_id = getattr(command.data, "evaluation_id", None) or getattr(command.data, "loadtest_id", None) \
+            or command.data.run_id
+        reply = log.wait(lambda e, c=command, r=run_id: e.id not in before and e.type == answers[c.type].event_type
+                         and r in (getattr(e.data, "evaluation_id", None), getattr(e.data, "loadtest_id", None),
+                                   getattr(e.data, "run_id", None)), 120, f"a second answer to {run_id}")
+        replies.append(reply.id)
+    _wait_processed(stack.home / "registry.db", replies)
+
+
+def _wait_processed(db: Path, event_ids: list[str], timeout_s: float = 120) -> None:
+    """Until the registry has consumed every one of `event_ids` (its processed-event log)."""
+    deadline = time.monotonic() + timeout_s
+    marks = ",".join("?" * len(event_ids))
+    while True:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            seen = conn.execute(f"SELECT COUNT(*) FROM processed_event WHERE event_id IN ({marks})",  # noqa: S608
+                                event_ids).fetchone()[0]
+        if seen == len(event_ids):
+            return
+        assert time.monotonic() < deadline, f"the registry processed {seen}/{len(event_ids)} redelivered answers"
+        time.sleep(0.2)

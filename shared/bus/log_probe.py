@@ -28,9 +28,10 @@ class LogProbe:
         """End offset per partition; None when the broker has no such topic or partition."""
         consumer = await self._client()
         try:
-            existing = await consumer.topics()  # fresh metadata: a restarted broker may have none
-            present = [tp for tp in partitions
-                       if tp.topic in existing and tp.partition in (consumer.partitions_for_topic(tp.topic) or ())]
+            # Fresh metadata of every topic (a restarted broker may have none); the consumer's own
+            # cache only knows the topics it was assigned.
+            cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - no public call has partitions
+            present = [tp for tp in partitions if tp.partition in (cluster.partitions_for_topic(tp.topic) or ())]
             ends: dict[TopicPartition, int | None] = dict.fromkeys(partitions)
             if present:
                 ends |= await consumer.end_offsets(present)

@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka.structs import TopicPartition
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-from schemas import Envelope, new_event
+from schemas import TOPICS, Envelope, new_event
 from schemas.events.models import TOPIC, ModelApproved
 from shared import outbox
 from shared.bus.codec import decode
 from shared.bus.consumer import EventConsumer
+from shared.bus.log_probe import LogProbe
 from shared.bus.producer import EventProducer
 from shared.bus.topics import ensure_topics
 from shared.db import make_engine
@@ -113,6 +115,8 @@ async def test_acked_events_lost_in_a_broker_restart_are_replayed_and_applied_on
         await producer.stop()
     assert busy.applied == late.applied == first + then  # each applied once, in order
     assert consumers[0].restarts >= 1 and late.deliveries == 6
+    async with EventProducer(broker.bootstrap) as producer:  # a relay started afresh finds nothing lost
+        assert await outbox.OutboxRelay(engine, producer).check_log() == 0
 
 
 async def test_a_restarted_log_that_others_filled_past_our_offsets_is_still_found_to_have_lost_ours(
@@ -138,3 +142,16 @@ async def test_a_restarted_log_that_others_filled_past_our_offsets_is_still_foun
 
     on_the_log = await raw_records(broker.bootstrap, TOPIC, lambda r: r.key == key.encode(), 8)
     assert [decode(r.key, r.value, r.headers).id for r in on_the_log][5:] == sent
+
+
+async def test_the_log_probe_sees_every_topic_whatever_it_read_before(broker: RestartableBroker) -> None:
+    await ensure_topics(broker.bootstrap)
+    probe = LogProbe(broker.bootstrap)
+    try:
+        last = [TopicPartition(t.name, t.partitions - 1) for t in TOPICS]
+        assert await probe.ids_at({last[0]: 0}) == {last[0]: None}  # an empty log holds nothing there
+        ends = await probe.end_offsets([*last, TopicPartition("challenger.nothing", 0), TopicPartition(TOPIC, 99)])
+    finally:
+        await probe.close()
+    missing = {TopicPartition("challenger.nothing", 0): None, TopicPartition(TOPIC, 99): None}
+    assert ends == dict.fromkeys(last, 0) | missing

@@ -20,9 +20,20 @@ _ANC = socket.CMSG_SPACE(16) if hasattr(socket, "CMSG_SPACE") else 64
 
 class StampedSocket(socket.socket):
     """A socket whose `recv` remembers the kernel arrival time of the last bytes it read,
-    converted to the time.perf_counter() clock."""
+    converted to the time.perf_counter() clock, and whose `send` remembers when it handed its
+    last bytes to the kernel (a clock read at the syscall, so waiting for the event loop to
+    get round to writing does not count as network time)."""
 
     last_rx: float | None = None
+    last_tx: float | None = None
+
+    def send(self, data: Any, flags: int = 0) -> int:  # type: ignore[override]
+        self.last_tx = time.perf_counter()
+        return super().send(data, flags)
+
+    def sendmsg(self, *args: Any) -> int:  # type: ignore[override]  # asyncio's writelines on 3.12+
+        self.last_tx = time.perf_counter()
+        return super().sendmsg(*args)
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:  # type: ignore[override]
         data, ancdata, _, _ = self.recvmsg(bufsize, _ANC, flags)

@@ -3,7 +3,8 @@ bad server; every failure becomes an error type on the record.
 
 aiohttp, one pooled session, SSE split by hand (no per-line async iteration) to keep
 per-chunk overhead low. Chunk times are the kernel's receive stamps (shared.rx_stamps) when the
-platform gives them, else time.perf_counter() when the bytes reach us.
+platform gives them, else time.perf_counter() when the bytes reach us; the send time is that
+of the send syscall that wrote the request's last bytes, else when the request was started.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ async def send(session: aiohttp.ClientSession, base_url: str, proto: Protocol, b
     rec.sent = perf_counter()
     try:
         async with session.post(base_url + proto.path, data=body, headers=headers) as resp:
+            _on_the_wire(resp, rec)
             if resp.status != 200:
                 await resp.read()
                 rec.error = f"http_{resp.status}"
@@ -101,6 +103,16 @@ async def send(session: aiohttp.ClientSession, base_url: str, proto: Protocol, b
         rec.error = type(exc).__name__
     rec.end = perf_counter()
     return rec
+
+
+def _on_the_wire(resp: aiohttp.ClientResponse, rec: RequestRecord) -> None:
+    """`sent` moves to when the request's last bytes went to the kernel: connection set-up and
+    the event loop's delay before writing are the client's, not the server's (they show in
+    the dispatch lag instead). The server's clock starts at the same moment."""
+    sock = stamped_socket_of(resp)
+    tx = sock.last_tx if sock is not None else None
+    if tx is not None and rec.sent <= tx <= perf_counter():
+        rec.sent = tx
 
 
 async def _stream(resp: aiohttp.ClientResponse, proto: Protocol, rec: RequestRecord) -> None:

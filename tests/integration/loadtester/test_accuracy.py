@@ -38,6 +38,8 @@ def test_ttft_and_itl_match_the_schedule(case):
     true_ttft = [(first - r.sent) * 1000 for r, (_, first) in zip(measured, truth["log"][2:], strict=True)]
     assert s.errors == 0
     assert s.mean_output_tokens == 12
+    # `sent` is the send syscall of the request's last bytes: never after the server's arrival stamp
+    assert all(r.sent <= t0 + 0.001 for r, (t0, _) in zip(measured, truth["log"][2:], strict=True))
     first, gap = truth["first_send_ms"]["p50"], truth["gap_ms"]["p50"]
     # the fake keeps its schedule (loose: the machine is shared; the truth below is what it did)
     assert first == pytest.approx(40, abs=5.0)

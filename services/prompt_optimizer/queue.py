@@ -2,13 +2,15 @@
 polling, so the consumer only stores the request (durably, before its offset is committed)
 and hands it here. One run at a time across all kinds (the model servers are the
 bottleneck); outcomes are stored by run id and re-published on redelivery; unfinished runs
-resume at startup from the same seed."""
+resume at startup from the same seed, and outcomes stored but not marked published are
+published then (a crash between the two would otherwise lose them: the request's offset was
+committed long before)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from schemas.envelope import Envelope, EventData
@@ -30,28 +32,38 @@ class RunQueue:
         run_id = env.data.run_id
         done = self.store.load(run_id)
         if done is not None:
-            await self._publish(done, env)
+            await self._published(done, env)
         elif run_id not in self._tasks:
             self.store.save_request(env)
             self._start(env)
 
     def resume(self) -> int:
-        pending = self.store.pending()
+        """At startup: run what was accepted but never finished, publish what finished but
+        may not have been published; returns how many of either."""
+        pending, unpublished = self.store.pending(), self.store.unpublished()
         for env in pending:
             self._start(env)
-        return len(pending)
+        for outcome, env in unpublished:
+            self._spawn(f"publish-{env.data.run_id}", self._published(outcome, env))
+        return len(pending) + len(unpublished)
 
     def _start(self, env: Envelope[Any]) -> None:
-        run_id = env.data.run_id
-        task = asyncio.create_task(self._run(env), name=f"run-{run_id}")
-        self._tasks[run_id] = task
-        task.add_done_callback(lambda _t: self._tasks.pop(run_id, None))
+        self._spawn(env.data.run_id, self._run(env))
+
+    def _spawn(self, key: str, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work, name=f"run-{key}")
+        self._tasks[key] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(key, None))
 
     async def _run(self, env: Envelope[Any]) -> None:
         async with self._one:
             outcome = await self._work(env.data)
         self.store.save(outcome)
+        await self._published(outcome, env)
+
+    async def _published(self, outcome: EventData, env: Envelope[Any]) -> None:
         await self._publish(outcome, env)
+        self.store.mark_published(env.data.run_id)
 
     async def stop(self) -> None:
         tasks = list(self._tasks.values())

@@ -1,7 +1,9 @@
 """The run store: each accepted request is written before its offset is committed, and each
 finished run's outcome beside it. A redelivered request re-publishes the stored outcome
 (idempotency by deterministic run id); requests without an outcome are resumed at startup.
-A failed run's outcome is stored too: retrying means a new run id."""
+A failed run's outcome is stored too: retrying means a new run id. An outcome is marked once
+published; one stored but never marked (the service died between the two) is published again
+at startup, since its request's offset was committed long before."""
 
 from __future__ import annotations
 
@@ -40,6 +42,18 @@ class RunStore:
     def save(self, outcome: EventData) -> Path:
         run_id = outcome.run_id  # type: ignore[attr-defined]
         return _write(self.run_dir(run_id) / f"{type(outcome).__name__}.json", outcome.model_dump_json(indent=2))
+
+    def mark_published(self, run_id: str) -> Path:
+        return _write(self.run_dir(run_id) / "published", "")
+
+    def unpublished(self) -> list[tuple[EventData, Envelope[Any]]]:
+        """Finished runs whose outcome may never have reached the broker, with their request."""
+        found = []
+        for path in sorted(self.root.glob("*/request.json")):
+            outcome = self.load(path.parent.name)
+            if outcome is not None and not (path.parent / "published").exists():
+                found.append((outcome, Envelope[self.request].model_validate_json(path.read_text())))  # type: ignore[name-defined]
+        return found
 
     def save_request(self, env: Envelope[Any]) -> Path:
         return _write(self.run_dir(env.data.run_id) / "request.json", env.model_dump_json(indent=2))

@@ -78,33 +78,34 @@ def stage(engine: Engine, key: str, n: int, first: int = 0) -> list[str]:
 
 async def test_acked_events_lost_in_a_broker_restart_are_replayed_and_applied_once(
         broker: RestartableBroker, engine: Engine, uid: str) -> None:
-    """`busy` lives through the restart with a handler mid-event; `late` starts only after it
-    (a service that was down): without the replay it would never see the events the old log
-    had acknowledged."""
+    """`busy` lives through the restart with a handler mid-event; `idle` lives through it with
+    nothing to do; `late` starts only after it (a service that was down): without the replay it
+    would never see the events the old log had acknowledged."""
     key = f"c-{uid}"
     await ensure_topics(broker.bootstrap)
     producer = EventProducer(broker.bootstrap)
     await producer.start()
     relay = outbox.OutboxRelay(engine, producer, bootstrap=broker.bootstrap, max_backoff_s=1.0, check_every_s=0.5)
-    busy, late = Applier(key, hold_at=4), Applier(key, hold_at=0)
+    busy, idle, late = Applier(key, hold_at=4), Applier(key, hold_at=0), Applier(key, hold_at=0)
     consumers = [EventConsumer(broker.bootstrap, [TOPIC], f"g-{name}-{uid}", applier, dlq=producer)
-                 for name, applier in (("busy", busy), ("late", late))]
+                 for name, applier in (("busy", busy), ("idle", idle), ("late", late))]
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(relay.run(stop)), asyncio.create_task(consumers[0].serve(stop))]
+    tasks = [asyncio.create_task(relay.run(stop)), *(asyncio.create_task(c.serve(stop)) for c in consumers[:2])]
     try:
         first = stage(engine, key, 3)
         await wait_until(lambda: busy.applied == first, 60, "the consumer to apply the first events")
         then = stage(engine, key, 3, first=3)  # acknowledged; the consumer is busy with the first of them
-        await wait_until(lambda: outbox.pending_count(engine) == 0 and busy.holding, 60,
-                         "the broker to acknowledge them and the handler to be busy")
+        await wait_until(lambda: outbox.pending_count(engine) == 0 and busy.holding and len(idle.applied) == 6, 60,
+                         "the broker to acknowledge them, one handler to be busy and the other done")
         broker.restart()  # empty: no topics, no events, no group offsets
         busy.gate.set()
-        tasks.append(asyncio.create_task(consumers[1].serve(stop)))
+        tasks.append(asyncio.create_task(consumers[2].serve(stop)))
 
         await wait_until(lambda: relay.replayed >= 6 and outbox.pending_count(engine) == 0, 90,
                          "the relay to send the lost events again")
         await wait_until(lambda: late.applied == first + then, 90, "the late consumer to apply every event")
-        await wait_until(lambda: busy.deliveries >= 12, 90, "the busy consumer to read the new log from its start")
+        await wait_until(lambda: busy.deliveries >= 12 and idle.deliveries >= 12, 90,
+                         "the consumers that lived through the restart to read the new log from its start")
         on_the_log = await raw_records(broker.bootstrap, TOPIC, lambda r: r.key == key.encode(), 6)
         assert [decode(r.key, r.value, r.headers).id for r in on_the_log] == first + then  # same ids, in order
     finally:
@@ -113,7 +114,7 @@ async def test_acked_events_lost_in_a_broker_restart_are_replayed_and_applied_on
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 10)
         await producer.stop()
-    assert busy.applied == late.applied == first + then  # each applied once, in order
+    assert busy.applied == idle.applied == late.applied == first + then  # each applied once, in order
     assert consumers[0].restarts >= 1 and late.deliveries == 6
     async with EventProducer(broker.bootstrap) as producer:  # a relay started afresh finds nothing lost
         assert await outbox.OutboxRelay(engine, producer).check_log() == 0

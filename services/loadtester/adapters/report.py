@@ -70,15 +70,16 @@ def _cell(p: dict[str, float] | None, key: str) -> str:
 
 
 def _html(title: str, levels: list[LevelSummary], charts: list[str], extra: dict[str, Any]) -> str:
-    head = ("<tr><th>level</th><th>req</th><th>err</th><th>achieved/s</th><th>req/s</th><th>out tok/s</th>"
-            "<th>goodput/s</th><th>TTFT p50</th><th>TTFT p99</th><th>ITL p50</th><th>ITL p99</th>"
-            "<th>E2E p50</th><th>client-bound</th></tr>")
+    head = ("<tr><th>level</th><th>req</th><th>err</th><th>achieved/s</th><th>req/s</th><th>in tok (target)</th>"
+            "<th>out tok/s</th><th>goodput/s</th><th>TTFT p50</th><th>TTFT p99</th><th>ITL p50</th><th>ITL p99</th>"
+            "<th>E2E p50</th><th>post p50</th><th>client-bound</th></tr>")
     rows = "".join(
         f"<tr><td>{s.level:g}</td><td>{s.requests}</td><td>{s.errors} {html.escape(str(s.errors_by_type or ''))}"
-        f"</td><td>{s.achieved_rate or 0:.2f}</td><td>{s.request_rate:.2f}</td><td>{s.output_tokens_per_s:.1f}</td>"
+        f"</td><td>{s.achieved_rate or 0:.2f}</td><td>{s.request_rate:.2f}</td>"
+        f"<td>{s.mean_input_tokens:.0f} ({s.target_input_tokens:.0f})</td><td>{s.output_tokens_per_s:.1f}</td>"
         f"<td>{s.goodput_rps:.2f}</td><td>{_cell(s.ttft_ms, 'p50')}</td><td>{_cell(s.ttft_ms, 'p99')}</td>"
         f"<td>{_cell(s.itl_ms, 'p50')}</td><td>{_cell(s.itl_ms, 'p99')}</td><td>{_cell(s.e2e_ms, 'p50')}</td>"
-        f"<td>{'yes' if s.client_bound else 'no'}</td></tr>" for s in levels)
+        f"<td>{_cell(s.postprocess_ms, 'p50')}</td><td>{'yes' if s.client_bound else 'no'}</td></tr>" for s in levels)
     imgs = "".join(f'<img src="{c}" alt="{c}">' for c in charts)
     meta = html.escape(json.dumps(extra, indent=2, default=str))
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"

@@ -70,3 +70,13 @@ def test_real_tokenizer_and_chat_template_hit_the_input_target(smollm2_url, tmp_
     assert level.mean_input_tokens == pytest.approx(64, abs=3)
     results = json.loads((tmp_path / "c" / "results.json").read_text())
     assert all(len(s["output"]) <= 3 for s in results["samples"])
+
+
+def test_a_server_without_token_counts_gets_an_estimated_sizing(tmp_path):
+    with start_scripted_llm(ttft_ms=5, itl_ms=1, usage=False) as server:
+        done = asyncio.run(run_loadtest(request(server.url, "lt-nousage", requests=4, input_tokens=40,
+                                                output_tokens=3), tmp_path / "d"))
+    level = done.levels[0]
+    assert level.errors == 0, level.errors_by_type
+    assert not done.input_sizing.measured and done.input_sizing.overhead_tokens > 0
+    assert level.target_input_tokens == 40 and level.mean_input_tokens == pytest.approx(40, abs=1)  # our estimate

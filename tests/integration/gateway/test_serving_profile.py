@@ -71,3 +71,14 @@ async def test_a_profile_that_cannot_apply_is_a_clear_error_and_the_gateway_keep
         r = await gw.post("/v1/chat/completions", json=chat("fine", "hi"))
         assert r.status_code == 200 and answer(r) == "up says: Q: hi"
     assert up.calls() == 1
+
+
+async def test_a_base_model_answers_through_its_completion_prompt(broker, gemma3_url, tmp_path: Path):
+    """The demo's challenger: a base model that answers nothing useful in chat, served with the
+    completion-style few-shot prompt its optimization found."""
+    serving = {"prompt_template": FEWSHOT, "prompt_style": "completion", "postprocess": [LABELS],
+               "decoding": {"temperature": 0.0, "max_tokens": 3, "stop": ["\n"]}}
+    routes = {"base": {"targets": [profiled("gemma", gemma3_url, "gemma3", **serving)]}}
+    async with running_gateway(broker, tmp_path, routes) as gw:
+        r = await gw.post("/v1/chat/completions", json=chat("base", "Wonderful kettle, I use it every day."))
+        assert r.status_code == 200 and answer(r) == "positive", r.text

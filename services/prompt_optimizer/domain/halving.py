@@ -72,9 +72,6 @@ class Arm:
             self.scores.append(obs.score)
         self.latencies.append(obs.latency_ms)
         self.answers.setdefault(item.id, []).append(obs.answer)
-        self.count_tokens(obs)
-
-    def count_tokens(self, obs: Obs) -> None:
         self.input_tokens += obs.input_tokens
         self.output_tokens += obs.output_tokens
 
@@ -201,7 +198,6 @@ class Halving:
                 self.meter.before_eval()
             observed = await asyncio.gather(*(self.measure(arm.variant, item, 1_000 + start + k)
                                               for k, item in enumerate(batch)))
-            for obs in observed:
+            for obs in observed:  # tokens stay with the calls whose latencies `latencies` holds (cost = tokens/s)
                 self.meter.after_eval(obs.input_tokens + obs.output_tokens)
                 arm.load_latencies.append(obs.latency_ms)
-                arm.count_tokens(obs)

@@ -205,7 +205,8 @@ class Gateway:
     async def _cache_lookup(self, call: Call, chosen: RouteTarget) -> tuple[str | None, str, bytes | None]:
         """(key to store under, x-cache state, cached answer)."""
         key, state, hit = None, "bypass", None
-        if self.cache is not None and bypass_reason(call.table, call.body) is None:
+        sampled = serving.with_defaults(call.body, chosen.serving)  # as the target is called
+        if self.cache is not None and bypass_reason(call.table, sampled) is None:
             key = cache_key(self.settings.cache_prefix, call.kind, call.route.name, chosen, call.body)
             try:
                 hit = await self.cache.get(key)

@@ -82,8 +82,9 @@ def _flat(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**m, "content": _text(m.get("content")) or ""} for m in messages]
 
 
-def _with_defaults(body: Body, profile: ServingProfile) -> Body:
-    d = profile.decoding
+def with_defaults(body: Body, profile: ServingProfile | None) -> Body:
+    """The request with the profile's decoding in the sampling fields the client left out."""
+    d = profile.decoding if profile is not None else None
     if d is None:
         return body
     out = dict(body)
@@ -115,7 +116,7 @@ def upstream_request(kind: str, body: Body, profile: ServingProfile | None) -> U
         rest = {k: v for k, v in body.items() if k in _PORTABLE}
         if body.get("max_completion_tokens") is not None and rest.get("max_tokens") is None:
             rest["max_tokens"] = body["max_completion_tokens"]
-    return UpstreamRequest(target_kind, _with_defaults({**rest, **prompt}, profile))
+    return UpstreamRequest(target_kind, with_defaults({**rest, **prompt}, profile))
 
 
 def _choice_text(kind: str, choice: Body) -> str | None:

@@ -3,7 +3,7 @@ the evaluator's prompt, the client gets the post-processed answer, a failing pro
 
 import json
 
-from schemas.candidate import ProcessingStep
+from schemas.candidate import Decoding, ProcessingStep
 from schemas.events.deployments import RouteTable, RouteTarget, ServingProfile
 from services.gateway.auth import ApiKeys
 from services.gateway.config import GatewaySettings
@@ -118,3 +118,19 @@ def test_the_cache_key_covers_the_serving_profile():
     keys = {cache_key("p:", "chat", "bot", _target("a", profile), request)
             for profile in (None, PROFILE, PROFILE.model_copy(update={"postprocess": []}))}
     assert len(keys) == 3
+
+
+async def test_a_request_made_greedy_by_the_targets_decoding_is_cached():
+    from tests.unit.gateway.test_proxy import FakeCache
+
+    greedy = PROFILE.model_copy(update={"decoding": Decoding(temperature=0.0)})
+    store = RouteStore()
+    store.apply(RouteTable(route="bot", targets=[_target("cand", greedy)], cache_ttl_s=60), 1)
+    ups = KindAwareUpstreams({"cand": "positive"})
+    gw = Gateway(GatewaySettings(subscribe=False), store, ups, FakeCache(), InferenceLog(100),  # type: ignore[arg-type]
+                 ApiKeys.from_config("", ""))
+    await gw.handle("chat", body("nice"), {})  # no temperature sent
+    await gw.close()  # the answer is stored in the background
+    second = await gw.handle("chat", body("nice"), {})
+    assert dict(second.headers)[b"x-cache"] == b"hit" and len(ups.calls) == 1
+    assert json.loads(second.body)["choices"][0]["message"]["content"] == "positive"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -93,7 +93,6 @@ class Sizing:
     tokens_per_word: float = 1.0
     overhead_tokens: float = 0.0
     measured: bool = False  # True: fitted on the server's own prompt-token counts
-    points: tuple[tuple[int, int], ...] = field(default=())
 
     def words_for(self, target_tokens: int) -> int:
         return max(1, round((target_tokens - self.overhead_tokens) / self.tokens_per_word))
@@ -113,7 +112,7 @@ def fit(points: Sequence[tuple[int, int]]) -> Sizing | None:
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
     if slope <= 0:
         return None
-    return Sizing(slope, my - slope * mx, True, tuple((int(w), int(t)) for w, t in points))
+    return Sizing(slope, my - slope * mx, True)
 
 
 def estimate(shape: PromptShape) -> Sizing:

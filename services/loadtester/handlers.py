@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from itertools import islice
 from pathlib import Path
 
 from schemas.candidate import ApiCost, CandidateSpec, Engine, GpuCost
@@ -146,8 +147,9 @@ async def cost_summary(req: LoadtestRequested, levels: list[LevelSummary]) -> Co
 
 def samples(records: list[RequestRecord], n: int = 5) -> list[dict[str, object]]:
     """A few answers as the user got them (after post-processing), for the report."""
+    measured = islice((r for r in records if not r.warmup), n)
     return [{"input_tokens": r.input_tokens, "output_tokens": r.output_tokens, "output": r.output[:500],
-             "error": r.error, "error_reason": r.error_reason} for r in records if not r.warmup][:n]
+             "error": r.error, "error_reason": r.error_reason} for r in measured]
 
 
 def _done_path(out_dir: Path) -> Path:

@@ -59,6 +59,7 @@ def test_model_submitted_carries_task_datasets_and_champion(client: TestClient, 
         row = session.exec(select(OutboxEvent).where(OutboxEvent.key == challenger["id"])).one()
     data = row.envelope["data"]
     assert data["champion_id"] == champion["id"] and data["champion_spec"]["name"] == "champ"
+    assert data["champion_task_spec"]["prompt_template"] == data["task_spec"]["prompt_template"]  # the task's own
     [dataset] = data["task_spec"]["datasets"]
     assert dataset["kind"] == "golden" and dataset["items"] > 0 and len(dataset["sha256"]) == 64
     assert row.envelope["correlationid"] == challenger["id"]

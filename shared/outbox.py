@@ -106,21 +106,26 @@ class Sent:
 
 def replay_from(end: int | None, last: Sent, at_last: str | None,
                 anchor: Sent | None = None, at_anchor: str | None = None) -> int | None:
-    """From which offset a partition lost our rows, or None if it holds them all.
+    """From which offset a partition lost our rows, or None if it holds them all (or cannot
+    tell yet: a record the log has but the probe did not read in time is asked about again).
 
     `end` is the log's end offset as the broker reports it (None: no such topic or partition);
     `last` the latest row acknowledged there and `at_last` the event id the log holds at its
-    offset (None: the log ends before it). If the log ends before `last`, `anchor` is the
-    latest row below both and `at_anchor` what the log holds at its offset. A log is
-    append-only: if it still holds a row, it holds every row before it; if it holds another
-    event at a row's offset, it is another log altogether."""
+    offset (None: nothing read there). If the log ends before `last`, `anchor` is the latest
+    row below both and `at_anchor` what the log holds at its offset. A log is append-only: if
+    it still holds a row, it holds every row before it; if it holds another event at a row's
+    offset, it is another log altogether."""
     if end is None or end == 0:
         return 0
     if at_last is not None:
         return None if at_last == last.event_id else 0
-    if anchor is None or at_anchor != anchor.event_id:
+    if end > last.offset:
+        return None  # the log has a record there; the probe did not get to read it
+    if anchor is None:
         return 0
-    return anchor.offset + 1
+    if at_anchor is None:
+        return None  # the anchor lies below the end, so the same holds for it
+    return anchor.offset + 1 if at_anchor == anchor.event_id else 0
 
 
 # ---- the relay ---------------------------------------------------------------------------
@@ -138,7 +143,6 @@ class OutboxRelay:
         self._engine = engine
         self._producer = producer
         self._bootstrap = bootstrap or producer.bootstrap
-        self._probe = LogProbe(self._bootstrap)
         self._batch_size = batch_size
         self._idle_s = idle_s
         self._max_backoff_s = max_backoff_s
@@ -155,25 +159,22 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.0
-        try:
-            while not stop.is_set():
-                try:
-                    if backoff:
-                        await self._reconnected()
-                    elif time.monotonic() - self._checked_at >= self._check_every_s:
-                        await self.check_log()
-                    sent = await self.relay_once()
-                    backoff = 0.0
-                except Exception as exc:  # broker down, topic missing, DB busy: keep the rows, retry
-                    self.failures += 1
-                    backoff = min(max(backoff * 2, 0.25), self._max_backoff_s)
-                    log.warning("outbox relay: %s: %s; retrying in %.1fs", type(exc).__name__, exc, backoff)
-                    await _sleep_or_stop(stop, backoff)
-                    continue
-                if sent == 0:
-                    await _sleep_or_stop(stop, self._idle_s)
-        finally:
-            await self._probe.close()
+        while not stop.is_set():
+            try:
+                if backoff:
+                    await self._reconnected()
+                elif time.monotonic() - self._checked_at >= self._check_every_s:
+                    await self.check_log()
+                sent = await self.relay_once()
+                backoff = 0.0
+            except Exception as exc:  # broker down, topic missing, DB busy: keep the rows, retry
+                self.failures += 1
+                backoff = min(max(backoff * 2, 0.25), self._max_backoff_s)
+                log.warning("outbox relay: %s: %s; retrying in %.1fs", type(exc).__name__, exc, backoff)
+                await _sleep_or_stop(stop, backoff)
+                continue
+            if sent == 0:
+                await _sleep_or_stop(stop, self._idle_s)
 
     async def relay_once(self) -> int:
         """Publish one batch; return how many rows were published.
@@ -226,19 +227,21 @@ class OutboxRelay:
         lasts = self._last_sent(session)
         if not lasts:
             return {}
-        ends = await self._probe.end_offsets(list(lasts))
-        ask = {tp: last.offset for tp, last in lasts.items()
-               if ends[tp] and self._intact.get(tp) != (ends[tp], last.offset)}
-        at_last = await self._probe.ids_at(ask)
-        anchors = {tp: self._anchor(session, tp, lasts[tp], ends[tp]) for tp in ask if at_last[tp] is None}
-        at_anchor = await self._probe.ids_at({tp: a.offset for tp, a in anchors.items() if a is not None})
+        async with LogProbe(self._bootstrap) as probe:
+            ends = await probe.end_offsets(list(lasts))
+            ask = {tp: last.offset for tp, last in lasts.items()
+                   if ends[tp] and self._intact.get(tp) != (ends[tp], last.offset)}
+            at_last = await probe.ids_at(ask)
+            anchors = {tp: self._anchor(session, tp, lasts[tp], ends[tp]) for tp in ask if at_last[tp] is None}
+            at_anchor = await probe.ids_at({tp: a.offset for tp, a in anchors.items() if a is not None})
         lost: dict[TopicPartition, tuple[int, Sent]] = {}
         for tp, last in lasts.items():
             seen = at_last[tp] if tp in ask else last.event_id if ends[tp] else None
             start = replay_from(ends[tp], last, seen, anchors.get(tp), at_anchor.get(tp))
             if start is None:
-                self._intact[tp] = (ends[tp], last.offset)  # type: ignore[assignment]
-                self._last_ack[tp] = max(self._last_ack.get(tp, -1), last.offset)
+                if seen == last.event_id:
+                    self._intact[tp] = (ends[tp], last.offset)  # type: ignore[assignment]
+                    self._last_ack[tp] = max(self._last_ack.get(tp, -1), last.offset)
             else:
                 lost[tp] = (start, last)
                 log.warning("outbox relay: %s[%d] lost what it acknowledged from offset %d (end offset %s, "

@@ -2,7 +2,8 @@
 
 The outbox relay asks this to tell whether the log still holds what the broker acknowledged
 (the embedded broker keeps nothing across a restart). A consumer without a group, so it
-commits nothing and joins no rebalance.
+commits nothing and joins no rebalance; one per check (`async with`), so no record it
+prefetched from an earlier log can answer for the current one.
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ class LogProbe:
         self._bootstrap = bootstrap
         self._timeout_s = timeout_s
         self._consumer: AIOKafkaConsumer | None = None
+
+    async def __aenter__(self) -> LogProbe:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int | None]:
         """End offset per partition; None when the broker has no such topic or partition."""

@@ -32,3 +32,8 @@ def test_a_shorter_log_holding_none_of_our_rows_lost_every_row() -> None:
 def test_a_new_log_that_grew_past_our_offsets_holds_other_events_there_so_every_row_is_lost() -> None:
     assert replay_from(end=40, last=LAST, at_last="someone-else") == 0
     assert replay_from(end=40, last=LAST, at_last="") == 0
+
+
+def test_a_record_the_log_has_but_the_probe_did_not_read_is_not_taken_for_lost() -> None:
+    assert replay_from(end=20, last=LAST, at_last=None) is None
+    assert replay_from(end=12, last=LAST, at_last=None, anchor=FIRST, at_anchor=None) is None

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 import aiohttp
 
 from schemas.events.deployments import RouteTarget
+from services.gateway.domain import openai_body as ob
 
 PATHS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
+FIRST_TOKEN_WINDOW = 64 * 1024  # bytes of token-less chunks held back at most before the answer starts
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -120,8 +122,9 @@ class Upstreams:
 
     async def open_stream(self, target: RouteTarget, kind: str, body: bytes, meta: dict[str, str],
                           timeout_s: float | None = None) -> UpstreamStream:
-        """Open a stream and read its first chunk, so a dead upstream is found before any
-        byte reaches the client (and the request can still fall back)."""
+        """Open a stream and read it up to its first token (role-only chunks come first from
+        many servers), so an upstream that dies before answering is found before any byte
+        reaches the client, and the request can still fall back."""
         resp: aiohttp.ClientResponse | None = None
         try:
             resp = await self._session(base_url(target.url)).post(
@@ -135,6 +138,12 @@ class Upstreams:
             first = await resp.content.readany()
             if not first:
                 raise UpstreamError("protocol", "stream closed before the first chunk")
+            sse = resp.content_type == "text/event-stream"
+            while sse and not ob.stream_has_begun(kind, first) and len(first) < FIRST_TOKEN_WINDOW:
+                more = await resp.content.readany()  # role-only chunks: hold them until the first token
+                if not more:
+                    raise UpstreamError("protocol", "stream closed before its first token")
+                first += more
             return UpstreamStream(resp.status, resp.headers.get("content-type", "text/event-stream"), resp, first)
         except UpstreamError:
             if resp is not None:

@@ -206,3 +206,22 @@ def stream_error_event(message: str, kind: str = "upstream_error", code: int = 5
     clients such as the openai SDK raise it as an APIError)."""
     error = {"error": {"message": message, "type": kind, "code": code}}
     return b"data: " + json.dumps(error).encode() + b"\n\n"
+
+
+def stream_has_begun(kind: str, raw: bytes) -> bool:
+    """Whether the SSE read so far holds an answer's first token (or its end, an error, or
+    anything that is not an OpenAI chunk). Until then, role-only and empty chunks have told the
+    client nothing, and the request can still go to another target."""
+    *events, _partial = raw.replace(b"\r\n", b"\n").split(b"\n\n")
+    for event in events:
+        for line in event.split(b"\n"):
+            if not line.startswith(b"data:"):
+                continue
+            payload = line[5:].strip()
+            try:
+                chunk = json.loads(payload)
+            except ValueError:
+                return True  # [DONE], or something we do not read: hand it over as it is
+            if not isinstance(chunk, dict) or "choices" not in chunk or stream_delta(kind, chunk):
+                return True
+    return False

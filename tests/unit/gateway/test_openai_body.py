@@ -1,6 +1,8 @@
 """What the gateway checks in a request body before anything goes upstream: every refusal
 says which field is wrong and why."""
 
+import json
+
 import pytest
 
 from services.gateway.domain import openai_body as ob
@@ -65,3 +67,30 @@ def test_a_mid_stream_error_is_an_openai_shaped_sse_event():
     event = ob.stream_error_event("upstream died")
     assert event.startswith(b"data: ") and event.endswith(b"\n\n")
     assert b'"message": "upstream died"' in event and b'"code": 502' in event
+
+
+def _sse(*objs) -> bytes:
+    return b"".join(b"data: " + (o if isinstance(o, bytes) else json.dumps(o).encode()) + b"\n\n" for o in objs)
+
+
+ROLE = {"choices": [{"delta": {"role": "assistant", "content": ""}}]}
+TOKEN = {"choices": [{"delta": {"content": "Hi"}}]}
+
+
+@pytest.mark.parametrize(("raw", "begun"), [
+    (_sse(ROLE), False),  # a role-only chunk tells the client nothing yet
+    (_sse(ROLE, {"choices": []}), False),
+    (_sse(ROLE) + b'data: {"choices": [{"delta": {"content": "H', False),  # the token is not whole yet
+    (_sse(ROLE, TOKEN), True),
+    (_sse(ROLE, TOKEN).replace(b"\n", b"\r\n"), True),
+    (_sse(ROLE, b"[DONE]"), True),  # an empty answer is an answer
+    (_sse({"error": {"message": "overloaded"}}), True),
+    (_sse(b"not json"), True),
+])
+def test_a_stream_begins_with_its_first_token(raw, begun):
+    assert ob.stream_has_begun("chat", raw) is begun
+
+
+def test_a_completion_stream_begins_with_its_first_text():
+    assert ob.stream_has_begun("completions", _sse({"choices": [{"text": ""}]})) is False
+    assert ob.stream_has_begun("completions", _sse({"choices": [{"text": "a"}]})) is True

@@ -42,13 +42,13 @@ def _spec(url: str) -> CandidateSpec:
     return CandidateSpec(name="s", model="scripted", task="t", engine="openai", endpoint=url)
 
 
-def _eval_request(url: str) -> EvaluationRequested:
+def _eval_request(url: str, concurrency: int) -> EvaluationRequested:
     return EvaluationRequested(evaluation_id="e", candidate_id="c", task="t", candidate=_spec(url),
-                               task_spec=TASK, kinds=["accuracy"], concurrency=2)
+                               task_spec=TASK, kinds=["accuracy"], concurrency=concurrency)
 
 
-async def _evaluate(url: str, home: Path, timeout_s: float = 10.0):  # type: ignore[no-untyped-def]
-    req = _eval_request(url)
+async def _evaluate(url: str, home: Path, timeout_s: float = 10.0, concurrency: int = 2):  # type: ignore[no-untyped-def]
+    req = _eval_request(url, concurrency)
     engines = engines_for(req, timeout_s=timeout_s)
     try:
         return await evaluate(req, ITEMS, [], engines=engines, store=EvaluationStore(home, "e"), n_boot=100)
@@ -86,8 +86,9 @@ def dropping_server() -> Iterator[str]:
 # ---- evaluator ------------------------------------------------------------------------
 
 async def test_evaluator_retries_5xx_and_scores_every_item(tmp_path: Path) -> None:
-    with start_scripted_llm(latency_ms=5, output_tokens=1, error_rate=0.4, seed=3) as server:
-        done = await _evaluate(server.url, tmp_path)
+    # one call at a time: the server's seeded errors then fall on the same attempts every run
+    with start_scripted_llm(latency_ms=5, output_tokens=1, error_rate=0.3, seed=3) as server:
+        done = await _evaluate(server.url, tmp_path, concurrency=1)
         requests = server.stats()["requests"]
 
     assert done.accuracy[0].n == 6 and done.accuracy[0].candidate_score == 1.0

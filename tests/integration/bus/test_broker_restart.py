@@ -156,3 +156,32 @@ async def test_the_log_probe_sees_every_topic_whatever_it_read_before(broker: Re
         await probe.close()
     missing = {TopicPartition("challenger.nothing", 0): None, TopicPartition(TOPIC, 99): None}
     assert ends == dict.fromkeys(last, 0) | missing
+
+
+async def test_an_acknowledgement_below_one_already_seen_means_a_new_log(
+        broker: RestartableBroker, engine: Engine, uid: str) -> None:
+    """The relay sends into the restarted broker before any check ran (someone re-created the
+    topics): the offset it gets back is one it had already been given, so what it sent before
+    is gone and is queued again."""
+    key = f"c-{uid}"
+    await ensure_topics(broker.bootstrap)
+    async with EventProducer(broker.bootstrap) as producer:
+        relay = outbox.OutboxRelay(engine, producer)
+        before = stage(engine, key, 3)
+        assert await relay.relay_once() == 3
+        broker.restart()
+        await ensure_topics(broker.bootstrap)
+        after = stage(engine, key, 1, first=3)
+        assert await _once_reconnected(relay) == 1 and relay.replayed == 3
+        assert await relay.relay_once() == 3
+    on_the_log = await raw_records(broker.bootstrap, TOPIC, lambda r: r.key == key.encode(), 4)
+    assert sorted(decode(r.key, r.value, r.headers).id for r in on_the_log) == sorted(after + before)
+
+
+async def _once_reconnected(relay: outbox.OutboxRelay, attempts: int = 40) -> int:
+    """relay_once, retried while the producer reconnects to the restarted broker."""
+    for _ in range(attempts - 1):
+        with contextlib.suppress(Exception):
+            return await relay.relay_once()
+        await asyncio.sleep(0.5)
+    return await relay.relay_once()

@@ -1,4 +1,5 @@
-"""/outbox: how many events wait for the broker, and what the relay has done."""
+"""/outbox: how many events wait for the broker, and what the relay has done (published, failed
+sends, events sent again because the broker lost them, sent rows pruned after retention)."""
 
 from __future__ import annotations
 
@@ -16,4 +17,5 @@ def outbox_status(request: Request) -> dict[str, Any]:
     ctx = getattr(request.app.state, "ctx", None)
     relay = ctx.state.get("relay") if ctx is not None else None
     return {"pending": outbox.pending_count(request.app.state.engine),
-            "relay": None if relay is None else {"published": relay.published, "failures": relay.failures}}
+            "relay": None if relay is None else {"published": relay.published, "failures": relay.failures,
+                                                 "replayed": relay.replayed, "pruned": relay.pruned}}

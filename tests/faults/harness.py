@@ -9,7 +9,8 @@ API (kept stable for the other fault tests):
 - `EventLog(bootstrap)`: a background reader of every topic from the beginning;
   `.wait(match, timeout_s)`, `.all(match)`, `.of_type(cls, match)`. It survives a broker restart.
 - `IterationDriver(stack, log, model)`: import the champion, submit the challenger, wait for
-  stages, approve, run synthetic traffic, and the end-of-iteration checks (`duplicates()`).
+  stages, approve, run synthetic traffic, and the end-of-iteration checks (`problems()`);
+  `champion_serving(home, model)` starts all three with the champion serving.
 """
 
 from __future__ import annotations
@@ -367,6 +368,17 @@ def registry_duplicates(db: Path) -> list[str]:
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
         return [f"{what} {key} recorded {n} times" for what, sql in queries.items()
                 for key, n in conn.execute(sql).fetchall()]
+
+
+@contextlib.contextmanager
+def champion_serving(home: Path, model: SentimentModel,
+                     extra_env: dict[str, str] | None = None) -> Iterator[IterationDriver]:
+    """The usual start of a drill: the stack up, every event recorded, the champion imported
+    and serving its route; the driver holds the stack (`.stack`) and the log (`.events`)."""
+    with running_stack(home, extra_env) as stack, EventLog(stack.bootstrap) as log:
+        it = IterationDriver(stack, log, model)
+        it.import_champion()
+        yield it
 
 
 def _body(spec: CandidateSpec) -> dict[str, Any]:

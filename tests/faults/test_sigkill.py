@@ -25,7 +25,7 @@ from schemas.events.deployments import CanaryStepChanged
 from schemas.events.evaluations import EvaluationCompleted, EvaluationRequested
 from schemas.events.loadtests import LoadtestCompleted, LoadtestRequested
 from schemas.events.prompts import PromptOptimizationRequested, PromptOptimized
-from tests.faults.harness import EventLog, IterationDriver, Stack, publish, running_stack
+from tests.faults.harness import EventLog, Stack, champion_serving, publish
 from tests.faults.sentiment_model import SentimentModel
 
 
@@ -40,9 +40,8 @@ def _crash_while_calling(stack: Stack, model: SentimentModel, part: str, model_n
 
 def test_every_service_killed_mid_iteration_and_the_iteration_completes_once(
         tmp_path: Path, model: SentimentModel) -> None:
-    with running_stack(tmp_path / "home") as stack, EventLog(stack.bootstrap) as log:
-        it = IterationDriver(stack, log, model)
-        it.import_champion()
+    with champion_serving(tmp_path / "home", model) as it:
+        stack, log = it.stack, it.events
 
         # evaluator: 30 answers of the dev evaluation go through, the next ones hang; SIGKILL.
         model.hold("base", after=30)

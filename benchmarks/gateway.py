@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,27 +81,40 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 180.0, headers:
     raise TimeoutError(f"{url} not ready after {timeout:.0f} s")
 
 
-def start_gateway(upstream: str, broker: str, work: Path) -> tuple[subprocess.Popen, str]:
+def route_target(candidate_id: str, url: str, model: str = "scripted") -> dict[str, object]:
+    return {"candidate_id": candidate_id, "url": url, "model": model, "weight": 1.0}
+
+
+def start_gateway(upstream: str, broker: str, work: Path, *, table: dict[str, object] | None = None,
+                  subscribe: bool = False) -> tuple[subprocess.Popen, str]:
+    """Our gateway pinned to PROXY_CPU, serving ROUTE from a routes file: one target at
+    `upstream` unless `table` says otherwise; `subscribe` also applies route.updated events."""
     routes = work / "routes.yaml"
-    routes.write_text(yaml.safe_dump({"routes": {ROUTE: {
-        "targets": [{"candidate_id": "scripted", "url": upstream, "model": "scripted", "weight": 1.0}]}}}))
+    routes.write_text(yaml.safe_dump({"routes": {ROUTE: table or {"targets": [route_target("scripted", upstream)]}}}))
     port = free_port()
     env = {"CHALLENGER_HOME": str(work / "home"), "CHALLENGER_KAFKA_BOOTSTRAP": broker,
            "CHALLENGER_GATEWAY_PORT": str(port), "CHALLENGER_GATEWAY_ROUTES_FILE": str(routes),
-           "CHALLENGER_GATEWAY_SUBSCRIBE": "false", "CHALLENGER_GATEWAY_LOG_SAMPLE_RATE": "1.0"}
+           "CHALLENGER_GATEWAY_SUBSCRIBE": str(subscribe).lower(), "CHALLENGER_GATEWAY_LOG_SAMPLE_RATE": "1.0"}
     proc = spawn([sys.executable, "-m", "services.gateway"], PROXY_CPU, env, work / "gateway.log")
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/health", proc)
     return proc, url
 
 
-def start_litellm(upstream: str, work: Path) -> tuple[subprocess.Popen, str]:
+def litellm_model(name: str, upstream: str, model: str = "scripted") -> dict[str, object]:
+    return {"model_name": name, "litellm_params": {"model": f"openai/{model}", "api_base": f"{upstream}/v1",
+                                                   "api_key": "sk-dummy"}}
+
+
+def start_litellm(upstream: str, work: Path, *, models: list[dict[str, object]] | None = None,
+                  router_settings: dict[str, object] | None = None) -> tuple[subprocess.Popen, str]:
+    """The LiteLLM proxy pinned to PROXY_CPU: ROUTE to `upstream` unless `models` says otherwise."""
     config = work / "litellm.yaml"
     config.write_text(yaml.safe_dump({
-        "model_list": [{"model_name": ROUTE, "litellm_params": {
-            "model": "openai/scripted", "api_base": f"{upstream}/v1", "api_key": "sk-dummy"}}],
+        "model_list": models or [litellm_model(ROUTE, upstream)],
         "litellm_settings": {"telemetry": False, "drop_params": True},
-        "general_settings": {"master_key": MASTER_KEY}}))
+        "general_settings": {"master_key": MASTER_KEY},
+        **({"router_settings": router_settings} if router_settings else {})}))
     port = free_port()
     proc = spawn([str(ensure_litellm()), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
                   "--num_workers", "1"], PROXY_CPU, {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}, work / "litellm.log")
@@ -116,6 +130,7 @@ class Timing:
     ttfb: float
     total: float
     ok: bool
+    head: bytes = b""
 
 
 def request_bytes(url: str, stream: bool, max_tokens: int) -> bytes:
@@ -133,7 +148,9 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def request(self, raw: bytes) -> Timing:
+    async def request(self, raw: bytes, on_body: Callable[[bytes], None] | None = None) -> Timing:
+        """Send one request and read the whole response; `on_body` sees each piece of the
+        body (each HTTP chunk) the moment it arrives."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
@@ -143,24 +160,33 @@ class Connection:
         ok = head.startswith(b"HTTP/1.1 200")
         headers = head.lower()
         if b"transfer-encoding: chunked" in headers:
-            ttfb = await self._read_chunked(start)
+            ttfb = await self._read_chunked(start, on_body)
         else:
             length = int(headers.split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
-            await self.reader.readexactly(length)
+            body = await self.reader.readexactly(length)
             ttfb = time.perf_counter() - start
+            if on_body is not None:
+                on_body(body)
         if b"connection: close" in headers:
             self.writer.close()
             self.writer = None
-        return Timing(ttfb, time.perf_counter() - start, ok)
+        return Timing(ttfb, time.perf_counter() - start, ok, head)
 
-    async def _read_chunked(self, start: float) -> float:
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    async def _read_chunked(self, start: float, on_body: Callable[[bytes], None] | None) -> float:
         assert self.reader is not None
         ttfb = 0.0
         while True:
             size = int((await self.reader.readuntil(b"\r\n"))[:-2].split(b";")[0], 16)
-            await self.reader.readexactly(size + 2)
+            data = await self.reader.readexactly(size + 2)
             if not ttfb:
                 ttfb = time.perf_counter() - start
+            if on_body is not None and size:
+                on_body(data[:-2])
             if size == 0:
                 return ttfb
 

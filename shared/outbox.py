@@ -156,15 +156,16 @@ class OutboxRelay:
         self.failures = 0
         self.replayed = 0
         self.pruned = 0
+        self.check_failures = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.0
         while not stop.is_set():
             try:
                 if backoff:
-                    await self._reconnected()
-                elif time.monotonic() - self._checked_at >= self._check_every_s:
-                    await self.check_log()
+                    await ensure_topics(self._bootstrap)  # the embedded broker forgets them on restart
+                if backoff or time.monotonic() - self._checked_at >= self._check_every_s:
+                    await self._check_log_or_carry_on()
                 sent = await self.relay_once()
                 backoff = 0.0
             except Exception as exc:  # broker down, topic missing, DB busy: keep the rows, retry
@@ -316,9 +317,15 @@ class OutboxRelay:
             col(OutboxEvent.acked_offset) < below).order_by(col(OutboxEvent.seq).desc()).limit(1)).first()
         return _sent(row) if row is not None else None
 
-    async def _reconnected(self) -> None:
-        await ensure_topics(self._bootstrap)
-        await self.check_log()
+    async def _check_log_or_carry_on(self) -> None:
+        """A check that fails (the broker half up, a probe timing out) must not hold back new
+        events: it is tried again next period, and a new log is still noticed by its offsets."""
+        try:
+            await self.check_log()
+        except Exception as exc:
+            self.check_failures += 1
+            log.warning("outbox relay: log check failed (%s: %s); checking again in %.0fs",
+                        type(exc).__name__, exc, self._check_every_s)
 
 
 def _sent(row: OutboxEvent) -> Sent:

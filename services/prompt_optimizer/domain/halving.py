@@ -1,9 +1,9 @@
 """Successive halving over configuration variants (Jamieson & Talwalkar, 2016).
 
 Rung r scores every surviving variant on the first n_r = n_0 * eta^r items of the dev set
-(only the items it has not seen yet), then keeps the best 1/eta by accuracy (lower p95
-latency breaks ties). The `default` variant always survives as the paired control. The
-finalists get stability repeats on a few items and a short load test (a few calls at a small
+(only the items it has not seen yet), then keeps the best 1/eta by accuracy (fewer tokens
+per call, then lower p95 latency, break ties). The `default` variant always survives as the
+paired control. The finalists get stability repeats on a few items and a short load test (a few calls at a small
 concurrency, for p95 latency under load). The whole schedule is planned up front to fit the
 evaluation-call budget, and the budget meter enforces it call by call.
 """
@@ -54,6 +54,10 @@ class Arm:
     @property
     def p95_ms(self) -> float:
         return float(np.percentile(self.latencies, 95)) if self.latencies else math.inf
+
+    @property
+    def tokens_per_call(self) -> float:
+        return (self.input_tokens + self.output_tokens) / len(self.latencies) if self.latencies else math.inf
 
     @property
     def p95_load_ms(self) -> float | None:
@@ -139,7 +143,9 @@ class HalvingResult:
 
 
 def _rank(arms: Sequence[Arm]) -> list[Arm]:
-    return sorted(arms, key=lambda a: (-a.accuracy, a.p95_ms))
+    """Best accuracy first; ties go to fewer tokens per call (deterministic, unlike latency on a
+    busy machine), then to lower p95 latency."""
+    return sorted(arms, key=lambda a: (-a.accuracy, a.tokens_per_call, a.p95_ms))
 
 
 @dataclass

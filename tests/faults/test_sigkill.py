@@ -50,17 +50,19 @@ def test_every_service_killed_mid_iteration_and_the_iteration_completes_once(
 
         # registry: killed as the dev result arrives; the load test is asked for meanwhile.
         log.wait_for(EvaluationCompleted, lambda d: d.candidate_id == challenger)
-        model.hold("base", after=model.count("base") + 2)
+        held = model.count("base") + 2
+        model.hold("base", after=held)
         stack.crash("registry")
 
         # loadtester: two load-test requests answered, the rest in flight; SIGKILL.
-        _crash_while_calling(stack, model, "loadtester", "base", model.count("base") - 1)
+        _crash_while_calling(stack, model, "loadtester", "base", held)
         log.wait_for(LoadtestCompleted, lambda d: d.candidate_id == challenger)
 
         # prompt optimizer: its few-shot search is calling the challenger; SIGKILL.
-        model.hold("base", after=model.count("base") + 5)
+        held = model.count("base") + 5
+        model.hold("base", after=held)
         log.wait_for(PromptOptimizationRequested, lambda d: d.candidate_id == challenger)
-        _crash_while_calling(stack, model, "prompt_optimizer", "base", model.count("base") - 1)
+        _crash_while_calling(stack, model, "prompt_optimizer", "base", held)
 
         derived = it.derived_id()
         it.wait_stage(challenger, "retired")

@@ -233,7 +233,8 @@ class OutboxRelay:
             ask = {tp: last.offset for tp, last in lasts.items()
                    if ends[tp] and self._intact.get(tp) != (ends[tp], last.offset)}
             at_last = await probe.ids_at(ask)
-            anchors = {tp: self._anchor(session, tp, lasts[tp], ends[tp]) for tp in ask if at_last[tp] is None}
+            cut = [tp for tp in ask if at_last[tp] is None and ends[tp] <= lasts[tp].offset]  # type: ignore[operator]
+            anchors = {tp: self._anchor(session, tp, lasts[tp], ends[tp]) for tp in cut}
             at_anchor = await probe.ids_at({tp: a.offset for tp, a in anchors.items() if a is not None})
         lost: dict[TopicPartition, tuple[int, Sent]] = {}
         for tp, last in lasts.items():

@@ -3,7 +3,8 @@ post-processing on the built-in sentiment task, from the champion's own config.
 
 Starts a llama.cpp server of its own (a free port, 1 thread by default), runs the same
 `run_config_search` the service runs, prints the variants and the verdict, and (with --docs)
-copies the HTML report and a Chromium screenshot of the frontier scatter to docs/img/.
+copies the HTML report and a Chromium screenshot of the frontier scatter to
+docs/img/config-search-smollm2-<task>.{html,png}.
 
     .venv/bin/python -m benchmarks.config_search [--spec ...] [--threads 1] [--docs]
 """
@@ -79,16 +80,16 @@ async def main(args: argparse.Namespace) -> None:
                       "recommended_variant": done.recommended_variant, "spent": done.spent, "reason": done.reason},
                      indent=1))
     if args.docs and done.report_path:
-        await asyncio.to_thread(to_docs, Path(done.report_path))
+        await asyncio.to_thread(to_docs, Path(done.report_path), req.task_spec.name)
     shutil.rmtree(home, ignore_errors=True)
 
 
-def to_docs(report: Path) -> None:
+def to_docs(report: Path, task: str) -> None:
     img = ROOT / "docs/img"
     img.mkdir(parents=True, exist_ok=True)
-    shutil.copy(report, img / "config-search-smollm2.html")
+    shutil.copy(report, img / f"config-search-smollm2-{task}.html")
     if CHROMIUM.exists():
-        screenshot(report, img / "config-search-frontier.png")
+        screenshot(report, img / f"config-search-smollm2-{task}.png")
 
 
 if __name__ == "__main__":

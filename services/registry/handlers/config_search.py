@@ -58,8 +58,8 @@ def on_config_search_completed(session: Session, envelope: Envelope[pr.ConfigSea
     if search.status in DONE:
         return
     parent = session.get(Candidate, result.candidate_id)
-    done = parent is not None and result.status == "completed"
-    registered = _register_variants(session, envelope, search, parent) if done and parent else {}
+    registered = _register_variants(session, envelope, search, parent) \
+        if parent is not None and result.status == "completed" else {}
     search.status = result.status
     search.reason = result.reason if parent else f"{result.reason} (base candidate unknown: nothing registered)"
     search.recommended_variant = result.recommended_variant

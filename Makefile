@@ -45,13 +45,16 @@ schemas-check: $(STAMP) ## fail when generated contracts are stale
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: schemas-check test-unit test-integration test-e2e ## everything CI runs
+test: schemas-check test-unit test-integration test-faults test-e2e ## everything CI runs
 
 test-unit: $(STAMP) ## pure tests, no I/O
 	$(PYTEST) -q tests/unit
 
 test-integration: $(STAMP) ## real broker, real PostgreSQL/SQLite, real model servers
 	$(PYTEST) -q tests/integration
+
+test-faults: $(STAMP) ## fault drills: SIGKILL each service and restart the broker mid-iteration; slow/erroring models
+	$(PYTEST) -q tests/faults
 
 test-e2e: $(STAMP) ## the whole stack through HTTP and Kafka
 	$(PYTEST) -q tests/e2e

@@ -41,6 +41,39 @@ def own_broker(home: Path) -> Iterator[str]:
     proc.stop()
 
 
+class RestartableBroker:
+    """A broker of the test's own, on a fixed port, so the test can stop it and start it again
+    (empty: the embedded broker keeps nothing across a restart)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home, self.port = home, free_port()
+        self.proc: Proc | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = _started(broker_proc(self.home, self.port))
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.stop()
+            self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def restartable_broker(tmp_path: Path) -> Iterator[RestartableBroker]:
+    own = RestartableBroker(tmp_path)
+    own.start()
+    yield own
+    own.stop()
+
+
 @pytest.fixture(scope="session")
 def broker(stack_home: Path) -> Iterator[str]:
     """Bootstrap address of a real Tansu broker for this test session. A module whose service

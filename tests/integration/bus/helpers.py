@@ -1,5 +1,5 @@
 """Consume until a condition holds, with a deadline: helpers for every integration test that
-waits on the real broker; and a broker a test can stop and restart."""
+waits on the real broker."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
@@ -15,35 +14,6 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from schemas import Envelope
 from shared.bus.codec import PoisonMessage, decode
 from shared.bus.consumer import EventConsumer
-from shared.stack.broker import broker_proc
-from shared.stack.process import Proc, free_port
-
-
-class RestartableBroker:
-    """A broker of the test's own, on a fixed port, so the test can stop it and start it again
-    (empty: the embedded broker keeps nothing across a restart)."""
-
-    def __init__(self, home: Path) -> None:
-        self.home, self.port = home, free_port()
-        self.proc: Proc | None = None
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.proc = broker_proc(self.home, self.port)
-        self.proc.start()
-        self.proc.wait_healthy()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.stop()
-            self.proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
 
 async def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:

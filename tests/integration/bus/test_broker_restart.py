@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,15 +24,8 @@ from shared.bus.log_probe import LogProbe
 from shared.bus.producer import EventProducer
 from shared.bus.topics import ensure_topics
 from shared.db import make_engine
-from tests.integration.bus.helpers import RestartableBroker, raw_records, wait_until
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[RestartableBroker]:
-    own = RestartableBroker(tmp_path)
-    own.start()
-    yield own
-    own.stop()
+from tests.conftest import RestartableBroker
+from tests.integration.bus.helpers import raw_records, wait_until
 
 
 @pytest.fixture
@@ -77,17 +69,18 @@ def stage(engine: Engine, key: str, n: int, first: int = 0) -> list[str]:
 
 
 async def test_acked_events_lost_in_a_broker_restart_are_replayed_and_applied_once(
-        broker: RestartableBroker, engine: Engine, uid: str) -> None:
+        restartable_broker: RestartableBroker, engine: Engine, uid: str) -> None:
     """`busy` lives through the restart with a handler mid-event; `idle` lives through it with
     nothing to do; `late` starts only after it (a service that was down): without the replay it
     would never see the events the old log had acknowledged."""
+    bootstrap = restartable_broker.bootstrap
     key = f"c-{uid}"
-    await ensure_topics(broker.bootstrap)
-    producer = EventProducer(broker.bootstrap)
+    await ensure_topics(bootstrap)
+    producer = EventProducer(bootstrap)
     await producer.start()
-    relay = outbox.OutboxRelay(engine, producer, bootstrap=broker.bootstrap, max_backoff_s=1.0, check_every_s=0.5)
+    relay = outbox.OutboxRelay(engine, producer, bootstrap=bootstrap, max_backoff_s=1.0, check_every_s=0.5)
     busy, idle, late = Applier(key, hold_at=4), Applier(key, hold_at=0), Applier(key, hold_at=0)
-    consumers = [EventConsumer(broker.bootstrap, [TOPIC], f"g-{name}-{uid}", applier, dlq=producer)
+    consumers = [EventConsumer(bootstrap, [TOPIC], f"g-{name}-{uid}", applier, dlq=producer)
                  for name, applier in (("busy", busy), ("idle", idle), ("late", late))]
     stop = asyncio.Event()
     tasks = [asyncio.create_task(relay.run(stop)), *(asyncio.create_task(c.serve(stop)) for c in consumers[:2])]
@@ -97,7 +90,7 @@ async def test_acked_events_lost_in_a_broker_restart_are_replayed_and_applied_on
         then = stage(engine, key, 3, first=3)  # acknowledged; the consumer is busy with the first of them
         await wait_until(lambda: outbox.pending_count(engine) == 0 and busy.holding and len(idle.applied) == 6, 60,
                          "the broker to acknowledge them, one handler to be busy and the other done")
-        broker.restart()  # empty: no topics, no events, no group offsets
+        restartable_broker.restart()  # empty: no topics, no events, no group offsets
         busy.gate.set()
         tasks.append(asyncio.create_task(consumers[2].serve(stop)))
 
@@ -106,7 +99,7 @@ async def test_acked_events_lost_in_a_broker_restart_are_replayed_and_applied_on
         await wait_until(lambda: late.applied == first + then, 90, "the late consumer to apply every event")
         await wait_until(lambda: busy.deliveries >= 12 and idle.deliveries >= 12, 90,
                          "the consumers that lived through the restart to read the new log from its start")
-        on_the_log = await raw_records(broker.bootstrap, TOPIC, lambda r: r.key == key.encode(), 6)
+        on_the_log = await raw_records(bootstrap, TOPIC, lambda r: r.key == key.encode(), 6)
         assert [decode(r.key, r.value, r.headers).id for r in on_the_log] == first + then  # same ids, in order
     finally:
         stop.set()
@@ -116,24 +109,25 @@ async def test_acked_events_lost_in_a_broker_restart_are_replayed_and_applied_on
         await producer.stop()
     assert busy.applied == idle.applied == late.applied == first + then  # each applied once, in order
     assert consumers[0].restarts >= 1 and late.deliveries == 6
-    async with EventProducer(broker.bootstrap) as producer:  # a relay started afresh finds nothing lost
+    async with EventProducer(bootstrap) as producer:  # a relay started afresh finds nothing lost
         assert await outbox.OutboxRelay(engine, producer).check_log() == 0
 
 
 async def test_a_restarted_log_that_others_filled_past_our_offsets_is_still_found_to_have_lost_ours(
-        broker: RestartableBroker, engine: Engine, uid: str) -> None:
+        restartable_broker: RestartableBroker, engine: Engine, uid: str) -> None:
     """After the restart another producer writes more to the partition than it held before: its
     end offset says nothing, the event id at our last offset does."""
+    bootstrap = restartable_broker.bootstrap
     key = f"c-{uid}"
-    await ensure_topics(broker.bootstrap)
-    async with EventProducer(broker.bootstrap) as producer:
+    await ensure_topics(bootstrap)
+    async with EventProducer(bootstrap) as producer:
         sent = stage(engine, key, 3)
         relay = outbox.OutboxRelay(engine, producer)
         assert await relay.relay_once() == 3
 
-    broker.restart()
-    await ensure_topics(broker.bootstrap)
-    async with EventProducer(broker.bootstrap) as other:  # same key, same partition
+    restartable_broker.restart()
+    await ensure_topics(bootstrap)
+    async with EventProducer(bootstrap) as other:  # same key, same partition
         await other.publish_many(new_event(ModelApproved(candidate_id=key, approver="other"), source="other")
                                  for _ in range(5))
         relay = outbox.OutboxRelay(engine, other)  # a relay started afresh: it remembers nothing
@@ -141,13 +135,14 @@ async def test_a_restarted_log_that_others_filled_past_our_offsets_is_still_foun
         assert await relay.relay_once() == 3
         assert await relay.check_log() == 0  # and now the log holds them
 
-    on_the_log = await raw_records(broker.bootstrap, TOPIC, lambda r: r.key == key.encode(), 8)
+    on_the_log = await raw_records(bootstrap, TOPIC, lambda r: r.key == key.encode(), 8)
     assert [decode(r.key, r.value, r.headers).id for r in on_the_log][5:] == sent
 
 
-async def test_the_log_probe_sees_every_topic_whatever_it_read_before(broker: RestartableBroker) -> None:
-    await ensure_topics(broker.bootstrap)
-    probe = LogProbe(broker.bootstrap)
+async def test_the_log_probe_sees_every_topic_whatever_it_read_before(restartable_broker: RestartableBroker) -> None:
+    bootstrap = restartable_broker.bootstrap
+    await ensure_topics(bootstrap)
+    probe = LogProbe(bootstrap)
     try:
         last = [TopicPartition(t.name, t.partitions - 1) for t in TOPICS]
         assert await probe.ids_at({last[0]: 0}) == {last[0]: None}  # an empty log holds nothing there
@@ -159,22 +154,23 @@ async def test_the_log_probe_sees_every_topic_whatever_it_read_before(broker: Re
 
 
 async def test_an_acknowledgement_below_one_already_seen_means_a_new_log(
-        broker: RestartableBroker, engine: Engine, uid: str) -> None:
+        restartable_broker: RestartableBroker, engine: Engine, uid: str) -> None:
     """The relay sends into the restarted broker before any check ran (someone re-created the
     topics): the offset it gets back is one it had already been given, so what it sent before
     is gone and is queued again."""
+    bootstrap = restartable_broker.bootstrap
     key = f"c-{uid}"
-    await ensure_topics(broker.bootstrap)
-    async with EventProducer(broker.bootstrap) as producer:
+    await ensure_topics(bootstrap)
+    async with EventProducer(bootstrap) as producer:
         relay = outbox.OutboxRelay(engine, producer)
         before = stage(engine, key, 3)
         assert await relay.relay_once() == 3
-        broker.restart()
-        await ensure_topics(broker.bootstrap)
+        restartable_broker.restart()
+        await ensure_topics(bootstrap)
         after = stage(engine, key, 1, first=3)
         assert await _once_reconnected(relay) == 1 and relay.replayed == 3
         assert await relay.relay_once() == 3
-    on_the_log = await raw_records(broker.bootstrap, TOPIC, lambda r: r.key == key.encode(), 4)
+    on_the_log = await raw_records(bootstrap, TOPIC, lambda r: r.key == key.encode(), 4)
     assert sorted(decode(r.key, r.value, r.headers).id for r in on_the_log) == sorted(after + before)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -19,16 +18,8 @@ from shared import outbox
 from shared.bus.codec import decode
 from shared.bus.producer import EventProducer
 from shared.bus.topics import ensure_topics
-from tests.integration.bus.helpers import RestartableBroker as Broker
+from tests.conftest import RestartableBroker
 from tests.integration.bus.helpers import wait_until
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[Broker]:
-    broker = Broker(tmp_path)
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 @pytest.fixture
@@ -60,15 +51,15 @@ async def arrivals(bootstrap: str, group: str, keys: set[str], expected: int, se
 
 
 async def test_event_written_while_broker_is_down_arrives_once_in_order(
-        own_broker: Broker, engine: Engine, uid: str) -> None:
-    await ensure_topics(own_broker.bootstrap)
-    producer = EventProducer(own_broker.bootstrap)
+        restartable_broker: RestartableBroker, engine: Engine, uid: str) -> None:
+    await ensure_topics(restartable_broker.bootstrap)
+    producer = EventProducer(restartable_broker.bootstrap)
     await producer.start()
-    relay = outbox.OutboxRelay(engine, producer, bootstrap=own_broker.bootstrap, max_backoff_s=1.0)
+    relay = outbox.OutboxRelay(engine, producer, bootstrap=restartable_broker.bootstrap, max_backoff_s=1.0)
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     try:
-        own_broker.stop()
+        restartable_broker.stop()
         events = [new_event(ModelApproved(candidate_id=f"c-{uid}", approver=f"a{i}"), source="test")
                   for i in range(3)]
         with Session(engine) as session:
@@ -78,9 +69,9 @@ async def test_event_written_while_broker_is_down_arrives_once_in_order(
         await wait_until(lambda: relay.failures >= 1, 40, "the relay to fail while the broker is down")
         assert outbox.pending_count(engine) == 3
 
-        own_broker.start()
+        restartable_broker.start()
         await wait_until(lambda: outbox.pending_count(engine) == 0, 40, "the relay to drain the outbox")
-        assert await arrivals(own_broker.bootstrap, f"t-{uid}", {f"c-{uid}"}, 3) == [e.id for e in events]
+        assert await arrivals(restartable_broker.bootstrap, f"t-{uid}", {f"c-{uid}"}, 3) == [e.id for e in events]
     finally:
         stop.set()
         await task

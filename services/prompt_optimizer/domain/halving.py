@@ -156,21 +156,22 @@ class Halving:
 
     async def run(self, variants: Sequence[ConfigVariant], items: Sequence[DatasetItem], sched: Schedule,
                   eta: int = 2) -> HalvingResult:
+        """Calls are interleaved (item by item across the surviving variants, batch by batch in the
+        load test), so a slow spell of a busy machine hits every variant alike, not one block."""
         arms = [Arm(v) for v in variants]
         alive, seen, stopped = list(arms), 0, "schedule complete"
         try:
             for rung, n in enumerate(sched.rung_items):
                 for arm in alive:
-                    await self._score(arm, items[seen:n])
                     arm.rung = rung
+                await self._score(alive, items[seen:n])
                 seen = n
                 self.on_rung(rung, alive)
                 if rung + 1 < len(sched.rung_items):
                     alive = self._keep(alive, sched.rung_arms[rung + 1])
-            for arm in alive:
-                await self._repeat(arm, items[:sched.stability_items], sched.repeats)
-            for arm in alive:
-                await self._load(arm, items, sched)
+            for r in range(1, sched.repeats):
+                await self._score(alive, items[:sched.stability_items], r)
+            await self._load(alive, items, sched)
         except BudgetExhausted as exc:
             stopped = f"budget: {exc.reason}"
         return HalvingResult(arms, sched, stopped)
@@ -184,26 +185,24 @@ class Halving:
             keep = ranked[:k - 1] + [default] if k > 1 else keep + [default]
         return keep
 
-    async def _score(self, arm: Arm, items: Sequence[DatasetItem], repeat: int = 0) -> None:
+    async def _score(self, arms: Sequence[Arm], items: Sequence[DatasetItem], repeat: int = 0) -> None:
         for item in items:
-            self.meter.before_eval()
-            obs = await self.measure(arm.variant, item, repeat)
-            self.meter.after_eval(obs.input_tokens + obs.output_tokens)
-            arm.record(item, obs, repeat=repeat > 0)
+            for arm in arms:
+                self.meter.before_eval()
+                obs = await self.measure(arm.variant, item, repeat)
+                self.meter.after_eval(obs.input_tokens + obs.output_tokens)
+                arm.record(item, obs, repeat=repeat > 0)
 
-    async def _repeat(self, arm: Arm, items: Sequence[DatasetItem], repeats: int) -> None:
-        for r in range(1, repeats):
-            await self._score(arm, items, r)
-
-    async def _load(self, arm: Arm, items: Sequence[DatasetItem], sched: Schedule) -> None:
-        """`load_calls` calls, `load_concurrency` at a time; only their latencies and tokens count."""
+    async def _load(self, arms: Sequence[Arm], items: Sequence[DatasetItem], sched: Schedule) -> None:
+        """`load_calls` calls per arm, `load_concurrency` at a time; only their latencies count."""
         calls = [items[i % len(items)] for i in range(sched.load_calls)]
         for start in range(0, len(calls), sched.load_concurrency):
             batch = calls[start:start + sched.load_concurrency]
-            for _ in batch:
-                self.meter.before_eval()
-            observed = await asyncio.gather(*(self.measure(arm.variant, item, 1_000 + start + k)
-                                              for k, item in enumerate(batch)))
-            for obs in observed:  # tokens stay with the calls whose latencies `latencies` holds (cost = tokens/s)
-                self.meter.after_eval(obs.input_tokens + obs.output_tokens)
-                arm.load_latencies.append(obs.latency_ms)
+            for arm in arms:
+                for _ in batch:
+                    self.meter.before_eval()
+                observed = await asyncio.gather(*(self.measure(arm.variant, item, 1_000 + start + k)
+                                                  for k, item in enumerate(batch)))
+                for obs in observed:  # tokens stay with the calls whose latencies `latencies` holds (cost = tokens/s)
+                    self.meter.after_eval(obs.input_tokens + obs.output_tokens)
+                    arm.load_latencies.append(obs.latency_ms)

@@ -8,7 +8,8 @@ Kills, in pipeline order:
 - registry: right after the dev evaluation's result, before it applies the next stage move;
 - loadtester: with load-test requests in flight;
 - prompt_optimizer: with its search's model calls in flight;
-- deployer, gateway, monitor: during the canary, under live traffic.
+- deployer: during the canary's first step, with the candidate's live traffic held;
+- gateway, monitor: during the canary, under live traffic.
 """
 
 from __future__ import annotations
@@ -67,12 +68,17 @@ def test_every_service_killed_mid_iteration_and_the_iteration_completes_once(
         derived = it.derived_id()
         it.wait_stage(challenger, "retired")
         it.wait_stage(derived, "awaiting_approval", timeout_s=400)
+        # deployer: the canary's first step is live and its traffic reaches the candidate, whose
+        # answers are held, so the step cannot have decided yet; SIGKILL. Then the gateway (under
+        # that traffic) and the monitor (with windows open).
+        held = model.count("base") + 3
+        model.hold("base", after=held)
         it.approve(derived)
         traffic = it.start_traffic()
         try:
-            # the canary's first step is live: kill the deployer, the gateway and the monitor
             log.wait_for(CanaryStepChanged, lambda d: d.candidate_id == derived)
-            for part in ("deployer", "gateway", "monitor"):
+            _crash_while_calling(stack, model, "deployer", "base", held)
+            for part in ("gateway", "monitor"):
                 stack.crash(part)
             it.wait_stage(derived, "production", timeout_s=400)
         finally:

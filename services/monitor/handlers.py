@@ -105,9 +105,12 @@ class Monitor:
             await self._closed(closed, None)
 
     async def restore(self) -> int:
-        """After a crash: rebuild the open windows from the journal (their events' offsets were
-        committed, so they are not delivered again); returns how many records came back."""
+        """After a crash: rebuild the alarm counters and the open windows from the journal (their
+        events' offsets were committed, so they are not delivered again); returns how many
+        records came back."""
         entries = self.deps.store.journaled()
+        for route, candidate_id, state in self.deps.store.load_alarms():
+            self._hysteresis[WindowKey(route, candidate_id)] = Hysteresis.restored(self.cfg.hysteresis, state)
         async with self._lock:
             closed: list[Window] = []
             for entry in entries:
@@ -205,7 +208,9 @@ class Monitor:
         if breaches:
             log.info("window %s %s breached: %s", window.key.slug(), window.window_id,
                      ", ".join(b.describe() for b in breaches))
-        if hysteresis.step(bool(breaches)):
+        fire = hysteresis.step(bool(breaches))
+        self.deps.store.save_alarms([(k.route, k.candidate_id, h.state()) for k, h in self._hysteresis.items()])
+        if fire:
             await self._fire(window, merge_breaches(recent), self._last_drift.get(window.key), ref, cause)
             recent.clear()
 

@@ -1,7 +1,8 @@
 """Files under $CHALLENGER_HOME/monitor/: reference windows per route, the log of closed
 windows (from which an operator can pick a reference period), and the journal of what the
 open windows hold (so a monitor killed mid-window rebuilds them instead of losing them: their
-events' offsets are already committed)."""
+events' offsets are already committed), and the alarm counters (so a restart neither forgets
+breaches under way nor fires again inside a cool-down)."""
 
 from __future__ import annotations
 
@@ -90,3 +91,23 @@ class MonitorStore:
             except (ValueError, TypeError):
                 continue
         return out
+
+    @property
+    def alarms_path(self) -> Path:
+        return self.root / "alarms.json"
+
+    def save_alarms(self, states: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Each (route, candidate) window stream's alarm counters: recent breaches, cool-down."""
+        self.alarms_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.alarms_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(states))
+        tmp.replace(self.alarms_path)
+
+    def load_alarms(self) -> list[tuple[str, str, dict[str, Any]]]:
+        if not self.alarms_path.exists():
+            return []
+        try:
+            saved = json.loads(self.alarms_path.read_text())
+            return [(str(route), str(cid), dict(state)) for route, cid, state in saved]
+        except (ValueError, TypeError):
+            return []

@@ -7,6 +7,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -93,6 +94,17 @@ class Hysteresis:
         self.cfg = cfg
         self._recent: deque[bool] = deque(maxlen=cfg.m)
         self._quiet = 0
+
+    def state(self) -> dict[str, Any]:
+        """What a restarted monitor needs to go on counting (and to keep its cool-down)."""
+        return {"recent": list(self._recent), "quiet": self._quiet}
+
+    @classmethod
+    def restored(cls, cfg: HysteresisConfig, state: dict[str, Any]) -> Hysteresis:
+        h = cls(cfg)
+        h._recent.extend(bool(b) for b in state.get("recent", []))
+        h._quiet = int(state.get("quiet", 0))
+        return h
 
     def step(self, breached: bool) -> bool:
         self._recent.append(breached)

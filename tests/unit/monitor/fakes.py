@@ -17,6 +17,7 @@ class MemoryStore:
         self.references: dict[str, list[Record]] = {}
         self.windows: list[Window] = []
         self.journal_entries: list[dict[str, Any]] = []
+        self.alarms: list[tuple[str, str, dict[str, Any]]] = []
 
     def load_reference(self, route: str) -> list[Record]:
         return list(self.references.get(route, []))
@@ -37,6 +38,12 @@ class MemoryStore:
 
     def journaled(self) -> list[dict[str, Any]]:
         return list(self.journal_entries)
+
+    def save_alarms(self, states: list[tuple[str, str, dict[str, Any]]]) -> None:
+        self.alarms = list(states)
+
+    def load_alarms(self) -> list[tuple[str, str, dict[str, Any]]]:
+        return list(self.alarms)
 
 
 class Published(list[Envelope[Any]]):

@@ -23,3 +23,20 @@ async def test_a_restarted_monitor_has_the_same_open_windows_and_closes_them_the
     rest = stream(2 * WINDOW, shift_at=None)[WINDOW + WINDOW // 2:]
     await feed(after, rest)
     assert [len(w.records) for w in store.windows] == [WINDOW, WINDOW]
+
+
+async def test_a_restart_mid_stream_fires_the_same_alarms_as_no_restart() -> None:
+    """Alarm counters survive too: a breach under way still counts, and a cool-down holds."""
+    events = stream(12 * WINDOW, shift_at=6 * WINDOW)
+    control = Published()
+    await feed(monitor(control), events)
+
+    store, published = MemoryStore(), Published()
+    a, b = 7 * WINDOW + 3, 9 * WINDOW + 5  # killed twice: with an alarm under way, then in its cool-down
+    for segment in (events[:a], events[a:b], events[b:]):
+        restarted = monitor(published, store)
+        await restarted.restore()
+        await feed(restarted, segment)
+
+    fired = [e.data.rules for e in published.of_type("degradation.detected")]
+    assert fired == [e.data.rules for e in control.of_type("degradation.detected")] and fired

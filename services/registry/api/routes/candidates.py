@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, Field
 
 from schemas.candidate import CandidateSpec
@@ -69,7 +69,7 @@ def import_champion(session: SessionDep, user: CurrentUser,
 
 @router.get("", response_model=list[CandidatePublic])
 def list_candidates(session: SessionDep, stage: str | None = None, task: str | None = None,
-                    tag: str | None = None, limit: int = 200) -> list[Candidate]:
+                    tag: str | None = None, limit: int = Query(200, ge=1, le=10_000)) -> list[Candidate]:
     return handlers.list_candidates(session=session, stage=stage, task=task, tag=tag, limit=limit)
 
 

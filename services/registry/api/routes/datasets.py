@@ -46,7 +46,7 @@ def get_dataset(session: SessionDep, dataset_id: str) -> Dataset:
 
 
 @router.get("/{dataset_id}/items")
-def get_items(session: SessionDep, dataset_id: str, limit: int = Query(1000, ge=1)) -> list[dict[str, Any]]:
+def get_items(session: SessionDep, dataset_id: str, limit: int = Query(1000, ge=1, le=100_000)) -> list[dict[str, Any]]:
     return catalog.dataset_items(get_or_404(session, Dataset, dataset_id, "dataset"))[:limit]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -28,7 +28,7 @@ class ChosenIn(BaseModel):
 
 @router.get("/samples", response_model=list[CapturedSample])
 def samples(session: SessionDep, candidate_id: str | None = None, route: str | None = None,
-            degradation_id: str | None = None, limit: int = 500) -> list[Any]:
+            degradation_id: str | None = None, limit: int = Query(500, ge=1, le=10_000)) -> list[Any]:
     return list_samples(session=session, candidate_id=candidate_id, route=route, degradation_id=degradation_id,
                         limit=limit)
 

@@ -17,10 +17,10 @@ Kafka, and the gateway stops trying the primary. LiteLLM falls back with its rou
 What counts, per client request:
   * ok: 200, every token, `data: [DONE]`;
   * interrupted: 200, and the stream ended with an SSE `error` event because its upstream
-    died after the first byte had reached the client. The gateway retries transparently only
-    before the first byte; after it, replaying would duplicate text the client already has,
-    so it tells the client in the stream (OpenAI's `{"error": ...}` event) and closes the
-    response properly. Reported separately, not as failed;
+    died after the answer had started. The gateway retries transparently only before the
+    first token (role-only chunks are held back until then); after it, a replay would
+    contradict text the client already has, so it tells the client in the stream (OpenAI's
+    `{"error": ...}` event) and closes the response properly. Reported apart, not as failed;
   * failed: anything else: an error status, a refused or reset connection, a response cut
     off without a word.
 Phases are by request start: before the failure, during (the first `--during` s after it),

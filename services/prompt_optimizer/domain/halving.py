@@ -39,13 +39,17 @@ Measure = Callable[[ConfigVariant, DatasetItem, int], Awaitable[Obs]]
 @dataclass
 class Arm:
     variant: ConfigVariant
-    scores: list[float] = field(default_factory=list)
+    item_scores: dict[str, float] = field(default_factory=dict)  # item id -> score, first runs only
     latencies: list[float] = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
     answers: dict[str, list[str]] = field(default_factory=dict)
     load_latencies: list[float] = field(default_factory=list)
     rung: int = -1
+
+    @property
+    def scores(self) -> list[float]:
+        return list(self.item_scores.values())
 
     @property
     def accuracy(self) -> float:
@@ -73,7 +77,7 @@ class Arm:
 
     def record(self, item: DatasetItem, obs: Obs, *, repeat: bool) -> None:
         if not repeat:
-            self.scores.append(obs.score)
+            self.item_scores[item.id] = obs.score
         self.latencies.append(obs.latency_ms)
         self.answers.setdefault(item.id, []).append(obs.answer)
         self.input_tokens += obs.input_tokens
@@ -153,6 +157,7 @@ class Halving:
     measure: Measure
     meter: BudgetMeter
     on_rung: Callable[[int, list[Arm]], None] = lambda _r, _a: None
+    _forward: bool = field(default=False, init=False)
 
     async def run(self, variants: Sequence[ConfigVariant], items: Sequence[DatasetItem], sched: Schedule,
                   eta: int = 2) -> HalvingResult:
@@ -186,19 +191,29 @@ class Halving:
         return keep
 
     async def _score(self, arms: Sequence[Arm], items: Sequence[DatasetItem], repeat: int = 0) -> None:
-        for item in items:
-            for arm in arms:
+        """Every arm on every item, in a diagonal order: in round o arm j takes item (o + j + repeat)
+        mod n, and each round runs the arms the other way round from the last. Each arm's calls are
+        spread over the whole rung, and no two consecutive calls send the same prompt (an engine's
+        prompt cache would make the second one look fast and cheap)."""
+        n = len(items)
+        for o in range(n):
+            order = list(enumerate(arms))
+            self._forward = not self._forward
+            for j, arm in order if self._forward else reversed(order):
+                item = items[(o + j + repeat) % n]
                 self.meter.before_eval()
                 obs = await self.measure(arm.variant, item, repeat)
                 self.meter.after_eval(obs.input_tokens + obs.output_tokens)
                 arm.record(item, obs, repeat=repeat > 0)
 
     async def _load(self, arms: Sequence[Arm], items: Sequence[DatasetItem], sched: Schedule) -> None:
-        """`load_calls` calls per arm, `load_concurrency` at a time; only their latencies count."""
-        calls = [items[i % len(items)] for i in range(sched.load_calls)]
-        for start in range(0, len(calls), sched.load_concurrency):
-            batch = calls[start:start + sched.load_concurrency]
-            for arm in arms:
+        """`load_calls` calls per arm, `load_concurrency` at a time, batch by batch across the arms
+        (each arm shifted by one item, so no batch repeats the prompts of the one before); only
+        their latencies count."""
+        for start in range(0, sched.load_calls, sched.load_concurrency):
+            size = min(sched.load_concurrency, sched.load_calls - start)
+            for j, arm in enumerate(arms):
+                batch = [items[(start + k + j) % len(items)] for k in range(size)]
                 for _ in batch:
                     self.meter.before_eval()
                 observed = await asyncio.gather(*(self.measure(arm.variant, item, 1_000 + start + k)

@@ -68,9 +68,9 @@ def recommend(result: HalvingResult, summaries: list[Summary], *, tolerance: flo
     if chosen.arm is default.arm:
         return Recommendation(chosen, None, f"policy: {policy}. The default config is the recommendation: "
                                             f"no variant as stable is cheaper within tolerance or more accurate.")
-    n = min(len(chosen.arm.scores), len(default.arm.scores))
-    cmp = compare(chosen.arm.scores[:n], default.arm.scores[:n],
-                  binary=all(v in (0.0, 1.0) for v in chosen.arm.scores[:n] + default.arm.scores[:n]), alpha=alpha)
+    same = [i for i in chosen.arm.item_scores if i in default.arm.item_scores]  # paired: the same items
+    mine, theirs = [chosen.arm.item_scores[i] for i in same], [default.arm.item_scores[i] for i in same]
+    cmp = compare(mine, theirs, binary=all(v in (0.0, 1.0) for v in mine + theirs), alpha=alpha)
     verdict = {"better": "significantly MORE accurate than", "worse": "significantly LESS accurate than",
                "no_significant_difference": "not significantly different in accuracy from"}[cmp.verdict]
     return Recommendation(chosen, cmp, (

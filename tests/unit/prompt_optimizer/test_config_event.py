@@ -109,3 +109,26 @@ async def test_a_cheaper_but_less_stable_config_is_not_recommended() -> None:
                                meter(400))
     assert hot.recommendation.chosen.arm.variant.is_default
     assert "no less stable than the default" in hot.recommendation.reason
+
+
+class Recorder(ScriptedModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[tuple[str, str, int]] = []
+
+    async def __call__(self, v: ConfigVariant, item: DatasetItem, repeat: int) -> Obs:
+        self.order.append((v.id, item.id, repeat))
+        return await super().__call__(v, item, repeat)
+
+
+async def test_calls_are_interleaved_and_never_repeat_a_prompt_back_to_back() -> None:
+    model = Recorder()
+    out = await search_configs(BASE, SPACE, items(100), model, meter(400))
+    scored = [(v, i) for v, i, r in model.order if r < 1_000]  # rungs and stability repeats
+    assert all(a[1] != b[1] for a, b in zip(scored, scored[1:], strict=False))  # an engine cache gets no free hit
+    first_rung = out.halving.schedule.rung_items[0]
+    assert [v for v, _ in scored[:13]] == [a.variant.id for a in out.halving.arms]  # round 0: every arm once
+    for arm in out.halving.arms:  # each arm saw each item of its rungs once, paired by item id
+        assert len(arm.item_scores) == len(arm.scores) >= first_rung
+    default = out.halving.default
+    assert set(out.recommendation.chosen.arm.item_scores) <= set(default.item_scores)

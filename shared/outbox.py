@@ -149,7 +149,6 @@ class OutboxRelay:
         self._retention = timedelta(seconds=retention_s)
         self._check_every_s = check_every_s
         self._postgres = engine.dialect.name == "postgresql"
-        self._last_ack: dict[TopicPartition, int] = {}  # highest offset acknowledged, this process
         self._intact: dict[TopicPartition, tuple[int, int]] = {}  # (end, offset) found intact last check
         self._checked_at = float("-inf")
         self.published = 0
@@ -224,12 +223,16 @@ class OutboxRelay:
 
         The end offset is only a hint (Tansu reports the last batch's first offset + 1), so the
         log is asked what it holds at the last row's offset, and if it ends before that, at
-        the offset of the latest row below its end."""
+        the offset of the latest row below its end. A topic the broker does not have is
+        created first: Tansu acknowledges writes to a topic it does not list, and they vanish."""
         lasts = self._last_sent(session)
         if not lasts:
             return {}
         async with LogProbe(self._bootstrap) as probe:
             ends = await probe.end_offsets(list(lasts))
+            if None in ends.values():  # a restarted broker: Tansu takes writes to a topic it does not
+                await ensure_topics(self._bootstrap)  # list, so re-create the topics before sending again
+                ends = await probe.end_offsets(list(lasts))
             ask = {tp: last.offset for tp, last in lasts.items()
                    if ends[tp] and self._intact.get(tp) != (ends[tp], last.offset)}
             at_last = await probe.ids_at(ask)
@@ -243,7 +246,6 @@ class OutboxRelay:
             if start is None:
                 if seen == last.event_id:
                     self._intact[tp] = (ends[tp], last.offset)  # type: ignore[assignment]
-                    self._last_ack[tp] = max(self._last_ack.get(tp, -1), last.offset)
             else:
                 lost[tp] = (start, last)
                 log.warning("outbox relay: %s[%d] lost what it acknowledged from offset %d (end offset %s, "
@@ -267,19 +269,22 @@ class OutboxRelay:
                                                  {"k": _RELAY_LOCK_ID}).scalar())
 
     def _requeue_regressed(self, session: Session, sent: list[OutboxEvent]) -> int:
-        """An acknowledgement at or below an offset already acknowledged on that partition: the
-        broker started a new log, so every row sent there before this batch is gone."""
+        """An acknowledgement at or below the offset of the row sent before it on that partition
+        (by this relay or another one on the same table): the broker started a new log, so every
+        row sent there before this batch is gone."""
         requeued = 0
         first: dict[TopicPartition, OutboxEvent] = {}
         for row in sent:
             first.setdefault(TopicPartition(row.topic, row.acked_partition), row)  # type: ignore[arg-type]
         for tp, row in first.items():
-            if row.acked_offset is not None and row.acked_offset <= self._last_ack.get(tp, -1):
+            before = session.exec(select(OutboxEvent.acked_offset).where(
+                col(OutboxEvent.topic) == tp.topic, col(OutboxEvent.acked_partition) == tp.partition,
+                col(OutboxEvent.seq) < row.seq, col(OutboxEvent.acked_offset).is_not(None))
+                .order_by(col(OutboxEvent.seq).desc()).limit(1)).first()
+            if before is not None and row.acked_offset <= before:  # type: ignore[operator]
                 log.warning("outbox relay: %s[%d] acknowledged offset %d after %d: a new log",
-                            tp.topic, tp.partition, row.acked_offset, self._last_ack[tp])
+                            tp.topic, tp.partition, row.acked_offset, before)
                 requeued += self._requeue(session, tp, 0, row.seq - 1)  # type: ignore[operator]
-        for row in sent:
-            self._last_ack[TopicPartition(row.topic, row.acked_partition)] = row.acked_offset  # type: ignore[arg-type,assignment]
         return requeued
 
     def _requeue(self, session: Session, tp: TopicPartition, from_offset: int, up_to_seq: int) -> int:
@@ -290,7 +295,6 @@ class OutboxRelay:
                               .values(published_at=None, acked_partition=None, acked_offset=None))
         count = int(result.rowcount or 0)
         self._intact.pop(tp, None)
-        self._last_ack.pop(tp, None)
         if count:
             log.warning("outbox relay: sending %d event(s) of %s[%d] again", count, tp.topic, tp.partition)
         return count

@@ -181,3 +181,39 @@ async def _once_reconnected(relay: outbox.OutboxRelay, attempts: int = 40) -> in
             return await relay.relay_once()
         await asyncio.sleep(0.5)
     return await relay.relay_once()
+
+
+async def test_two_relays_on_one_postgresql_outbox_send_what_was_lost_once(
+        restartable_broker: RestartableBroker, pg_url: str, uid: str) -> None:
+    """The registry and the deployer share one database (DATABASE_URL), so two relays serve one
+    outbox: whichever checks first queues the lost rows again; neither sends them twice."""
+    bootstrap = restartable_broker.bootstrap
+    engine = make_engine(pg_url)
+    SQLModel.metadata.create_all(engine, tables=[outbox.OutboxEvent.__table__])  # type: ignore[attr-defined]
+    key = f"c-{uid}"
+    await ensure_topics(bootstrap)
+    producers = [EventProducer(bootstrap) for _ in range(2)]
+    relays = [outbox.OutboxRelay(engine, p, batch_size=1, idle_s=0.05, max_backoff_s=0.5, check_every_s=0.3)
+              for p in producers]
+    stop = asyncio.Event()
+    for producer in producers:
+        await producer.start()
+    tasks = [asyncio.create_task(relay.run(stop)) for relay in relays]
+    try:
+        sent = stage(engine, key, 6)
+        await wait_until(lambda: outbox.pending_count(engine) == 0, 60, "the relays to send")
+        await asyncio.sleep(1.0)  # both relays check the intact log at least once
+        restartable_broker.restart()
+        await wait_until(lambda: sum(r.replayed for r in relays) >= 6, 90, "a relay to queue the lost rows again")
+        more = stage(engine, key, 4, first=6)
+        await wait_until(lambda: outbox.pending_count(engine) == 0, 90, "the relays to send again")
+        await asyncio.sleep(3.0)  # time for a wrong second replay to show
+        on_the_log = await raw_records(bootstrap, TOPIC, lambda r: r.key == key.encode(), 20, timeout=10)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for producer in producers:
+            await producer.stop()
+        engine.dispose()
+    assert sorted(decode(r.key, r.value, r.headers).id for r in on_the_log) == sorted(sent + more)
+    assert sum(r.replayed for r in relays) == 6

@@ -223,15 +223,16 @@ class OutboxRelay:
 
         The end offset is only a hint (Tansu reports the last batch's first offset + 1), so the
         log is asked what it holds at the last row's offset, and if it ends before that, at
-        the offset of the latest row below its end. A topic the broker does not have is
-        created first: Tansu acknowledges writes to a topic it does not list, and they vanish."""
+        the offset of the latest row below its end. A topic the broker does not list is created
+        first: Tansu acknowledges writes to a topic it does not list (a producer with metadata
+        from before the restart), so re-sending into it would be "lost" again at every check."""
         lasts = self._last_sent(session)
         if not lasts:
             return {}
         async with LogProbe(self._bootstrap) as probe:
             ends = await probe.end_offsets(list(lasts))
-            if None in ends.values():  # a restarted broker: Tansu takes writes to a topic it does not
-                await ensure_topics(self._bootstrap)  # list, so re-create the topics before sending again
+            if None in ends.values():  # a restarted broker: create the topics before sending again
+                await ensure_topics(self._bootstrap)
                 ends = await probe.end_offsets(list(lasts))
             ask = {tp: last.offset for tp, last in lasts.items()
                    if ends[tp] and self._intact.get(tp) != (ends[tp], last.offset)}

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from schemas import DLQ_TOPIC, Envelope
@@ -106,8 +107,9 @@ class EventConsumer:
                 raise
             except Exception as exc:
                 self.restarts += 1
-                log.warning("consumer %s stopped (%s: %s); starting again in %.1fs",
-                            self.group_id, type(exc).__name__, exc, restart_delay_s)
+                log.warning("consumer %s stopped (%s: %s); starting again in %.1fs",  # a bug gets its traceback
+                            self.group_id, type(exc).__name__, exc, restart_delay_s,
+                            exc_info=not isinstance(exc, KafkaError))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=restart_delay_s)
             finally:

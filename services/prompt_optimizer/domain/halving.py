@@ -40,6 +40,7 @@ Measure = Callable[[ConfigVariant, DatasetItem, int], Awaitable[Obs]]
 class Arm:
     variant: ConfigVariant
     item_scores: dict[str, float] = field(default_factory=dict)  # item id -> score, first runs only
+    item_calls: dict[str, Obs] = field(default_factory=dict)  # item id -> that first call (its cost, paired)
     latencies: list[float] = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
@@ -78,6 +79,7 @@ class Arm:
     def record(self, item: DatasetItem, obs: Obs, *, repeat: bool) -> None:
         if not repeat:
             self.item_scores[item.id] = obs.score
+            self.item_calls[item.id] = obs
         self.latencies.append(obs.latency_ms)
         self.answers.setdefault(item.id, []).append(obs.answer)
         self.input_tokens += obs.input_tokens

@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.prompt_optimizer.domain.halving import Arm, HalvingResult
+from services.prompt_optimizer.domain.halving import Arm, HalvingResult, Obs
 from shared.pareto import Objective, pareto_front
 from shared.stats.paired import Comparison, compare, paired_bootstrap_ci
 
 POLICY = ("the cheapest finalist within {tol:g} point(s) of the best finalist accuracy and no less stable than the "
-          "default (within {tol:g} point(s)); ties by p95 latency")
+          "default (within {tol:g} point(s)), ties by p95 latency; it replaces the default only with a significant "
+          "gain in accuracy or in per-call cost on the same items")
 
 # $ per 1M tokens of an arm, or None when the candidate declares no cost model.
 CostOf = Callable[[Arm], float | None]
@@ -57,8 +58,8 @@ class Recommendation:
     reason: str
 
 
-def recommend(result: HalvingResult, summaries: list[Summary], *, tolerance: float = 0.01,
-              alpha: float = 0.05) -> Recommendation:
+def recommend(result: HalvingResult, summaries: list[Summary], call_cost: Callable[[Obs], float], *,
+              tolerance: float = 0.01, alpha: float = 0.05) -> Recommendation:
     finalists = [s for s in summaries if s.finalist]
     best = max(s.accuracy for s in finalists)
     default = next(s for s in summaries if s.arm.variant.is_default)
@@ -71,13 +72,21 @@ def recommend(result: HalvingResult, summaries: list[Summary], *, tolerance: flo
     same = [i for i in chosen.arm.item_scores if i in default.arm.item_scores]  # paired: the same items
     mine, theirs = [chosen.arm.item_scores[i] for i in same], [default.arm.item_scores[i] for i in same]
     cmp = compare(mine, theirs, binary=all(v in (0.0, 1.0) for v in mine + theirs), alpha=alpha)
+    costs = compare([call_cost(default.arm.item_calls[i]) for i in same],
+                    [call_cost(chosen.arm.item_calls[i]) for i in same], binary=False, alpha=alpha)
+    v = chosen.arm.variant
     verdict = {"better": "significantly MORE accurate than", "worse": "significantly LESS accurate than",
                "no_significant_difference": "not significantly different in accuracy from"}[cmp.verdict]
-    return Recommendation(chosen, cmp, (
-        f"policy: {policy}. Recommended {chosen.arm.variant.id} ({chosen.arm.variant.label()}): accuracy "
-        f"{cmp.candidate_mean:.3f} vs default {cmp.champion_mean:.3f} on the same {cmp.n} items, "
-        f"{cmp.test} p={cmp.p_value:.4g}: {verdict} the default; cost {chosen.cost:.4g} vs {default.cost:.4g}, "
-        f"p95 {chosen.p95_ms:.0f} ms vs {default.p95_ms:.0f} ms."))
+    accuracy = (f"accuracy {cmp.candidate_mean:.3f} vs default {cmp.champion_mean:.3f} on the same {cmp.n} items, "
+                f"{cmp.test} p={cmp.p_value:.4g}: {verdict} the default")
+    cheaper = "significantly" if costs.verdict == "better" else "NOT significantly"
+    cost = (f"cost {chosen.cost:.4g} vs {default.cost:.4g} ({cheaper} lower per call, paired permutation "
+            f"p={costs.p_value:.4g}), p95 {chosen.p95_ms:.0f} ms vs {default.p95_ms:.0f} ms")
+    if cmp.verdict == "better" or (costs.verdict == "better" and cmp.verdict != "worse"):
+        return Recommendation(chosen, cmp, f"policy: {policy}. Recommended {v.id} ({v.label()}): {accuracy}; {cost}.")
+    return Recommendation(default, cmp, (
+        f"policy: {policy}. The default config stays: the cheapest eligible finalist {v.id} ({v.label()}) gains "
+        f"nothing significant: {accuracy}; {cost}."))
 
 
 def _as_stable(s: Summary, default: Summary, tolerance: float) -> bool:

@@ -3,10 +3,12 @@ figures and marks; the recommendation is one of them."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 
+from schemas.candidate import GpuCost
 from schemas.events.prompts import ConfigSearchCompleted, ConfigSearchRequested, SearchSpace
 from schemas.task import DatasetItem, TaskSpec
 from services.prompt_optimizer.config_runner import to_event
@@ -132,3 +134,26 @@ async def test_calls_are_interleaved_and_never_repeat_a_prompt_back_to_back() ->
         assert len(arm.item_scores) == len(arm.scores) >= first_rung
     default = out.halving.default
     assert set(out.recommendation.chosen.arm.item_scores) <= set(default.item_scores)
+
+
+class SameCallsNoisyClock(ScriptedModel):
+    """Every variant makes the same call (same answer, same tokens); the latency is noise, the
+    default's a little slower on average (10 ms in 100-400 ms)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rng = random.Random(3)
+
+    async def __call__(self, v: ConfigVariant, item: DatasetItem, repeat: int) -> Obs:
+        self.calls += 1
+        right = int(item.id.split("-")[1]) % 4 != 0
+        slower = 10.0 if v.is_default else 0.0
+        return Obs(float(right), str(right), self.rng.uniform(100, 400) + slower, input_tokens=50, output_tokens=1)
+
+
+async def test_a_cost_edge_inside_the_noise_does_not_replace_the_default() -> None:
+    gpu = BASE.model_copy(update={"cost": GpuCost(gpu_hourly_usd=0.35)})
+    out = await search_configs(gpu, {"max_tokens": [2, 16, 32]}, items(60), SameCallsNoisyClock(), meter(400))
+    assert out.recommendation.chosen.arm.variant.is_default
+    assert "The default config stays" in out.recommendation.reason
+    assert "NOT significantly lower per call" in out.recommendation.reason

@@ -8,7 +8,7 @@ export CHALLENGER_HOME ?= $(CURDIR)/.challenger
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .PHONY: help venv install run up down status test test-unit test-integration test-e2e test-faults \
-        schemas schemas-check lint lock bench-backbone bench-eval bench-load bench-gateway bench-fallback bench-monitor bench-canary clean
+        schemas schemas-check lint lock bench-backbone bench-eval bench-load bench-gateway bench-fallback bench-outbox bench-monitor bench-canary clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -73,6 +73,9 @@ bench-gateway: $(STAMP) ## gateway added latency and req/s vs LiteLLM
 
 bench-fallback: $(STAMP) ## 200 concurrent streams while the primary dies and the route falls back, vs LiteLLM
 	$(BIN)/python -m benchmarks.gateway_fallback
+
+bench-outbox: $(STAMP) ## outbox log check: cost when nothing was lost, time to re-send after a broker restart
+	$(BIN)/python -m benchmarks.outbox_check 1000 20000
 
 bench-monitor: $(STAMP) ## monitor ingest rate, time to fallback, drift overhead vs Evidently
 	$(BIN)/python -m benchmarks.monitor

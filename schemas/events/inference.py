@@ -10,6 +10,9 @@ from schemas.envelope import EventData
 
 TOPIC = "challenger.inference"
 
+# Why a request was sent, as its sender declares it; a closed set, so no free text gets in.
+Purpose = Literal["eval", "stability", "e2e", "redteam"]
+
 
 class InferenceLogged(EventData):
     event_type: ClassVar[str] = "io.challenger.inference.logged"
@@ -31,6 +34,10 @@ class InferenceLogged(EventData):
     ttft_ms: float | None = None
     guardrail_hits: list[str] = Field(default_factory=list)
     cached: bool = False
+    purpose: Purpose | None = Field(
+        None, description="why the request was sent, as its sender declared it (the evaluator's header "
+                          "x-challenger-purpose): eval, stability, e2e or redteam; null for ordinary traffic "
+                          "or an unknown value. The monitor keeps redteam requests out of a route's reference.")
 
 
 class FeedbackReceived(EventData):

@@ -7,15 +7,25 @@ import asyncio
 import contextlib
 import logging
 import random
+from typing import get_args
 
 from schemas import new_event
-from schemas.events.inference import InferenceLogged
+from schemas.events.inference import InferenceLogged, Purpose
 from services.gateway import metrics
 from shared.bus.producer import EventProducer
 
 log = logging.getLogger(__name__)
 
 SOURCE = "challenger/gateway"
+PURPOSE_HEADER = "x-challenger-purpose"
+PURPOSES: frozenset[str] = frozenset(get_args(Purpose))
+
+
+def purpose_of(headers: dict[str, str]) -> Purpose | None:
+    """The request's declared purpose (the evaluator sends it) when it is one of `PURPOSES`;
+    anything else is None, so a client cannot put free text into the log."""
+    value = headers.get(PURPOSE_HEADER, "").strip().lower()
+    return value if value in PURPOSES else None  # type: ignore[return-value]
 
 
 class InferenceLog:

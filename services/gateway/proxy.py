@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.events.deployments import RouteTarget
-from schemas.events.inference import InferenceLogged
+from schemas.events.inference import InferenceLogged, Purpose
 from services.gateway import metrics
 from services.gateway.auth import ApiKeys
 from services.gateway.cache import CacheUnavailable, ResponseCache
@@ -32,7 +32,7 @@ from services.gateway.domain.guardrails import (
     redact_pii,
 )
 from services.gateway.domain.routing import CompiledRoute, attempt_order, pick_target
-from services.gateway.inference_log import InferenceLog
+from services.gateway.inference_log import InferenceLog, purpose_of
 from services.gateway.replies import Reply, error_reply, json_reply, meta_headers
 from services.gateway.route_store import RouteStore
 from services.gateway.spans import finish_span, inject_traceparent, start_request_span
@@ -56,6 +56,7 @@ class Call:
     span: Any
     input_hits: list[str] = field(default_factory=list)
     upstream_headers: dict[str, str] = field(default_factory=dict)
+    purpose: Purpose | None = None  # x-challenger-purpose, logged (not forwarded upstream)
 
     @property
     def table(self) -> Any:
@@ -116,7 +117,7 @@ class Gateway:
             return error_reply(404, f"unknown route {body['model']!r}; known routes: {sorted(routes)}",
                                "route_not_found", request_id, routes=sorted(routes))
         span = start_request_span(kind, body, headers, request_id)
-        call = Call(request_id, kind, route, body, time.perf_counter(), span)
+        call = Call(request_id, kind, route, body, time.perf_counter(), span, purpose=purpose_of(headers))
         call.upstream_headers["x-request-id"] = request_id
         inject_traceparent(span, call.upstream_headers)
         self._remember(request_id, route.name)
@@ -357,7 +358,8 @@ class Gateway:
             prompt=ob.prompt_text(ob.request_texts(call.kind, call.body)), response=text, status=status,  # type: ignore[arg-type]
             error=error, input_tokens=usage[0], output_tokens=usage[1],
             latency_ms=latency_ms if latency_ms is not None else (time.perf_counter() - call.started) * 1000,
-            ttft_ms=ttft * 1000 if ttft is not None else None, guardrail_hits=hits or [], cached=cached))
+            ttft_ms=ttft * 1000 if ttft is not None else None, guardrail_hits=hits or [], cached=cached,
+            purpose=call.purpose))
 
     # ---- housekeeping -----------------------------------------------------------------
     def _remember(self, request_id: str, route: str) -> None:

@@ -10,7 +10,9 @@ from schemas.envelope import EventData
 
 TOPIC = "challenger.inference"
 
-# Why a request was sent, as its sender declares it; a closed set, so no free text gets in.
+# Why a request was sent, as its sender declares it in this HTTP header to the gateway; a
+# closed set, so no free text gets in.
+PURPOSE_HEADER = "x-challenger-purpose"
 Purpose = Literal["eval", "stability", "e2e", "redteam"]
 
 

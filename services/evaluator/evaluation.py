@@ -15,7 +15,7 @@ from services.evaluator.adapters.report import write_report
 from services.evaluator.adapters.store import EvaluationStore
 from services.evaluator.domain.plan import Call, plan_calls
 from services.evaluator.domain.scorecard import build_completed, failing_endpoint
-from services.evaluator.runner import Progress, Runner, Scorer
+from services.evaluator.runner import Progress, Runner, Scorer, generate_for
 from shared.engines import EngineClient, EngineError, client_for, client_for_spec
 from shared.scoring.metrics import METRICS, score
 
@@ -81,7 +81,7 @@ async def preflight(engines: Engines, calls: Sequence[Call]) -> None:
         if first is None:
             continue
         try:
-            await client.generate(first.request)
+            await generate_for(client, first)
         except EngineError as exc:
             raise EvaluationFailure(f"{role} endpoint {client.base_url} is unreachable: {exc}") from exc
 

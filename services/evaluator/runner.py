@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from services.evaluator.adapters.engine_http import PooledEngine
 from services.evaluator.adapters.store import EvaluationStore
 from services.evaluator.domain.plan import Call
 from services.evaluator.domain.redteam import attack_succeeded
@@ -54,9 +55,16 @@ class Scorer:
                            str(call.item.input), answer, None if expected is None else str(expected))
 
 
+async def generate_for(client: EngineClient | PooledEngine, call: Call) -> Generation:
+    """Make the call; a pooled engine also says what it is for (a gateway logs the purpose)."""
+    if isinstance(client, PooledEngine):
+        return await client.generate(call.request, call.purpose)
+    return await client.generate(call.request)
+
+
 class Runner:
-    def __init__(self, clients: Mapping[str, EngineClient], concurrency: int, store: EvaluationStore | None = None,
-                 progress: Progress | None = None) -> None:
+    def __init__(self, clients: Mapping[str, EngineClient | PooledEngine], concurrency: int,
+                 store: EvaluationStore | None = None, progress: Progress | None = None) -> None:
         self._clients = clients
         self._limits = {role: asyncio.Semaphore(concurrency) for role in clients}
         self._store = store
@@ -75,7 +83,7 @@ class Runner:
     async def _one(self, call: Call, scorer: Callable[..., Awaitable[ItemResult]], total: int) -> ItemResult:
         async with self._limits[call.role]:
             try:
-                gen, error = await self._clients[call.role].generate(call.request), None
+                gen, error = await generate_for(self._clients[call.role], call), None
             except EngineError as exc:
                 gen, error = None, exc
             result = await scorer(call, gen, error)

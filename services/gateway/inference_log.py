@@ -10,14 +10,13 @@ import random
 from typing import get_args
 
 from schemas import new_event
-from schemas.events.inference import InferenceLogged, Purpose
+from schemas.events.inference import PURPOSE_HEADER, InferenceLogged, Purpose
 from services.gateway import metrics
 from shared.bus.producer import EventProducer
 
 log = logging.getLogger(__name__)
 
 SOURCE = "challenger/gateway"
-PURPOSE_HEADER = "x-challenger-purpose"
 PURPOSES: frozenset[str] = frozenset(get_args(Purpose))
 
 

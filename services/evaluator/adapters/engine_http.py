@@ -16,6 +16,7 @@ import time
 
 import aiohttp
 
+from schemas.events.inference import PURPOSE_HEADER
 from shared.engines.base import RETRYABLE_STATUS, EngineClient, EngineError, Generation, GenerationRequest
 
 
@@ -40,19 +41,20 @@ class PooledEngine:
     async def health(self) -> bool:
         return await self.protocol.health()
 
-    async def generate(self, req: GenerationRequest) -> Generation:
+    async def generate(self, req: GenerationRequest, purpose: str | None = None) -> Generation:
+        """`purpose` goes out as the x-challenger-purpose header (a gateway logs it)."""
         path, body = self.protocol.request_body(req, stream=False)
         start = time.perf_counter()
-        data = await self._post(path, body)
+        data = await self._post(path, body, {PURPOSE_HEADER: purpose} if purpose else None)
         gen = self.protocol.parse_response(req, data)
         return Generation(gen.text, gen.input_tokens, gen.output_tokens, (time.perf_counter() - start) * 1000,
                           None, gen.finish_reason)
 
-    async def _post(self, path: str, body: dict) -> dict:
+    async def _post(self, path: str, body: dict, headers: dict[str, str] | None = None) -> dict:
         url, last = f"{self.base_url}{path}", None
         for attempt in range(self._retries + 1):
             try:
-                async with self._http().post(url, json=body) as resp:
+                async with self._http().post(url, json=body, headers=headers) as resp:
                     raw = await resp.read()
                     if resp.status < 400:
                         return _json_object(raw, path)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from schemas.candidate import CandidateSpec
 from schemas.events.evaluations import EvaluationRequested
+from schemas.events.inference import Purpose
 from schemas.task import DatasetItem, TaskSpec
 from services.evaluator.domain.redteam import attack_system_prompt
 from services.evaluator.domain.results import Key, Kind, Role, result_key
@@ -15,6 +16,9 @@ from shared.scoring.prompting import build_request, prepared_item
 
 REDTEAM_DATASET = "redteam"
 SECURITY_MAX_TOKENS = 160
+# What each call is for, told to a gateway (x-challenger-purpose) so its log can say so: the
+# monitor keeps the red-team attacks out of the reference it compares production with.
+PURPOSES: dict[Kind, Purpose] = {"accuracy": "eval", "stability": "stability", "e2e": "e2e", "security": "redteam"}
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,10 @@ class Call:
     @property
     def key(self) -> Key:
         return result_key(self.kind, self.role, self.dataset, self.item.id, self.repeat)
+
+    @property
+    def purpose(self) -> Purpose:
+        return PURPOSES[self.kind]
 
 
 def _request(task: TaskSpec, spec: CandidateSpec, item: DatasetItem, **overrides: float | None) -> GenerationRequest:

@@ -25,7 +25,7 @@ from services.monitor.domain.drift import NO_DRIFT, DriftResult
 from services.monitor.domain.features import FEATURES, Record, record_of
 from services.monitor.domain.rules import Breach, Hysteresis, evaluate, merge_breaches
 from services.monitor.domain.stats import window_stats
-from services.monitor.domain.windows import Window, WindowKey, Windows, monitored, reference_route
+from services.monitor.domain.windows import Window, WindowKey, Windows, counted, monitored, reference_route
 
 log = logging.getLogger(__name__)
 SOURCE = "challenger/monitor"
@@ -82,9 +82,12 @@ class Monitor:
         if envelope.id in self._seen or not monitored(getattr(envelope.data, "route", ""), self._watched):
             return  # a redelivery (already counted), or a route this monitor does not watch
         async with self._lock:
-            if isinstance(envelope.data, InferenceLogged):
+            data = envelope.data
+            if isinstance(data, InferenceLogged) and not counted(data.route, data.purpose):
+                metrics.EXCLUDED.labels(data.purpose or "").inc()  # a red-team attack on the reference
+            elif isinstance(data, InferenceLogged):
                 metrics.RECORDS.inc()
-                record = record_of(envelope.data, envelope.time.timestamp())
+                record = record_of(data, envelope.time.timestamp())
                 closed = self.windows.add(record)
                 self._journal({"record": asdict(record)}, closed)
                 await self._closed(closed, envelope)

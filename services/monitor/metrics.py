@@ -3,6 +3,9 @@
 from prometheus_client import Counter, Histogram
 
 RECORDS = Counter("challenger_monitor_records_total", "inference.logged records ingested")
+EXCLUDED = Counter("challenger_monitor_records_excluded_total",
+                   "inference.logged records left out of the windows (red-team requests on a staging route)",
+                   ["purpose"])
 FEEDBACK = Counter("challenger_monitor_feedback_total", "feedback.received events ingested")
 WINDOWS = Counter("challenger_monitor_windows_total", "windows closed")
 DEGRADATIONS = Counter("challenger_monitor_degradations_total", "degradation.detected events published")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from services.monitor.domain.features import Record
 
 STAGING_SUFFIX = "-staging"
+NOT_REFERENCE = frozenset({"redteam"})  # purposes whose requests look nothing like a route's users
 MAX_PENDING = 10_000
 
 
@@ -54,6 +55,15 @@ class _Open:
 def reference_route(route: str) -> str | None:
     """`<task>-staging` traffic is the reference of route `<task>`."""
     return route.removesuffix(STAGING_SUFFIX) if route.endswith(STAGING_SUFFIX) else None
+
+
+def counted(route: str, purpose: str | None) -> bool:
+    """Whether a logged request enters the windows. On a staging route (the reference) the
+    evaluator's red-team attacks are left out: they are not what the route's users send, and
+    half a reference of attacks makes ordinary production traffic look drifted. On a
+    production route every request counts: the purpose is what the client declared, and a
+    header must not be able to hide traffic from the monitor."""
+    return reference_route(route) is None or purpose not in NOT_REFERENCE
 
 
 def monitored(route: str, routes: frozenset[str] | None) -> bool:

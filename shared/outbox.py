@@ -149,7 +149,6 @@ class OutboxRelay:
         self._retention = timedelta(seconds=retention_s)
         self._check_every_s = check_every_s
         self._postgres = engine.dialect.name == "postgresql"
-        self._intact: dict[TopicPartition, tuple[int, int]] = {}  # (end, offset) found intact last check
         self._checked_at = float("-inf")
         self.published = 0
         self.failures = 0
@@ -234,20 +233,18 @@ class OutboxRelay:
             if None in ends.values():  # a restarted broker: create the topics before sending again
                 await ensure_topics(self._bootstrap)
                 ends = await probe.end_offsets(list(lasts))
-            ask = {tp: last.offset for tp, last in lasts.items()
-                   if ends[tp] and self._intact.get(tp) != (ends[tp], last.offset)}
+            # Always read the record: a new log can reach the same end offset as the old one
+            # (another producer's events), so (end, offset) alone cannot say the log is ours.
+            ask = {tp: last.offset for tp, last in lasts.items() if ends[tp]}
             at_last = await probe.ids_at(ask)
             cut = [tp for tp in ask if at_last[tp] is None and ends[tp] <= lasts[tp].offset]  # type: ignore[operator]
             anchors = {tp: self._anchor(session, tp, lasts[tp], ends[tp]) for tp in cut}
             at_anchor = await probe.ids_at({tp: a.offset for tp, a in anchors.items() if a is not None})
         lost: dict[TopicPartition, tuple[int, Sent]] = {}
         for tp, last in lasts.items():
-            seen = at_last[tp] if tp in ask else last.event_id if ends[tp] else None
+            seen = at_last.get(tp)
             start = replay_from(ends[tp], last, seen, anchors.get(tp), at_anchor.get(tp))
-            if start is None:
-                if seen == last.event_id:
-                    self._intact[tp] = (ends[tp], last.offset)  # type: ignore[assignment]
-            else:
+            if start is not None:
                 lost[tp] = (start, last)
                 log.warning("outbox relay: %s[%d] lost what it acknowledged from offset %d (end offset %s, "
                             "at our last offset %d: %s)", tp.topic, tp.partition, start, ends[tp], last.offset,
@@ -295,7 +292,6 @@ class OutboxRelay:
         result = session.exec(update(OutboxEvent).where(*lost)  # type: ignore[call-overload]
                               .values(published_at=None, acked_partition=None, acked_offset=None))
         count = int(result.rowcount or 0)
-        self._intact.pop(tp, None)
         if count:
             log.warning("outbox relay: sending %d event(s) of %s[%d] again", count, tp.topic, tp.partition)
         return count

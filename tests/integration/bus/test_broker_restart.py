@@ -139,6 +139,40 @@ async def test_a_restarted_log_that_others_filled_past_our_offsets_is_still_foun
     assert [decode(r.key, r.value, r.headers).id for r in on_the_log][5:] == sent
 
 
+async def test_a_restarted_log_that_others_filled_to_the_same_end_is_found_by_a_relay_that_checked_before(
+        restartable_broker: RestartableBroker, engine: Engine, uid: str) -> None:
+    """The relay found its partition intact before the restart; afterwards another service
+    writes as many events there as the old log held, so the end offset is the same as before.
+    Only the event id at our last offset tells the logs apart (a fault drill caught a relay that
+    trusted the end offset it had seen and never sent a lost evaluation request again)."""
+    bootstrap = restartable_broker.bootstrap
+    key = f"c-{uid}"
+    await ensure_topics(bootstrap)
+    async with EventProducer(bootstrap) as producer:
+        sent = stage(engine, key, 2)
+        relay = outbox.OutboxRelay(engine, producer)
+        assert await relay.relay_once() == 2
+        assert await relay.check_log() == 0  # intact before the restart
+        restartable_broker.restart()
+        await ensure_topics(bootstrap)
+        async with EventProducer(bootstrap) as other:
+            await other.publish_many(new_event(ModelApproved(candidate_id=key, approver="other"), source="other")
+                                     for _ in range(2))
+        assert await _once_checked(relay) == 2
+        assert await _once_reconnected(relay) == 2
+    on_the_log = await raw_records(bootstrap, TOPIC, lambda r: r.key == key.encode(), 4)
+    assert [decode(r.key, r.value, r.headers).id for r in on_the_log][2:] == sent
+
+
+async def _once_checked(relay: outbox.OutboxRelay, attempts: int = 40) -> int:
+    """check_log, retried while the probe reconnects to the restarted broker."""
+    for _ in range(attempts - 1):
+        with contextlib.suppress(Exception):
+            return await relay.check_log()
+        await asyncio.sleep(0.5)
+    return await relay.check_log()
+
+
 async def test_the_log_probe_sees_every_topic_whatever_it_read_before(restartable_broker: RestartableBroker) -> None:
     bootstrap = restartable_broker.bootstrap
     await ensure_topics(bootstrap)

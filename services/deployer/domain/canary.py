@@ -94,7 +94,7 @@ def analyse_metric(name: str, champion: Arm, candidate: Arm, rule: CanaryRule, a
     result = compare(a, b, alpha=alpha, tau=[base * k for k in TAU_MULTIPLES], rate=name not in CONTINUOUS)
     if min(a.n, b.n) < rule.min_samples:
         verdict: Verdict = "insufficient"
-    elif result.low > 0:
+    elif result.low > margin:  # worse by more than the policy tolerates, with confidence
         verdict = "harm"
     elif result.high < margin:
         verdict = "non_inferior"
@@ -104,7 +104,8 @@ def analyse_metric(name: str, champion: Arm, candidate: Arm, rule: CanaryRule, a
 
 
 def analyse_step(champion: Arm, candidate: Arm, *, rule: CanaryRule, step: int, step_start_n: int) -> StepAnalysis:
-    """Decide one canary step. Rollback on any significant harm; advance only when every
+    """Decide one canary step. Rollback when a metric is shown worse than its margin allows
+    (the margin is the degradation the policy accepts; unnamed metrics have none); advance only when every
     required metric is shown non-inferior AND the step has seen its own traffic; a step
     with too little traffic is 'inconclusive' and never promotes."""
     weight = rule.steps[step]

@@ -118,3 +118,14 @@ def test_shadow_answers_and_duplicates_do_not_count():
         book.on_inference(ev)
     _, candidate = book.drain(TASK)
     assert ca.requests_seen(candidate) == 10 and book.dropped_duplicates == 10
+
+
+def test_a_candidate_slower_within_the_margin_advances_and_one_slower_beyond_it_rolls_back():
+    """The margin is the degradation the policy accepts: +40 ms, clearly significant on 300
+    requests per arm (sd 30 ms), is within a 100 ms margin; +300 ms is not."""
+    within = driver.canary_tick(feed(canary_run(), 300, cand_latency=340.0), ENV)
+    [step] = [o for o in within.out if isinstance(o, CanaryStepChanged)]
+    assert step.analysis["latency_ms.low"] > 0  # significantly slower...
+    assert decisions(within) == ["advance"]  # ...but shown within the margin
+    beyond = driver.canary_tick(feed(canary_run(), 300, cand_latency=600.0), ENV)
+    assert decisions(beyond) == ["rollback"] and "latency_ms" in beyond.run.last_analysis

@@ -4,7 +4,9 @@ A call is refused (BudgetExhausted) BEFORE it would exceed a limit (for tokens: 
 next call, at the costliest rate seen for its kind, would cross it), so a run stops cleanly
 and reports what it spent. Evaluation calls for the held-out proof are reserved up front:
 while the reservation holds, the search may not eat into it (calls, and the tokens and
-seconds those calls may take at the costliest per-call rate measured so far).
+seconds those calls may take: tokens at the costliest call seen, seconds at the mean call time,
+since one call slowed by a busy machine would otherwise hold its time for every reserved call
+and end a run that has plenty of time left).
 """
 
 from __future__ import annotations
@@ -13,6 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from schemas.events.prompts import Budget
+
+
+# Calls timed before their mean projects the reserved calls' seconds: the first calls (a cold
+# model, a long prompt not yet cached) are the slowest and would stop a search at once.
+_MIN_CALLS_TIMED = 5
 
 
 class BudgetExhausted(Exception):
@@ -42,7 +49,7 @@ class BudgetMeter:
         self.reserved_eval_calls = 0
         self._max_call_tokens = 0
         self._max_optimizer_tokens = 0
-        self._max_call_seconds = 0.0
+        self._eval_call_seconds = 0.0
         self._call_start = 0.0
 
     def reserve(self, eval_calls: int) -> None:
@@ -60,7 +67,9 @@ class BudgetMeter:
     def _held_back(self) -> tuple[float, float]:
         """(tokens, seconds) the reserved calls may need."""
         n = self.reserved_eval_calls
-        return n * self._max_call_tokens, n * self._max_call_seconds
+        measured = self.spent.eval_calls
+        mean_seconds = self._eval_call_seconds / measured if measured >= _MIN_CALLS_TIMED else 0.0
+        return n * self._max_call_tokens, n * mean_seconds
 
     def _check_shared(self, next_call_tokens: int) -> None:
         tokens, seconds = self._held_back()
@@ -85,7 +94,7 @@ class BudgetMeter:
         self.spent.eval_calls += 1
         self.spent.tokens += tokens
         self._max_call_tokens = max(self._max_call_tokens, tokens)
-        self._max_call_seconds = max(self._max_call_seconds, self._clock() - self._call_start)
+        self._eval_call_seconds += self._clock() - self._call_start
         self.spent.seconds = self.elapsed()
 
     def after_optimizer(self, tokens: int) -> None:

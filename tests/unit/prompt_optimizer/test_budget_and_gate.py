@@ -57,6 +57,23 @@ def test_time_budget_is_checked_before_each_call() -> None:
         meter.before_eval()
 
 
+def test_one_slow_call_does_not_hold_its_time_for_every_reserved_call() -> None:
+    """A demo run under load: a first 4 s call (a cold model) among 0.1 s ones must not
+    reserve 4 s for each of the 40 held-out calls (160 s) and end a run with minutes left;
+    the reservation is projected at the mean call time once 5 calls are timed."""
+    now = [0.0]
+    meter = BudgetMeter(Budget(max_seconds=100, max_eval_calls=200), clock=lambda: now[0])
+    meter.reserve(40)
+    for seconds in (4.0, *[0.1] * 19):
+        meter.before_eval()
+        now[0] += seconds
+        meter.after_eval(10)
+    meter.before_eval()  # 5.9 s spent + 40 x 0.295 s mean = 17.7 s < 100 s
+    now[0] = 90.0
+    with pytest.raises(BudgetExhausted, match="time budget"):  # 90 s + 11.8 s reserved >= 100 s
+        meter.before_eval()
+
+
 def test_gate_rejects_a_gain_that_is_not_significant() -> None:
     current = [1, 0, 1, 0, 1, 0, 1, 0, 1, 0]
     best = [1, 1, 1, 0, 1, 0, 1, 0, 1, 0]  # +0.1 on 10 items: one discordant pair

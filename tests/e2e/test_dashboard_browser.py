@@ -120,7 +120,7 @@ def test_scorecard_renders_charts_and_tables(registry_url: tuple[str, dict[str, 
 
 
 def test_config_search_frontier_scatter_is_drawn(registry_url: tuple[str, dict[str, str]]) -> None:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     url, ids = registry_url
     ARTIFACTS.mkdir(exist_ok=True)
@@ -131,13 +131,16 @@ def test_config_search_frontier_scatter_is_drawn(registry_url: tuple[str, dict[s
         page.wait_for_selector("#candidates tbody tr")
         page.click(f"#candidates tr[data-id='{ids['challenger']}']")
         chart = page.locator("svg#frontier-cs-dash")
-        chart.wait_for()
-        assert chart.is_visible() and chart.bounding_box()["width"] > 400  # type: ignore[index]
-        assert chart.locator("circle[data-variant]").count() == 3  # default + 2 variants
-        assert chart.locator("polygon.recommended").count() == 1
-        assert chart.locator("line.ci").count() == 3
-        assert chart.locator("circle.frontier-mark").count() >= 1
+        # The detail panel re-renders on live events, so the chart may be replaced between two
+        # calls: wait in the page for a drawn chart of full width instead of reading its box once.
+        page.wait_for_function("() => (document.querySelector('svg#frontier-cs-dash')"
+                               "?.getBoundingClientRect().width ?? 0) > 400")
+        expect(chart.locator("circle[data-variant]")).to_have_count(3)  # default + 2 variants
+        expect(chart.locator("polygon.recommended")).to_have_count(1)
+        expect(chart.locator("line.ci")).to_have_count(3)
+        expect(chart.locator("circle.frontier-mark").first).to_be_visible()
         table = page.locator("#config-search-cs-dash")
-        assert table.locator("tbody tr").count() == 3 and "recommended" in table.inner_text()
+        expect(table.locator("tbody tr")).to_have_count(3)
+        expect(table).to_contain_text("recommended")
         chart.screenshot(path=str(ARTIFACTS / "dashboard-config-search.png"))
         browser.close()

@@ -158,19 +158,10 @@ async def test_a_restarted_log_that_others_filled_to_the_same_end_is_found_by_a_
         async with EventProducer(bootstrap) as other:
             await other.publish_many(new_event(ModelApproved(candidate_id=key, approver="other"), source="other")
                                      for _ in range(2))
-        assert await _once_checked(relay) == 2
+        assert await _once_reconnected(relay, check=True) == 2
         assert await _once_reconnected(relay) == 2
     on_the_log = await raw_records(bootstrap, TOPIC, lambda r: r.key == key.encode(), 4)
     assert [decode(r.key, r.value, r.headers).id for r in on_the_log][2:] == sent
-
-
-async def _once_checked(relay: outbox.OutboxRelay, attempts: int = 40) -> int:
-    """check_log, retried while the probe reconnects to the restarted broker."""
-    for _ in range(attempts - 1):
-        with contextlib.suppress(Exception):
-            return await relay.check_log()
-        await asyncio.sleep(0.5)
-    return await relay.check_log()
 
 
 async def test_the_log_probe_sees_every_topic_whatever_it_read_before(restartable_broker: RestartableBroker) -> None:
@@ -208,13 +199,14 @@ async def test_an_acknowledgement_below_one_already_seen_means_a_new_log(
     assert sorted(decode(r.key, r.value, r.headers).id for r in on_the_log) == sorted(after + before)
 
 
-async def _once_reconnected(relay: outbox.OutboxRelay, attempts: int = 40) -> int:
-    """relay_once, retried while the producer reconnects to the restarted broker."""
+async def _once_reconnected(relay: outbox.OutboxRelay, attempts: int = 40, *, check: bool = False) -> int:
+    """relay_once (or check_log), retried while the relay reconnects to the restarted broker."""
+    step = relay.check_log if check else relay.relay_once
     for _ in range(attempts - 1):
         with contextlib.suppress(Exception):
-            return await relay.relay_once()
+            return await step()
         await asyncio.sleep(0.5)
-    return await relay.relay_once()
+    return await step()
 
 
 async def test_two_relays_on_one_postgresql_outbox_send_what_was_lost_once(

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from schemas.events.prompts import Budget
 
-
 # Calls timed before their mean projects the reserved calls' seconds: the first calls (a cold
 # model, a long prompt not yet cached) are the slowest and would stop a search at once.
 _MIN_CALLS_TIMED = 5

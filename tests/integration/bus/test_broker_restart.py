@@ -68,6 +68,15 @@ def stage(engine: Engine, key: str, n: int, first: int = 0) -> list[str]:
     return [e.id for e in events]
 
 
+async def fill_as_another_service(bootstrap: str, key: str, n: int) -> None:
+    """The restarted broker's topics re-created and `n` events of another service written under
+    `key` (so on the partition our rows were on)."""
+    await ensure_topics(bootstrap)
+    async with EventProducer(bootstrap) as other:
+        await other.publish_many(new_event(ModelApproved(candidate_id=key, approver="other"), source="other")
+                                 for _ in range(n))
+
+
 async def test_acked_events_lost_in_a_broker_restart_are_replayed_and_applied_once(
         restartable_broker: RestartableBroker, engine: Engine, uid: str) -> None:
     """`busy` lives through the restart with a handler mid-event; `idle` lives through it with
@@ -126,10 +135,8 @@ async def test_a_restarted_log_that_others_filled_past_our_offsets_is_still_foun
         assert await relay.relay_once() == 3
 
     restartable_broker.restart()
-    await ensure_topics(bootstrap)
-    async with EventProducer(bootstrap) as other:  # same key, same partition
-        await other.publish_many(new_event(ModelApproved(candidate_id=key, approver="other"), source="other")
-                                 for _ in range(5))
+    await fill_as_another_service(bootstrap, key, 5)
+    async with EventProducer(bootstrap) as other:
         relay = outbox.OutboxRelay(engine, other)  # a relay started afresh: it remembers nothing
         assert await relay.check_log() == 3
         assert await relay.relay_once() == 3
@@ -154,10 +161,7 @@ async def test_a_restarted_log_that_others_filled_to_the_same_end_is_found_by_a_
         assert await relay.relay_once() == 2
         assert await relay.check_log() == 0  # intact before the restart
         restartable_broker.restart()
-        await ensure_topics(bootstrap)
-        async with EventProducer(bootstrap) as other:
-            await other.publish_many(new_event(ModelApproved(candidate_id=key, approver="other"), source="other")
-                                     for _ in range(2))
+        await fill_as_another_service(bootstrap, key, 2)
         assert await _once_reconnected(relay, check=True) == 2
         assert await _once_reconnected(relay) == 2
     on_the_log = await raw_records(bootstrap, TOPIC, lambda r: r.key == key.encode(), 4)

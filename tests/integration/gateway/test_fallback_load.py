@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 from collections import Counter
 from pathlib import Path
@@ -68,8 +69,9 @@ async def test_200_streams_survive_a_fallback_with_no_failed_request(broker: str
             results: list[tuple[str, str]] = []
             failed_over = asyncio.Event()
 
-            async def client(http: aiohttp.ClientSession) -> None:
+            async def client(http: aiohttp.ClientSession, start_after_s: float) -> None:
                 """Streams until one of its requests, sent after the failure, is served by the fallback."""
+                await asyncio.sleep(start_after_s)
                 while True:
                     after_failure = failed_over.is_set()
                     results.append(outcome := await _one_stream(http, url))
@@ -78,7 +80,11 @@ async def test_200_streams_survive_a_fallback_with_no_failed_request(broker: str
 
             connector = aiohttp.TCPConnector(limit=0)
             async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http:
-                clients = [asyncio.create_task(client(http)) for _ in range(CLIENTS)]
+                # Staggered starts over one stream's length, so that whenever the primary dies some
+                # streams are mid-answer (if all started together, the kill could fall between two
+                # waves with every stream still before its first token, and nothing to interrupt).
+                stagger = random.Random(7)
+                clients = [asyncio.create_task(client(http, stagger.uniform(0, 1.0))) for _ in range(CLIENTS)]
                 await _until(lambda: len(results) >= CLIENTS // 2)  # every client busy, half on their 2nd stream
                 _fail(primary, failure)
                 failed_over.set()

@@ -105,4 +105,7 @@ def serve(app: FastAPI, port: int, host: str | None = None) -> None:
     port = int(os.environ.get("PORT", port))
     host = host or os.environ.get("CHALLENGER_BIND_HOST", "127.0.0.1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Consumers refresh metadata every 5 s (to notice topics a restarted broker re-created), and
+    # aiokafka logs each refresh at INFO: 12 identical lines a minute per consumer, burying the rest.
+    logging.getLogger("aiokafka.consumer.subscription_state").setLevel(logging.WARNING)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -26,6 +26,7 @@ from typing import Any
 
 from aiokafka.structs import TopicPartition
 from sqlalchemy import JSON, BigInteger, Column, delete, inspect, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
@@ -60,12 +61,27 @@ class OutboxEvent(SQLModel, table=True):
     acked_offset: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
+def _row(envelope: Envelope[Any]) -> OutboxEvent:
+    return OutboxEvent(event_id=envelope.id, topic=envelope.topic, key=envelope.key,
+                       envelope=envelope.model_dump(mode="json"))
+
+
 def add(session: Session, envelope: Envelope[Any]) -> OutboxEvent:
     """Stage `envelope` for publishing; it is sent only if the caller's transaction commits."""
-    row = OutboxEvent(event_id=envelope.id, topic=envelope.topic, key=envelope.key,
-                      envelope=envelope.model_dump(mode="json"))
+    row = _row(envelope)
     session.add(row)
     return row
+
+
+def add_if_absent(session: Session, envelope: Envelope[Any]) -> bool:
+    """`add`, unless a row with the envelope's id is already there (staged, sent or being sent):
+    an event whose id is derived from what it is about, produced again, is then a no-op rather
+    than an IntegrityError. Returns whether a row was added."""
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[session.get_bind().dialect.name]
+    values = _row(envelope).model_dump(exclude={"seq"})
+    statement = (insert(OutboxEvent).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
+                 .returning(col(OutboxEvent.seq)))
+    return session.exec(statement).first() is not None  # type: ignore[call-overload]
 
 
 def to_envelope(row: OutboxEvent) -> Envelope[Any]:

@@ -13,11 +13,13 @@ from fastapi import FastAPI, HTTPException
 
 from schemas.events import degradations, inference
 from services.monitor.adapters.judge import Judge
+from services.monitor.adapters.outbox import OutboxPublish, open_outbox
 from services.monitor.adapters.registry import RegistryClient
 from services.monitor.adapters.store import MonitorStore
 from services.monitor.config import MonitorConfig, config_path, load_config
-from services.monitor.handlers import Deps, Monitor, warm_drift
+from services.monitor.handlers import Deps, Monitor, Publish, warm_drift
 from services.monitor.samples import AugmentationHandler
+from shared.outbox import OutboxRelay
 from shared.runtime import ServiceContext, Subscription, service_app
 from shared.settings import Settings
 
@@ -32,8 +34,8 @@ def drift_pool() -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
 
-def build_monitor(ctx: ServiceContext, cfg: MonitorConfig) -> Monitor:
-    deps = Deps(publish=ctx.producer.publish, store=MonitorStore(ctx.settings.home),
+def build_monitor(ctx: ServiceContext, cfg: MonitorConfig, publish: Publish) -> Monitor:
+    deps = Deps(publish=publish, store=MonitorStore(ctx.settings.home),
                 reports_dir=ctx.settings.reports_dir, judge=Judge(cfg.judge) if cfg.judge else None,
                 executor=drift_pool())
     return Monitor(cfg, deps, queue_size=DRIFT_BACKLOG)
@@ -50,11 +52,17 @@ def create_app(settings: Settings | None = None, cfg: MonitorConfig | None = Non
     cfg = cfg or load_config(config_path(settings.home))
 
     async def wire(ctx: ServiceContext) -> list[Subscription]:
-        monitor = build_monitor(ctx, cfg)
+        engine = open_outbox(settings)
+        publish = OutboxPublish(engine)
+        relay = OutboxRelay(engine, ctx.producer, bootstrap=settings.kafka_bootstrap,
+                            retention_s=settings.outbox_retention_s)
+        ctx.state.update(outbox=engine, relay=relay, relay_stop=asyncio.Event())
+        ctx.state["relay_task"] = asyncio.create_task(relay.run(ctx.state["relay_stop"]))
+        monitor = build_monitor(ctx, cfg, publish)
         assert monitor.deps.executor is not None
         ctx.state["drift_ready"] = asyncio.wrap_future(monitor.deps.executor.submit(warm_drift))
         registry = RegistryClient(settings.registry_url, settings.token)
-        augmenter = AugmentationHandler(registry=registry, home=settings.home, publish=ctx.producer.publish)
+        augmenter = AugmentationHandler(registry=registry, home=settings.home, publish=publish)
         tasks = [asyncio.create_task(monitor.analyse_forever())]
         if restored := await monitor.restore():
             log.info("rebuilt the open windows from %d journaled record(s)", restored)
@@ -74,6 +82,9 @@ def create_app(settings: Settings | None = None, cfg: MonitorConfig | None = Non
         await ctx.state["registry"].aclose()
         judge = ctx.state["monitor"].deps.judge
         await judge.aclose() if judge else None
+        ctx.state["relay_stop"].set()  # rows not sent yet wait in the outbox for the next start
+        await asyncio.gather(ctx.state["relay_task"], return_exceptions=True)
+        ctx.state["outbox"].dispose()
 
     app = service_app("monitor", wire, settings, on_stop=on_stop)
 

@@ -1,16 +1,17 @@
 """The monitor's handlers: inference and feedback events in; windows closed, judged, compared
-with the reference; alarms out as degradation.detected + alert.raised (+ webhook)."""
+with the reference; alarms out as degradation.detected + alert.raised (+ webhook), through
+`Deps.publish` (the outbox in the service: adapters/outbox.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from schemas import Envelope, new_event
 from schemas.events.inference import FeedbackReceived, InferenceLogged
@@ -22,6 +23,7 @@ from services.monitor.config import MonitorConfig
 from services.monitor.domain.capture import failing_samples, reference_ranges
 from services.monitor.domain.degradation import alert_for, alert_lines, degradation_event, evidence
 from services.monitor.domain.drift import NO_DRIFT, DriftResult
+from services.monitor.domain.event_ids import stable
 from services.monitor.domain.features import FEATURES, Record, record_of
 from services.monitor.domain.rules import Breach, Hysteresis, evaluate, merge_breaches
 from services.monitor.domain.stats import window_stats
@@ -31,7 +33,12 @@ log = logging.getLogger(__name__)
 SOURCE = "challenger/monitor"
 SEEN_IDS = 100_000
 
-Publish = Callable[[Envelope[Any]], Awaitable[None]]
+
+class Publish(Protocol):
+    async def __call__(self, *envelopes: Envelope[Any]) -> None:
+        """Publish `envelopes`, all or none."""
+
+
 DriftFn = Callable[[Sequence[Record], Sequence[Record], Path | None], DriftResult]
 
 
@@ -231,9 +238,10 @@ class Monitor:
                                   latency_slo_ms=self.cfg.rules.latency_p95_ms, limit=self.cfg.max_samples)
         ev = evidence(breaches, window_stats(window.records), drift.share if drift else None, measured.scores)
         event = degradation_event(window, breaches, failing, ev, measured.report_path)
-        envelope = new_event(event, source=SOURCE, cause=cause, correlation_id=event.degradation_id)
-        await self.deps.publish(envelope)
-        await self.deps.publish(new_event(alert_for(event, breaches), source=SOURCE, cause=envelope))
+        envelope = stable(new_event(event, source=SOURCE, cause=cause, correlation_id=event.degradation_id),
+                          event.degradation_id)
+        alert = stable(new_event(alert_for(event, breaches), source=SOURCE, cause=envelope), event.degradation_id)
+        await self.deps.publish(envelope, alert)
         metrics.DEGRADATIONS.inc()
         self.fired.append(event.degradation_id)
         log.warning("degradation %s on %s: %s", event.degradation_id, window.key.slug(), ", ".join(event.rules))

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schemas import Envelope, new_event
 from schemas.events.degradations import SamplesAugmentationRequested, SamplesAugmented
@@ -16,8 +16,12 @@ from services.monitor.adapters.models import answer, paraphrases
 from services.monitor.adapters.registry import RegistryClient, RegistryError
 from services.monitor.adapters.store import safe
 from services.monitor.domain.augment import Sample, augment
+from services.monitor.domain.event_ids import stable
 from services.monitor.domain.exports import regression_item, sample_of, sample_row
 from shared.engines import EngineClient, client_for_spec
+
+if TYPE_CHECKING:
+    from services.monitor.handlers import Publish
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +81,7 @@ class AugmentationHandler:
     """samples_augmentation.requested -> augmented JSONL under $CHALLENGER_HOME/monitor/augmented/
     (and a `captured` dataset in the registry when the task is known) -> samples.augmented."""
 
-    def __init__(self, *, registry: RegistryClient, home: Path, publish: Any) -> None:
+    def __init__(self, *, registry: RegistryClient, home: Path, publish: Publish) -> None:
         self.registry = registry
         self.root = home / "monitor" / "augmented"
         self.publish = publish
@@ -99,7 +103,7 @@ class AugmentationHandler:
         write_jsonl(path, [sample_row(s) for s in kept])
         done = SamplesAugmented(run_id=req.run_id, candidate_id=req.candidate_id, created=len(kept),
                                 removed_duplicates=removed)
-        await self.publish(new_event(done, source="challenger/monitor", cause=envelope))
+        await self.publish(stable(new_event(done, source="challenger/monitor", cause=envelope), req.run_id))
 
     async def _paraphraser(self, candidate_id: str | None) -> EngineClient | None:
         if candidate_id is None:

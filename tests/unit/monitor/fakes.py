@@ -47,8 +47,8 @@ class MemoryStore:
 
 
 class Published(list[Envelope[Any]]):
-    async def __call__(self, envelope: Envelope[Any]) -> None:
-        self.append(envelope)
+    async def __call__(self, *envelopes: Envelope[Any]) -> None:
+        self.extend(envelopes)
 
     def of_type(self, suffix: str) -> list[Envelope[Any]]:
         return [e for e in self if e.type.endswith(suffix)]

@@ -11,7 +11,7 @@ import pytest
 from schemas import new_event
 from schemas.events.inference import FeedbackReceived
 from services.monitor.config import MonitorConfig
-from services.monitor.handlers import Deps, Monitor
+from services.monitor.handlers import Deps, Monitor, Publish
 from tests.unit.monitor.fakes import MemoryStore, Published, mean_shift_drift
 from tests.unit.monitor.synthetic import stream
 
@@ -20,7 +20,7 @@ SHIFT_AT = 6 * WINDOW  # the 7th window is the first shifted one
 DETECT_WITHIN = 2      # k=2 of m=3: the second shifted window fires
 
 
-def monitor(published: Published, store: MemoryStore | None = None, **cfg: object) -> Monitor:
+def monitor(published: Publish, store: MemoryStore | None = None, **cfg: object) -> Monitor:
     config = MonitorConfig.model_validate({"window_size": WINDOW, "html_reports": False, **cfg})
     return Monitor(config, Deps(publish=published, store=store or MemoryStore(), reports_dir=Path("/nonexistent"),
                                 drift=mean_shift_drift))
@@ -49,6 +49,16 @@ async def test_shift_detected_within_two_windows() -> None:
     assert all(s.prompt_version == "pv1" and s.captured_at is not None for s in deg.data.samples)
     [alert] = published.of_type("alert.raised")[:1]
     assert alert.data.alert_id == deg.data.degradation_id and alert.causationid == deg.id
+
+
+async def test_a_replayed_window_publishes_the_same_events_under_the_same_ids() -> None:
+    """The outbox stores a degradation once only if its events' ids depend on the window alone."""
+    first, again = Published(), Published()
+    events = stream(12 * WINDOW, shift_at=SHIFT_AT)
+    await feed(monitor(first), events)
+    await feed(monitor(again), events)
+    assert first.of_type("degradation.detected") and len(first) == len(set(e.id for e in first))
+    assert [(e.type, e.id, e.causationid) for e in again] == [(e.type, e.id, e.causationid) for e in first]
 
 
 async def test_unshifted_control_never_alarms() -> None:

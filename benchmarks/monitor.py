@@ -33,6 +33,7 @@ from schemas.events import degradations, inference
 from services.monitor.app import create_app
 from services.monitor.config import MonitorConfig
 from services.monitor.domain.features import record_of
+from services.monitor.domain.windows import WindowKey
 from shared.bus.codec import decode
 from shared.bus.producer import EventProducer
 from shared.bus.topics import ensure_topics
@@ -114,7 +115,7 @@ async def bench_detection(home: Path, bootstrap: str, window: int, rate: float) 
     async with app.router.lifespan_context(app), EventProducer(bootstrap) as producer:
         await producer.publish_many(stream(2 * window, shift_at=None, route=f"{route}-staging", prefix="s"))
         monitor = app.state.ctx.state["monitor"]
-        while len(monitor.reference(route)) < 2 * window:
+        while len(monitor.reference(WindowKey(route, "cand-a"))) < 2 * window:  # stream()'s candidate
             await asyncio.sleep(0.05)
         await app.state.ctx.state["drift_ready"]  # the service's warm-up: Evidently imported in its worker
         normal, shifted = stream(2 * window, shift_at=None, route=route), stream(6 * window, shift_at=0, route=route,

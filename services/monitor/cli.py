@@ -21,6 +21,7 @@ from services.monitor.adapters.registry import RegistryClient, RegistryError
 from services.monitor.adapters.store import MonitorStore
 from services.monitor.domain.augment import METHODS
 from services.monitor.domain.exports import FORMATS, export_rows, sample_row
+from services.monitor.domain.windows import WindowKey
 from services.monitor.samples import add_to_regression, augment_samples, fill_chosen, load_samples
 from shared.bus.producer import EventProducer
 from shared.settings import Settings
@@ -161,13 +162,16 @@ def register(app: typer.Typer) -> None:
     def reference(route: str = typer.Option(..., help="production route"),
                   since: datetime = typer.Option(..., help="start of the period (ISO time, UTC)"),
                   until: datetime = typer.Option(..., help="end of the period (ISO time, UTC)")) -> None:
-        """Make the traffic the monitor logged on ROUTE in a chosen period its reference window
-        (read when the monitor starts)."""
+        """Make the traffic the monitor logged on ROUTE in a chosen period the reference window
+        of each candidate that served it then (read when the monitor starts)."""
         store = MonitorStore(Settings().home)
         records = store.logged_records(route, _ts(since), _ts(until))
         if not records:
             _fail(f"no logged records for route {route} between {since} and {until}")
-        console.print(f"reference for {route}: {len(records)} record(s) -> {store.save_reference(route, records)}")
+        for candidate_id in sorted({r.candidate_id for r in records}):
+            own = [r for r in records if r.candidate_id == candidate_id]
+            path = store.save_reference(WindowKey(route, candidate_id), own)
+            console.print(f"reference for {route}/{candidate_id}: {len(own)} record(s) -> {path}")
 
     app.add_typer(samples, name="samples")
     app.add_typer(monitor, name="monitor")

@@ -77,7 +77,7 @@ class Monitor:
         self._drift_backlog = queue_size or 0
         self._watched = cfg.watched
         self.windows = Windows(cfg.window_policy)
-        self._reference: dict[str, deque[Record]] = {}
+        self._reference: dict[WindowKey, deque[Record]] = {}
         self._hysteresis: dict[WindowKey, Hysteresis] = {}
         self._recent: dict[WindowKey, deque[list[Breach]]] = {}
         self._last_drift: dict[WindowKey, DriftResult] = {}  # windows past the drift backlog reuse it
@@ -145,7 +145,7 @@ class Monitor:
         return {
             "open_windows": [{"route": k.route, "candidate_id": k.candidate_id, "records": n}
                              for k, n in self.windows.open_sizes().items()],
-            "references": {route: len(records) for route, records in self._reference.items()},
+            "references": {key.slug(): len(records) for key, records in self._reference.items()},
             "drift_queue": self._queue.qsize() if self._queue is not None else 0,
             "degradations": self.fired[-50:],
         }
@@ -154,15 +154,20 @@ class Monitor:
         self.windows.set_feature(fb.route, fb.request_id, "feedback", fb.score)
         metrics.FEEDBACK.inc()
 
-    def reference(self, route: str) -> deque[Record]:
-        if route not in self._reference:
-            loaded = self.deps.store.load_reference(route)
-            self._reference[route] = deque(loaded, maxlen=self.cfg.reference_size)
-        return self._reference[route]
+    def reference(self, key: WindowKey) -> deque[Record]:
+        """The records `key`'s production windows are judged against: that candidate's own
+        staging traffic, or else its first production window (or a period an operator chose
+        with `challenger monitor reference`). Per candidate, because half the features (answer
+        length, tokens, latency) describe the model: judged against another model's reference,
+        a healthy champion looked drifted the moment a challenger's staging traffic arrived."""
+        if key not in self._reference:
+            loaded = self.deps.store.load_reference(key)
+            self._reference[key] = deque(loaded, maxlen=self.cfg.reference_size)
+        return self._reference[key]
 
-    def set_reference(self, route: str, records: Sequence[Record]) -> None:
-        self._reference[route] = deque(records, maxlen=self.cfg.reference_size)
-        self.deps.store.save_reference(route, list(self._reference[route]))
+    def set_reference(self, key: WindowKey, records: Sequence[Record]) -> None:
+        self._reference[key] = deque(records, maxlen=self.cfg.reference_size)
+        self.deps.store.save_reference(key, list(self._reference[key]))
 
     async def _closed(self, windows: list[Window], cause: Envelope[Any] | None) -> None:
         for window in windows:
@@ -196,12 +201,13 @@ class Monitor:
                             tuple(await self.deps.judge.judge_window(window.records)))
         self.deps.store.log_window(window)
         if (base := reference_route(window.key.route)) is not None:
-            self.set_reference(base, [*self.reference(base), *window.records])
+            key = WindowKey(base, window.key.candidate_id)
+            self.set_reference(key, [*self.reference(key), *window.records])
             return
-        ref = list(self.reference(window.key.route))
+        ref = list(self.reference(window.key))
         if not ref and self.cfg.bootstrap_reference:
-            log.info("no reference for route %s: window %s becomes it", window.key.route, window.window_id)
-            self.set_reference(window.key.route, window.records)
+            log.info("no reference for %s: window %s becomes it", window.key.slug(), window.window_id)
+            self.set_reference(window.key, window.records)
             return
         await self._judge_window(window, ref, cause, with_drift and bool(ref))
 

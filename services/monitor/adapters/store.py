@@ -1,4 +1,4 @@
-"""Files under $CHALLENGER_HOME/monitor/: reference windows per route, the log of closed
+"""Files under $CHALLENGER_HOME/monitor/: reference windows per (route, candidate), the log of closed
 windows (from which an operator can pick a reference period), and the journal of what the
 open windows hold (so a monitor killed mid-window rebuilds them instead of losing them: their
 events' offsets are already committed), and the alarm counters (so a restart neither forgets
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from services.monitor.domain.features import Record
-from services.monitor.domain.windows import Window
+from services.monitor.domain.windows import Window, WindowKey
 
 
 def safe(name: str) -> str:
@@ -36,15 +36,15 @@ class MonitorStore:
     def __init__(self, home: Path) -> None:
         self.root = home / "monitor"
 
-    def reference_path(self, route: str) -> Path:
-        return self.root / "reference" / f"{safe(route)}.jsonl"
+    def reference_path(self, key: WindowKey) -> Path:
+        return self.root / "reference" / safe(key.route) / f"{safe(key.candidate_id)}.jsonl"
 
-    def load_reference(self, route: str) -> list[Record]:
-        path = self.reference_path(route)
+    def load_reference(self, key: WindowKey) -> list[Record]:
+        path = self.reference_path(key)
         return _read_jsonl(path) if path.exists() else []
 
-    def save_reference(self, route: str, records: Sequence[Record]) -> Path:
-        path = self.reference_path(route)
+    def save_reference(self, key: WindowKey, records: Sequence[Record]) -> Path:
+        path = self.reference_path(key)
         _write_jsonl(path, records)
         return path
 

@@ -17,6 +17,7 @@ from schemas.events import alerts, degradations
 from services.monitor.adapters.store import MonitorStore
 from services.monitor.app import create_app
 from services.monitor.config import MonitorConfig
+from services.monitor.domain.windows import WindowKey
 from shared.bus.codec import PoisonMessage, decode
 from shared.bus.producer import EventProducer
 from shared.settings import Settings
@@ -56,8 +57,9 @@ async def test_shifted_traffic_publishes_degradation_and_alert(broker: str, uid:
     app = create_app(settings, cfg, group=f"monitor-{uid}")
     store = MonitorStore(tmp_path)
     async with app.router.lifespan_context(app), EventProducer(broker) as producer:
-        await producer.publish_many(stream(2 * WINDOW, shift_at=None, route=f"{route}-staging", prefix="s"))
-        await wait_for(lambda: len(store.load_reference(route)) == 2 * WINDOW, timeout=30)
+        await producer.publish_many(stream(2 * WINDOW, shift_at=None, route=f"{route}-staging", candidate=f"cand-{uid}",
+                                                prefix="s"))
+        await wait_for(lambda: len(store.load_reference(WindowKey(route, f"cand-{uid}"))) == 2 * WINDOW, timeout=30)
         await asyncio.wait_for(app.state.ctx.state["drift_ready"], 60)  # Evidently imported in its worker
         await producer.publish_many(stream(3 * WINDOW, shift_at=0, route=route, candidate=f"cand-{uid}"))
         [deg] = await read_events(broker, degradations.TOPIC, route, want=1, timeout=40)
@@ -72,4 +74,5 @@ async def test_shifted_traffic_publishes_degradation_and_alert(broker: str, uid:
     assert report_size(deg.data.report_path, tmp_path / "reports" / "monitor" / route) > 10_000
     assert isinstance(alert.data, alerts.AlertRaised) and alert.data.alert_id == deg.data.degradation_id
     assert alert.causationid == deg.id and alert.data.severity == "critical"
-    assert deg.data.degradation_id in status["degradations"] and status["references"][route] == 2 * WINDOW
+    assert deg.data.degradation_id in status["degradations"]
+    assert status["references"][f"{route}/cand-{uid}"] == 2 * WINDOW

@@ -14,6 +14,7 @@ from services.monitor.adapters.outbox import OutboxPublish, open_outbox
 from services.monitor.adapters.store import MonitorStore
 from services.monitor.app import create_app
 from services.monitor.config import MonitorConfig
+from services.monitor.domain.windows import WindowKey
 from shared import outbox
 from shared.bus.producer import EventProducer
 from shared.settings import Settings
@@ -62,8 +63,10 @@ async def test_a_degradation_sent_before_a_broker_restart_is_on_the_new_log(
     app = create_app(settings, cfg, group=f"monitor-{uid}")
     async with app.router.lifespan_context(app):
         async with EventProducer(bootstrap) as producer:
-            await producer.publish_many(stream(2 * WINDOW, shift_at=None, route=f"{route}-staging", prefix="s"))
-            await wait_until(lambda: len(MonitorStore(home).load_reference(route)) == 2 * WINDOW, 60,
+            await producer.publish_many(stream(2 * WINDOW, shift_at=None, route=f"{route}-staging",
+                                                    candidate=f"cand-{uid}", prefix="s"))
+            own = WindowKey(route, f"cand-{uid}")
+            await wait_until(lambda: len(MonitorStore(home).load_reference(own)) == 2 * WINDOW, 60,
                              "the staging traffic to become the reference")
             await producer.publish_many(stream(3 * WINDOW, shift_at=0, route=route, candidate=f"cand-{uid}"))
             [before] = await read_events(bootstrap, degradations.TOPIC, route, want=1, timeout=90)

@@ -9,21 +9,21 @@ from typing import Any
 from schemas import Envelope
 from services.monitor.domain.drift import DriftResult
 from services.monitor.domain.features import Record
-from services.monitor.domain.windows import Window
+from services.monitor.domain.windows import Window, WindowKey
 
 
 class MemoryStore:
     def __init__(self) -> None:
-        self.references: dict[str, list[Record]] = {}
+        self.references: dict[str, list[Record]] = {}  # by "route/candidate"
         self.windows: list[Window] = []
         self.journal_entries: list[dict[str, Any]] = []
         self.alarms: list[tuple[str, str, dict[str, Any]]] = []
 
-    def load_reference(self, route: str) -> list[Record]:
-        return list(self.references.get(route, []))
+    def load_reference(self, key: WindowKey) -> list[Record]:
+        return list(self.references.get(key.slug(), []))
 
-    def save_reference(self, route: str, records: Sequence[Record]) -> Path:
-        self.references[route] = list(records)
+    def save_reference(self, key: WindowKey, records: Sequence[Record]) -> Path:
+        self.references[key.slug()] = list(records)
         return Path("/dev/null")
 
     def log_window(self, window: Window) -> Path:

@@ -38,7 +38,7 @@ async def test_red_team_attacks_on_staging_never_reach_the_reference_or_raise_a_
     for review, attack in zip(reviews, attacks, strict=True):  # interleaved, as in an evaluation
         await m.handle(review)
         await m.handle(attack)
-    assert [r.request_id for r in store.references["qa"]] == [e.data.request_id for e in reviews]
+    assert [r.request_id for r in store.references["qa/cand-a"]] == [e.data.request_id for e in reviews]
     assert not store.journal_entries and not m.windows.open_records()
     await m.handle(attacks[0])  # redelivery-safe: still nothing
     await m.handle(attacks[0].model_copy(update={"id": "other"}))

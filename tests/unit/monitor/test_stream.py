@@ -71,9 +71,25 @@ async def test_staging_traffic_is_the_reference() -> None:
     published, store = Published(), MemoryStore()
     m = monitor(published, store)
     await feed(m, stream(2 * WINDOW, shift_at=None, route="qa-staging", prefix="s"))
-    assert len(store.references["qa"]) == 2 * WINDOW
+    assert len(store.references["qa/cand-a"]) == 2 * WINDOW
     await feed(m, stream(3 * WINDOW, shift_at=0, route="qa"))  # shifted from the first production window
     assert published.of_type("degradation.detected"), "the staging reference did not catch the first windows"
+
+
+async def test_a_challengers_staging_traffic_is_not_the_champions_reference() -> None:
+    """The champion serves the route; a challenger (another model: other answers, tokens and
+    latency, here a shifted stream) is evaluated on the staging route. The champion's windows
+    stay judged against its own traffic: no alarm. The challenger's are judged against its own
+    staging traffic."""
+    published, store = Published(), MemoryStore()
+    m = monitor(published, store)
+    await feed(m, stream(2 * WINDOW, shift_at=None, route="qa", candidate="champ", prefix="c"))
+    await feed(m, stream(2 * WINDOW, shift_at=0, route="qa-staging", candidate="chall", prefix="s"))
+    await feed(m, stream(4 * WINDOW, shift_at=None, route="qa", candidate="champ", prefix="d"))
+    assert published == [], "the champion was judged against the challenger's staging traffic"
+    assert len(store.references["qa/champ"]) == WINDOW and len(store.references["qa/chall"]) == 2 * WINDOW
+    await feed(m, stream(3 * WINDOW, shift_at=None, route="qa", candidate="chall", prefix="p"))
+    assert {d.data.candidate_id for d in published.of_type("degradation.detected")} == {"chall"}
 
 
 async def test_redelivered_events_are_counted_once() -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -72,18 +73,42 @@ def validate_task(task: TaskSpec, datasets: Mapping[str, Sequence[DatasetItem]])
             raise EvaluationFailure(f"dataset {name}: {exc}") from exc
 
 
-async def preflight(engines: Engines, calls: Sequence[Call]) -> None:
-    """Fail fast, with the cause, when an endpoint cannot be reached at all."""
+ROUTE_WAIT_S = 30.0
+
+
+async def preflight(engines: Engines, calls: Sequence[Call], *, wait_s: float = ROUTE_WAIT_S) -> None:
+    """Fail fast, with the cause, when an endpoint cannot be reached at all; wait (up to
+    `wait_s`) for one that lists its models without ours to start serving it."""
     for role, client in engines.clients.items():
-        if await client.health():
-            continue
         first = next((c for c in calls if c.role == role), None)
         if first is None:
             continue
+        if await client.lists_model() is False:
+            await _until_served(role, client, first, wait_s)
+        elif not await client.health():
+            try:
+                await generate_for(client, first)
+            except EngineError as exc:
+                raise EvaluationFailure(f"{role} endpoint {client.base_url} is unreachable: {exc}") from exc
+
+
+async def _until_served(role: str, client: EngineClient | PooledEngine, first: Call, wait_s: float) -> None:
+    """The endpoint does not list our model: typically a gateway that has not yet applied the
+    route.updated published with this evaluation's request (both travel on the bus, and the
+    gateway may see its event a moment after we see ours; in CI the first call came 90 ms
+    early and all 48 failed with 404). Probe with the first call until it is no longer a 404."""
+    deadline = time.monotonic() + wait_s
+    while True:
         try:
             await generate_for(client, first)
+            return
         except EngineError as exc:
-            raise EvaluationFailure(f"{role} endpoint {client.base_url} is unreachable: {exc}") from exc
+            if exc.status != 404:
+                return  # served (or failing otherwise): the run counts each call's outcome
+            if time.monotonic() >= deadline:
+                raise EvaluationFailure(f"{role} endpoint {client.base_url} does not serve {client.model!r} "
+                                        f"after waiting {wait_s:g} s: {exc}") from exc
+        await asyncio.sleep(0.5)
 
 
 async def evaluate(req: EvaluationRequested, datasets: Mapping[str, Sequence[DatasetItem]],

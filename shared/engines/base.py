@@ -89,6 +89,16 @@ class EngineClient:
                 continue
         return False
 
+    async def lists_model(self) -> bool | None:
+        """Whether the server's `/v1/models` names this client's model; None when it gives no
+        list. A gateway lists its routes there: a route it has not been told about yet is absent."""
+        try:
+            r = await self._http.get("/v1/models", timeout=3.0)
+            ids = {m.get("id") for m in r.json().get("data", [])} if r.status_code == 200 else set()
+        except (httpx.HTTPError, ValueError, AttributeError, TypeError):
+            return None
+        return (self.model in ids) if ids else None
+
     async def generate(self, req: GenerationRequest) -> Generation:
         path, body = self.request_body(req, stream=False)
         start = time.perf_counter()

@@ -41,6 +41,9 @@ class PooledEngine:
     async def health(self) -> bool:
         return await self.protocol.health()
 
+    async def lists_model(self) -> bool | None:
+        return await self.protocol.lists_model()
+
     async def generate(self, req: GenerationRequest, purpose: str | None = None) -> Generation:
         """`purpose` goes out as the x-challenger-purpose header (a gateway logs it)."""
         path, body = self.protocol.request_body(req, stream=False)

@@ -56,6 +56,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     401: _error("authentication_error: missing or invalid API key"),
     404: _error("route_not_found: `model` names no route (the known ones are listed)"),
     413: _error(f"request body over {MAX_BODY // (1024 * 1024)} MiB"),
+    502: _error("upstream_answer_rejected: every target answered and the output guardrail rejected each answer "
+                "(`attempts` says why)"),
     503: _error("upstream_unavailable: every target and fallback failed (`attempts` says why each did)"),
 }
 

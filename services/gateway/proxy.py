@@ -44,6 +44,14 @@ log = logging.getLogger(__name__)
 REQUEST_ROUTES_KEPT = 100_000
 
 
+@dataclass(frozen=True)
+class Failure:
+    """One target's failed attempt: its UpstreamError kind, and the line the client is shown."""
+
+    kind: str
+    line: str
+
+
 @dataclass
 class Call:
     """One client request on its way through the gateway."""
@@ -181,10 +189,10 @@ class Gateway:
             self._spawn(self.cache.put(key, out, call.table.cache_ttl_s))  # type: ignore[union-attr]
         return self._finish(call, target, status, out, cache_state, usage, text, hits, chosen=chosen)
 
-    async def _first_success(self, call: Call, chosen: RouteTarget,
-                             attempt: Callable[[RouteTarget], Awaitable[Any]]) -> tuple[RouteTarget, Any] | list[str]:
+    async def _first_success(self, call: Call, chosen: RouteTarget, attempt: Callable[[RouteTarget], Awaitable[Any]],
+                             ) -> tuple[RouteTarget, Any] | list[Failure]:
         """The first target whose attempt succeeds, with its result; else why each one failed."""
-        failures: list[str] = []
+        failures: list[Failure] = []
         for target in attempt_order(call.route, chosen):
             try:
                 return target, await attempt(target)
@@ -306,19 +314,26 @@ class Gateway:
                       usage=usage, hits=hits, cached=cached)
         return json_reply(status, out, meta_headers(call.request_id, target.candidate_id, cache_state))
 
-    def _attempt_failed(self, call: Call, target: RouteTarget, kind: str, detail: str, failures: list[str]) -> None:
+    def _attempt_failed(self, call: Call, target: RouteTarget, kind: str, detail: str,
+                        failures: list[Failure]) -> None:
         metrics.ERRORS.labels(call.route.name, target.candidate_id, kind).inc()
-        failures.append(f"{target.candidate_id}: {detail}")
+        failures.append(Failure(kind, f"{target.candidate_id}: {detail}"))
         log.warning("route %s target %s failed (%s); trying the next one", call.route.name, target.candidate_id,
                     detail[:200])
 
-    def _all_failed(self, call: Call, failures: list[str]) -> Reply:
-        metrics.REQUESTS.labels(call.route.name, "-", "503").inc()
-        finish_span(call.span, target=None, model=None, usage=(0, 0), status=503, error="no_target_left")
-        self._log(call, None, "primary", "", status="error", error="; ".join(failures))
-        return error_reply(503, f"route {call.route.name!r}: every target failed and no fallback is left "
-                                f"(first: {failures[0] if failures else 'no target'})",
-                           "upstream_unavailable", call.request_id, attempts=failures)
+    def _all_failed(self, call: Call, failures: list[Failure]) -> Reply:
+        """503 when no target could answer; 502 when every target answered and the output
+        guardrail rejected each answer (the upstreams are up: what they said is unusable)."""
+        rejected = bool(failures) and all(f.kind == "guardrail" for f in failures)
+        status, code = (502, "upstream_answer_rejected") if rejected else (503, "upstream_unavailable")
+        attempts = [f.line for f in failures]
+        metrics.REQUESTS.labels(call.route.name, "-", str(status)).inc()
+        finish_span(call.span, target=None, model=None, usage=(0, 0), status=status, error="no_target_left")
+        self._log(call, None, "primary", "", status="error", error="; ".join(attempts))
+        what = "every answer failed the output guardrail" if rejected else "every target failed"
+        return error_reply(status, f"route {call.route.name!r}: {what} and no fallback is left "
+                                   f"(first: {attempts[0] if attempts else 'no target'})",
+                           code, call.request_id, attempts=attempts)
 
     # ---- shadows ----------------------------------------------------------------------
     def _mirror(self, call: Call) -> None:

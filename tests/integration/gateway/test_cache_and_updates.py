@@ -62,10 +62,11 @@ async def test_cache_hits_only_same_candidate_and_never_stores_failed_answers(br
         seeded = await gw.post("/v1/chat/completions", json=chat("json", "[json] x", temperature=0.9, seed=7))
         assert seeded.headers["x-cache"] == "miss"
         bad = await gw.post("/v1/chat/completions", json=chat("json", "[notjson] x", temperature=0))
-        assert bad.status_code == 503 and "json_validity" in bad.text
+        assert bad.status_code == 502 and bad.json()["error"]["type"] == "upstream_answer_rejected"
+        assert "json_validity" in bad.text
         await asyncio.sleep(0.2)
         again = await gw.post("/v1/chat/completions", json=chat("json", "[notjson] x", temperature=0))
-        assert again.status_code == 503 and a.calls() == calls_before + 3
+        assert again.status_code == 502 and a.calls() == calls_before + 3
         metrics = (await gw.get("/metrics")).text
         assert 'gateway_cache_total{result="hit",route="cached"}' in metrics
     keys = await _keys(prefix)

@@ -109,6 +109,19 @@ async def test_failed_output_guardrail_falls_back_and_is_never_cached():
     assert cache.data == {}  # b answered for a's key: never stored across candidates; a's answer failed
 
 
+async def test_every_answer_rejected_by_the_output_guardrail_gives_502_not_503():
+    """The upstreams are up and answered; what they said is unusable: a bad gateway, not an
+    unavailable one. One unreachable target among them makes it 503 again."""
+    table = RouteTable(route="bot", targets=[_target("a")], fallbacks=[_target("b")], require_json=True)
+    gw, _ = make_gateway(table, {"a": "not json", "b": "nor this"})
+    reply = await gw.handle("chat", body(temperature=0), {})
+    err = json.loads(reply.body)["error"]
+    assert reply.status == 502 and err["type"] == "upstream_answer_rejected" and len(err["attempts"]) == 2
+    assert "output guardrail" in err["message"]
+    gw, _ = make_gateway(table, {"a": "not json", "b": UpstreamError("connection", "down")})
+    assert (await gw.handle("chat", body(temperature=0), {})).status == 503
+
+
 async def test_deterministic_answer_is_cached_for_its_candidate_only():
     table = RouteTable(route="bot", targets=[_target("a")], cache_ttl_s=60)
     cache = FakeCache()

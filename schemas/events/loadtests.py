@@ -44,6 +44,8 @@ class LoadtestRequested(EventData):
     burstiness: float = Field(1.0, gt=0, description="gamma shape for mode=gamma; 1 is Poisson, below 1 burstier")
     monthly_requests: float | None = Field(None, gt=0, description="traffic profile for the monthly cost")
     peak_to_mean: float = Field(1.0, ge=1.0, description="GPU replicas are provisioned for mean rate x this")
+    request_timeout_s: float = Field(600.0, gt=0, le=3600, description="one request's deadline, from send to "
+                                     "its last byte; one that misses it is counted as a `timeout` error")
     task_spec: TaskSpec | None = Field(
         None, description="the task whose prompt template, system prompt and style wrap every synthetic input "
         "(after the candidate's preprocess steps), as production sends it; none: the input alone")

@@ -73,6 +73,8 @@ def register(app: typer.Typer) -> None:
         lengths_file: Path = typer.Option(None, help="JSONL dataset whose rows give the lengths "
                                           "(input_tokens/output_tokens, or prompt/completion text)"),
         burstiness: float = typer.Option(1.0, help="gamma shape for --mode gamma (1 = Poisson)"),
+        timeout: float = typer.Option(600.0, min=0.1, max=3600,
+                                      help="one request's deadline in seconds; a miss counts as a timeout"),
         slo: str = typer.Option("", help="SLOs in ms for goodput: ttft=500,tpot=50,e2e=3000"),
         workers: int = typer.Option(0, help="client processes; 0 = auto (more when the client saturates)"),
         gpu_hourly: float = typer.Option(None, help="GPU $/hour of one replica, for the cost"),
@@ -109,7 +111,8 @@ def register(app: typer.Typer) -> None:
         base = LoadtestRequested(
             loadtest_id="bench", candidate_id="bench", candidate=spec, mode=mode, levels=_levels(levels),
             requests_per_level=requests, duration_s=duration, slo=parse_slo(slo), target_url=url, protocol=protocol,
-            warmup_requests=warmup, burstiness=burstiness, monthly_requests=monthly_requests, task_spec=task)
+            warmup_requests=warmup, burstiness=burstiness, monthly_requests=monthly_requests, task_spec=task,
+            request_timeout_s=timeout)
         for i, profile in enumerate(profiles):
             sub = (output / f"lengths-{i}") if output and len(profiles) > 1 else output
             _bench_one(base, profile, workers, sub)

@@ -65,7 +65,7 @@ def sweep_plan(req: LoadtestRequested, candidate: CandidateSpec, url: str | None
     base = LevelPlan(url=url or base_url(candidate, req.target_url), model=candidate.model, protocol=protocol,
                      mode=req.mode, requests=req.requests_per_level, duration_s=req.duration_s,
                      warmup=req.warmup_requests, lengths=lengths, burstiness=req.burstiness, api_key=key,
-                     shape=shape, postprocess=tuple(candidate.postprocess))
+                     shape=shape, postprocess=tuple(candidate.postprocess), timeout_s=req.request_timeout_s)
     return SweepPlan(base, list(req.levels), Slo(req.slo.ttft_ms, req.slo.tpot_ms, req.slo.e2e_ms))
 
 

@@ -23,8 +23,9 @@ def test_base_url_strips_v1_and_prefers_the_target():
 def test_plan_from_request():
     req = LoadtestRequested(loadtest_id="l", candidate_id="c", candidate=spec(engine="sglang"), mode="gamma",
                             levels=[1, 5], input_tokens=10, input_tokens_max=20, output_tokens=4,
-                            slo=Slo(ttft_ms=100), burstiness=0.5, warmup_requests=3)
+                            slo=Slo(ttft_ms=100), burstiness=0.5, warmup_requests=3, request_timeout_s=30)
     plan = sweep_plan(req, req.candidate)
+    assert plan.base.timeout_s == 30
     assert plan.base.protocol == "sglang"
     assert plan.base.lengths.kind == "uniform" and plan.base.lengths.input_max == 20
     assert (plan.base.mode, plan.base.burstiness, plan.base.warmup) == ("gamma", 0.5, 3)

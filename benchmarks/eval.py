@@ -1,9 +1,11 @@
 """`make bench-eval`: the evaluator's wall time on 1,000 items against a local OpenAI-compatible
 server with a fixed 50 ms latency at concurrency 64, against the ideal (n / concurrency x
-latency) and against promptfoo evaluating the same items against the same server in the same run.
+latency), against a bare aiohttp loop making the same 1,000 POSTs (the HTTP floor on this
+machine right now: the machine is shared, so the floor is re-measured in every round) and
+against promptfoo evaluating the same items against the same server in the same run.
 
 promptfoo is installed by this script into .bench/promptfoo (npm), never into the project.
-Run: python -m benchmarks.eval [--items 1000 --concurrency 64 --latency-ms 50 --rounds 3]
+Run: python -m benchmarks.eval [--items 1000 --concurrency 64 --latency-ms 50 --rounds 3 --skip-promptfoo]
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -18,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import yaml
 
 from schemas.candidate import CandidateSpec, Engine
@@ -50,8 +54,22 @@ def items(n: int) -> list[DatasetItem]:
             for i in range(n)]
 
 
-async def run_ours(url: str, data: list[DatasetItem], concurrency: int, home: Path) -> tuple[float, float]:
-    """(wall s of the whole evaluation incl. report, wall s until the last answer was scored)."""
+async def run_bare(url: str, data: list[DatasetItem], concurrency: int) -> float:
+    """Wall s of nothing but the POSTs (same bodies, one aiohttp session, a semaphore): the floor."""
+    limit = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        async def one(item: DatasetItem) -> None:
+            body = {"model": MODEL, "messages": [{"role": "user", "content": item.input}], "max_tokens": 256}
+            async with limit, http.post(f"{url}/v1/chat/completions", json=body) as resp:
+                await resp.read()
+        start = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in data))
+        return time.perf_counter() - start
+
+
+async def run_ours(url: str, data: list[DatasetItem], concurrency: int, home: Path) -> tuple[float, float, float]:
+    """(wall s of the whole evaluation incl. report, wall s until the last answer was scored,
+    CPU s of this process over the whole evaluation: the figure a loaded machine multiplies)."""
     spec = CandidateSpec(name="scripted", model=MODEL, task="bench", engine=Engine.openai, endpoint=url)
     task = TaskSpec(name="bench", metric="contains")
     req = EvaluationRequested(evaluation_id=f"bench-{time.time_ns()}", candidate_id="bench", task="bench",
@@ -63,13 +81,13 @@ async def run_ours(url: str, data: list[DatasetItem], concurrency: int, home: Pa
         if done == total:
             calls_done.append(time.perf_counter())
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     done = await evaluate(req, {"bench": data}, [], engines=engines, store=EvaluationStore(home, req.evaluation_id),
                           progress=progress)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     await engines.aclose()
     assert done.accuracy[0].n == len(data) and done.accuracy[0].candidate_score == 1.0, done.accuracy
-    return wall, calls_done[-1] - start
+    return wall, calls_done[-1] - start, cpu
 
 
 def promptfoo_config(url: str, data: list[DatasetItem], concurrency: int, out_dir: Path) -> Path:
@@ -124,41 +142,52 @@ def main() -> None:
     binary = None if a.skip_promptfoo else ensure_promptfoo()
     data = items(a.items)
     ideal = a.items / a.concurrency * a.latency_ms / 1000
+    waves = math.ceil(a.items / a.concurrency) * a.latency_ms / 1000  # whole rounds of `concurrency` calls
     server = start_scripted_llm(model=MODEL, latency_ms=a.latency_ms, output_tokens=4)
-    ours, calls, pf_wall, pf_eval = [], [], [], []
+    ours, calls, cpus, bare, pf_wall, pf_eval = [], [], [], [], [], []
+    loads = [os.getloadavg()[0]]
     try:
         with tempfile.TemporaryDirectory() as tmp:
             tmp_path = Path(tmp)
             config = promptfoo_config(server.url, data, a.concurrency, tmp_path) if binary else None
             for r in range(a.rounds):
-                total, answered = asyncio.run(run_ours(server.url, data, a.concurrency, tmp_path / "ours"))
+                bare.append(asyncio.run(run_bare(server.url, data, a.concurrency)))
+                total, answered, cpu = asyncio.run(run_ours(server.url, data, a.concurrency, tmp_path / "ours"))
                 ours.append(total)
                 calls.append(answered)
+                cpus.append(cpu)
+                line = (f"round {r + 1}: bare aiohttp {bare[-1]:.3f}s  ours {ours[-1]:.3f}s "
+                        f"(answers {calls[-1]:.3f}s, cpu {cpu:.3f}s)")
                 if binary and config:
                     wall, inner, ok, latency = run_promptfoo(binary, config, a.concurrency, tmp_path)
                     pf_wall.append(wall)
                     pf_eval.append(inner)
-                    print(f"round {r + 1}: ours {ours[-1]:.3f}s (answers {calls[-1]:.3f}s)  "
-                          f"promptfoo {wall:.3f}s (its eval {inner:.3f}s, "
-                          f"{ok} passed, median request latency {latency:.0f} ms)")
-                else:
-                    print(f"round {r + 1}: ours {ours[-1]:.3f}s (answers {calls[-1]:.3f}s)")
+                    line += (f"  promptfoo {wall:.3f}s (its eval {inner:.3f}s, "
+                             f"{ok} passed, median request latency {latency:.0f} ms)")
+                loads.append(os.getloadavg()[0])
+                print(line, flush=True)
     finally:
         server.stop()
-    med, med_calls = statistics.median(ours), statistics.median(calls)
-    print(f"\n{a.items} items, concurrency {a.concurrency}, server latency {a.latency_ms:.0f} ms, "
-          f"median of {a.rounds} rounds")
-    print(f"ideal (n/concurrency x latency)      {ideal:.3f} s   (machine load average {os.getloadavg()[0]:.1f} "
-          f"on {os.cpu_count()} CPUs)")
-    print(f"challenger: all answers scored       {med_calls:.3f} s   {med_calls / ideal:.2f}x ideal")
-    print(f"challenger: + results, stats, report {med:.3f} s   {med / ideal:.2f}x ideal")
-    if pf_wall:
-        pw, pe = statistics.median(pf_wall), statistics.median(pf_eval)
-        print(f"promptfoo process wall               {pw:.3f} s   {pw / ideal:.2f}x ideal   "
-              f"challenger is {pw / med:.2f}x faster")
-        print(f"promptfoo own eval time (durationMs) {pe:.3f} s   {pe / ideal:.2f}x ideal   "
-              f"challenger is {pe / med:.2f}x faster")
 
+    def fig(label: str, xs: list[float]) -> None:
+        m = statistics.median(xs)
+        print(f"{label:<40}{m:7.3f} s  {m / ideal:5.2f}x ideal  (rounds {min(xs):.3f}-{max(xs):.3f})")
+
+    print(f"\n{a.items} items, concurrency {a.concurrency}, server latency {a.latency_ms:.0f} ms, medians of "
+          f"{a.rounds} rounds; load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} CPUs")
+    print(f"{'ideal (n / concurrency x latency)':<40}{ideal:7.3f} s   1.00x ideal")
+    print(f"{'whole rounds (ceil(n / c) x latency)':<40}{waves:7.3f} s  {waves / ideal:5.2f}x ideal")
+    fig("bare aiohttp loop, the POSTs only", bare)
+    fig("challenger: all answers scored", calls)
+    fig("challenger: + results, stats, report", ours)
+    print(f"{'challenger: CPU s of the evaluation':<40}{statistics.median(cpus):7.3f} s  "
+          f"(rounds {min(cpus):.3f}-{max(cpus):.3f}; a process getting 1/k of a core takes k times this)")
+    if pf_wall:
+        med = statistics.median(ours)
+        pw, pe = statistics.median(pf_wall), statistics.median(pf_eval)
+        fig("promptfoo process wall", pf_wall)
+        fig("promptfoo own eval time (durationMs)", pf_eval)
+        print(f"challenger is {pw / med:.2f}x faster than promptfoo's process wall, {pe / med:.2f}x than its eval")
 
 if __name__ == "__main__":
     main()

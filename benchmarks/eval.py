@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import math
 import os
@@ -143,6 +144,8 @@ def main() -> None:
     data = items(a.items)
     ideal = a.items / a.concurrency * a.latency_ms / 1000
     waves = math.ceil(a.items / a.concurrency) * a.latency_ms / 1000  # whole rounds of `concurrency` calls
+    gc.collect()
+    gc.freeze()  # as the evaluator service does once it has imported everything (services/evaluator/__main__.py)
     server = start_scripted_llm(model=MODEL, latency_ms=a.latency_ms, output_tokens=4)
     ours, calls, cpus, bare, pf_wall, pf_eval = [], [], [], [], [], []
     loads = [os.getloadavg()[0]]

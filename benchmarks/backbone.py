@@ -7,6 +7,8 @@
    pattern, the same ce_* headers written by hand, so the same bytes on the wire) on the same
    broker in the same run, alternating rounds. Goal: ratio >= 0.7. Spans follow the standard
    OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG variables (default: every event traced).
+   Also printed: this process's CPU time per event in the timed window (all threads), which
+   other tenants of a shared machine disturb less than the end-to-end rate.
 2. Registry submissions per second on SQLite and PostgreSQL (benchmarks/registry_bench.py).
 
 Run: python -m benchmarks.backbone [--events 5000] [--rounds 3] [--registry-n 200] [--pg URL] [--skip-registry]
@@ -27,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from opentelemetry import trace
 
 from schemas import Envelope, new_event
@@ -75,21 +77,29 @@ class Round:
     path: str
     events_per_s: float
     produce_s: float
+    cpu_us: float  # this process's CPU time (every thread: loop, span writer) per event, timed window
+
+
+@dataclass
+class Timing:
+    events_per_s: float
+    produce_s: float
+    cpu_us: float
 
 
 async def _timed(n: int, assignment: Callable[[], Any], produce: Callable[[], Awaitable[None]],
-                 count: Callable[[], int], stop: asyncio.Event, consuming: asyncio.Task[None]) -> tuple[float, float]:
+                 count: Callable[[], int], stop: asyncio.Event, consuming: asyncio.Task[None]) -> Timing:
     """Once the consumer has its partitions: produce `n`, wait until `count()` reaches `n`;
-    then stop the consuming task. Returns (events/s end to end, seconds spent producing)."""
+    then stop the consuming task."""
     try:
         while not assignment():
             await asyncio.sleep(0.05)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         await produce()
         produced = time.perf_counter() - t0
         while count() < n:
             await asyncio.sleep(0.005)
-        return n / (time.perf_counter() - t0), produced
+        return Timing(n / (time.perf_counter() - t0), produced, (time.process_time() - cpu0) / n * 1e6)
     finally:
         stop.set()
         await consuming
@@ -116,11 +126,11 @@ async def typed_round(bootstrap: str, events: list[Envelope[Any]]) -> Round:
             await asyncio.gather(*futures)
 
         try:
-            rate, produced = await _timed(n, consumer.assignment, produce, lambda: seen, stop, task)
+            timing = await _timed(n, consumer.assignment, produce, lambda: seen, stop, task)
         finally:
             await consumer.stop()
     assert consumer.dead_lettered == 0
-    return Round("typed", rate, produced)
+    return Round("typed", timing.events_per_s, timing.produce_s, timing.cpu_us)
 
 
 async def raw_round(bootstrap: str, payloads: list[dict[str, Any]]) -> Round:
@@ -154,11 +164,11 @@ async def raw_round(bootstrap: str, payloads: list[dict[str, Any]]) -> Round:
 
     task = asyncio.create_task(consume())
     try:
-        rate, produced = await _timed(n, consumer.assignment, produce, lambda: seen, stop, task)
+        timing = await _timed(n, consumer.assignment, produce, lambda: seen, stop, task)
     finally:
         await consumer.stop()
         await producer.stop()
-    return Round("raw", rate, produced)
+    return Round("raw", timing.events_per_s, timing.produce_s, timing.cpu_us)
 
 
 async def backbone(bootstrap: str, n: int, rounds: int, size: int) -> list[Round]:
@@ -183,19 +193,61 @@ def construction_us(n: int, size: int) -> float:
     return (time.perf_counter() - start) / n * 1e6
 
 
-def summarize(results: list[Round], n: int, size: int) -> float:
+async def _typed_path(events: list[Envelope[Any]]) -> None:
+    """What our producer and consumer add to a send and a receive, without the broker:
+    encode, then the consumer's own handling of the record (decode, validation, the span)."""
+    async def handle(_event: Envelope[Any]) -> None:
+        return None
+
+    consumer = EventConsumer("127.0.0.1:1", ["bench"], "g-bench", handle, dlq=None)  # type: ignore[arg-type]
+    for offset, event in enumerate(events):
+        key, value, headers = encode(event)
+        record = ConsumerRecord("bench", 0, offset, 0, 0, key, value, None, len(key), len(value), headers)
+        await consumer._process(record)  # noqa: SLF001 - the per-record path run() takes
+    trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]  # the span writer's share
+    await consumer.stop()  # never started: only closes the client object
+
+
+def _raw_path(payloads: list[dict[str, Any]]) -> None:
+    for data in payloads:
+        headers = raw_headers(data["candidate_id"])
+        json.loads(json.dumps(data).encode())
+        {name: raw.decode() for name, raw in headers}
+
+
+def path_cpu_us(n: int, size: int, repeats: int = 7) -> dict[str, list[float]]:
+    """CPU per event (this process, every thread) of each path's own work, no broker: a
+    steadier measure than the end-to-end rate on a shared machine. Sorted, one per repeat."""
+    pad = padding_for(size)
+    events = [typed_event(i, pad) for i in range(n)]
+    payloads = [payload(i, pad) for i in range(n)]
+    runs: dict[str, list[float]] = {"typed": [], "raw": []}
+    for _ in range(repeats):
+        for path, run in (("typed", lambda: asyncio.run(_typed_path(events))), ("raw", lambda: _raw_path(payloads))):
+            start = time.process_time()
+            run()
+            runs[path].append((time.process_time() - start) / n * 1e6)
+    return {path: sorted(values) for path, values in runs.items()}
+
+
+def summarize(results: list[Round], own: dict[str, list[float]], n: int, size: int) -> float:
     by_path = {path: [r for r in results if r.path == path] for path in ("typed", "raw")}
     median = {path: statistics.median(r.events_per_s for r in rs) for path, rs in by_path.items()}
+    cpu = {path: statistics.median(r.cpu_us for r in rs) for path, rs in by_path.items()}
     print(f"\nbackbone: {n} events of {size} B per round, {len(by_path['typed'])} rounds each, "
           f"{PARTITIONS} partitions, acks=all, end to end (produce -> Tansu -> consume)")
-    print(f"{'path':<34} {'median ev/s':>12} {'rounds ev/s':>28}")
+    print(f"{'path':<34} {'median ev/s':>12} {'rounds ev/s':>28} {'CPU us/ev':>10}")
     labels = {"typed": "typed EventProducer/EventConsumer", "raw": "raw aiokafka + json"}
     for path, rs in by_path.items():
-        print(f"{labels[path]:<34} {median[path]:>12.0f} {' '.join(f'{r.events_per_s:.0f}' for r in rs):>28}")
+        print(f"{labels[path]:<34} {median[path]:>12.0f} {' '.join(f'{r.events_per_s:.0f}' for r in rs):>28} "
+              f"{cpu[path]:>10.0f}")
     ratio = median["typed"] / median["raw"]
-    print(f"ratio typed/raw: {ratio:.2f} (goal >= 0.70); consumer spans: {_sampler()}")
+    print(f"ratio typed/raw: {ratio:.2f} (goal >= 0.70); CPU per event raw/typed: {cpu['raw'] / cpu['typed']:.2f}; "
+          f"consumer spans: {_sampler()}")
     print(f"building one typed event (Pydantic validation of the payload), not timed above: "
           f"{construction_us(2000, size):.0f} us")
+    print("each path's own work per event, no broker (CPU us, min / median of 7): " + "; ".join(
+        f"{path} {values[0]:.0f} / {statistics.median(values):.0f}" for path, values in own.items()))
     return ratio
 
 
@@ -212,10 +264,11 @@ def run_backbone(n: int, rounds: int, size: int) -> float:
         try:
             proc.wait_healthy()
             results = asyncio.run(backbone(f"127.0.0.1:{proc.port}", n, rounds, size))
+            own = path_cpu_us(n, size)  # before the shutdown: the span writer's share counts
         finally:
             proc.stop()
             trace.get_tracer_provider().shutdown()  # type: ignore[attr-defined]  # flush before the dir goes
-    return summarize(results, n, size)
+    return summarize(results, own, n, size)
 
 
 def run_registry(n: int, pg_admin_url: str) -> None:

@@ -68,6 +68,20 @@ def stage(engine: Engine, key: str, n: int, first: int = 0) -> list[str]:
     return [e.id for e in events]
 
 
+async def relayed(engine: Engine, producer: EventProducer, key: str, n: int) -> tuple[list[str], outbox.OutboxRelay]:
+    """`n` events staged under `key` and sent by a relay; their ids and the relay."""
+    sent = stage(engine, key, n)
+    relay = outbox.OutboxRelay(engine, producer)
+    assert await relay.relay_once() == n
+    return sent, relay
+
+
+async def ids_after_the_others(bootstrap: str, key: str, *, others: int, ours: int) -> list[str]:
+    """The ids on the restarted log under `key` after the `others` another service wrote there."""
+    on_the_log = await raw_records(bootstrap, TOPIC, lambda r: r.key == key.encode(), others + ours)
+    return [decode(r.key, r.value, r.headers).id for r in on_the_log][others:]
+
+
 async def fill_as_another_service(bootstrap: str, key: str, n: int) -> None:
     """The restarted broker's topics re-created and `n` events of another service written under
     `key` (so on the partition our rows were on)."""
@@ -130,9 +144,7 @@ async def test_a_restarted_log_that_others_filled_past_our_offsets_is_still_foun
     key = f"c-{uid}"
     await ensure_topics(bootstrap)
     async with EventProducer(bootstrap) as producer:
-        sent = stage(engine, key, 3)
-        relay = outbox.OutboxRelay(engine, producer)
-        assert await relay.relay_once() == 3
+        sent, _ = await relayed(engine, producer, key, 3)
 
     restartable_broker.restart()
     await fill_as_another_service(bootstrap, key, 5)
@@ -142,8 +154,7 @@ async def test_a_restarted_log_that_others_filled_past_our_offsets_is_still_foun
         assert await relay.relay_once() == 3
         assert await relay.check_log() == 0  # and now the log holds them
 
-    on_the_log = await raw_records(bootstrap, TOPIC, lambda r: r.key == key.encode(), 8)
-    assert [decode(r.key, r.value, r.headers).id for r in on_the_log][5:] == sent
+    assert await ids_after_the_others(bootstrap, key, others=5, ours=3) == sent
 
 
 async def test_a_restarted_log_that_others_filled_to_the_same_end_is_found_by_a_relay_that_checked_before(
@@ -156,16 +167,13 @@ async def test_a_restarted_log_that_others_filled_to_the_same_end_is_found_by_a_
     key = f"c-{uid}"
     await ensure_topics(bootstrap)
     async with EventProducer(bootstrap) as producer:
-        sent = stage(engine, key, 2)
-        relay = outbox.OutboxRelay(engine, producer)
-        assert await relay.relay_once() == 2
+        sent, relay = await relayed(engine, producer, key, 2)
         assert await relay.check_log() == 0  # intact before the restart
         restartable_broker.restart()
         await fill_as_another_service(bootstrap, key, 2)
         assert await _once_reconnected(relay, check=True) == 2
         assert await _once_reconnected(relay) == 2
-    on_the_log = await raw_records(bootstrap, TOPIC, lambda r: r.key == key.encode(), 4)
-    assert [decode(r.key, r.value, r.headers).id for r in on_the_log][2:] == sent
+    assert await ids_after_the_others(bootstrap, key, others=2, ours=2) == sent
 
 
 async def test_the_log_probe_sees_every_topic_whatever_it_read_before(restartable_broker: RestartableBroker) -> None:

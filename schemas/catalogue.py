@@ -35,9 +35,9 @@ TOPICS: tuple[Topic, ...] = (
            deployments.FallbackActivated)),
     Topic(inference.TOPIC, 8, "route", "Sampled production traffic and user feedback (high volume).",
           (inference.InferenceLogged, inference.FeedbackReceived)),
-    Topic(degradations.TOPIC, 4, "candidate id", "Drift and quality breaches; captured-sample augmentation.",
+    Topic(degradations.TOPIC, 4, "candidate id", "Drift and quality breaches; captured samples labelled and augmented.",
           (degradations.DegradationDetected, degradations.SamplesAugmentationRequested,
-           degradations.SamplesAugmented)),
+           degradations.SamplesAugmented, degradations.LabellingRequested, degradations.SamplesLabelled)),
     Topic(alerts.TOPIC, 1, "candidate id", "Alerts for operators.", (alerts.AlertRaised,)),
     Topic(DLQ_TOPIC, 1, "original key",
           "Dead letters: the original bytes and headers, plus dlq_reason, dlq_topic, dlq_partition, "

@@ -12,20 +12,10 @@ from services.evaluator.domain.results import ItemResult
 from services.evaluator.runner import Progress, Runner
 from shared.engines import EngineClient, EngineError, Generation
 from shared.processing import postprocess
-from shared.scoring.metrics import extract_choice
+from shared.scoring.labels import label_from, teacher_name
 from shared.scoring.prompting import build_request
 
-
-def teacher_name(spec: CandidateSpec) -> str:
-    return f"{spec.name}@{spec.version} ({spec.model})"
-
-
-def label_from(task: TaskSpec, answer: str) -> str | None:
-    """The label for a choice task (None when the teacher named none), else the stripped answer."""
-    labels = task.metric_args.get("labels") or task.metric_args.get("choices")
-    if task.metric == "choice" and isinstance(labels, list):
-        return extract_choice(answer, [str(x) for x in labels])
-    return answer.strip() or None
+__all__ = ["label_from", "label_items", "teacher_name"]
 
 
 async def label_items(client: EngineClient, teacher: CandidateSpec, task: TaskSpec, items: Sequence[DatasetItem], *,

@@ -18,6 +18,7 @@ from services.monitor.adapters.registry import RegistryClient
 from services.monitor.adapters.store import MonitorStore
 from services.monitor.config import MonitorConfig, config_path, load_config
 from services.monitor.handlers import Deps, Monitor, Publish, warm_drift
+from services.monitor.labelling import LabellingHandler
 from services.monitor.samples import AugmentationHandler
 from shared.outbox import OutboxRelay
 from shared.runtime import ServiceContext, Subscription, service_app
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, cfg: MonitorConfig | None = Non
         ctx.state["drift_ready"] = asyncio.wrap_future(monitor.deps.executor.submit(warm_drift))
         registry = RegistryClient(settings.registry_url, settings.token)
         augmenter = AugmentationHandler(registry=registry, home=settings.home, publish=publish)
+        labeller = LabellingHandler(publish=publish)
         tasks = [asyncio.create_task(monitor.analyse_forever())]
         if restored := await monitor.restore():
             log.info("rebuilt the open windows from %d journaled record(s)", restored)
@@ -73,6 +75,8 @@ def create_app(settings: Settings | None = None, cfg: MonitorConfig | None = Non
                          {inference.InferenceLogged.event_type, inference.FeedbackReceived.event_type}),
             Subscription([degradations.TOPIC], f"{group}-augment", augmenter.handle,
                          {degradations.SamplesAugmentationRequested.event_type}),
+            Subscription([degradations.TOPIC], f"{group}-label", labeller.handle,
+                         {degradations.LabellingRequested.event_type}),
         ]
 
     async def on_stop(ctx: ServiceContext) -> None:

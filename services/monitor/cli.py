@@ -1,5 +1,6 @@
-"""`challenger samples export | augment | add-to-regression` (closing the loop on captured
-failing samples) and `challenger monitor reference` (a reference window from a chosen period)."""
+"""`challenger samples label | export | augment | add-to-regression` (captured failing samples:
+the people's labelling queue, training data, extra variants by hand) and `challenger monitor
+reference` (a reference window from a chosen period)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from services.monitor.adapters.models import client_from_ref
 from services.monitor.adapters.registry import RegistryClient, RegistryError
 from services.monitor.adapters.store import MonitorStore
 from services.monitor.domain.augment import METHODS
-from services.monitor.domain.exports import FORMATS, export_rows, sample_row
+from services.monitor.domain.exports import FORMATS, export_rows, sample_row, sources
 from services.monitor.domain.windows import WindowKey
 from services.monitor.samples import add_to_regression, augment_samples, fill_chosen, load_samples
 from shared.bus.producer import EventProducer
@@ -72,8 +73,11 @@ async def _export(fmt: str, candidate: str | None, input_path: Path | None, outp
             samples = await fill_chosen(samples, client)
     rows, skipped = export_rows(samples, fmt)
     _write(rows, output)
+    origin = ", ".join(f"{n} from {source}" for source, n in sorted(sources(samples).items()))
     console.print(f"exported {len(rows)} {fmt.upper()} row(s)" + (f" to {output}" if output else "")
-                  + (f"; skipped {skipped} without a preferred answer (use --chosen-from)" if skipped else ""))
+                  + (f"; chosen answers: {origin}" if origin else "")
+                  + (f"; skipped {skipped} without a preferred answer (label them, or use --chosen-from)"
+                     if skipped else ""))
 
 
 async def _augment(candidate: str | None, input_path: Path | None, methods: list[str], paraphraser: str | None,
@@ -109,6 +113,39 @@ async def _regression(task: str, candidate: str | None, input_path: Path | None,
     console.print(f"added {len(samples)} regression item(s) to task {task}: {dataset.get('id', dataset)}")
 
 
+async def _label(sample_id: int | None, value: str | None, skip: bool, task: str | None, as_json: bool) -> None:
+    registry = _registry(Settings())
+    try:
+        if sample_id is None:
+            rows = await registry.label_queue(task)
+            if as_json:
+                sys.stdout.write(json.dumps(rows) + "\n")
+                return
+            for r in rows:
+                sys.stdout.write(f"{r['id']}\t{r['task']}\t{r['reason']}\t{r['prompt'][:80]!r}\t"
+                                 f"(answered {r['response'][:40]!r})\n")
+            console.print(f"{len(rows)} sample(s) wait for a label")
+            return
+        done = await registry.label(sample_id, _value(value), skip)
+    finally:
+        await registry.aclose()
+    if as_json:
+        sys.stdout.write(json.dumps(done) + "\n")
+    else:
+        console.print(f"sample {sample_id}: {done['label_status']} by {done['labelled_by']}")
+
+
+def _value(text: str | None) -> Any:
+    """A label as typed: JSON when it parses as a number, list or object, else the text itself."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    return value if isinstance(value, int | float | list | dict) and not isinstance(value, bool) else text
+
+
 def _methods(text: str) -> list[str]:
     methods = [m.strip() for m in text.split(",") if m.strip()]
     if unknown := set(methods) - set(METHODS):
@@ -117,7 +154,7 @@ def _methods(text: str) -> list[str]:
 
 
 def register(app: typer.Typer) -> None:
-    samples = typer.Typer(help="Captured failing samples: export, augment, add to a regression suite.",
+    samples = typer.Typer(help="Captured failing samples: label, export, augment, add to a regression suite.",
                           no_args_is_help=True)
     monitor = typer.Typer(help="The production monitor.", no_args_is_help=True)
 
@@ -157,6 +194,18 @@ def register(app: typer.Typer) -> None:
                        ) -> None:
         """Post captured (or augmented) samples to the registry as a task's regression dataset."""
         _run(_regression(task, candidate, input_path, name))
+
+    @samples.command("label")
+    def label(sample_id: int | None = typer.Argument(None, help="the captured sample to label; none: list the queue"),
+              value: str | None = typer.Argument(None, help="its label (the item's `expected`)"),
+              skip: bool = typer.Option(False, "--skip", help="no usable test: skip it instead"),
+              task: str | None = typer.Option(None, "--task", help="list only this task's queue"),
+              as_json: bool = typer.Option(False, "--json", help="print JSON only")) -> None:
+        """Label captured samples that wait for a person (tasks without a teacher): no arguments
+        list the queue; SAMPLE_ID VALUE labels one, SAMPLE_ID --skip skips it."""
+        if sample_id is not None and (value is None) == (not skip):
+            raise typer.BadParameter("give either a VALUE or --skip")
+        _run(_label(sample_id, value, skip, task, as_json))
 
     @monitor.command("reference")
     def reference(route: str = typer.Option(..., help="production route"),

@@ -1,5 +1,6 @@
-"""Closing the loop on captured samples: load, augment, export, add to a regression suite.
-Library first: the CLI and the samples_augmentation.requested handler both call these."""
+"""Captured samples by hand: load, augment, export, add to a regression suite. Library first:
+the CLI, the samples_augmentation.requested handler and the labelling handler (labelling.py,
+the event path that closes the loop with no manual step) call these."""
 
 from __future__ import annotations
 
@@ -79,7 +80,8 @@ async def add_to_regression(registry: RegistryClient, task: str, samples: Sequen
 
 class AugmentationHandler:
     """samples_augmentation.requested -> augmented JSONL under $CHALLENGER_HOME/monitor/augmented/
-    (and a `captured` dataset in the registry when the task is known) -> samples.augmented."""
+    -> samples.augmented (an operator's extra run; the event path's augmentations travel in
+    samples.labelled and land in the task's regression dataset, see labelling.py)."""
 
     def __init__(self, *, registry: RegistryClient, home: Path, publish: Publish) -> None:
         self.registry = registry

@@ -105,7 +105,7 @@ def _wire(registry: Registry, feed: EventFeed):  # type: ignore[no-untyped-def]
         ctx.state.update(relay=relay, relay_stop=stop, relay_task=asyncio.create_task(relay.run(stop)))
 
         async def on_event(envelope: Envelope[Any]) -> None:
-            await asyncio.to_thread(handle_event, registry.engine, envelope)
+            await asyncio.to_thread(handle_event, registry.engine, envelope, registry.settings.home)
 
         async def on_feed(envelope: Envelope[Any]) -> None:
             feed.add(envelope)

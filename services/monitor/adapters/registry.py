@@ -49,6 +49,14 @@ class RegistryClient:
         data = {"task": task, "name": name, "kind": kind}
         return dict(await self._call("POST", "/api/v1/datasets", data=data, files=files))
 
+    async def label_queue(self, task: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit} | ({"task": task} if task else {})
+        return list(await self._call("GET", "/api/v1/labelling/queue", params=params))
+
+    async def label(self, sample_id: int, expected: Any = None, skip: bool = False) -> dict[str, Any]:
+        body = {"skip": True} if skip else {"expected": expected}
+        return dict(await self._call("POST", f"/api/v1/labelling/samples/{sample_id}", json=body))
+
     async def candidate_spec(self, candidate_id: str) -> CandidateSpec:
         body = await self._call("GET", f"/api/v1/candidates/{candidate_id}")
         return CandidateSpec.model_validate(body.get("spec", body) if isinstance(body, dict) else body)

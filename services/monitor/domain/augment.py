@@ -35,6 +35,7 @@ class Sample:
     prompt_version: str | None = None
     captured_at: str | None = None
     chosen: str | None = None
+    chosen_by: str | None = None
     label: str = "negative"
     method: str | None = None
     origin_id: str | None = None

@@ -11,7 +11,8 @@ from services.monitor.domain.augment import Sample
 
 FORMATS = ("sft", "dpo")
 ID_KEYS = ("id", "request_id", "sample_id")
-PROVENANCE = ("route", "candidate_id", "prompt_version", "captured_at", "reason", "method", "origin_id", "label")
+PROVENANCE = ("route", "candidate_id", "prompt_version", "captured_at", "reason", "method", "origin_id", "label",
+              "chosen_by")
 
 
 def sample_of(row: Mapping[str, Any]) -> Sample:
@@ -21,12 +22,31 @@ def sample_of(row: Mapping[str, Any]) -> Sample:
     sid = str(row.get(id_key) or "")
     if not sid or not isinstance(row.get("prompt"), str) or not isinstance(row.get("response"), str):
         raise ValueError(f"a sample needs an id, a prompt and a response; got keys {sorted(row)}")
-    fields = {k: (str(v) if v is not None and k != "chosen" else v) for k, v in row.items() if k in known}
+    fields = {k: (v if k == "chosen" else str(v)) for k, v in row.items() if k in known and v is not None}
     extra = {k: str(v) for k, v in row.items() if k not in known and k not in (id_key, "id", "extra") and v is not None}
     if "captured_at" not in fields and row.get("at") is not None:  # the registry's column name
         fields["captured_at"] = str(row["at"])
         extra.pop("at", None)
+    if not fields.get("chosen") and (label := text_label(row.get("expected"))) is not None:
+        fields["chosen"], fields["chosen_by"] = label, "label"  # a labelled sample's label is its preferred answer
     return Sample(id=sid, **fields, extra={**extra, **dict(row.get("extra") or {})})
+
+
+def text_label(expected: Any) -> str | None:
+    """A label that can be an assistant's answer (text or a number), else None."""
+    if isinstance(expected, str | int | float) and not isinstance(expected, bool) and str(expected).strip():
+        return str(expected)
+    return None
+
+
+def sources(samples: Sequence[Sample]) -> dict[str, int]:
+    """How many preferred answers came from where (label, fallback ..., operator, given)."""
+    out: dict[str, int] = {}
+    for s in samples:
+        if s.chosen:
+            key = (s.chosen_by or "given").split(" ")[0]
+            out[key] = out.get(key, 0) + 1
+    return out
 
 
 def provenance(s: Sample) -> dict[str, Any]:

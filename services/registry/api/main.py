@@ -2,8 +2,18 @@
 
 from fastapi import APIRouter
 
-from services.registry.api.routes import candidates, config_search, datasets, ops, prompts, samples, tasks, tokens
+from services.registry.api.routes import (
+    candidates,
+    config_search,
+    datasets,
+    labelling,
+    ops,
+    prompts,
+    samples,
+    tasks,
+    tokens,
+)
 
 api_router = APIRouter(prefix="/api/v1")
-for module in (candidates, config_search, tasks, datasets, prompts, tokens, samples, ops):
+for module in (candidates, config_search, tasks, datasets, prompts, tokens, samples, labelling, ops):
     api_router.include_router(module.router)

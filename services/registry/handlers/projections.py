@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -23,6 +24,7 @@ from services.registry.handlers.candidates import submit_candidate, transition
 from services.registry.handlers.catalog import mark_datasets_used
 from services.registry.handlers.config_search import on_config_search_completed
 from services.registry.handlers.emit import emit
+from services.registry.handlers.labelling import HOME_KEY, on_samples_labelled, open_job
 from services.registry.models import (
     Candidate,
     CapturedSample,
@@ -31,14 +33,16 @@ from services.registry.models import (
     ResultRecord,
 )
 from shared.pipeline import IllegalTransition
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 EventHandler = Callable[[Session, Envelope[Any]], None]
 
 
-def handle_event(engine: Engine, envelope: Envelope[Any]) -> bool:
-    """Apply one event once; return False if it was already processed."""
-    with Session(engine) as session:
+def handle_event(engine: Engine, envelope: Envelope[Any], home: Path | None = None) -> bool:
+    """Apply one event once; return False if it was already processed. `home` holds the dataset
+    blobs the handlers write (a labelling job's regression version)."""
+    with Session(engine, info={HOME_KEY: home or Settings().home}) as session:
         if session.get(ProcessedEvent, envelope.id) is not None:
             return False
         if not _repeated_result(session, envelope):
@@ -114,13 +118,16 @@ def on_prompt_optimized(session: Session, envelope: Envelope[pr.PromptOptimized]
 
 
 def on_degradation_detected(session: Session, envelope: Envelope[dg.DegradationDetected]) -> None:
+    """Store the captured samples and open their labelling job (no manual step)."""
     found = envelope.data
     candidate = session.get(Candidate, found.candidate_id)
     prompt_version = candidate.spec.get("prompt_version") if candidate else None
-    for sample in found.samples:
-        session.add(CapturedSample(request_id=sample.request_id, prompt=sample.prompt, response=sample.response,
-                                   route=found.route, candidate_id=found.candidate_id, prompt_version=prompt_version,
-                                   reason=sample.reason, degradation_id=found.degradation_id, at=envelope.time))
+    samples = [CapturedSample(request_id=sample.request_id, prompt=sample.prompt, response=sample.response,
+                              route=found.route, candidate_id=found.candidate_id, prompt_version=prompt_version,
+                              reason=sample.reason, degradation_id=found.degradation_id, at=envelope.time)
+               for sample in found.samples]
+    session.add_all(samples)
+    open_job(session, found, samples, envelope)
 
 
 HANDLERS: dict[str, tuple[EventHandler, ...]] = {
@@ -131,5 +138,6 @@ HANDLERS: dict[str, tuple[EventHandler, ...]] = {
 HANDLERS[pr.PromptOptimized.event_type] += (on_prompt_optimized,)
 HANDLERS[dg.DegradationDetected.event_type] += (on_degradation_detected,)
 HANDLERS[pr.ConfigSearchCompleted.event_type] = (on_config_search_completed,)
+HANDLERS[dg.SamplesLabelled.event_type] = (on_samples_labelled,)
 
 CONSUMED_TYPES: frozenset[str] = frozenset(HANDLERS)

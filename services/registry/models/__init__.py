@@ -9,7 +9,7 @@ from services.registry.models.candidates import (
     StageHistoryPublic,
 )
 from services.registry.models.config_search import ConfigSearch
-from services.registry.models.results import CapturedSample, ProcessedEvent, ResultRecord
+from services.registry.models.results import CapturedSample, LabellingJob, ProcessedEvent, ResultRecord
 from services.registry.models.tasks import (
     Dataset,
     DatasetPublic,
@@ -24,7 +24,8 @@ from services.registry.models.tasks import (
 
 __all__ = [
     "ApiToken", "Approval", "Candidate", "CandidatePublic", "CapturedSample", "ConfigSearch", "Dataset",
-    "DatasetPublic", "ProcessedEvent", "PromptVersion", "PromptVersionCreate", "PromptVersionPublic", "ResultRecord",
+    "DatasetPublic", "LabellingJob", "ProcessedEvent", "PromptVersion", "PromptVersionCreate", "PromptVersionPublic",
+    "ResultRecord",
     "StageHistory", "StageHistoryPublic", "Task", "TaskCreate", "TaskPublic", "TaskUpdate", "TokenCreate",
     "TokenCreated", "TokenPublic",
 ]

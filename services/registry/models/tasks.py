@@ -22,6 +22,10 @@ class TaskBase(SQLModel):
     prompt_style: str = Field(default="chat", max_length=20)
     system_prompt: str | None = None
     description: str = ""
+    teacher_id: str | None = Field(default=None, max_length=40, description=(
+        "candidate whose answers may label captured samples (silver labels); None: people label them"))
+    paraphraser_id: str | None = Field(default=None, max_length=40, description=(
+        "candidate that paraphrases labelled captured samples into more regression items"))
 
 
 class TaskCreate(TaskBase):
@@ -37,6 +41,8 @@ class TaskUpdate(SQLModel):
     prompt_style: PromptStyle | None = None
     system_prompt: str | None = None
     description: str | None = None
+    teacher_id: str | None = None
+    paraphraser_id: str | None = None
 
 
 class Task(TaskBase, table=True):

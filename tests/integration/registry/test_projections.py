@@ -98,4 +98,5 @@ def test_degradation_samples_are_captured_negative(client: TestClient, registry:
     labelled = client.patch(f"/api/v1/samples/{listed[0]['id']}", json={"chosen": "Lima"}, headers=admin)
     assert labelled.status_code == 200
     export = client.get("/api/v1/samples/export", params={"format": "dpo", "route": "chat"}).text
-    assert json.loads(export) == {"prompt": "Capital of Peru?", "chosen": "Lima", "rejected": "Paris"}
+    assert json.loads(export) == {"prompt": "Capital of Peru?", "chosen": "Lima", "rejected": "Paris",
+                                  "metadata": {"chosen_from": "admin"}}

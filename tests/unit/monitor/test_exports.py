@@ -3,7 +3,7 @@ import json
 import pytest
 
 from services.monitor.domain.augment import Sample
-from services.monitor.domain.exports import export_rows, regression_item, sample_of
+from services.monitor.domain.exports import export_rows, regression_item, sample_of, sources
 
 ROW = {"id": "s1", "prompt": "2+2?", "response": "5", "reason": "low_judge", "route": "math",
        "candidate_id": "c9", "prompt_version": "pv1", "captured_at": "2026-01-01T00:00:00Z", "chosen": "4",
@@ -53,3 +53,15 @@ def test_registry_captured_sample_rows() -> None:
     s = sample_of(row)
     assert (s.id, s.captured_at, s.prompt_version) == ("7", "2026-01-01T00:00:00", "pv2")
     assert s.extra == {"request_id": "req-7", "degradation_id": "d1"}
+
+
+def test_a_labelled_sample_exports_its_label_as_chosen_by_default_and_says_so() -> None:
+    labelled = sample_of({**ROW, "chosen": None, "expected": "4", "labelled_by": "teacher@1 (m)"})
+    numeric = sample_of({**ROW, "id": "s3", "chosen": None, "expected": 4})
+    given = sample_of({**ROW, "id": "s4", "chosen": "four", "chosen_by": "fallback champ@1 (m)", "expected": "4"})
+
+    rows, skipped = export_rows([labelled, numeric, given], "dpo")
+
+    assert skipped == 0 and [r["chosen"] for r in rows] == ["4", "4", "four"]
+    assert [r["metadata"]["chosen_by"] for r in rows] == ["label", "label", "fallback champ@1 (m)"]
+    assert sources([labelled, numeric, given]) == {"label": 2, "fallback": 1}

@@ -44,7 +44,7 @@ def export(session: SessionDep, format: ExportFormat = "dpo", candidate_id: str 
 @router.patch("/samples/{sample_id}", response_model=CapturedSample)
 def label(session: SessionDep, user: CurrentUser, sample_id: int, body: ChosenIn) -> Any:
     require(user.role, Action.submit)
-    sample = set_chosen(session=session, sample_id=sample_id, chosen=body.chosen)
+    sample = set_chosen(session=session, sample_id=sample_id, chosen=body.chosen, by=user.name)
     session.commit()
     return sample
 

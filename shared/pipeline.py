@@ -20,6 +20,7 @@ class Stage(StrEnum):
     approved = "approved"
     canary = "canary"
     production = "production"
+    standby = "standby"
     rejected = "rejected"
     rolled_back = "rolled_back"
     retired = "retired"
@@ -38,7 +39,14 @@ TRANSITIONS: dict[Stage, frozenset[Stage]] = {
     S.awaiting_approval: frozenset({S.approved, S.rejected, S.retired}),
     S.approved: frozenset({S.canary, S.retired}),
     S.canary: frozenset({S.production, S.rolled_back}),
-    S.production: frozenset({S.rolled_back, S.retired}),
+    # A champion leaves production only for another: to standby when a newer candidate is
+    # promoted, to rolled_back when its fallback (the standby) takes over. Retiring a serving
+    # champion would leave its route with nothing the record calls serving.
+    S.production: frozenset({S.standby, S.rolled_back}),
+    # Not terminal: still deployable, the route's fallback target. It returns to production when
+    # the champion is rolled back (fallback or an operator's rollback), and is retired when an
+    # operator retires it or a later promotion makes a newer standby the fallback.
+    S.standby: frozenset({S.production, S.retired}),
     S.rejected: frozenset(),
     S.rolled_back: frozenset(),
     S.retired: frozenset(),
@@ -50,6 +58,16 @@ OPERATOR_ONLY: frozenset[tuple[Stage, Stage]] = frozenset({
     (S.canary, S.rolled_back),
     (S.production, S.rolled_back),
 })
+
+
+# Moves the registry makes only as the other half of another candidate's move, in the same
+# transaction, never on their own request (the route changes with the other candidate). The
+# value is the reason a direct request is refused.
+COUPLED: dict[tuple[Stage, Stage], str] = {
+    (S.production, S.standby): "a champion becomes standby only when another candidate is promoted to production",
+    (S.standby, S.production): "a standby returns to production only when the champion is rolled back "
+                               "(roll back the production candidate instead)",
+}
 
 
 class IllegalTransition(ValueError):
@@ -70,3 +88,13 @@ def check_transition(current: Stage | str, target: Stage | str) -> Stage:
 
 def is_terminal(stage: Stage | str) -> bool:
     return Stage(stage) in TERMINAL
+
+
+# Where each stage is served: a staged candidate alone on its task's staging route; the
+# champion (with a canary beside it) on the task's production route, the standby as its fallback.
+def prod_route(task: str) -> str:
+    return task
+
+
+def staging_route(task: str) -> str:
+    return f"{task}-staging"

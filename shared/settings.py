@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     registry_url: str = "http://127.0.0.1:8000"
     gateway_url: str = "http://127.0.0.1:8080"
     token: str | None = None
+    gateway_admin_urls: str = Field(
+        "", description="comma-separated base URLs of EVERY gateway; the registry's consistency check reads each "
+                        "one's GET /routes (the embedded stack sets its gateway)")
+    gateway_admin_key: str | None = Field(None, description="API key for the gateways' /routes, if they want one")
     endpoint_allowlist: str = Field(
         "", description="comma-separated hosts, .domain suffixes or CIDR blocks candidate endpoints may use; "
                         "empty = any (set it in production, against SSRF)")
@@ -32,6 +36,10 @@ class Settings(BaseSettings):
     @property
     def allowed_endpoints(self) -> tuple[str, ...]:
         return tuple(e.strip() for e in self.endpoint_allowlist.split(",") if e.strip())
+
+    @property
+    def gateway_admins(self) -> tuple[str, ...]:
+        return tuple(u.strip() for u in self.gateway_admin_urls.split(",") if u.strip())
 
     @property
     def db_url(self) -> str:

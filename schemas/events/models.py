@@ -49,7 +49,10 @@ class ModelApproved(EventData):
 
 
 class StageChangeRequested(EventData):
-    """Command: ask the registry (the single writer of stages) to move a candidate."""
+    """Command: ask the registry (the single writer of stages) to move a candidate. A move can
+    carry moves of the task's other candidates, applied in the same transaction: a promotion
+    makes the champion `standby`; a production candidate rolled back hands production (and the
+    championship) to its successor."""
 
     event_type: ClassVar[str] = "io.challenger.stage_change.requested"
     topic: ClassVar[str] = TOPIC
@@ -58,6 +61,9 @@ class StageChangeRequested(EventData):
     to_stage: str
     actor: str
     reason: str = ""
+    successor_id: str | None = Field(
+        None, description="rolling back a production candidate: the candidate that takes over production "
+                          "(the one the gateway now serves, e.g. after a fallback); none: the task's standby")
 
 
 class StageChangeRejected(EventData):

@@ -18,7 +18,8 @@ from shared.pipeline import Stage
 DEPLOYER_URL = "http://127.0.0.1:8104"
 MOVES = {"promote": (Stage.production, "promote a canary to production (the registry makes it the champion)"),
          "abort": (Stage.rejected, "stop a candidate's pipeline before it reaches production"),
-         "rollback": (Stage.rolled_back, "roll a canary or production candidate back to the champion")}
+         "rollback": (Stage.rolled_back, "roll a canary back to the champion, or a production candidate back to its "
+                                         "standby (which becomes the champion again)")}
 
 
 def _move(command: str, candidate_id: str, reason: str, actor: str | None, wait: float) -> None:

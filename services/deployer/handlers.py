@@ -25,7 +25,7 @@ from services.deployer.domain.run import ACTIVE_CANARY, Phase, Run
 from services.deployer.sglang_launch import NotServing, SglangUnavailable, ensure_serving
 from services.deployer.traffic import CanaryTraffic
 from shared import outbox
-from shared.pipeline import IllegalTransition
+from shared.pipeline import IllegalTransition, is_terminal
 
 log = logging.getLogger(__name__)
 SOURCE = "challenger-deployer"
@@ -74,7 +74,18 @@ class Deployer:
             self._commit(s, result.run, result.out, e)
 
     async def _stage_changed(self, e: Envelope[models.ModelStageChanged]) -> None:
+        if is_terminal(e.data.to_stage):
+            self._unlist_fallback(e.data)
         await self._step(e, lambda run: driver.on_stage_changed(run, e.data, self.env))
+
+    def _unlist_fallback(self, moved: models.ModelStageChanged) -> None:
+        """A candidate that left for good (an operator retired the standby, say) is no fallback
+        any more: its task's route stops listing it (a no-op once the route has moved on)."""
+        with Session(self.engine) as s:
+            table = store.route_table(s, routes.prod_route(moved.task))
+            trimmed = routes.without_fallback(table, moved.candidate_id) if table is not None else None
+            if trimmed is not None:
+                self._commit(s, None, [trimmed], None)
 
     async def _stage_rejected(self, e: Envelope[models.StageChangeRejected]) -> None:
         d = e.data
@@ -139,23 +150,28 @@ class Deployer:
             if store.handled(s, e.id):
                 return
             reason = f"degradation {d.degradation_id}: {', '.join(d.rules)}"
-            out = self._fallback(store.route_table(s, d.route), d, reason)
+            moved = self._fallback(store.route_table(s, d.route), d, reason)
+            out: list[Output] = list(moved) if moved else []
             run = store.get_run(s, d.candidate_id)
             if run is not None and run.phase in ACTIVE_CANARY:
                 result = self._decide(run, lambda r: driver.rollback(Result(r), self.env, reason, immediate=True))
-                moved = bool(out)  # the fallback already moved the route; keep its table
+                # the fallback already moved the route; keep its table
                 run, out = result.run, out + [o for o in result.out if not (moved and isinstance(o, RouteTable))]
+            elif moved:  # a serving candidate lost its route: the registry records who serves now
+                run, request = driver.record_fallback(run, moved[1])
+                out.append(request)
             self._commit(s, run, out, e)
 
     @staticmethod
-    def _fallback(table: RouteTable | None, d: DegradationDetected, reason: str) -> list[Output]:
+    def _fallback(table: RouteTable | None, d: DegradationDetected,
+                  reason: str) -> tuple[RouteTable, FallbackActivated] | None:
         moved = routes.fallback_table(table, d.candidate_id) if table is not None else None
         if moved is None:
             log.error("degradation on %s for %s but the route has no fallback", d.route, d.candidate_id)
-            return []
+            return None
         new, chosen = moved
-        return [new, FallbackActivated(candidate_id=d.candidate_id, route=d.route, reason=reason,
-                                       fallback_candidate_id=chosen.candidate_id, degradation_id=d.degradation_id)]
+        return new, FallbackActivated(candidate_id=d.candidate_id, route=d.route, reason=reason,
+                                      fallback_candidate_id=chosen.candidate_id, degradation_id=d.degradation_id)
 
     async def _route_seen(self, e: Envelope[deployments.RouteUpdated]) -> None:
         with Session(self.engine) as s:

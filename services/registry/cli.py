@@ -162,8 +162,38 @@ def dataset_list(task: Annotated[str | None, typer.Option(help="only this task")
                          for d in rows]))
 
 
+def doctor(as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON only")] = False) -> None:
+    """Compare the registry's champions and stages with what every gateway serves; exit 1 when
+    they disagree (every mismatch is listed in words), 2 when the registry cannot be asked."""
+    err = Console(stderr=True)
+    try:
+        with api() as client:
+            response = client.get("/consistency")
+        response.raise_for_status()
+        report = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        err.print(f"[red]✗ cannot run the consistency check at {Settings().registry_url}: {exc}[/]")
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        _print_report(report)
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    gateways = ", ".join(report["gateways"]) or "none configured"
+    for problem in report["problems"]:
+        console.print(f"[red]✗[/] {problem['message']}")
+    for note in report["notes"]:
+        console.print(f"[dim]·[/] {note['message']}")
+    verdict = "[green]✓ consistent[/]" if report["ok"] else f"[red]✗ {len(report['problems'])} mismatch(es)[/]"
+    console.print(f"{verdict}: the registry against the gateways ({gateways})")
+
+
 def register(app: typer.Typer) -> None:
-    for command in (submit, candidates, show, tasks, approve, transition, retire):
+    for command in (submit, candidates, show, tasks, approve, transition, retire, doctor):
         app.command()(command)
     app.add_typer(token_app, name="token")
     app.add_typer(dataset_app, name="dataset")

@@ -23,6 +23,7 @@ def stack_env(home: Path, ports: Mapping[str, int], database_url: str | None) ->
         "CHALLENGER_KAFKA_BOOTSTRAP": f"127.0.0.1:{ports['broker']}",
         "CHALLENGER_REGISTRY_URL": f"http://127.0.0.1:{ports['registry']}",
         "CHALLENGER_GATEWAY_URL": f"http://127.0.0.1:{ports['gateway']}",
+        "CHALLENGER_GATEWAY_ADMIN_URLS": f"http://127.0.0.1:{ports['gateway']}",
         "PYTHONUNBUFFERED": "1",
     } | ({"DATABASE_URL": database_url} if database_url else {})
 

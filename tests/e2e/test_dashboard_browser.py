@@ -77,9 +77,8 @@ def registry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
     url = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {registry.admin_token}"}
     base = {"task": "sentiment", "engine": "llamacpp", "decoding": {"temperature": 0}}
-    champ = httpx.post(f"{url}/api/v1/candidates", headers=auth, json=base | {
+    champ = httpx.post(f"{url}/api/v1/candidates/import-champion", headers=auth, json=base | {
         "name": "smollm2", "model": "smollm2", "endpoint": "http://127.0.0.1:8301/v1"}).json()["id"]
-    httpx.put(f"{url}/api/v1/tasks/sentiment/champion", headers=auth, json={"candidate_id": champ})
     cid = httpx.post(f"{url}/api/v1/candidates", headers=auth, json=base | {
         "name": "gemma3", "model": "gemma3", "endpoint": "http://127.0.0.1:8302/v1"}).json()["id"]
     for event in [*results_for(cid, champ), completed(cid, "cs-dash", {"temperature": [0.0, 0.7], "max_tokens": [16]})]:

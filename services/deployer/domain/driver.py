@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 
 from schemas.candidate import CandidateSpec
 from schemas.envelope import EventData
-from schemas.events.deployments import CanaryStepChanged, DeploymentChanged, RouteTable, RouteTarget
+from schemas.events.deployments import (
+    CanaryStepChanged,
+    DeploymentChanged,
+    FallbackActivated,
+    RouteTable,
+    RouteTarget,
+)
 from schemas.events.evaluations import EvalKind, EvaluationCompleted, EvaluationRequested
 from schemas.events.loadtests import LoadtestCompleted, LoadtestRequested, Slo
 from schemas.events.models import ModelApproved, ModelStageChanged, ModelSubmitted, StageChangeRequested
@@ -377,6 +383,19 @@ def abandon_canary(res: Result, reason: str) -> Result:
     res.emit(DeploymentChanged(candidate_id=res.run.candidate_id, route=routes.prod_route(res.run.task),
                                environment="prod", status="failed", detail=reason[:2000]))
     return reject(res, reason)
+
+
+def record_fallback(run: Run | None, fell: FallbackActivated) -> tuple[Run | None, StageChangeRequested]:
+    """The gateway now serves the fallback in place of a degraded serving candidate: ask the
+    registry to record it in ONE move (the degraded one rolled back with the degradation as the
+    reason, its fallback production and champion again)."""
+    request = StageChangeRequested(candidate_id=fell.candidate_id, to_stage=Stage.rolled_back, actor=ACTOR,
+                                   reason=fell.reason[:2000], successor_id=fell.fallback_candidate_id)
+    if run is None:  # an imported champion: no pipeline run of ours
+        return None, request
+    noted = run.model_copy(update={"expected": Stage.rolled_back}).noted(
+        ACTOR, f"request rolled_back (fallback to {fell.fallback_candidate_id})", fell.reason)
+    return noted, request
 
 
 def reject(res: Result, reason: str) -> Result:

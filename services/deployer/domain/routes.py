@@ -9,14 +9,7 @@ from __future__ import annotations
 from schemas.candidate import CandidateSpec
 from schemas.events.deployments import RouteTable, RouteTarget, ServingProfile
 from schemas.task import TaskSpec
-
-
-def staging_route(task: str) -> str:
-    return f"{task}-staging"
-
-
-def prod_route(task: str) -> str:
-    return task
+from shared.pipeline import prod_route, staging_route  # noqa: F401  (the pipeline's route names, for the driver)
 
 
 def serving_url(spec: CandidateSpec) -> str:
@@ -73,3 +66,9 @@ def fallback_table(table: RouteTable, failing_id: str) -> tuple[RouteTable, Rout
     new = table.model_copy(update={"targets": [chosen], "fallbacks": rest,
                                    "shadows": [s for s in table.shadows if s.candidate_id != failing_id]})
     return new, chosen
+
+
+def without_fallback(table: RouteTable, candidate_id: str) -> RouteTable | None:
+    """The table without `candidate_id` among its fallbacks; None when it is not one."""
+    kept = [t for t in table.fallbacks if t.candidate_id != candidate_id]
+    return None if len(kept) == len(table.fallbacks) else table.model_copy(update={"fallbacks": kept})

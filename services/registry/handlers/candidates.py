@@ -10,9 +10,9 @@ from schemas import Envelope
 from schemas.candidate import CandidateSpec
 from schemas.events.models import ModelApproved, ModelStageChanged, ModelSubmitted
 from schemas.task import TaskSpec
-from services.registry.domain.errors import Forbidden
+from services.registry.domain.errors import Conflict, Forbidden
 from services.registry.domain.roles import Action, Role, check_approver, require
-from services.registry.domain.stages import becomes_champion, plan_transition
+from services.registry.domain.stages import Move, Peer, becomes_champion, plan_moves, plan_transition
 from services.registry.domain.validation import FieldError, Invalid, check_template, provided_variables
 from services.registry.handlers.catalog import active_datasets, set_champion, task_spec
 from services.registry.handlers.emit import emit
@@ -41,6 +41,10 @@ def submit_candidate(*, session: Session, spec: CandidateSpec, submitted_by: str
 def import_champion(*, session: Session, spec: CandidateSpec, actor: str) -> Candidate:
     """Register the setup ALREADY serving a task as its champion, in `production`, without a
     gauntlet run (no model.submitted): how a team brings its current model under Challenger."""
+    serving = _in_stages(session, spec.task, (Stage.production,))
+    if serving:
+        raise Conflict(f"task {spec.task!r} already has a production champion ({serving[0].id}); a new one "
+                       "comes through the pipeline, which keeps the old one as its standby")
     candidate, task, _ = _insert(session, spec, actor, Stage.production, "imported as the serving champion")
     session.flush()
     set_champion(session=session, task_name=task.name, candidate_id=candidate.id, actor=actor)
@@ -133,10 +137,30 @@ def _has_tag(candidate: Candidate, tag: str) -> bool:
 
 
 def transition(*, session: Session, candidate_id: str, to_stage: str, actor: str, role: Role | str,
-               reason: str = "", cause: Envelope[Any] | None = None) -> Candidate:
+               reason: str = "", cause: Envelope[Any] | None = None, successor_id: str | None = None) -> Candidate:
+    """Apply a requested move and the moves of the task's other candidates it carries (see
+    domain.stages.plan_moves), all in this transaction: each is flushed before the next, so the
+    database's one-production-per-task index never sees two."""
     candidate = get_or_404(session, Candidate, candidate_id, "candidate")
     target = plan_transition(candidate.stage, to_stage, role=role, approved=_has_approval(session, candidate_id))
-    return _apply_stage(session, candidate, target, actor=actor, reason=reason, cause=cause)
+    peers = _in_stages(session, candidate.task, (Stage.production, Stage.standby, Stage.canary))
+    moves = plan_moves(Peer(candidate.id, candidate.stage), target, reason,
+                       [Peer(p.id, p.stage) for p in peers], successor_id)
+    by_id = {p.id: p for p in peers} | {candidate.id: candidate}
+    for move in moves:
+        _apply_move(session, by_id[move.candidate_id], move, actor=actor, cause=cause)
+    return candidate
+
+
+def _in_stages(session: Session, task: str, stages: tuple[Stage, ...]) -> list[Candidate]:
+    query = select(Candidate).where(Candidate.task == task, col(Candidate.stage).in_(stages))
+    return list(session.exec(query.order_by(col(Candidate.id))).all())
+
+
+def _apply_move(session: Session, candidate: Candidate, move: Move, *, actor: str,
+                cause: Envelope[Any] | None) -> None:
+    _apply_stage(session, candidate, move.to_stage, actor=actor, reason=move.reason, cause=cause)
+    session.flush()
 
 
 def retire(*, session: Session, candidate_id: str, actor: str, role: Role | str, reason: str = "") -> Candidate:

@@ -23,6 +23,7 @@ from services.registry.models import (
 )
 from shared import blobs
 from shared.datasets import DatasetError, parse_jsonl
+from shared.pipeline import Stage
 
 
 def create_task(*, session: Session, task_in: TaskCreate) -> Task:
@@ -73,6 +74,9 @@ def set_champion(*, session: Session, task_name: str, candidate_id: str, actor: 
     candidate = get_or_404(session, Candidate, candidate_id, "candidate")
     if candidate.task != task.name:
         raise Conflict(f"candidate {candidate_id} belongs to task {candidate.task!r}, not {task.name!r}")
+    if candidate.stage != Stage.production:
+        raise Conflict(f"a task's champion is its production candidate; {candidate_id} is {candidate.stage} "
+                       "(it becomes champion by being promoted to production)")
     previous, task.champion_id = task.champion_id, candidate_id
     session.add(task)
     if previous != candidate_id:

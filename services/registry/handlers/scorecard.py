@@ -9,6 +9,7 @@ from sqlmodel import Session, col, func, select
 from services.registry.handlers.candidates import stage_history
 from services.registry.handlers.lookup import get_or_404
 from services.registry.models import Approval, Candidate, CapturedSample, ResultRecord, Task
+from shared.pipeline import Stage
 
 LATEST_KINDS = ("evaluation", "loadtest", "prompt_optimization")
 ALL_KINDS = ("evaluation", "deployment", "canary_step", "fallback", "degradation")
@@ -21,7 +22,8 @@ def scorecard(*, session: Session, candidate_id: str) -> dict[str, Any]:
                                 .order_by(col(ResultRecord.at), col(ResultRecord.id))).all())
     card: dict[str, Any] = {
         "candidate": candidate.model_dump(mode="json"),
-        "is_champion": task is not None and task.champion_id == candidate_id,
+        # the champion is the task's production candidate; a record saying otherwise is no champion
+        "is_champion": task is not None and task.champion_id == candidate_id and candidate.stage == Stage.production,
         "champion_id": task.champion_id if task else None,
         "stage_history": [h.model_dump(mode="json") for h in stage_history(session=session, candidate_id=candidate_id)],
         "approvals": [a.model_dump(mode="json") for a in session.exec(

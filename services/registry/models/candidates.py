@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 from services.registry.models.columns import json_field, new_id, now
@@ -18,7 +19,17 @@ class CandidateBase(SQLModel):
     parent_id: str | None = Field(default=None, max_length=40)
 
 
+# At most one production candidate (the champion) per task, whatever writes the table: the
+# database refuses a second one (migration 0005). Partial unique indexes exist on both SQLite
+# and PostgreSQL.
+ONE_PRODUCTION_PER_TASK = "uq_candidate_production_task"
+_PRODUCTION = text("stage = 'production'")
+
+
 class Candidate(CandidateBase, table=True):
+    __table_args__ = (Index(ONE_PRODUCTION_PER_TASK, "task", unique=True, sqlite_where=_PRODUCTION,
+                            postgresql_where=_PRODUCTION),)
+
     id: str = Field(default_factory=lambda: new_id("cand"), primary_key=True, max_length=40)
     spec: dict[str, Any] = json_field()
     created_at: datetime = Field(default_factory=now)

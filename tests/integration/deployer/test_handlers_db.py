@@ -99,3 +99,58 @@ async def test_degradation_during_a_canary_falls_back_and_rolls_back(sqlite_url:
     with Session(d.engine) as s:
         run = store.get_run(s, "cand-1")
     assert run is not None and run.phase == Phase.done and run.expected == "rolled_back"
+
+
+def _serving(d: Deployer, primary: str, fallback: str) -> None:
+    from schemas.events.deployments import RouteTable, RouteTarget
+
+    def target(cid: str) -> RouteTarget:
+        return RouteTarget(candidate_id=cid, url=f"http://127.0.0.1:9/{cid}", model=cid)
+
+    with Session(d.engine) as s:
+        store.remember_route(s, RouteTable(route="sentiment", targets=[target(primary)],
+                                           fallbacks=[target(fallback)]), 1)
+        s.commit()
+
+
+def _staged(d: Deployer, event_type: str) -> list[object]:
+    with Session(d.engine) as s:
+        return [to_envelope(r).data for r in s.exec(select(OutboxEvent).order_by(OutboxEvent.seq)).all()
+                if r.envelope["type"] == event_type]
+
+
+async def test_a_degraded_production_candidate_is_rolled_back_in_favour_of_its_fallback(
+        db_url: str, tmp_path: Path):
+    from schemas.events.degradations import DegradationDetected
+    from schemas.events.models import StageChangeRequested
+
+    d = make(db_url, tmp_path)
+    _serving(d, "champ-new", "champ-old")  # no run of ours: an imported or long-finished champion
+
+    await d.handle(new_event(DegradationDetected(degradation_id="dg-7", candidate_id="champ-new", route="sentiment",
+                                                 rules=["drift_share"]), source="monitor"))
+
+    assert outbox_types(d) == ["route.updated", "fallback.activated", "stage_change.requested"]
+    [request] = _staged(d, StageChangeRequested.event_type)
+    assert request == StageChangeRequested(candidate_id="champ-new", to_stage="rolled_back", actor="deployer",
+                                           reason="degradation dg-7: drift_share", successor_id="champ-old")
+    [route] = _staged(d, RouteUpdated.event_type)
+    assert [t.candidate_id for t in route.table.targets] == ["champ-old"] and route.table.fallbacks == []
+
+
+async def test_a_retired_standby_is_no_longer_the_routes_fallback(sqlite_url: str, tmp_path: Path):
+    from schemas.events.models import ModelStageChanged
+
+    d = make(sqlite_url, tmp_path)
+    _serving(d, "champ", "old")
+    kept = ModelStageChanged(candidate_id="champ", task="sentiment", from_stage="canary", to_stage="production",
+                             actor="deployer")
+    retired = ModelStageChanged(candidate_id="old", task="sentiment", from_stage="standby", to_stage="retired",
+                                actor="operator:ann", reason="no longer wanted as fallback")
+
+    await d.handle(new_event(kept, source="registry"))
+    await d.handle(new_event(retired, source="registry"))
+    await d.handle(new_event(retired, source="registry"))
+
+    [route] = _staged(d, RouteUpdated.event_type)
+    assert [t.candidate_id for t in route.table.targets] == ["champ"] and route.table.fallbacks == []

@@ -11,13 +11,17 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import Session
 
 from schemas import new_event
 from services.deployer import operator
+from services.deployer.adapters import store
 from services.deployer.app import create_app as create_deployer
 from services.deployer.config import DeployerSettings
+from services.deployer.handlers import Deployer
 from services.registry.app import bootstrap
 from services.registry.app import create_app as create_registry
+from services.registry.domain.consistency import CandidateView, GatewayView, TaskView, check
 from shared.bus.producer import EventProducer
 from shared.settings import Settings
 from tests.unit.deployer.factories import evaluation, loadtest
@@ -77,6 +81,83 @@ async def test_registry_applies_the_deployers_moves_and_refuses_an_illegal_opera
         assert moves == [("submitted", moves[0][1]), ("evaluating", "deployer"), ("load_testing", "deployer"),
                          ("dev_passed", "deployer"), ("staging", "deployer"), ("awaiting_approval", "deployer"),
                          ("approved", f"bob-{uid}"), ("canary", "deployer"), ("production", "deployer")]
+        # the only candidate serving the task: nothing could take over, so the rollback is refused
         rolled = await operator.request_move(broker, cid, "rolled_back", actor="operator:ann", reason="pager",
                                              wait_s=30)
+        assert rolled.status == "refused" and "has no standby to take over production" in rolled.detail
+
+
+async def _through_to_canary(client: httpx.AsyncClient, producer: EventProducer, cid: str, approver: str) -> None:
+    await stage_is(client, cid, "evaluating")
+    await producer.publish(new_event(evaluation(f"{cid}:dev-eval", cid=cid), source="evaluator"))
+    await stage_is(client, cid, "load_testing")
+    await producer.publish(new_event(loadtest(f"{cid}:loadtest").model_copy(update={"candidate_id": cid}),
+                                     source="loadtester"))
+    await stage_is(client, cid, "staging")
+    await producer.publish(new_event(evaluation(f"{cid}:staging-eval", cid=cid, e2e=True, stage="staging"),
+                                     source="evaluator"))
+    await stage_is(client, cid, "awaiting_approval")
+    approved = await client.post(f"/api/v1/candidates/{cid}/approve", json={"comment": "ok"},
+                                 headers={"Authorization": f"Bearer {approver}"})
+    assert approved.status_code == 200, approved.text
+    await stage_is(client, cid, "canary")
+
+
+async def _route_serves(deployer: Deployer, primary: str, fallbacks: list[str], timeout_s: float = 40.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with Session(deployer.engine) as s:
+            table = store.route_table(s, "capitals")
+        seen = (table and [t.candidate_id for t in table.targets], table and [t.candidate_id for t in table.fallbacks])
+        if seen == ([primary], fallbacks):
+            return
+        assert time.monotonic() < deadline, f"route capitals is {seen}, not {([primary], fallbacks)}"
+        await asyncio.sleep(0.2)
+
+
+async def test_an_operator_promotion_then_rollback_leaves_one_champion_that_the_route_serves(
+        broker: str, uid: str, tmp_path: Path) -> None:
+    reg_settings = Settings(home=tmp_path / "registry", DATABASE_URL=f"sqlite:///{tmp_path / 'registry.db'}",
+                            kafka_bootstrap=broker)
+    registry = bootstrap(reg_settings)
+    admin = {"Authorization": f"Bearer {registry.admin_token}"}
+    reg_app = create_registry(reg_settings, registry)
+    dep_app = create_deployer(DeployerSettings(kafka_bootstrap=broker, home=tmp_path / "deployer",
+                                               deployer_group=f"deployer-{uid}", deployer_tick_s=0.5,
+                                               database_url=None))
+    deployer: Deployer = dep_app.state.deployer
+    transport = httpx.ASGITransport(app=reg_app)
+    async with reg_app.router.lifespan_context(reg_app), dep_app.router.lifespan_context(dep_app), \
+            httpx.AsyncClient(transport=transport, base_url="http://registry") as client, \
+            EventProducer(broker) as producer:
+        bob = (await client.post("/api/v1/tokens", json={"name": f"bob-{uid}", "role": "approver"},
+                                 headers=admin)).json()["token"]
+        body = {"model": "smollm2", "task": "capitals", "engine": "llamacpp", "endpoint": "http://127.0.0.1:8301/v1"}
+        old = (await client.post("/api/v1/candidates/import-champion", json=body | {"name": f"old-{uid}"},
+                                 headers=admin)).json()["id"]
+        new = (await client.post("/api/v1/candidates", json=body | {"name": f"new-{uid}"}, headers=admin)).json()["id"]
+        await _through_to_canary(client, producer, new, bob)
+
+        promoted = await operator.request_move(broker, new, "production", actor="operator:ann", reason="looks good",
+                                               wait_s=30)
+        assert promoted.status == "applied"
+        await stage_is(client, old, "standby")
+        await _route_serves(deployer, new, [old])
+        assert (await client.get("/api/v1/tasks/capitals")).json()["champion_id"] == new
+
+        rolled = await operator.request_move(broker, new, "rolled_back", actor="operator:ann", reason="pager",
+                                             wait_s=30)
         assert rolled.status == "applied"
+        await stage_is(client, old, "production")
+        await _route_serves(deployer, old, [])
+        assert (await client.get("/api/v1/tasks/capitals")).json()["champion_id"] == old
+
+        with Session(deployer.engine) as s:
+            served = store.route_table(s, "capitals")
+        assert served is not None
+        report = (await client.get("/api/v1/consistency")).json()
+        tasks = [TaskView(t["name"], t["champion_id"]) for t in (await client.get("/api/v1/tasks")).json()]
+        rows = (await client.get("/api/v1/candidates", params={"limit": 10_000})).json()
+        as_served = check(tasks, [CandidateView(c["id"], c["task"], c["stage"]) for c in rows],
+                          [GatewayView("the deployer's table", [served])])
+        assert report["problems"] == [] and as_served.problems == []

@@ -51,7 +51,7 @@ def test_submit_list_get_retire(client: TestClient, registry: Registry, token_fo
 
 def test_model_submitted_carries_task_datasets_and_champion(client: TestClient, registry: Registry,
                                                              admin: Auth) -> None:
-    champion = submit(client, admin, name="champ")
+    champion = client.post(f"{API}/candidates/import-champion", json=candidate_body(name="champ"), headers=admin).json()
     assert client.put(f"{API}/tasks/capitals/champion", json={"candidate_id": champion["id"]},
                       headers=admin).status_code == 200
     challenger = submit(client, admin, name="challenger")

@@ -24,6 +24,8 @@ router = APIRouter(prefix="/candidates", tags=["candidates"])
 class TransitionIn(BaseModel):
     to_stage: str
     reason: str = Field("", max_length=2000)
+    successor_id: str | None = Field(None, description="rolling back a production candidate: who takes over "
+                                                       "production (default: the task's standby)")
 
 
 class ReasonIn(BaseModel):
@@ -88,7 +90,8 @@ def retire(session: SessionDep, user: CurrentUser, candidate_id: str, body: Reas
 @router.post("/{candidate_id}/transition", response_model=CandidatePublic)
 def transition(session: SessionDep, user: CurrentUser, candidate_id: str, body: TransitionIn) -> Candidate:
     candidate = handlers.transition(session=session, candidate_id=candidate_id, to_stage=body.to_stage,
-                                    actor=user.name, role=user.role, reason=body.reason)
+                                    actor=user.name, role=user.role, reason=body.reason,
+                                    successor_id=body.successor_id)
     return _committed(session, candidate)
 
 

@@ -37,7 +37,8 @@ async function refreshDetail() {
   const searches = await configSearches(state.selected);
   const c = card.candidate;
   $("#detail-title").innerHTML = `${esc(c.name)} <span class="pill stage-${esc(c.stage)}">${esc(c.stage)}</span>
-    ${card.is_champion ? '<span class="pill ok">champion</span>' : ""}`;
+    ${card.is_champion ? '<span class="pill ok">champion</span>' : ""}
+    ${c.stage === "standby" ? '<span class="pill stage-standby" title="the previous champion: the route\'s fallback target, still deployable">fallback</span>' : ""}`;
   $("#detail-body").innerHTML = [
     summaryBlock(card), accuracyBlock(devEvaluation(card)), stabilitySecurityBlock(card.evaluation),
     latencyBlock(card.loadtest), configSearchBlock(searches), promptBlock(card.prompt_optimization), timelineBlock(card),

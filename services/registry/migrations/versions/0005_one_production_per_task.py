@@ -6,7 +6,7 @@ champion stays production; every other one becomes standby, with a stage-history
 why (no model.stage_changed is published for it: a migration writes no events).
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-07 01:40:00
 """
 
@@ -18,7 +18,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = '0005'
-down_revision: str | None = '0004'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

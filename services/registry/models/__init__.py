@@ -3,6 +3,7 @@
 from services.registry.models.auth import ApiToken, TokenCreate, TokenCreated, TokenPublic
 from services.registry.models.candidates import (
     Approval,
+    ApprovalPublic,
     Candidate,
     CandidatePublic,
     StageHistory,
@@ -23,9 +24,8 @@ from services.registry.models.tasks import (
 )
 
 __all__ = [
-    "ApiToken", "Approval", "Candidate", "CandidatePublic", "CapturedSample", "ConfigSearch", "Dataset",
-    "DatasetPublic", "LabellingJob", "ProcessedEvent", "PromptVersion", "PromptVersionCreate", "PromptVersionPublic",
-    "ResultRecord",
-    "StageHistory", "StageHistoryPublic", "Task", "TaskCreate", "TaskPublic", "TaskUpdate", "TokenCreate",
-    "TokenCreated", "TokenPublic",
+    "ApiToken", "Approval", "ApprovalPublic", "Candidate", "CandidatePublic", "CapturedSample", "ConfigSearch",
+    "Dataset", "DatasetPublic", "LabellingJob", "ProcessedEvent", "PromptVersion", "PromptVersionCreate",
+    "PromptVersionPublic", "ResultRecord", "StageHistory", "StageHistoryPublic", "Task", "TaskCreate", "TaskPublic",
+    "TaskUpdate", "TokenCreate", "TokenCreated", "TokenPublic",
 ]

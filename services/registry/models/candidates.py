@@ -62,6 +62,13 @@ class StageHistoryPublic(StageHistoryBase):
     at: datetime
 
 
+class ApprovalPublic(SQLModel):
+    candidate_id: str
+    approver: str
+    comment: str
+    stage: str
+
+
 class Approval(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     candidate_id: str = Field(index=True, foreign_key="candidate.id", max_length=40)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from services.registry.app import Registry, bootstrap, create_api
 from shared.settings import Settings
+from shared.stack.process import free_port, port_open
 
 Auth = dict[str, str]
 
@@ -45,3 +49,23 @@ def token_for(client: TestClient, admin: Auth) -> Callable[[str, str], Auth]:
 def candidate_body(**changes: object) -> dict[str, object]:
     return {"name": "smol", "model": "smollm2", "task": "capitals", "engine": "llamacpp",
             "endpoint": "http://127.0.0.1:8301/v1", "tags": {"team": "search"}} | changes
+
+
+@pytest.fixture
+def served(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A registry over real HTTP (uvicorn); CHALLENGER_REGISTRY_URL and CHALLENGER_HOME point the CLI
+    and `challenger.client` at it (the admin token is read from HOME). Yields the admin token."""
+    registry = bootstrap(Settings(home=tmp_path, DATABASE_URL=sqlite_url))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_api(registry), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not port_open("127.0.0.1", port):
+        time.sleep(0.05)
+    monkeypatch.setenv("CHALLENGER_REGISTRY_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("CHALLENGER_HOME", str(tmp_path))
+    monkeypatch.delenv("CHALLENGER_TOKEN", raising=False)
+    yield str(registry.admin_token)
+    server.should_exit = True
+    thread.join(10)
+    registry.engine.dispose()

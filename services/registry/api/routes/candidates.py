@@ -16,7 +16,7 @@ from services.registry.domain.validation import Invalid
 from services.registry.handlers import candidates as handlers
 from services.registry.handlers.lookup import get_or_404
 from services.registry.handlers.scorecard import scorecard
-from services.registry.models import Candidate, CandidatePublic, StageHistoryPublic
+from services.registry.models import ApprovalPublic, Candidate, CandidatePublic, StageHistoryPublic
 
 router = APIRouter(prefix="/candidates", tags=["candidates"])
 
@@ -34,13 +34,6 @@ class ReasonIn(BaseModel):
 
 class ApproveIn(BaseModel):
     comment: str = Field("", max_length=2000)
-
-
-class ApprovalPublic(BaseModel):
-    candidate_id: str
-    approver: str
-    comment: str
-    stage: str
 
 
 async def candidate_spec(request: Request) -> CandidateSpec:

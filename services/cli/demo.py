@@ -8,28 +8,29 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
-from rich.console import Console
 
+from challenger.client.credentials import read_admin_token
 from services.cli import iteration
-from services.cli.admin_token import read_admin_token
+from services.cli.output import Output, fail, progress_console, registry_errors, with_output
 from shared.settings import Settings
 from shared.stack.parts import ports
 from shared.stack.state import read_state, running_parts
-
-console = Console()
 
 
 def running_stack() -> dict[str, Any] | None:
     home = Settings().home.resolve()
     if not running_parts(home):
         return None
-    console.print(f"using the stack already running from {home} (its own policy and monitor settings)")
+    progress_console().print(f"using the stack already running from {home} (its own policy and monitor settings)",
+                             markup=False)
     return read_state(home)
 
 
 def register(app: typer.Typer, start_stack: Callable[[bool], dict[str, Any]], no_models_option: Any) -> None:
     @app.command("demo")
-    def demo(timeout: float = typer.Option(900, help="seconds each phase may take before the demo gives up")) -> None:
+    @with_output
+    def demo(timeout: float = typer.Option(900, help="seconds each phase may take before the demo gives up"), *,
+             out: Output) -> None:
         """Start the stack and run one complete iteration: SmolLM2 champion vs Gemma-3 challenger
         through Dev, Staging (with an approval), a canary, injected drift and fallback."""
         home = Settings().home.resolve()
@@ -38,14 +39,13 @@ def register(app: typer.Typer, start_stack: Callable[[bool], dict[str, Any]], no
         names = {p["name"] for p in state["parts"]}
         missing = {"registry", "gateway", "deployer", "evaluator", "loadtester", "monitor"} - names
         if missing:
-            console.print(f"[red]✗ the demo needs {', '.join(sorted(missing))}, which did not start[/]")
-            raise typer.Exit(1)
+            fail(f"the demo needs {', '.join(sorted(missing))}, which did not start")
         token = read_admin_token(home)
         if token is None:
-            console.print(f"[red]✗ no admin token in {home}; create one with `challenger token create`[/]")
-            raise typer.Exit(1)
-        ok = iteration.run(ports(), token, stage_timeout_s=timeout)
-        console.print("stop everything with: challenger down")
+            fail(f"no admin token in {home}; create one with `challenger token create`")
+        with registry_errors():
+            ok = iteration.run(ports(), token, out, stage_timeout_s=timeout)
+        progress_console().print("stop everything with: challenger down", markup=False)
         raise typer.Exit(0 if ok else 1)
 
     _ = no_models_option  # the demo always needs the model servers

@@ -6,31 +6,33 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
+from challenger.client.credentials import read_admin_token, token_path
 from schemas import TOPICS
 from services.cli import demo as demo_cli
-from services.cli.admin_token import read_admin_token, token_path
+from services.cli.output import Column, Output, fail, progress_console, with_output
 from services.cli.watch import watch
 from shared.settings import Settings
 from shared.stack.launcher import StackConfig, down, kill, restart, status, up
 from shared.stack.process import Proc, StackError
 
-console = Console()
-
 
 class RichReporter:
-    """Visible progress: one line per part as it starts and as it turns healthy."""
+    """Visible progress on stderr: one line per part as it starts and as it turns healthy."""
+
+    def __init__(self) -> None:
+        self.console = progress_console()
 
     def starting(self, proc: Proc) -> None:
-        console.print(f"  starting [bold]{proc.name}[/] on port {proc.port} (log: {proc.log_path})")
+        self.console.print(Text.assemble("  starting ", (proc.name, "bold"),
+                                         f" on port {proc.port} (log: {proc.log_path})"))
 
     def ready(self, proc: Proc, seconds: float) -> None:
-        console.print(f"  [green]✓[/] {proc.name} healthy after {seconds:.1f}s")
+        self.console.print(Text.assemble("  ", ("✓", "green"), f" {proc.name} healthy after {seconds:.1f}s"))
 
     def note(self, message: str) -> None:
-        console.print(f"  [green]✓[/] {message}")
+        self.console.print(Text.assemble("  ", ("✓", "green"), f" {message}"))
 
 
 def home() -> Path:
@@ -38,106 +40,104 @@ def home() -> Path:
 
 
 def start_stack(with_models: bool) -> dict[str, Any]:
-    """`up` as a function, so `demo` and tests reuse it; exits 1 with the reason on failure."""
+    """`up` as a function, so `demo` and tests reuse it; exits 1 with the reason on failure.
+    Progress goes to stderr; the caller prints the result (`where`)."""
     cfg = StackConfig.from_env(home(), with_models=with_models)
-    console.print(f"starting the embedded stack in {cfg.home}")
+    reporter = RichReporter()
+    reporter.console.print(f"starting the embedded stack in {cfg.home}", markup=False)
     try:
-        with console.status("waiting for health checks…"):
-            state = up(cfg, RichReporter())
+        with reporter.console.status("waiting for health checks…"):
+            state = up(cfg, reporter)
     except StackError as exc:
-        console.print(f"[red]✗ {exc}[/]\nstopped everything this command had started.", markup=True)
-        raise typer.Exit(1) from exc
+        fail(f"{exc}\nstopped everything this command had started.")
     if "registry" in cfg.services:
-        state["admin_token"] = _admin_token(cfg)
-    _print_where(state)
+        state["admin_token"] = read_admin_token(cfg.home)
+        if state["admin_token"] is None:
+            reporter.console.print(f"! no {token_path(cfg.home)}: the registry's admin token was shown when it was "
+                                   "first created; create another with the registry's token command",
+                                   style="yellow", markup=False)
     return state
 
 
-def _admin_token(cfg: StackConfig) -> str | None:
-    token, where = read_admin_token(cfg.home), token_path(cfg.home)
-    if token is None:
-        console.print(f"[yellow]! no {where}: the registry's admin token was shown when it was first created; "
-                      "create another with the registry's token command[/]")
-    else:
-        console.print(f"admin token (kept in {where}, mode 600): [bold]{token}[/]", soft_wrap=True)
-    return token
-
-
-def _print_where(state: dict[str, Any]) -> None:
-    table = Table(title="Challenger is up", show_lines=False)
-    for column in ("part", "listens on", "log"):
-        table.add_column(column, overflow="fold")
-    for part in state["parts"]:
-        table.add_row(part["name"], part["url"] or str(part["port"]), part["log"])
-    console.print(table)
-    console.print(f"database: {state['database_url']}\nstate: {Path(state['home']) / 'stack.json'}")
+def where(out: Output, state: dict[str, Any]) -> list[Any]:
+    """Where each part listens and logs, the admin token, the database and the state file."""
+    table = out.table("Challenger is up", [Column("part", key=True), Column("listens on", key=True),
+                                           Column("log")],
+                      [[p["name"], p["url"] or str(p["port"]), p["log"]] for p in state["parts"]])
+    token = state.get("admin_token")
+    lines = [f"admin token (kept in {token_path(Path(state['home']))}, mode 600): {token}"] if token else []
+    return [table, *lines, f"database: {state['database_url']}", f"state: {Path(state['home']) / 'stack.json'}"]
 
 
 NO_MODELS = typer.Option(False, "--no-models", help="Do not start the llama.cpp model servers.")
 
 
-def up_cmd(no_models: bool = NO_MODELS) -> None:
+@with_output
+def up_cmd(no_models: bool = NO_MODELS, *, out: Output) -> None:
     """Start the embedded stack: broker, model servers and every service built so far."""
-    start_stack(with_models=not no_models)
+    state = start_stack(with_models=not no_models)
+    out.emit(state, *where(out, state))
 
 
-def down_cmd() -> None:
+@with_output
+def down_cmd(out: Output) -> None:
     """Stop every part of the embedded stack (whole process groups; nothing left running)."""
     stopped = down(home())
-    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+    out.emit({"stopped": stopped}, f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
 PART = typer.Argument(..., help="A part's name as `challenger status` shows it, e.g. evaluator or broker.")
 
 
-def restart_cmd(part: str = PART) -> None:
+@with_output
+def restart_cmd(part: str = PART, *, out: Output) -> None:
     """Start one part again (stopping it first if it still runs) with the command and env `up` gave it."""
     cfg = StackConfig.from_env(home())
     try:
         state = restart(cfg, part, RichReporter())
     except StackError as exc:
-        console.print(f"[red]✗ {exc}[/]", markup=True)
-        raise typer.Exit(1) from exc
+        fail(str(exc))
     [record] = [p for p in state["parts"] if p["name"] == part]
-    console.print(f"{part} runs again as pid {record['pid']}")
+    out.emit(record, f"{part} runs again as pid {record['pid']}")
 
 
-def kill_cmd(part: str = PART) -> None:
+@with_output
+def kill_cmd(part: str = PART, *, out: Output) -> None:
     """SIGKILL one part's processes, as a crash would (for fault drills; `restart` brings it back)."""
     try:
         pid = kill(home(), part)
     except StackError as exc:
-        console.print(f"[red]✗ {exc}[/]", markup=True)
-        raise typer.Exit(1) from exc
-    console.print(f"killed {part} (pid {pid}) with SIGKILL")
+        fail(str(exc))
+    out.emit({"part": part, "pid": pid}, f"killed {part} (pid {pid}) with SIGKILL")
 
 
-def status_cmd() -> None:
+HEALTH_COLOUR = {"healthy": "green", "not answering": "yellow", "stopped": "red"}
+
+
+@with_output
+def status_cmd(out: Output) -> None:
     """Show each part of the stack: pid, port and health."""
     parts = status(home())
     if not parts:
-        console.print(f"no stack is running from {home()}")
-        raise typer.Exit(1)
-    table = Table()
-    for column in ("part", "pid", "port", "health", "url"):
-        table.add_column(column)
-    colour = {"healthy": "green", "not answering": "yellow", "stopped": "red"}
-    for p in parts:
-        table.add_row(p.name, str(p.pid or "-"), str(p.port), f"[{colour[p.health]}]{p.health}[/]", p.url or "")
-    console.print(table)
+        fail(f"no stack is running from {home()}")
+    columns = [Column("part", key=True), Column("pid"), Column("port"), Column("health"), Column("url", key=True)]
+    rows = [[p.name, str(p.pid or "-"), str(p.port), Text(p.health, style=HEALTH_COLOUR[p.health]), p.url]
+            for p in parts]
+    data = [{"part": p.name, "pid": p.pid, "port": p.port, "health": p.health, "url": p.url} for p in parts]
+    out.emit(data, out.table(None, columns, rows))
     if any(p.health != "healthy" for p in parts):
         raise typer.Exit(2)
 
 
-def topics_cmd() -> None:
+@with_output
+def topics_cmd(out: Output) -> None:
     """List the topic catalogue: partitions, key and event types."""
-    table = Table()
-    for column in ("topic", "partitions", "key", "event types"):
-        table.add_column(column)
-    for t in TOPICS:
-        types = "\n".join(cls.event_type for cls in t.events) or "(any: dead letters)"
-        table.add_row(t.name, str(t.partitions), t.key, types)
-    console.print(table)
+    data = [{"topic": t.name, "partitions": t.partitions, "key": t.key,
+             "event_types": [cls.event_type for cls in t.events]} for t in TOPICS]
+    rows = [[t["topic"], str(t["partitions"]), t["key"], "\n".join(t["event_types"]) or "(any: dead letters)"]
+            for t in data]
+    out.emit(data, out.table(None, [Column("topic", key=True), Column("partitions"), Column("key"),
+                                    Column("event types", key=True)], rows))
 
 
 def register(app: typer.Typer) -> None:

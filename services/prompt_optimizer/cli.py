@@ -13,11 +13,10 @@ from typing import Any, Literal, TypeVar
 import typer
 import yaml
 from pydantic import ValidationError
-from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
-from rich.text import Text
 
+from challenger.client.credentials import default_token
 from schemas.candidate import CandidateSpec, Decoding, Engine
 from schemas.events.prompts import (
     Budget,
@@ -27,7 +26,7 @@ from schemas.events.prompts import (
     PromptOptimized,
 )
 from schemas.task import DatasetItem
-from services.cli.admin_token import read_admin_token
+from services.cli.output import Column, Output, fail, progress_console, with_output
 from services.prompt_optimizer.adapters.registry import RegistryError, start_and_wait
 from services.prompt_optimizer.config_runner import run_config_search
 from services.prompt_optimizer.domain.budget import BudgetExhausted
@@ -42,38 +41,34 @@ from shared.settings import Settings
 T = TypeVar("T")
 
 
-class LiveTrials:
-    """A table that grows by one row per scored variant."""
+TRIALS = [Column("id", key=True), Column("round", drop=3), Column("origin", drop=2), Column("split"),
+          Column("score"), Column("prompt tok", drop=4), Column("ms", drop=5), Column("instruction / demos", drop=1)]
 
-    def __init__(self, live: Live) -> None:
-        self.live = live
+
+class LiveTrials:
+    """A table that grows by one row per scored variant (a live view on stderr)."""
+
+    def __init__(self, live: Live, out: Output) -> None:
+        self.live, self.out = live, out
         self.rows: list[Trial] = []
 
     def __call__(self, trial: Trial) -> None:
         self.rows.append(trial)
-        self.live.update(self.render())
+        self.live.update(self.render(self.live.console.width))
 
-    def render(self) -> Table:
-        t = Table(title="prompt variants")
-        for col in ("id", "round", "origin", "split", "score", "prompt tok", "ms", "instruction / demos"):
-            t.add_column(col, overflow="fold")
-        for r in self.rows:
-            v = r.variant
-            t.add_row(v.id, str(v.round), v.origin, r.split, f"{r.mean:.3f}", f"{r.input_tokens:.0f}",
-                      f"{r.latency_ms:.0f}", f"{v.instruction[:70]} (+{len(v.demos)} demos)")
-        return t
+    def render(self, width: int | None = None) -> Table:
+        return self.out.table("prompt variants", TRIALS, [
+            [r.variant.id, str(r.variant.round), r.variant.origin, r.split, f"{r.mean:.3f}", f"{r.input_tokens:.0f}",
+             f"{r.latency_ms:.0f}", f"{r.variant.instruction} (+{len(r.variant.demos)} demos)"] for r in self.rows],
+            width)
 
 
-def _summary(result: PromptOptimized) -> Group:
-    colour = "green" if result.accepted else "yellow"
-    lines = [Text(("ACCEPTED: " if result.accepted else "NOT PROMOTED: ") + result.reason, style=colour),
-             Text(f"held-out score before {result.baseline_score:.3f}, after {result.best_score:.3f}, "
-                  f"p-value {result.p_value if result.p_value is not None else 'n/a'}"),
-             Text(f"stopped: {result.stopped}; spent: {result.spent}"),
-             Text(f"report: {result.report_path}")]
-    if result.prompt_template:
-        lines.append(Text(f"new prompt template:\n{result.prompt_template}", style="cyan"))
-    return Group(*lines)
+def _summary(result: PromptOptimized) -> list[str]:
+    lines = [("ACCEPTED: " if result.accepted else "NOT PROMOTED: ") + result.reason,
+             f"held-out score before {result.baseline_score:.3f}, after {result.best_score:.3f}, "
+             f"p-value {result.p_value if result.p_value is not None else 'n/a'}",
+             f"stopped: {result.stopped}; spent: {result.spent}", f"report: {result.report_path}"]
+    return lines + ([f"new prompt template:\n{result.prompt_template}"] if result.prompt_template else [])
 
 
 def _items(task: str, dataset: Path | None, limit: int | None) -> list[DatasetItem]:
@@ -81,24 +76,26 @@ def _items(task: str, dataset: Path | None, limit: int | None) -> list[DatasetIt
     return items[:limit] if limit else items
 
 
-class LiveRungs:
-    """One row per variant, updated as each successive-halving rung completes."""
+RUNGS = [Column("id", key=True), Column("rung"), Column("n"), Column("accuracy"), Column("p95 ms", drop=1),
+         Column("config")]
 
-    def __init__(self, live: Live) -> None:
-        self.live = live
+
+class LiveRungs:
+    """One row per variant, updated as each successive-halving rung completes (a live view on stderr)."""
+
+    def __init__(self, live: Live, out: Output) -> None:
+        self.live, self.out = live, out
         self.rows: dict[str, tuple[int, Arm]] = {}
 
     def __call__(self, rung: int, arms: list[Arm]) -> None:
         self.rows.update({a.variant.id: (rung, a) for a in arms})
-        self.live.update(self.render())
+        self.live.update(self.render(self.live.console.width))
 
-    def render(self) -> Table:
-        t = Table(title="configuration variants (successive halving)")
-        for col in ("id", "rung", "n", "accuracy", "p95 ms", "config"):
-            t.add_column(col)
-        for vid, (rung, a) in sorted(self.rows.items(), key=lambda kv: (-kv[1][0], -kv[1][1].accuracy)):
-            t.add_row(vid, str(rung), str(len(a.scores)), f"{a.accuracy:.3f}", f"{a.p95_ms:.0f}", a.variant.label())
-        return t
+    def render(self, width: int | None = None) -> Table:
+        ranked = sorted(self.rows.items(), key=lambda kv: (-kv[1][0], -kv[1][1].accuracy))
+        return self.out.table("configuration variants (successive halving)", RUNGS, [
+            [vid, str(rung), str(len(a.scores)), f"{a.accuracy:.3f}", f"{a.p95_ms:.0f}", a.variant.label()]
+            for vid, (rung, a) in ranked], width)
 
 
 def load_search_spec(path: Path) -> tuple[ConfigSearchRequested, list[DatasetItem]]:
@@ -121,39 +118,39 @@ def load_search_spec(path: Path) -> tuple[ConfigSearchRequested, list[DatasetIte
     return req, items
 
 
-def _search_summary(done: ConfigSearchCompleted) -> Group:
-    lines = [Text(done.reason)]
+def _search_summary(done: ConfigSearchCompleted) -> list[str]:
+    lines = [done.reason]
     if done.recommended is not None:
         rec = done.recommended
         d, post = rec.decoding, [s.op for s in rec.postprocess]
-        lines.append(Text(f"recommended: {rec.name} temperature={d.temperature} top_p={d.top_p} "
-                          f"max_tokens={d.max_tokens} stop={d.stop} post={post}", style="green"))
-    lines.append(Text(f"report: {done.report_path}"))
-    return Group(*lines)
+        lines.append(f"recommended: {rec.name} temperature={d.temperature} top_p={d.top_p} "
+                     f"max_tokens={d.max_tokens} stop={d.stop} post={post}")
+    return [*lines, f"report: {done.report_path}"]
 
 
-async def via_registry(console: Console, candidate_id: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+async def via_registry(candidate_id: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
     """POST the search to the registry (it publishes `config_search.requested`), then poll the result."""
     settings = Settings()
-    return await start_and_wait(settings.registry_url, candidate_id, body,
-                                settings.token or read_admin_token(settings.home.resolve()), timeout=timeout,
-                                on_start=lambda run: console.print(f"requested {run['run_id']}; waiting for the "
-                                                                   "prompt optimizer's result"))
+    log = progress_console()
+    return await start_and_wait(settings.registry_url, candidate_id, body, default_token(settings), timeout=timeout,
+                                on_start=lambda run: log.print(f"requested {run['run_id']}; waiting for the "
+                                                               "prompt optimizer's result", markup=False))
 
 
-def _registry_summary(done: dict[str, Any]) -> Group:
-    t = Table(title=f"configuration search {done['run_id']} ({done['status']})")
-    for col in ("variant", "n", "accuracy [95% CI]", "p95 ms", done.get("cost_unit") or "cost", "", "candidate"):
-        t.add_column(col)
-    for v in sorted(done.get("variants", []), key=lambda v: (-v["n"], -v["accuracy"])):
-        marks = " ".join(m for m in ("recommended", "frontier", "finalist") if v.get(m))
-        t.add_row(v["variant"], str(v["n"]), f"{v['accuracy']:.3f} [{v['ci_low']:.3f}, {v['ci_high']:.3f}]",
-                  f"{v['p95_ms']:.0f}", f"{v['cost']:.4g}", marks, v.get("candidate_id") or "")
-    return Group(t, Text(done.get("reason", "")), Text(f"report: {done.get('report_path')}"))
+def _registry_summary(out: Output, done: dict[str, Any]) -> list[Any]:
+    columns = [Column("variant", key=True), Column("n"), Column("accuracy [95% CI]"), Column("p95 ms", drop=2),
+               Column(done.get("cost_unit") or "cost", drop=3), Column("", drop=1), Column("candidate", key=True)]
+    rows = [[v["variant"], str(v["n"]), f"{v['accuracy']:.3f} [{v['ci_low']:.3f}, {v['ci_high']:.3f}]",
+             f"{v['p95_ms']:.0f}", f"{v['cost']:.4g}",
+             " ".join(m for m in ("recommended", "frontier", "finalist") if v.get(m)), v.get("candidate_id")]
+            for v in sorted(done.get("variants", []), key=lambda v: (-v["n"], -v["accuracy"]))]
+    return [out.table(f"configuration search {done['run_id']} ({done['status']})", columns, rows),
+            done.get("reason", ""), f"report: {done.get('report_path')}"]
 
 
 def register(app: typer.Typer) -> None:
     @app.command("search")
+    @with_output
     def search(
         spec: Path = typer.Argument(..., exists=True, dir_okay=False, help="SPEC.yaml of the search"),
         candidate: str | None = typer.Option(
@@ -162,25 +159,26 @@ def register(app: typer.Typer) -> None:
         submit_recommended: bool = typer.Option(False, help="with --candidate: enter the recommendation into "
                                                             "the pipeline"),
         timeout: float = typer.Option(3600, help="with --candidate: seconds to wait for the result"),
+        *, out: Output,
     ) -> None:
         """Search decoding x post-processing x endpoints by successive halving within a budget;
         report the accuracy/stability/latency/cost frontier and a recommendation."""
-        console = Console()
         if candidate is not None:
             raw = yaml.safe_load(spec.read_text()) or {}
             body = {"space": raw.get("space", {}), "budget": raw.get("budget", {}),
                     "submit_recommended": submit_recommended}
-            done = _run(console, via_registry(console, candidate, body, timeout))
-            console.print(_registry_summary(done))
-            raise typer.Exit(0 if done.get("status") == "completed" else 1)
+            found = _run(via_registry(candidate, body, timeout))
+            out.emit(found, *_registry_summary(out, found))
+            raise typer.Exit(0 if found.get("status") == "completed" else 1)
         req, items = load_search_spec(spec)
-        with Live(console=console, refresh_per_second=4) as live:
-            progress = LiveRungs(live)
+        with Live(console=progress_console(), refresh_per_second=4, transient=True) as live:
+            rungs = LiveRungs(live, out)
             report_dir = config_store(Settings().reports_dir).run_dir(req.run_id)
-            done = _run(console, run_config_search(req, items, report_dir, on_rung=progress))
-        console.print(_search_summary(done))
+            done = _run(run_config_search(req, items, report_dir, on_rung=rungs))
+        out.emit(done, rungs.render(), *_search_summary(done))
 
     @app.command("optimize")
+    @with_output
     def optimize(
         model_url: str = typer.Option(..., help="base URL of the model to optimize, e.g. http://127.0.0.1:8302"),
         model: str = typer.Option("gemma3", help="model name the server knows"),
@@ -203,6 +201,7 @@ def register(app: typer.Typer) -> None:
         max_optimizer_calls: int = typer.Option(20, help="budget: calls to the optimizer model"),
         max_tokens: int = typer.Option(500_000, help="budget: tokens in and out, both models"),
         max_seconds: float | None = typer.Option(None, help="budget: wall-clock seconds"),
+        *, out: Output,
     ) -> None:
         """Optimize a prompt (OPRO instructions and/or few-shot demos) and prove it on held-out data."""
         spec = BUILTIN_TASKS[task].spec
@@ -218,22 +217,20 @@ def register(app: typer.Typer) -> None:
             optimizer=opt, strategy=_strategy(strategy), seed=seed, max_rounds=rounds, candidates_per_round=per_round,
             shots=shots, budget=Budget(max_optimizer_calls=max_optimizer_calls, max_eval_calls=max_eval_calls,
                                        max_tokens=max_tokens, max_seconds=max_seconds))
-        console = Console()
-        with Live(console=console, refresh_per_second=4) as live:
-            progress = LiveTrials(live)
-            live.update(progress.render())
+        with Live(console=progress_console(), refresh_per_second=4, transient=True) as live:
+            trials = LiveTrials(live, out)
+            live.update(trials.render(live.console.width))
             report_dir = prompt_store(Settings().reports_dir).run_dir(req.run_id)
-            result = _run(console, run_optimization(req, _items(task, dataset, limit), report_dir, on_trial=progress))
-        console.print(_summary(result))
+            result = _run(run_optimization(req, _items(task, dataset, limit), report_dir, on_trial=trials))
+        out.emit(result, trials.render(), *_summary(result))
 
 
-def _run(console: Console, job: Coroutine[Any, Any, T]) -> T:
+def _run(job: Coroutine[Any, Any, T]) -> T:
     """Run a job; a model or registry that cannot be reached or a bad request is one red line, exit code 1."""
     try:
         return asyncio.run(job)
     except (EngineError, ValueError, BudgetExhausted, RegistryError) as exc:
-        console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
-        raise typer.Exit(1) from exc
+        fail(f"{type(exc).__name__}: {exc}")
 
 
 def _strategy(name: str) -> Literal["instruction", "fewshot", "combined"]:

@@ -1,5 +1,6 @@
-"""Registry commands of the `challenger` CLI. Each talks to the registry over HTTP
-(CHALLENGER_REGISTRY_URL) with CHALLENGER_TOKEN, else the admin token in $CHALLENGER_HOME."""
+"""Registry commands of the `challenger` CLI: thin functions over `challenger.client` (the registry's
+REST API at CHALLENGER_REGISTRY_URL, with CHALLENGER_TOKEN or the admin token in $CHALLENGER_HOME).
+The registry validates; a refusal prints its words and exits 1 (services/cli/output.py)."""
 
 from __future__ import annotations
 
@@ -7,159 +8,206 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
-from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
-from services.cli.admin_token import read_admin_token
-from shared.settings import Settings
+from challenger.client import Client
+from services.cli.output import Column, Output, registry_errors, with_output
 
-console = Console()
 token_app = typer.Typer(help="API tokens (admin only).", no_args_is_help=True)
 dataset_app = typer.Typer(help="Datasets: JSONL files of schemas.task.DatasetItem.", no_args_is_help=True)
+task_app = typer.Typer(help="Tasks: what candidates are scored on (metric, prompt).", no_args_is_help=True)
+
+CandidateId = Annotated[str, typer.Argument(help="candidate id")]
+TaskName = Annotated[str, typer.Argument(help="task name")]
 
 
-def api() -> httpx.Client:
-    settings = Settings()
-    token = settings.token or read_admin_token(settings.home.resolve())
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=f"{settings.registry_url.rstrip('/')}/api/v1", headers=headers, timeout=30)
+def _when(value: Any) -> str:
+    return str(value)[:19].replace("T", " ")
 
 
-def call(method: str, path: str, **kwargs: Any) -> Any:
-    try:
-        with api() as client:
-            response = client.request(method, path, **kwargs)
-    except httpx.HTTPError as exc:
-        console.print(f"[red]✗ cannot reach the registry at {Settings().registry_url}: {exc}[/]")
-        raise typer.Exit(2) from exc
-    if response.is_error:
-        _print_error(response)
-        raise typer.Exit(1)
-    return response.json() if response.content else None
-
-
-def _print_error(response: httpx.Response) -> None:
-    try:
-        detail = response.json().get("detail")
-    except ValueError:
-        detail = response.text
-    if isinstance(detail, list):
-        detail = "\n".join(f"  {e.get('field')}: {e.get('reason')}" for e in detail)
-        console.print(f"[red]✗ HTTP {response.status_code}, invalid input:[/]\n{detail}")
-    else:
-        console.print(f"[red]✗ HTTP {response.status_code}: {detail}[/]")
-
-
-def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
-    out = Table(title=title, title_justify="left")
-    for column in columns:
-        out.add_column(column)
-    for row in rows:
-        out.add_row(*("" if v is None else str(v) for v in row))
-    return out
-
-
-def submit(file: Annotated[Path, typer.Argument(exists=True, readable=True, help="candidate YAML or JSON")]) -> None:
+@with_output
+def submit(file: Annotated[Path, typer.Argument(exists=True, readable=True, help="candidate YAML or JSON")],
+           out: Output) -> None:
     """Submit a candidate (a CandidateSpec in YAML or JSON)."""
-    kind = "application/json" if file.suffix == ".json" else "application/yaml"
-    created = call("POST", "/candidates", content=file.read_bytes(), headers={"Content-Type": kind})
-    console.print(f"[green]✓ submitted {created['name']} as {created['id']}[/] (stage {created['stage']})")
+    with registry_errors(), Client() as registry:
+        created = registry.submit(file.read_bytes())
+    out.emit(created, f"✓ submitted {created.name} as {created.id} (stage {created.stage})")
 
 
+@with_output
 def candidates(stage: Annotated[str | None, typer.Option(help="only this stage")] = None,
                task: Annotated[str | None, typer.Option(help="only this task")] = None,
-               tag: Annotated[str | None, typer.Option(help="key or key=value")] = None) -> None:
+               tag: Annotated[str | None, typer.Option(help="key or key=value")] = None, *, out: Output) -> None:
     """List candidates, newest first."""
-    rows = call("GET", "/candidates", params={k: v for k, v in {"stage": stage, "task": task, "tag": tag}.items() if v})
-    console.print(table("candidates", ["id", "name", "task", "stage", "engine", "model", "by", "created"],
-                        [[c["id"], c["name"], c["task"], c["stage"], c["spec"]["engine"], c["spec"]["model"],
-                          c["submitted_by"], c["created_at"][:19]] for c in rows]))
+    with registry_errors(), Client() as registry:
+        rows = registry.candidates(stage=stage, task=task, tag=tag)
+    columns = [Column("id", key=True), Column("name", key=True), Column("task"), Column("stage"),
+               Column("engine", drop=4), Column("model", drop=3), Column("by", drop=5), Column("created", drop=2)]
+    out.emit(rows, out.table("candidates", columns, [
+        [c.id, c.name, c.task, c.stage, c.spec.get("engine"), c.spec.get("model"), c.submitted_by,
+         _when(c.created_at)] for c in rows]))
 
 
-def show(candidate_id: Annotated[str, typer.Argument(help="candidate id")],
-         as_json: Annotated[bool, typer.Option("--json", help="print the raw scorecard")] = False) -> None:
+@with_output
+def show(candidate_id: CandidateId, out: Output) -> None:
     """Show a candidate's scorecard: spec, stage history, results, canary steps, degradations."""
-    card = call("GET", f"/candidates/{candidate_id}/scorecard")
-    if as_json:
-        console.print_json(json.dumps(card))
-        return
+    with registry_errors(), Client() as registry:
+        card = registry.scorecard(candidate_id)
     c = card["candidate"]
-    champion = " [bold yellow](champion)[/]" if card["is_champion"] else ""
-    console.print(f"[bold]{c['name']}[/] {c['id']}{champion}  task {c['task']}  stage [bold]{c['stage']}[/]  "
-                  f"by {c['submitted_by']}  parent {c['parent_id'] or '-'}")
-    console.print(table("stage history", ["when", "from", "to", "who", "why"],
-                        [[h["at"][:19], h["from_stage"], h["to_stage"], h["actor"], h["reason"]]
-                         for h in card["stage_history"]]))
+    champion = " (champion)" if card["is_champion"] else ""
+    history = out.table("stage history", [Column("when"), Column("from"), Column("to"), Column("who", drop=1),
+                                          Column("why")],
+                        [[_when(h["at"]), h["from_stage"], h["to_stage"], h["actor"], h["reason"]]
+                         for h in card["stage_history"]])
     latest = [card[k] | {"kind": k} for k in ("evaluation", "loadtest", "prompt_optimization") if card[k]]
     events = latest + [r | {"kind": k} for k in ("deployments", "canary_steps", "fallbacks", "degradations")
                        for r in card[k]]
-    console.print(table("results", ["when", "kind", "run", "status", "summary"],
-                        [[r["at"][:19], r["kind"], r["run_id"], r["status"], r["summary"]] for r in events]))
+    results = out.table("results", [Column("when", drop=1), Column("kind"), Column("run", key=True),
+                                    Column("status"), Column("summary")],
+                        [[_when(r["at"]), r["kind"], r["run_id"], r["status"], r["summary"]] for r in events])
     approvals = ", ".join(a["approver"] for a in card["approvals"]) or "none"
-    console.print(f"approvals: {approvals}   captured samples: {card['captured_samples']}   "
-                  f"derived: {', '.join(card['children']) or 'none'}")
+    out.emit(card, Text.assemble((c["name"], "bold"), f" {c['id']}{champion}  task {c['task']}  stage ",
+                                 (c["stage"], "bold"), f"  by {c['submitted_by']}  parent {c['parent_id'] or '-'}"),
+             history, results, f"approvals: {approvals}   captured samples: {card['captured_samples']}   "
+                               f"derived: {', '.join(card['children']) or 'none'}")
 
 
-def tasks() -> None:
+@with_output
+def tasks(out: Output) -> None:
     """List tasks with their metric and champion."""
-    rows = call("GET", "/tasks")
-    console.print(table("tasks", ["name", "metric", "style", "champion", "template"],
-                        [[t["name"], t["metric"], t["prompt_style"], t["champion_id"],
-                          t["prompt_template"].replace("\n", " ")[:60]] for t in rows]))
+    with registry_errors(), Client() as registry:
+        rows = registry.tasks()
+    columns = [Column("name", key=True), Column("metric"), Column("style", drop=2), Column("champion", key=True),
+               Column("template", drop=1)]
+    out.emit(rows, out.table("tasks", columns, [[t.name, t.metric, t.prompt_style, t.champion_id,
+                                                 t.prompt_template] for t in rows]))
 
 
-def approve(candidate_id: Annotated[str, typer.Argument(help="candidate id")],
-            comment: Annotated[str, typer.Option(help="why")] = "") -> None:
+@with_output
+def approve(candidate_id: CandidateId, comment: Annotated[str, typer.Option(help="why")] = "", *,
+            out: Output) -> None:
     """Approve a candidate (approver role; not its own submitter)."""
-    result = call("POST", f"/candidates/{candidate_id}/approve", json={"comment": comment})
-    console.print(f"[green]✓ approved by {result['approver']}[/]; stage {result['stage']}")
+    with registry_errors(), Client() as registry:
+        result = registry.approve(candidate_id, comment)
+    out.emit(result, f"✓ approved by {result.approver}; stage {result.stage}")
 
 
-def transition(candidate_id: Annotated[str, typer.Argument(help="candidate id")],
-               stage: Annotated[str, typer.Argument(help="target stage")],
-               reason: Annotated[str, typer.Option(help="why (kept in the stage history)")] = "") -> None:
+@with_output
+def transition(candidate_id: CandidateId, stage: Annotated[str, typer.Argument(help="target stage")],
+               reason: Annotated[str, typer.Option(help="why (kept in the stage history)")] = "", *,
+               out: Output) -> None:
     """Move a candidate to STAGE, if the pipeline allows it."""
-    moved = call("POST", f"/candidates/{candidate_id}/transition", json={"to_stage": stage, "reason": reason})
-    console.print(f"[green]✓ {moved['id']} is now {moved['stage']}[/]")
+    with registry_errors(), Client() as registry:
+        moved = registry.transition(candidate_id, stage, reason)
+    out.emit(moved, f"✓ {moved.id} is now {moved.stage}")
 
 
-def retire(candidate_id: Annotated[str, typer.Argument(help="candidate id")],
-           reason: Annotated[str, typer.Option(help="why")] = "") -> None:
+@with_output
+def retire(candidate_id: CandidateId, reason: Annotated[str, typer.Option(help="why")] = "", *,
+           out: Output) -> None:
     """Retire a candidate (its submitter or an operator)."""
-    moved = call("POST", f"/candidates/{candidate_id}/retire", json={"reason": reason})
-    console.print(f"[green]✓ {moved['id']} retired[/]")
+    with registry_errors(), Client() as registry:
+        moved = registry.retire(candidate_id, reason)
+    out.emit(moved, f"✓ {moved.id} retired")
 
 
 @token_app.command("create")
+@with_output
 def token_create(role: Annotated[str, typer.Option(help="submitter | approver | operator | admin")],
-                 name: Annotated[str | None, typer.Option(help="who holds it (default: the role)")] = None) -> None:
+                 name: Annotated[str | None, typer.Option(help="who holds it (default: the role)")] = None, *,
+                 out: Output) -> None:
     """Create a token; it is printed once and only its hash is stored."""
-    created = call("POST", "/tokens", json={"name": name or role, "role": role})
-    console.print(f"token for {created['name']} ({created['role']}): [bold]{created['token']}[/]")
+    with registry_errors(), Client() as registry:
+        created = registry.create_token(name or role, role)
+    out.emit(created, f"token for {created.name} ({created.role}): {created.token}")
 
 
 @dataset_app.command("upload")
+@with_output
 def dataset_upload(file: Annotated[Path, typer.Argument(exists=True, readable=True, help="JSONL file")],
                    task: Annotated[str, typer.Option(help="task name")],
                    kind: Annotated[str, typer.Option(help="golden | silver | regression | redteam")] = "golden",
-                   name: Annotated[str | None, typer.Option(help="dataset name (default TASK-KIND)")] = None) -> None:
+                   name: Annotated[str | None, typer.Option(help="dataset name (default TASK-KIND)")] = None, *,
+                   out: Output) -> None:
     """Upload a JSONL dataset; every line is validated."""
-    params = {"task": task, "kind": kind} | ({"name": name} if name else {})
-    with file.open("rb") as f:
-        created = call("POST", "/datasets", data=params, files={"file": (file.name, f)})
-    console.print(f"[green]✓ {created['name']} {created['id']}[/]: {created['items']} items, "
-                  f"version {created['version'][:12]}")
+    with registry_errors(), Client() as registry:
+        created = registry.upload_dataset(task, file.read_bytes(), kind=kind, name=name, filename=file.name)
+    out.emit(created, f"✓ {created.name} {created.id}: {created.items} items, version {created.version}")
 
 
 @dataset_app.command("list")
-def dataset_list(task: Annotated[str | None, typer.Option(help="only this task")] = None) -> None:
+@with_output
+def dataset_list(task: Annotated[str | None, typer.Option(help="only this task")] = None, *, out: Output) -> None:
     """List datasets."""
-    rows = call("GET", "/datasets", params={"task": task} if task else {})
-    console.print(table("datasets", ["id", "task", "name", "kind", "items", "version", "used by"],
-                        [[d["id"], d["task"], d["name"], d["kind"], d["items"], d["version"][:12], d["used_by"]]
-                         for d in rows]))
+    with registry_errors(), Client() as registry:
+        rows = registry.datasets(task=task)
+    columns = [Column("id", key=True), Column("task"), Column("name", key=True), Column("kind"), Column("items"),
+               Column("version", drop=2), Column("used by", drop=1)]
+    out.emit(rows, out.table("datasets", columns, [[d.id, d.task, d.name, d.kind, d.items, d.version, d.used_by]
+                                                   for d in rows]))
+
+
+# ---- task create | update | show -------------------------------------------------------------
+
+Metric = Annotated[str | None, typer.Option(help="exact_match | contains | regex | numeric | choice | json_valid | "
+                                                 "json_schema | token_f1 | judge")]
+MetricArgs = Annotated[str | None, typer.Option(help='the metric\'s arguments as JSON, e.g. \'{"labels": ["a"]}\'')]
+Template = Annotated[str | None, typer.Option(help="prompt template over an item's fields, e.g. 'Q: {input}'")]
+Style = Annotated[str | None, typer.Option(help="chat | completion")]
+System = Annotated[str | None, typer.Option(help="system prompt")]
+Description = Annotated[str | None, typer.Option(help="what the task is for")]
+
+
+def _task_fields(metric: str | None, metric_args: str | None, prompt_template: str | None,
+                 prompt_style: str | None, system_prompt: str | None, description: str | None) -> dict[str, Any]:
+    """The options given, as the REST API's fields; the registry validates them."""
+    try:
+        args = json.loads(metric_args) if metric_args is not None else None
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"not valid JSON: {exc}", param_hint="--metric-args") from exc
+    given = {"metric": metric, "metric_args": args, "prompt_template": prompt_template,
+             "prompt_style": prompt_style, "system_prompt": system_prompt, "description": description}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _task_view(out: Output, task: Any) -> Any:
+    fields = task.model_dump(mode="json")
+    rows = [[k, json.dumps(v) if isinstance(v, dict | list) else v] for k, v in fields.items()]
+    return out.table(f"task {task.name}", [Column("field", key=True), Column("value")], rows)
+
+
+@task_app.command("create")
+@with_output
+def task_create(name: TaskName, metric: Metric = None, metric_args: MetricArgs = None,
+                prompt_template: Template = None, prompt_style: Style = None, system_prompt: System = None,
+                description: Description = None, *, out: Output) -> None:
+    """Create a task (the same checks as POST /api/v1/tasks)."""
+    fields = _task_fields(metric, metric_args, prompt_template, prompt_style, system_prompt, description)
+    with registry_errors(), Client() as registry:
+        created = registry.create_task(name, **fields)
+    out.emit(created, f"✓ created task {created.name}", _task_view(out, created))
+
+
+@task_app.command("update")
+@with_output
+def task_update(name: TaskName, metric: Metric = None, metric_args: MetricArgs = None,
+                prompt_template: Template = None, prompt_style: Style = None, system_prompt: System = None,
+                description: Description = None, *, out: Output) -> None:
+    """Change the given fields of a task (the same checks as PATCH /api/v1/tasks/NAME)."""
+    fields = _task_fields(metric, metric_args, prompt_template, prompt_style, system_prompt, description)
+    with registry_errors(), Client() as registry:
+        updated = registry.update_task(name, **fields)
+    out.emit(updated, f"✓ updated task {updated.name}", _task_view(out, updated))
+
+
+@task_app.command("show")
+@with_output
+def task_show(name: TaskName, out: Output) -> None:
+    """Show a task: metric, prompt, champion."""
+    with registry_errors(), Client() as registry:
+        task = registry.task(name)
+    out.emit(task, _task_view(out, task))
 
 
 def doctor(as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON only")] = False) -> None:
@@ -197,3 +245,4 @@ def register(app: typer.Typer) -> None:
         app.command()(command)
     app.add_typer(token_app, name="token")
     app.add_typer(dataset_app, name="dataset")
+    app.add_typer(task_app, name="task")

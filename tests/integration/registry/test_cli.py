@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
+import json
+import os
 from pathlib import Path
 
-import pytest
-import uvicorn
+import httpx
 import yaml
 from typer.testing import CliRunner
 
 from services.cli.main import app as cli
-from services.registry.app import bootstrap, create_api
-from shared.settings import Settings
-from shared.stack.process import free_port, port_open
 from tests.integration.registry.conftest import candidate_body
-
-
-@pytest.fixture
-def served(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    registry = bootstrap(Settings(home=tmp_path, DATABASE_URL=sqlite_url))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_api(registry), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not port_open("127.0.0.1", port):
-        time.sleep(0.05)
-    monkeypatch.setenv("CHALLENGER_REGISTRY_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("CHALLENGER_HOME", str(tmp_path))  # the admin token file is read from here
-    monkeypatch.delenv("CHALLENGER_TOKEN", raising=False)
-    yield str(registry.admin_token)
-    server.should_exit = True
-    thread.join(10)
 
 
 def test_submit_list_show_transition(served: str, tmp_path: Path) -> None:
@@ -66,3 +44,48 @@ def test_token_and_dataset_commands(served: str, tmp_path: Path) -> None:
     data.write_text('{"id": "a", "input": "Chile?", "expected": "Santiago"}\n')
     uploaded = runner.invoke(cli, ["dataset", "upload", str(data), "--task", "capitals", "--name", "extra"])
     assert uploaded.exit_code == 0 and "1 items" in uploaded.output
+
+
+def test_task_create_update_show_answer_like_the_api(served: str) -> None:
+    runner = CliRunner()
+    created = runner.invoke(cli, ["task", "create", "faq", "--metric", "contains", "--prompt-template",
+                                  "Q: {input}\nA:", "--json"])
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.stdout)["metric"] == "contains" and created.stderr == ""
+    updated = runner.invoke(cli, ["task", "update", "faq", "--system-prompt", "Be brief.",
+                                  "--metric-args", '{"ignore_case": true}'])
+    assert updated.exit_code == 0 and "updated task faq" in updated.stdout
+    shown = json.loads(runner.invoke(cli, ["task", "show", "faq", "-o", "json"]).stdout)
+    assert (shown["system_prompt"], shown["metric_args"], shown["prompt_template"]) == (
+        "Be brief.", {"ignore_case": True}, "Q: {input}\nA:")
+
+    api = httpx.Client(base_url=f"{os.environ['CHALLENGER_REGISTRY_URL']}/api/v1",
+                       headers={"Authorization": f"Bearer {served}"})
+    invalid = runner.invoke(cli, ["task", "create", "bad", "--metric", "bleu", "--json"])
+    words = api.post("/tasks", json={"name": "bad", "metric": "bleu"}).json()["detail"][0]
+    assert invalid.exit_code == 1 and invalid.stdout == ""
+    assert f"{words['field']}: {words['reason']}" in invalid.stderr
+    duplicate = runner.invoke(cli, ["task", "create", "faq"])
+    assert duplicate.exit_code == 1 and "HTTP 409: task 'faq' already exists; PATCH it instead" in duplicate.stderr
+    missing = runner.invoke(cli, ["task", "update", "nope", "--description", "x"])
+    assert missing.exit_code == 1 and "HTTP 404: task 'nope' not found" in missing.stderr
+    assert runner.invoke(cli, ["task", "update", "faq", "--metric-args", "{oops"]).exit_code == 2
+
+
+def test_tables_keep_ids_and_reasons_whole(served: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    ids = []
+    for n in range(2):
+        spec = tmp_path / f"c{n}.yaml"
+        spec.write_text(yaml.safe_dump(candidate_body(name=f"a-rather-long-candidate-name-{n}")))
+        ids.append(json.loads(runner.invoke(cli, ["submit", str(spec), "--json"]).stdout)["id"])
+    narrow = runner.invoke(cli, ["candidates"], env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0, narrow.output
+    assert all(i in narrow.stdout for i in ids) and "a-rather-long-candidate-name-1" in narrow.stdout
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 80 and "…" not in narrow.stdout
+
+    reason = "accuracy non-inferior: diff -0.012, CI [-1.234, 0.567] [bold]not markup[/bold] " + "x" * 200
+    assert runner.invoke(cli, ["transition", ids[0], "evaluating", "--reason", reason]).exit_code == 0
+    piped = runner.invoke(cli, ["show", ids[0]], env={"COLUMNS": None})  # a pipe or CI log: nothing cut
+    assert reason in piped.stdout and ids[0] in piped.stdout
+    assert json.loads(runner.invoke(cli, ["show", ids[0], "--json"]).stdout)["stage_history"][-1]["reason"] == reason

@@ -98,7 +98,7 @@ def run_ours(url: str, mode: str, level: float, requests: int, lengths: str, out
              workers: int = 1, pin: bool = True) -> dict[str, Any]:
     cmd = [PY, "-m", "services.loadtester.cli", "bench", url, "--model", "scripted",
            "--mode", mode, "--levels", f"{level:g}", "--requests", str(requests),
-           "--lengths", lengths, "--workers", str(workers), "--output", str(out)]
+           "--lengths", lengths, "--workers", str(workers), "--out", str(out)]
     cmd = pinned(CLIENT_CPU, cmd) if pin else cmd
     call(cmd, env={**os.environ, "COLUMNS": "200"})
     lv = json.loads((out / "results.json").read_text())["levels"][0]

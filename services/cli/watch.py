@@ -11,9 +11,10 @@ from pathlib import Path
 import typer
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import KafkaError
-from rich.console import Console
+from rich.text import Text
 
 from schemas import TOPIC_NAMES
+from services.cli.output import Output, fail, progress_console, with_output
 from services.cli.watch_format import RawRecord, WatchLine, render
 from shared.settings import Settings
 from shared.stack.state import read_state
@@ -33,7 +34,7 @@ def _raw(record: ConsumerRecord) -> RawRecord:
 
 
 async def tail(bootstrap: str, topics: list[str], *, candidate: str | None, from_beginning: bool,
-               limit: int | None, seconds: float | None, console: Console) -> int:
+               limit: int | None, seconds: float | None, out: Output) -> int:
     """Print matching records until `limit` lines, `seconds` elapse, or Ctrl-C; returns lines shown."""
     consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest" if from_beginning else "latest",
@@ -51,18 +52,20 @@ async def tail(bootstrap: str, topics: list[str], *, candidate: str | None, from
             for record in (r for records in batches.values() for r in records):
                 line = render(_raw(record))
                 if line.about(candidate) and (limit is None or shown < limit):
-                    _print(console, line)
+                    _print(out, line)
                     shown += 1
     finally:
         await consumer.stop()
     return shown
 
 
-def _print(console: Console, line: WatchLine) -> None:
-    console.print(line.text(), style="bold red" if line.bad else None, markup=False, highlight=False,
-                  soft_wrap=True)
+def _print(out: Output, line: WatchLine) -> None:
+    data = {"time": line.time, "kind": line.kind, "subject": line.subject, "fields": line.fields,
+            "ids": sorted(line.ids), "bad": line.bad}
+    out.item(data, Text(line.text(), style="bold red" if line.bad else ""))
 
 
+@with_output
 def watch(
     topic: list[str] = typer.Option(None, "--topic", "-t", help="Topic to tail (repeatable); default: all."),
     candidate: str | None = typer.Option(None, "--candidate", "-c", help="Only events about this candidate id."),
@@ -71,16 +74,17 @@ def watch(
     from_beginning: bool = typer.Option(False, "--from-beginning", help="Start at the oldest retained event."),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Exit after this many lines."),
     seconds: float | None = typer.Option(None, "--seconds", min=0.1, help="Exit after this many seconds."),
+    *, out: Output,
 ) -> None:
-    """Live tail of the Challenger topics: time, type, subject and the key fields of each event."""
-    console = Console()
+    """Live tail of the Challenger topics: time, type, subject and the key fields of each event
+    (with --json, one JSON object per line)."""
     server = bootstrap or default_bootstrap(Settings().home)
     topics = topic or list(TOPIC_NAMES)
-    console.print(f"watching {', '.join(topics)} on {server} (Ctrl-C to stop)", style="dim", markup=False)
+    progress_console().print(f"watching {', '.join(topics)} on {server} (Ctrl-C to stop)", style="dim",
+                             markup=False)
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(tail(server, topics, candidate=candidate, from_beginning=from_beginning, limit=limit,
-                             seconds=seconds, console=console))
+                             seconds=seconds, out=out))
     except KafkaError as exc:
-        console.print(f"cannot read from Kafka at {server}: {exc}", style="red", markup=False)
-        raise typer.Exit(1) from exc
+        fail(f"cannot read from Kafka at {server}: {exc}")

@@ -79,9 +79,10 @@ def _clock(moment: datetime) -> str:
 
 
 def key_fields(data: dict[str, Any], skip: Collection[str] = ()) -> str:
-    """The scalar fields of a payload (one level into nested objects), short enough to read."""
+    """The scalar fields of a payload (one level into nested objects), short enough to read; a
+    reason is shown whole (its figures are why a stage moved)."""
     pairs = [(k, v) for k, v in _flatten(data) if v not in (None, "", [], {}) and str(v) not in skip]
-    shown = [f"{k}={_short(v)}" for k, v in pairs[:MAX_FIELDS]]
+    shown = [f"{k}={_whole(v) if k.endswith('reason') else _short(v)}" for k, v in pairs[:MAX_FIELDS]]
     more = len(pairs) - MAX_FIELDS
     return " ".join(shown) + (f" (+{more})" if more > 0 else "")
 
@@ -92,6 +93,10 @@ def _flatten(data: dict[str, Any]) -> list[tuple[str, Any]]:
         if isinstance(v, dict):
             flat += [(f"{k}.{sub}", sv) for sub, sv in v.items() if not isinstance(sv, dict | list)]
     return flat
+
+
+def _whole(value: Any) -> str:
+    return str(value).replace("\n", " ")
 
 
 def _short(value: Any) -> str:

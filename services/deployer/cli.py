@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import getpass
-import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import typer
 
 from schemas.candidate import CandidateSpec
+from services.cli.output import Column, Output, fail, with_output
 from services.deployer import operator, sglang_launch
 from services.deployer.config import DeployerSettings
 from shared.pipeline import Stage
@@ -22,14 +24,15 @@ MOVES = {"promote": (Stage.production, "promote a canary to production (the regi
                                          "standby (which becomes the champion again)")}
 
 
-def _move(command: str, candidate_id: str, reason: str, actor: str | None, wait: float) -> None:
+def _move(out: Output, command: str, candidate_id: str, reason: str, actor: str | None, wait: float) -> None:
     settings = DeployerSettings()
     to_stage, _ = MOVES[command]
     who = actor or f"operator:{getpass.getuser()}"
     outcome = asyncio.run(operator.request_move(settings.kafka_bootstrap, candidate_id, to_stage, actor=who,
                                                 reason=reason or f"{command} by {who}", wait_s=wait))
     path = operator.audit(settings.home, command, outcome)
-    typer.echo(f"{command} {candidate_id} -> {to_stage}: {outcome.status}: {outcome.detail}  (audit: {path})")
+    out.emit(dataclasses.asdict(outcome) | {"audit": str(path)},
+             f"{command} {candidate_id} -> {to_stage}: {outcome.status}: {outcome.detail}  (audit: {path})")
     if outcome.status != "applied":
         raise typer.Exit(1 if outcome.status == "refused" else 2)
 
@@ -38,11 +41,33 @@ def _register_move(app: typer.Typer, command: str) -> None:
     _, help_text = MOVES[command]
 
     @app.command(command, help=f"{help_text[0].upper()}{help_text[1:]}; an illegal move is refused with the reason.")
+    @with_output
     def move(candidate_id: str = typer.Argument(..., help="candidate id"),
              reason: str = typer.Option("", "--reason", "-r", help="why (kept in the audit trail)"),
              actor: str = typer.Option(None, "--actor", help="who; default operator:<login>"),
-             wait: float = typer.Option(15.0, "--wait", help="seconds to wait for the registry's answer")) -> None:
-        _move(command, candidate_id, reason, actor, wait)
+             wait: float = typer.Option(15.0, "--wait", help="seconds to wait for the registry's answer"), *,
+             out: Output) -> None:
+        _move(out, command, candidate_id, reason, actor, wait)
+
+
+RUNS = [Column("candidate", key=True), Column("task"), Column("stage"), Column("phase"), Column("step", drop=2),
+        Column("last event", drop=1)]
+
+
+def _get(url: str) -> Any:
+    """The deployer's read API; its refusal (a 404) in its own words."""
+    try:
+        response = httpx.get(url, timeout=10)
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach the deployer at {url}: {exc}", 2)
+    if response.is_error:
+        fail(f"HTTP {response.status_code}: {response.json().get('detail', response.text)}")
+    return response.json()
+
+
+def _last_event(run: dict[str, Any]) -> str:
+    last = run.get("last_event") or (run.get("history") or [{}])[-1]
+    return " ".join(str(v) for v in last.values() if v not in (None, ""))
 
 
 def _spec(path: Path) -> CandidateSpec:
@@ -60,15 +85,24 @@ def register(app: typer.Typer) -> None:
     app.add_typer(deployer, name="deployer")
 
     @deployer.command("runs", help="List pipeline runs (stage, phase, last canary analysis).")
-    def runs(url: str = typer.Option(DEPLOYER_URL, help="deployer base URL")) -> None:
-        typer.echo(json.dumps(httpx.get(f"{url}/api/v1/runs", timeout=10).json(), indent=2))
+    @with_output
+    def runs(url: str = typer.Option(DEPLOYER_URL, help="deployer base URL"), *, out: Output) -> None:
+        rows = _get(f"{url}/api/v1/runs")
+        out.emit(rows, out.table("pipeline runs", RUNS, [
+            [r["candidate_id"], r.get("task"), r.get("stage"), r.get("phase"), r.get("canary_step"), _last_event(r)]
+            for r in rows]))
 
     @deployer.command("show", help="Show one run with its full audit history.")
-    def show(candidate_id: str, url: str = typer.Option(DEPLOYER_URL, help="deployer base URL")) -> None:
-        resp = httpx.get(f"{url}/api/v1/runs/{candidate_id}", timeout=10)
-        typer.echo(json.dumps(resp.json(), indent=2))
-        if resp.status_code != 200:
-            raise typer.Exit(1)
+    @with_output
+    def show(candidate_id: str, url: str = typer.Option(DEPLOYER_URL, help="deployer base URL"), *,
+             out: Output) -> None:
+        run = _get(f"{url}/api/v1/runs/{candidate_id}")
+        history = out.table("audit history", [Column("event")],
+                            [[" ".join(f"{k}={v}" for k, v in h.items() if v not in (None, ""))]
+                             for h in run.get("history") or []])
+        out.emit(run, out.table(f"run {candidate_id}", RUNS, [
+            [run["candidate_id"], run.get("task"), run.get("stage"), run.get("phase"), run.get("canary_step"),
+             _last_event(run)]]), history)
 
     sglang = typer.Typer(help="SGLang targets: launch command, Kubernetes manifest, local process.",
                          no_args_is_help=True)
@@ -85,15 +119,16 @@ def register(app: typer.Typer) -> None:
         typer.echo(sglang_launch.render_manifest(_spec(spec), candidate_id, image=image, namespace=namespace))
 
     @sglang.command("start", help="Start SGLang locally for a candidate and wait for /health.")
-    def start(spec: Path, candidate_id: str = typer.Option(..., help="candidate id")) -> None:
+    @with_output
+    def start(spec: Path, candidate_id: str = typer.Option(..., help="candidate id"), *, out: Output) -> None:
         try:
             proc = sglang_launch.start_local(_spec(spec), candidate_id, DeployerSettings().home)
         except sglang_launch.SglangUnavailable as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
-        typer.echo(f"healthy on port {proc.port} (log {proc.log_path})")
+            fail(str(exc), 2)
+        out.emit({"port": proc.port, "log": str(proc.log_path)}, f"healthy on port {proc.port} (log {proc.log_path})")
 
     @sglang.command("stop", help="Stop a locally started SGLang server.")
-    def stop(candidate_id: str) -> None:
+    @with_output
+    def stop(candidate_id: str, out: Output) -> None:
         stopped = sglang_launch.stop_local(candidate_id, DeployerSettings().home)
-        typer.echo("stopped" if stopped else "was not running")
+        out.emit({"stopped": stopped}, "stopped" if stopped else "was not running")

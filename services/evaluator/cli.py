@@ -10,13 +10,13 @@ from pathlib import Path
 import typer
 import yaml
 from pydantic import ValidationError
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from schemas.candidate import CandidateSpec, Engine
 from schemas.events.evaluations import EvaluationCompleted, EvaluationRequested
 from schemas.task import DatasetItem, TaskSpec
+from services.cli.output import Column, Output, fail, progress_console, with_output
 from services.evaluator.adapters.datasets import load_attacks
 from services.evaluator.adapters.store import EvaluationStore
 from services.evaluator.evaluation import EvaluationFailure, engines_for, evaluate
@@ -24,8 +24,6 @@ from services.evaluator.labelling import label_items
 from shared.datasets import BUILTIN_TASKS, DatasetError, parse_jsonl
 from shared.engines import client_for_spec
 from shared.settings import Settings
-
-console = Console()
 
 
 def load_candidate(text: str, task: str) -> CandidateSpec:
@@ -80,38 +78,43 @@ def resolve_task(task: str | None, datasets: list[Path], metric: str | None, lab
 
 
 def _progress() -> Progress:
+    """On stderr: stdout carries only the result."""
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console)
+                    console=progress_console())
 
 
-def scorecard(done: EvaluationCompleted) -> Table:
-    t = Table(title=f"evaluation {done.evaluation_id}: verdict {done.verdict or '-'}")
-    for col in ("dataset", "metric", "n", "candidate", "champion", "diff", "95% CI", "test", "p (Holm)", "MDE",
-                "verdict"):
-        t.add_column(col, justify="right")
+SCORECARD = [Column("dataset", key=True), Column("metric"), Column("n", justify="right"),
+             Column("candidate", justify="right"), Column("champion", justify="right", drop=4),
+             Column("diff", justify="right"), Column("95% CI"), Column("test", drop=2),
+             Column("p (Holm)", justify="right", drop=3), Column("MDE", justify="right", drop=1), Column("verdict")]
+
+
+def scorecard(out: Output, done: EvaluationCompleted) -> Table:
     f = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-    for c in done.accuracy:
-        ci = f"[{f(c.ci_low)}, {f(c.ci_high)}]" if c.ci_low is not None else "-"
-        t.add_row(c.dataset, c.metric, str(c.n), f(c.candidate_score), f(c.champion_score), f(c.difference), ci,
-                  c.test or "-", f(c.p_adjusted), f(c.mde), c.verdict or "-")
-    return t
+    rows = [[c.dataset, c.metric, str(c.n), f(c.candidate_score), f(c.champion_score), f(c.difference),
+             f"[{f(c.ci_low)}, {f(c.ci_high)}]" if c.ci_low is not None else "-", c.test or "-", f(c.p_adjusted),
+             f(c.mde), c.verdict or "-"] for c in done.accuracy]
+    return out.table(f"evaluation {done.evaluation_id}: verdict {done.verdict or '-'}", SCORECARD, rows)
 
 
-def _print_extras(done: EvaluationCompleted) -> None:
+def _extras(done: EvaluationCompleted) -> list[str]:
+    lines = []
     if s := done.stability:
-        console.print(f"stability (k={s.repeats}): agreement {s.mean_agreement:.3f}, exact-match consistency "
-                      f"{s.exact_match_consistency:.3f}, Fleiss' kappa {s.fleiss_kappa if s.fleiss_kappa is None else round(s.fleiss_kappa, 3)}, "  # noqa: E501
-                      f"accuracy spread {s.accuracy_spread:.3f}, flipping items {len(s.flipping_items)}")
+        kappa = s.fleiss_kappa if s.fleiss_kappa is None else round(s.fleiss_kappa, 3)
+        lines.append(f"stability (k={s.repeats}): agreement {s.mean_agreement:.3f}, exact-match consistency "
+                     f"{s.exact_match_consistency:.3f}, Fleiss' kappa {kappa}, "
+                     f"accuracy spread {s.accuracy_spread:.3f}, flipping items {len(s.flipping_items)}")
     if sec := done.security:
         cats = ", ".join(f"{k} {v:.0%}" for k, v in sec.by_category.items())
-        console.print(f"red team: {sec.attacks} attacks, success rate {sec.attack_success_rate:.0%} ({cats})")
+        lines.append(f"red team: {sec.attacks} attacks, success rate {sec.attack_success_rate:.0%} ({cats})")
     if done.tokens:
-        console.print(f"tokens: {done.tokens.model_dump()}")
-    console.print(f"report: {done.report_path}")
+        lines.append(f"tokens: {done.tokens.model_dump()}")
+    return [*lines, f"report: {done.report_path}"]
 
 
 def register(app: typer.Typer) -> None:
     @app.command("eval")
+    @with_output
     def eval_cmd(
         candidate: str = typer.Argument(..., help="candidate YAML/JSON file, or MODEL@URL (OpenAI-compatible)"),
         champion: str = typer.Option(None, help="champion YAML/JSON file, or MODEL@URL"),
@@ -129,11 +132,11 @@ def register(app: typer.Typer) -> None:
         concurrency: int = typer.Option(8, help="concurrent requests per endpoint"),
         max_items: int = typer.Option(None, help="use only the first N items of each dataset"),
         attacks: Path = typer.Option(None, help="extra red-team attacks (JSONL) for the security kind"),
-        out: Path = typer.Option(None, help="reports directory (default $CHALLENGER_HOME/reports)"),
+        reports: Path = typer.Option(None, "--out", help="reports directory (default $CHALLENGER_HOME/reports)"),
         max_tokens: int = typer.Option(None, help="override both sides' decoding.max_tokens"),
         timeout: float = typer.Option(60.0, help="seconds per model call (slow CPU servers queue requests)"),
         run_id: str = typer.Option(None, "--id", help="evaluation id; repeat it to resume an interrupted run"),
-        as_json: bool = typer.Option(False, "--json", help="print the evaluation.completed payload as JSON"),
+        *, out: Output,
     ) -> None:
         """Evaluate a candidate against a champion on the same items and print the comparison."""
         spec, datasets = resolve_task(task, dataset or [], metric, labels, template, style, system)
@@ -154,16 +157,13 @@ def register(app: typer.Typer) -> None:
             adversarial = load_attacks(spec, extra) if "security" in kind_list else []
         except DatasetError as exc:
             raise typer.BadParameter(str(exc)) from exc
-        done = asyncio.run(_run_eval(req, datasets, adversarial, out or Settings().reports_dir, timeout))
-        if as_json:
-            print(done.model_dump_json(indent=2))
-            return
-        console.print(scorecard(done))
-        _print_extras(done)
+        done = asyncio.run(_run_eval(req, datasets, adversarial, reports or Settings().reports_dir, timeout))
+        out.emit(done, scorecard(out, done), *_extras(done))
 
     dataset_app = _group(app, "dataset", "Datasets: label silver data with a teacher model.")
 
     @dataset_app.command("label")
+    @with_output
     def label_cmd(
         source: Path = typer.Argument(..., help="input JSONL {id, input, ...}"),
         target: Path = typer.Argument(..., help="output JSONL with `expected` from the teacher"),
@@ -172,6 +172,7 @@ def register(app: typer.Typer) -> None:
         labels: str = typer.Option(None, help="labels to extract (classification), comma separated"),
         template: str = typer.Option(None, help="prompt template, e.g. 'Q: {input}'"),
         concurrency: int = typer.Option(8, help="concurrent requests"),
+        *, out: Output,
     ) -> None:
         """Make a silver dataset: the teacher answers every item; each item records labelled_by."""
         spec, _ = resolve_task(task if task in BUILTIN_TASKS else None, [source], "choice" if labels else None,
@@ -180,8 +181,9 @@ def register(app: typer.Typer) -> None:
         spec_teacher = load_candidate(teacher, spec.name)
         labelled, skipped = asyncio.run(_label(spec_teacher, spec, items, concurrency))
         target.write_text("".join(i.model_dump_json() + "\n" for i in labelled))
-        console.print(f"wrote {len(labelled)} items to {target} (labelled_by {spec_teacher.name}); "
-                      f"{skipped} skipped (teacher failed or named no label)")
+        out.emit({"path": str(target), "items": len(labelled), "labelled_by": spec_teacher.name, "skipped": skipped},
+                 f"wrote {len(labelled)} items to {target} (labelled_by {spec_teacher.name}); "
+                 f"{skipped} skipped (teacher failed or named no label)")
 
 
 def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
@@ -204,8 +206,7 @@ async def _run_eval(req: EvaluationRequested, datasets: dict, attacks: list, rep
             return await evaluate(req, datasets, attacks, engines=engines, store=store,
                                   progress=lambda done, total: bar.update(job, completed=done, total=total))
     except EvaluationFailure as exc:
-        console.print(f"[red]evaluation failed:[/red] {exc.reason}")
-        raise typer.Exit(2) from exc
+        fail(f"evaluation failed: {exc.reason}", 2)
     finally:
         await engines.aclose()
 

@@ -4,7 +4,6 @@ publishes a new table as a route.updated event (every gateway instance applies i
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
 import httpx
@@ -12,6 +11,7 @@ import typer
 
 from schemas import new_event
 from schemas.events.deployments import RouteTable, RouteTarget, RouteUpdated
+from services.cli.output import Column, Output, fail, with_output
 from shared.bus.producer import EventProducer
 from shared.settings import Settings
 
@@ -43,32 +43,35 @@ async def publish_update(bootstrap: str, update: RouteUpdated) -> None:
         await producer.publish(new_event(update, source="challenger/cli", subject=update.route))
 
 
+ROUTES = [Column("route", key=True), Column("rev", drop=2), Column("targets (weight)", key=True),
+          Column("fallbacks"), Column("shadows", drop=3), Column("cache", drop=1)]
+
+
+def _route_row(t: dict) -> list[str]:  # type: ignore[type-arg]
+    return [t["route"], str(t["revision"]), "\n".join(f"{x['candidate_id']}={x['weight']:g}" for x in t["targets"]),
+            "\n".join(x["candidate_id"] for x in t["fallbacks"]) or "-",
+            "\n".join(x["candidate_id"] for x in t["shadows"]) or "-", str(t["cache_ttl_s"] or "off")]
+
+
 def register(app: typer.Typer) -> None:
     route_app = typer.Typer(help="Change the gateway's routing tables.", no_args_is_help=True)
 
     @app.command("routes", help="List the routing tables a running gateway is serving.")
+    @with_output
     def routes(url: str = typer.Option(None, help="gateway URL (default: settings.gateway_url)"),
                key: str = typer.Option(None, envvar="CHALLENGER_API_KEY", help="API key, if the gateway wants one"),
-               as_json: bool = typer.Option(False, "--json", help="print the raw tables")) -> None:
+               *, out: Output) -> None:
         base = url or Settings().gateway_url
         headers = {"authorization": f"Bearer {key}"} if key else {}
         try:
             tables = httpx.get(f"{base}/routes", headers=headers, timeout=5).raise_for_status().json()
         except httpx.HTTPError as exc:
-            typer.echo(f"cannot read {base}/routes: {exc}", err=True)
-            raise typer.Exit(2) from exc
-        if as_json:
-            typer.echo(json.dumps(tables, indent=2))
-            return
-        for t in tables:
-            targets = ", ".join(f"{x['candidate_id']}={x['weight']:g}" for x in t["targets"])
-            fallbacks = ", ".join(x["candidate_id"] for x in t["fallbacks"]) or "-"
-            shadows = ", ".join(x["candidate_id"] for x in t["shadows"]) or "-"
-            typer.echo(f"{t['route']} (rev {t['revision']}): targets {targets}; fallbacks {fallbacks}; "
-                       f"shadows {shadows}; cache {t['cache_ttl_s'] or 'off'}")
+            fail(f"cannot read {base}/routes: {exc}", 2)
+        out.emit(tables, out.table("routes", ROUTES, [_route_row(t) for t in tables]))
 
     @route_app.command("set", help="Publish a whole new routing table for ROUTE (applied atomically by every "
                                    "gateway). Targets are candidate=url=model[=weight].")
+    @with_output
     def set_route(route: str = typer.Argument(..., help="route name (the 'model' clients ask for)"),
                   target: list[str] = typer.Option(..., "--target", "-t", help="candidate=url=model[=weight]"),
                   fallback: list[str] = typer.Option([], "--fallback", "-f", help="candidate=url=model, in order"),
@@ -76,9 +79,10 @@ def register(app: typer.Typer) -> None:
                   sticky_key: str = typer.Option(None, help="header pinning a user to a target, e.g. x-user-id"),
                   cache_ttl_s: int = typer.Option(None, help="cache deterministic answers this long"),
                   require_json: bool = typer.Option(False, help="answers must be valid JSON"),
-                  revision: int = typer.Option(None, help="table revision (default: now in ms)")) -> None:
+                  revision: int = typer.Option(None, help="table revision (default: now in ms)"), *,
+                  out: Output) -> None:
         update = build_update(route, target, fallback, shadow, sticky_key, cache_ttl_s, require_json, revision)
         asyncio.run(publish_update(Settings().kafka_bootstrap, update))
-        typer.echo(f"published route {route} revision {update.revision} ({len(update.table.targets)} target(s))")
+        out.emit(update, f"published route {route} revision {update.revision} ({len(update.table.targets)} target(s))")
 
     app.add_typer(route_app, name="route")

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from schemas.candidate import ApiCost, CandidateSpec, Engine, GpuCost
 from schemas.events.loadtests import LoadtestCompleted, LoadtestRequested, Slo
 from schemas.task import TaskSpec
+from services.cli.output import Column, Output, fail, progress_console, with_output
 from services.loadtester.domain.metrics import LevelSummary
 from services.loadtester.domain.profiles import LengthProfile, dataset_profile, parse_profile
 from services.loadtester.handlers import Unreachable, report_dir, run_loadtest
@@ -40,24 +40,36 @@ def _levels(text: str) -> list[float]:
         raise typer.BadParameter("levels are numbers separated by commas, e.g. 1,2,4") from exc
 
 
-def _table(done: LoadtestCompleted) -> Table:
-    t = Table(title=f"load test {done.loadtest_id}")
-    for col in ("level", "req", "errors", "achieved/s", "in tok", "out tok/s", "goodput/s", "TTFT p50",
-                "TTFT p99", "ITL p50", "ITL p99", "E2E p50", "post p50", "client-bound"):
-        t.add_column(col, justify="right")
-    for r in done.levels:
-        t.add_row(f"{r.level:g}", str(r.requests), f"{r.errors} {r.errors_by_type or ''}",
-                  f"{r.achieved_rate or 0:.2f}", f"{r.mean_input_tokens or 0:.0f}/{r.target_input_tokens or 0:.0f}",
-                  f"{r.output_tokens_per_s:.1f}", f"{r.goodput_rps:.2f}",
-                  *(f"{getattr(p, q):.2f}" if p else "-" for p, q in (
-                      (r.ttft_ms, "p50"), (r.ttft_ms, "p99"), (r.itl_ms, "p50"), (r.itl_ms, "p99"),
-                      (r.e2e_ms, "p50"), (r.postprocess_ms, "p50"))),
-                  "yes" if r.client_bound else "no")
-    return t
+LEVELS = [Column(header, justify="right", drop=drop) for header, drop in (
+    ("level", 0), ("req", 0), ("errors", 0), ("achieved/s", 0), ("in tok", 5), ("out tok/s", 0), ("goodput/s", 0),
+    ("TTFT p50", 0), ("TTFT p99", 3), ("ITL p50", 0), ("ITL p99", 2), ("E2E p50", 0), ("post p50", 4),
+    ("client-bound", 1))]
+
+
+def _table(out: Output, done: LoadtestCompleted) -> Table:
+    rows = [[f"{r.level:g}", str(r.requests), f"{r.errors} {r.errors_by_type or ''}", f"{r.achieved_rate or 0:.2f}",
+             f"{r.mean_input_tokens or 0:.0f}/{r.target_input_tokens or 0:.0f}", f"{r.output_tokens_per_s:.1f}",
+             f"{r.goodput_rps:.2f}",
+             *(f"{getattr(p, q):.2f}" if p else "-" for p, q in (
+                 (r.ttft_ms, "p50"), (r.ttft_ms, "p99"), (r.itl_ms, "p50"), (r.itl_ms, "p99"),
+                 (r.e2e_ms, "p50"), (r.postprocess_ms, "p50"))),
+             "yes" if r.client_bound else "no"] for r in done.levels]
+    return out.table(f"load test {done.loadtest_id}", LEVELS, rows)
+
+
+def _summary(done: LoadtestCompleted) -> list[str]:
+    lines = []
+    if c := done.cost:
+        lines.append(f"cost: ${c.usd_per_1m_tokens:.4f}/1M tokens, ${c.usd_per_request:.6f}/request"
+                     + (f", ${c.monthly_usd:,.0f}/month" if c.monthly_usd is not None else ""))
+    if done.saturated_at is not None:
+        lines.append(f"saturated at level {done.saturated_at:g}")
+    return [*lines, f"report: {done.report_path}"]
 
 
 def register(app: typer.Typer) -> None:
     @app.command("bench")
+    @with_output
     def bench(
         url: str = typer.Argument(..., help="base URL of the server, e.g. http://127.0.0.1:8301"),
         model: str = typer.Option("default", help="model name sent in requests"),
@@ -90,7 +102,8 @@ def register(app: typer.Typer) -> None:
                                        "e.g. '[{\"op\": \"truncate\", \"args\": {\"max_chars\": 400}}]'"),
         postprocess: str = typer.Option("[]", help="candidate post-processing steps as JSON, "
                                         "e.g. '[{\"op\": \"strip\", \"args\": {\"first_line\": true}}]'"),
-        output: Path = typer.Option(None, help="directory for results.json, PNGs and report.html"),
+        reports: Path = typer.Option(None, "--out", help="directory for results.json, PNGs and report.html"),
+        *, out: Output,
     ) -> None:
         """Load-test an OpenAI-compatible or SGLang endpoint and write a report."""
         profiles = ([dataset_profile([json.loads(line) for line in lengths_file.read_text().splitlines() if line])]
@@ -113,19 +126,23 @@ def register(app: typer.Typer) -> None:
             requests_per_level=requests, duration_s=duration, slo=parse_slo(slo), target_url=url, protocol=protocol,
             warmup_requests=warmup, burstiness=burstiness, monthly_requests=monthly_requests, task_spec=task,
             request_timeout_s=timeout)
-        for i, profile in enumerate(profiles):
-            sub = (output / f"lengths-{i}") if output and len(profiles) > 1 else output
-            _bench_one(base, profile, workers, sub)
+        results = [_bench_one(base, profile, workers,
+                              (reports / f"lengths-{i}") if reports and len(profiles) > 1 else reports)
+                   for i, profile in enumerate(profiles)]
+        out.emit(results[0] if len(results) == 1 else results,
+                 *(view for done in results for view in (_table(out, done), *_summary(done))))
 
-    def _bench_one(base: LoadtestRequested, profile: LengthProfile, workers: int, output: Path | None) -> None:
-        console = Console()
+    def _bench_one(base: LoadtestRequested, profile: LengthProfile, workers: int,
+                   reports: Path | None) -> LoadtestCompleted:
+        """One sweep, its progress on stderr."""
+        console = progress_console()
         console.rule(f"lengths {profile.kind} in={profile.input_tokens}-{profile.input_max or profile.input_tokens}"
                      f" out={profile.output_tokens}-{profile.output_max or profile.output_tokens}")
         req = base.model_copy(update=dict(
             loadtest_id=f"bench-{uuid.uuid4().hex[:8]}", input_tokens=profile.input_tokens,
             output_tokens=profile.output_tokens, input_tokens_max=profile.input_max,
             output_tokens_max=profile.output_max))
-        out = output or report_dir(Settings().reports_dir, req.loadtest_id)
+        where = reports or report_dir(Settings().reports_dir, req.loadtest_id)
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), TextColumn("{task.fields[status]}"), console=console) as bar:
             task = bar.add_task("sweep", total=None, status="")
@@ -142,19 +159,10 @@ def register(app: typer.Typer) -> None:
                             + (" [client-bound]" if s.client_bound else ""))
 
             try:
-                done = asyncio.run(run_loadtest(req, out, tick, level_done, workers,
+                return asyncio.run(run_loadtest(req, where, tick, level_done, workers,
                                                 profile if profile.kind == "dataset" else None))
             except (Unreachable, ValueError) as exc:  # ValueError: a declared step or template cannot apply
-                console.print(f"[red]{exc}[/red]")
-                raise typer.Exit(2) from exc
-        console.print(_table(done))
-        if done.cost:
-            c = done.cost
-            console.print(f"cost: ${c.usd_per_1m_tokens:.4f}/1M tokens, ${c.usd_per_request:.6f}/request"
-                          + (f", ${done.cost.monthly_usd:,.0f}/month" if done.cost.monthly_usd is not None else ""))
-        if done.saturated_at is not None:
-            console.print(f"saturated at level {done.saturated_at:g}")
-        console.print(f"report: {done.report_path}")
+                fail(str(exc), 2)
 
 
 def main() -> None:

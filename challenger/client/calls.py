@@ -254,5 +254,25 @@ def feedback(body: Mapping[str, Any]) -> Call[Json]:
     return Call("POST", "/feedback", _json, json=dict(body))
 
 
+def labelling_jobs(*, task: str | None = None, status: str | None = None) -> Call[list[Json]]:
+    return Call("GET", "/labelling/jobs", _json, params={"task": task, "status": status})
+
+
+def labelling_job(job_id: str) -> Call[Json]:
+    """{"job": ..., "samples": [...]}."""
+    return Call("GET", f"/labelling/jobs/{job_id}", _json)
+
+
+def label_queue(*, task: str | None = None, limit: int | None = None) -> Call[list[Json]]:
+    """Captured samples waiting for a person's label, oldest first."""
+    return Call("GET", "/labelling/queue", _json, params={"task": task, "limit": limit})
+
+
+def label(sample_id: int, expected: Any = None, *, skip: bool = False) -> Call[Json]:
+    """Label a queued sample (its item's `expected`), or skip it; 409 when it is no longer pending."""
+    body = {"skip": True} if skip else {"expected": expected}
+    return Call("POST", f"/labelling/samples/{sample_id}", _json, json=body)
+
+
 def outbox() -> Call[Json]:
     return Call("GET", "/outbox", _json)

@@ -119,6 +119,10 @@ class Client:
     export_samples = _sync(calls.export_samples)
     label_sample = _sync(calls.label_sample)
     feedback = _sync(calls.feedback)
+    labelling_jobs = _sync(calls.labelling_jobs)
+    labelling_job = _sync(calls.labelling_job)
+    label_queue = _sync(calls.label_queue)
+    label = _sync(calls.label)
     outbox = _sync(calls.outbox)
 
 
@@ -183,4 +187,8 @@ class AsyncClient:
     export_samples = _async(calls.export_samples)
     label_sample = _async(calls.label_sample)
     feedback = _async(calls.feedback)
+    labelling_jobs = _async(calls.labelling_jobs)
+    labelling_job = _async(calls.labelling_job)
+    label_queue = _async(calls.label_queue)
+    label = _async(calls.label)
     outbox = _async(calls.outbox)

@@ -11,10 +11,10 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException
 
+from challenger.client import AsyncClient
 from schemas.events import degradations, inference
 from services.monitor.adapters.judge import Judge
 from services.monitor.adapters.outbox import OutboxPublish, open_outbox
-from services.monitor.adapters.registry import RegistryClient
 from services.monitor.adapters.store import MonitorStore
 from services.monitor.config import MonitorConfig, config_path, load_config
 from services.monitor.handlers import Deps, Monitor, Publish, warm_drift
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None, cfg: MonitorConfig | None = Non
         monitor = build_monitor(ctx, cfg, publish)
         assert monitor.deps.executor is not None
         ctx.state["drift_ready"] = asyncio.wrap_future(monitor.deps.executor.submit(warm_drift))
-        registry = RegistryClient(settings.registry_url, settings.token)
+        registry = AsyncClient(settings.registry_url, token=settings.token or "")
         augmenter = AugmentationHandler(registry=registry, home=settings.home, publish=publish)
         labeller = LabellingHandler(publish=publish)
         tasks = [asyncio.create_task(monitor.analyse_forever())]

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 
+from challenger.client import AsyncClient, RegistryError
 from schemas import new_event
 from schemas.events.degradations import SamplesAugmentationRequested
+from services.cli.output import Column, Output, fail, progress_console, with_output
 from services.monitor.adapters.models import client_from_ref
-from services.monitor.adapters.registry import RegistryClient, RegistryError
 from services.monitor.adapters.store import MonitorStore
 from services.monitor.domain.augment import METHODS
 from services.monitor.domain.exports import FORMATS, export_rows, sample_row, sources
@@ -27,25 +27,20 @@ from services.monitor.samples import add_to_regression, augment_samples, fill_ch
 from shared.bus.producer import EventProducer
 from shared.settings import Settings
 
-console = Console(stderr=True)
+console = progress_console()
 CandidateOpt = typer.Option(None, "--candidate", help="only samples captured from this candidate id")
 InputOpt = typer.Option(None, "--input", exists=True, dir_okay=False,
                         help="read samples from this JSONL file instead of the registry")
 
 
-def _registry(settings: Settings) -> RegistryClient:
-    return RegistryClient(settings.registry_url, settings.token)
+def _registry() -> AsyncClient:
+    return AsyncClient()
 
 
 def _model_ref(ref: str) -> str:
     """Accept MODEL@URL (as the other commands do) as well as URL/MODEL."""
     model, sep, url = ref.partition("@")
     return f"{url.rstrip('/')}/{model}" if sep and url.startswith("http") else ref
-
-
-def _fail(message: str) -> None:
-    console.print(f"[red]error:[/] {message}")
-    raise typer.Exit(1)
 
 
 def _write(rows: list[dict[str, Any]], output: Path | None) -> None:
@@ -58,7 +53,7 @@ def _write(rows: list[dict[str, Any]], output: Path | None) -> None:
 
 
 async def _load(candidate: str | None, input_path: Path | None) -> list:  # type: ignore[type-arg]
-    registry = None if input_path else _registry(Settings())
+    registry = None if input_path else _registry()
     try:
         return await load_samples(registry=registry, candidate_id=candidate, input_path=input_path)
     finally:
@@ -101,38 +96,30 @@ async def _request_augmentation(candidate: str, methods: list[str], paraphraser_
     return req.run_id
 
 
-async def _regression(task: str, candidate: str | None, input_path: Path | None, name: str | None) -> None:
+async def _regression(out: Output, task: str, candidate: str | None, input_path: Path | None,
+                      name: str | None) -> None:
     samples = await _load(candidate, input_path)
     if not samples:
-        _fail("no samples to add")
-    registry = _registry(Settings())
-    try:
+        fail("no samples to add")
+    async with _registry() as registry:
         dataset = await add_to_regression(registry, task, samples, name)
-    finally:
-        await registry.aclose()
-    console.print(f"added {len(samples)} regression item(s) to task {task}: {dataset.get('id', dataset)}")
+    out.emit(dataset, f"added {len(samples)} regression item(s) to task {task}: {dataset.id}")
 
 
-async def _label(sample_id: int | None, value: str | None, skip: bool, task: str | None, as_json: bool) -> None:
-    registry = _registry(Settings())
-    try:
+QUEUE = [Column("sample", key=True), Column("task", key=True), Column("reason"), Column("prompt", drop=2),
+         Column("answered", drop=1)]
+
+
+async def _label(out: Output, sample_id: int | None, value: str | None, skip: bool, task: str | None) -> None:
+    async with _registry() as registry:
         if sample_id is None:
-            rows = await registry.label_queue(task)
-            if as_json:
-                sys.stdout.write(json.dumps(rows) + "\n")
-                return
-            for r in rows:
-                sys.stdout.write(f"{r['id']}\t{r['task']}\t{r['reason']}\t{r['prompt'][:80]!r}\t"
-                                 f"(answered {r['response'][:40]!r})\n")
-            console.print(f"{len(rows)} sample(s) wait for a label")
+            rows = await registry.label_queue(task=task)
+            out.emit(rows, out.table("samples waiting for a label", QUEUE, [
+                [str(r["id"]), r["task"], r["reason"], r["prompt"], r["response"]] for r in rows]),
+                f"{len(rows)} sample(s) wait for a label")
             return
-        done = await registry.label(sample_id, _value(value), skip)
-    finally:
-        await registry.aclose()
-    if as_json:
-        sys.stdout.write(json.dumps(done) + "\n")
-    else:
-        console.print(f"sample {sample_id}: {done['label_status']} by {done['labelled_by']}")
+        done = await registry.label(sample_id, _value(value), skip=skip)
+    out.emit(done, f"sample {sample_id}: {done['label_status']} by {done['labelled_by']}")
 
 
 def _value(text: str | None) -> Any:
@@ -188,39 +175,46 @@ def register(app: typer.Typer) -> None:
         _run(_augment(candidate, input_path, _methods(methods), paraphraser, threshold, output))
 
     @samples.command("add-to-regression")
+    @with_output
     def add_regression(task: str = typer.Option(..., "--task", help="the task whose regression suite grows"),
                        candidate: str | None = CandidateOpt, input_path: Path | None = InputOpt,
                        name: str | None = typer.Option(None, help="dataset name (default TASK-regression-captured)"),
-                       ) -> None:
+                       *, out: Output) -> None:
         """Post captured (or augmented) samples to the registry as a task's regression dataset."""
-        _run(_regression(task, candidate, input_path, name))
+        _run(_regression(out, task, candidate, input_path, name))
 
     @samples.command("label")
+    @with_output
     def label(sample_id: int | None = typer.Argument(None, help="the captured sample to label; none: list the queue"),
               value: str | None = typer.Argument(None, help="its label (the item's `expected`)"),
               skip: bool = typer.Option(False, "--skip", help="no usable test: skip it instead"),
-              task: str | None = typer.Option(None, "--task", help="list only this task's queue"),
-              as_json: bool = typer.Option(False, "--json", help="print JSON only")) -> None:
+              task: str | None = typer.Option(None, "--task", help="list only this task's queue"), *,
+              out: Output) -> None:
         """Label captured samples that wait for a person (tasks without a teacher): no arguments
         list the queue; SAMPLE_ID VALUE labels one, SAMPLE_ID --skip skips it."""
         if sample_id is not None and (value is None) == (not skip):
             raise typer.BadParameter("give either a VALUE or --skip")
-        _run(_label(sample_id, value, skip, task, as_json))
+        _run(_label(out, sample_id, value, skip, task))
 
     @monitor.command("reference")
+    @with_output
     def reference(route: str = typer.Option(..., help="production route"),
                   since: datetime = typer.Option(..., help="start of the period (ISO time, UTC)"),
-                  until: datetime = typer.Option(..., help="end of the period (ISO time, UTC)")) -> None:
+                  until: datetime = typer.Option(..., help="end of the period (ISO time, UTC)"), *,
+                  out: Output) -> None:
         """Make the traffic the monitor logged on ROUTE in a chosen period the reference window
         of each candidate that served it then (read when the monitor starts)."""
         store = MonitorStore(Settings().home)
         records = store.logged_records(route, _ts(since), _ts(until))
         if not records:
-            _fail(f"no logged records for route {route} between {since} and {until}")
+            fail(f"no logged records for route {route} between {since} and {until}")
+        saved = []
         for candidate_id in sorted({r.candidate_id for r in records}):
             own = [r for r in records if r.candidate_id == candidate_id]
             path = store.save_reference(WindowKey(route, candidate_id), own)
-            console.print(f"reference for {route}/{candidate_id}: {len(own)} record(s) -> {path}")
+            saved.append({"route": route, "candidate_id": candidate_id, "records": len(own), "path": str(path)})
+        out.emit(saved, *(f"reference for {route}/{s['candidate_id']}: {s['records']} record(s) -> {s['path']}"
+                          for s in saved))
 
     app.add_typer(samples, name="samples")
     app.add_typer(monitor, name="monitor")
@@ -234,4 +228,4 @@ def _run(coro: Any) -> Any:
     try:
         return asyncio.run(coro)
     except (RegistryError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))

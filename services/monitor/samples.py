@@ -11,14 +11,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from challenger.client import AsyncClient, RegistryError
 from schemas import Envelope, new_event
+from schemas.candidate import CandidateSpec
 from schemas.events.degradations import SamplesAugmentationRequested, SamplesAugmented
 from services.monitor.adapters.models import answer, paraphrases
-from services.monitor.adapters.registry import RegistryClient, RegistryError
 from services.monitor.adapters.store import safe
 from services.monitor.domain.augment import Sample, augment
 from services.monitor.domain.event_ids import stable
 from services.monitor.domain.exports import regression_item, sample_of, sample_row
+from services.registry.models import DatasetPublic
 from shared.engines import EngineClient, client_for_spec
 
 if TYPE_CHECKING:
@@ -43,7 +45,7 @@ def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
-async def load_samples(*, registry: RegistryClient | None, candidate_id: str | None,
+async def load_samples(*, registry: AsyncClient | None, candidate_id: str | None,
                        input_path: Path | None) -> list[Sample]:
     if input_path is not None:
         rows = read_jsonl(input_path)
@@ -71,11 +73,10 @@ async def augment_samples(samples: Sequence[Sample], methods: Sequence[str],
     return augment(samples, methods, texts, threshold)
 
 
-async def add_to_regression(registry: RegistryClient, task: str, samples: Sequence[Sample],
-                            name: str | None = None) -> dict[str, Any]:
+async def add_to_regression(registry: AsyncClient, task: str, samples: Sequence[Sample],
+                            name: str | None = None) -> DatasetPublic:
     items = [regression_item(s) for s in samples]
-    return await registry.add_dataset(task=task, name=name or f"{task}-regression-captured", kind="regression",
-                                      items=items)
+    return await registry.upload_dataset(task, items, kind="regression", name=name or f"{task}-regression-captured")
 
 
 class AugmentationHandler:
@@ -83,7 +84,7 @@ class AugmentationHandler:
     -> samples.augmented (an operator's extra run; the event path's augmentations travel in
     samples.labelled and land in the task's regression dataset, see labelling.py)."""
 
-    def __init__(self, *, registry: RegistryClient, home: Path, publish: Publish) -> None:
+    def __init__(self, *, registry: AsyncClient, home: Path, publish: Publish) -> None:
         self.registry = registry
         self.root = home / "monitor" / "augmented"
         self.publish = publish
@@ -111,7 +112,7 @@ class AugmentationHandler:
         if candidate_id is None:
             return None
         try:
-            return client_for_spec(await self.registry.candidate_spec(candidate_id))
+            return client_for_spec(CandidateSpec.model_validate((await self.registry.candidate(candidate_id)).spec))
         except RegistryError as exc:
             log.warning("no paraphraser %s: %s; paraphrases skipped", candidate_id, exc)
             return None

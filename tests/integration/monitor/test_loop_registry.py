@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from challenger.client import AsyncClient
 from schemas import new_event
-from services.monitor.adapters.registry import RegistryClient
 from services.monitor.domain.capture import Failing
 from services.monitor.domain.degradation import degradation_event
 from services.monitor.domain.exports import export_rows
@@ -56,7 +56,7 @@ async def test_captured_samples_export_and_regression(broker: str, registry_url:
     event = degradation(uid)
     async with EventProducer(broker) as producer:
         await producer.publish(new_event(event, source="challenger/monitor"))
-    registry = RegistryClient(url, token)
+    registry = AsyncClient(url, token=token)
     auth = {"Authorization": f"Bearer {token}"}
     try:
         async with asyncio.timeout(60):
@@ -75,4 +75,4 @@ async def test_captured_samples_export_and_regression(broker: str, registry_url:
     assert len(samples) == 3 and skipped == 2
     assert dpo[0]["chosen"] == "Paris is the capital." and dpo[0]["rejected"] == event.samples[0].response
     assert dpo[0]["metadata"]["route"] == f"qa{uid}" and dpo[0]["metadata"]["reason"] == "refusal"
-    assert dataset["kind"] == "regression" and dataset["items"] == 3 and dataset["task"] == f"qa{uid}"
+    assert dataset.kind == "regression" and dataset.items == 3 and dataset.task == f"qa{uid}"

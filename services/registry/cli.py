@@ -5,21 +5,30 @@ The registry validates; a refusal prints its words and exits 1 (services/cli/out
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.text import Text
 
 from challenger.client import Client
 from services.cli.output import Column, Output, registry_errors, with_output
+from services.registry.models import TaskPublic
 
 token_app = typer.Typer(help="API tokens (admin only).", no_args_is_help=True)
 dataset_app = typer.Typer(help="Datasets: JSONL files of schemas.task.DatasetItem.", no_args_is_help=True)
 task_app = typer.Typer(help="Tasks: what candidates are scored on (metric, prompt).", no_args_is_help=True)
 
+T = TypeVar("T")
 CandidateId = Annotated[str, typer.Argument(help="candidate id")]
 TaskName = Annotated[str, typer.Argument(help="task name")]
+
+
+def ask(request: Callable[[Client], T]) -> T:
+    """One request to the registry; a refusal prints the registry's words and exits."""
+    with registry_errors(), Client() as registry:
+        return request(registry)
 
 
 def _when(value: Any) -> str:
@@ -30,8 +39,7 @@ def _when(value: Any) -> str:
 def submit(file: Annotated[Path, typer.Argument(exists=True, readable=True, help="candidate YAML or JSON")],
            out: Output) -> None:
     """Submit a candidate (a CandidateSpec in YAML or JSON)."""
-    with registry_errors(), Client() as registry:
-        created = registry.submit(file.read_bytes())
+    created = ask(lambda r: r.submit(file.read_bytes()))
     out.emit(created, f"✓ submitted {created.name} as {created.id} (stage {created.stage})")
 
 
@@ -40,8 +48,7 @@ def candidates(stage: Annotated[str | None, typer.Option(help="only this stage")
                task: Annotated[str | None, typer.Option(help="only this task")] = None,
                tag: Annotated[str | None, typer.Option(help="key or key=value")] = None, *, out: Output) -> None:
     """List candidates, newest first."""
-    with registry_errors(), Client() as registry:
-        rows = registry.candidates(stage=stage, task=task, tag=tag)
+    rows = ask(lambda r: r.candidates(stage=stage, task=task, tag=tag))
     columns = [Column("id", key=True), Column("name", key=True), Column("task"), Column("stage"),
                Column("engine", drop=4), Column("model", drop=3), Column("by", drop=5), Column("created", drop=2)]
     out.emit(rows, out.table("candidates", columns, [
@@ -52,8 +59,7 @@ def candidates(stage: Annotated[str | None, typer.Option(help="only this stage")
 @with_output
 def show(candidate_id: CandidateId, out: Output) -> None:
     """Show a candidate's scorecard: spec, stage history, results, canary steps, degradations."""
-    with registry_errors(), Client() as registry:
-        card = registry.scorecard(candidate_id)
+    card = ask(lambda r: r.scorecard(candidate_id))
     c = card["candidate"]
     champion = " (champion)" if card["is_champion"] else ""
     history = out.table("stage history", [Column("when"), Column("from"), Column("to"), Column("who", drop=1),
@@ -76,8 +82,7 @@ def show(candidate_id: CandidateId, out: Output) -> None:
 @with_output
 def tasks(out: Output) -> None:
     """List tasks with their metric and champion."""
-    with registry_errors(), Client() as registry:
-        rows = registry.tasks()
+    rows = ask(lambda r: r.tasks())
     columns = [Column("name", key=True), Column("metric"), Column("style", drop=2), Column("champion", key=True),
                Column("template", drop=1)]
     out.emit(rows, out.table("tasks", columns, [[t.name, t.metric, t.prompt_style, t.champion_id,
@@ -88,8 +93,7 @@ def tasks(out: Output) -> None:
 def approve(candidate_id: CandidateId, comment: Annotated[str, typer.Option(help="why")] = "", *,
             out: Output) -> None:
     """Approve a candidate (approver role; not its own submitter)."""
-    with registry_errors(), Client() as registry:
-        result = registry.approve(candidate_id, comment)
+    result = ask(lambda r: r.approve(candidate_id, comment))
     out.emit(result, f"✓ approved by {result.approver}; stage {result.stage}")
 
 
@@ -98,8 +102,7 @@ def transition(candidate_id: CandidateId, stage: Annotated[str, typer.Argument(h
                reason: Annotated[str, typer.Option(help="why (kept in the stage history)")] = "", *,
                out: Output) -> None:
     """Move a candidate to STAGE, if the pipeline allows it."""
-    with registry_errors(), Client() as registry:
-        moved = registry.transition(candidate_id, stage, reason)
+    moved = ask(lambda r: r.transition(candidate_id, stage, reason))
     out.emit(moved, f"✓ {moved.id} is now {moved.stage}")
 
 
@@ -107,8 +110,7 @@ def transition(candidate_id: CandidateId, stage: Annotated[str, typer.Argument(h
 def retire(candidate_id: CandidateId, reason: Annotated[str, typer.Option(help="why")] = "", *,
            out: Output) -> None:
     """Retire a candidate (its submitter or an operator)."""
-    with registry_errors(), Client() as registry:
-        moved = registry.retire(candidate_id, reason)
+    moved = ask(lambda r: r.retire(candidate_id, reason))
     out.emit(moved, f"✓ {moved.id} retired")
 
 
@@ -118,8 +120,7 @@ def token_create(role: Annotated[str, typer.Option(help="submitter | approver | 
                  name: Annotated[str | None, typer.Option(help="who holds it (default: the role)")] = None, *,
                  out: Output) -> None:
     """Create a token; it is printed once and only its hash is stored."""
-    with registry_errors(), Client() as registry:
-        created = registry.create_token(name or role, role)
+    created = ask(lambda r: r.create_token(name or role, role))
     out.emit(created, f"token for {created.name} ({created.role}): {created.token}")
 
 
@@ -131,8 +132,7 @@ def dataset_upload(file: Annotated[Path, typer.Argument(exists=True, readable=Tr
                    name: Annotated[str | None, typer.Option(help="dataset name (default TASK-KIND)")] = None, *,
                    out: Output) -> None:
     """Upload a JSONL dataset; every line is validated."""
-    with registry_errors(), Client() as registry:
-        created = registry.upload_dataset(task, file.read_bytes(), kind=kind, name=name, filename=file.name)
+    created = ask(lambda r: r.upload_dataset(task, file.read_bytes(), kind=kind, name=name, filename=file.name))
     out.emit(created, f"✓ {created.name} {created.id}: {created.items} items, version {created.version}")
 
 
@@ -140,8 +140,7 @@ def dataset_upload(file: Annotated[Path, typer.Argument(exists=True, readable=Tr
 @with_output
 def dataset_list(task: Annotated[str | None, typer.Option(help="only this task")] = None, *, out: Output) -> None:
     """List datasets."""
-    with registry_errors(), Client() as registry:
-        rows = registry.datasets(task=task)
+    rows = ask(lambda r: r.datasets(task=task))
     columns = [Column("id", key=True), Column("task"), Column("name", key=True), Column("kind"), Column("items"),
                Column("version", drop=2), Column("used by", drop=1)]
     out.emit(rows, out.table("datasets", columns, [[d.id, d.task, d.name, d.kind, d.items, d.version, d.used_by]
@@ -177,36 +176,29 @@ def _task_view(out: Output, task: Any) -> Any:
     return out.table(f"task {task.name}", [Column("field", key=True), Column("value")], rows)
 
 
-@task_app.command("create")
-@with_output
-def task_create(name: TaskName, metric: Metric = None, metric_args: MetricArgs = None,
-                prompt_template: Template = None, prompt_style: Style = None, system_prompt: System = None,
-                description: Description = None, *, out: Output) -> None:
-    """Create a task (the same checks as POST /api/v1/tasks)."""
-    fields = _task_fields(metric, metric_args, prompt_template, prompt_style, system_prompt, description)
-    with registry_errors(), Client() as registry:
-        created = registry.create_task(name, **fields)
-    out.emit(created, f"✓ created task {created.name}", _task_view(out, created))
+def _task_write(verb: str, send: Callable[..., TaskPublic], doc: str) -> None:
+    """`task create` and `task update`: the same options, sent to POST or PATCH."""
+
+    @task_app.command(verb, help=doc)
+    @with_output
+    def write(name: TaskName, metric: Metric = None, metric_args: MetricArgs = None,
+              prompt_template: Template = None, prompt_style: Style = None, system_prompt: System = None,
+              description: Description = None, *, out: Output) -> None:
+        fields = _task_fields(metric, metric_args, prompt_template, prompt_style, system_prompt, description)
+        task = ask(lambda r: send(r, name, **fields))
+        out.emit(task, f"✓ {verb}d task {task.name}", _task_view(out, task))
 
 
-@task_app.command("update")
-@with_output
-def task_update(name: TaskName, metric: Metric = None, metric_args: MetricArgs = None,
-                prompt_template: Template = None, prompt_style: Style = None, system_prompt: System = None,
-                description: Description = None, *, out: Output) -> None:
-    """Change the given fields of a task (the same checks as PATCH /api/v1/tasks/NAME)."""
-    fields = _task_fields(metric, metric_args, prompt_template, prompt_style, system_prompt, description)
-    with registry_errors(), Client() as registry:
-        updated = registry.update_task(name, **fields)
-    out.emit(updated, f"✓ updated task {updated.name}", _task_view(out, updated))
+_task_write("create", Client.create_task, "Create a task (the same checks as POST /api/v1/tasks).")
+_task_write("update", Client.update_task, "Change the given fields of a task (the same checks as PATCH "
+                                          "/api/v1/tasks/NAME).")
 
 
 @task_app.command("show")
 @with_output
 def task_show(name: TaskName, out: Output) -> None:
     """Show a task: metric, prompt, champion."""
-    with registry_errors(), Client() as registry:
-        task = registry.task(name)
+    task = ask(lambda r: r.task(name))
     out.emit(task, _task_view(out, task))
 
 

@@ -139,8 +139,10 @@ def retire(candidate_id: str, reason: str = "") -> Call[CandidatePublic]:
     return Call("POST", f"/candidates/{candidate_id}/retire", _one(CandidatePublic), json={"reason": reason})
 
 
-def transition(candidate_id: str, to_stage: str, reason: str = "") -> Call[CandidatePublic]:
-    body = {"to_stage": to_stage, "reason": reason}
+def transition(candidate_id: str, to_stage: str, reason: str = "", *,
+               successor_id: str | None = None) -> Call[CandidatePublic]:
+    """`successor_id`: rolling back a production candidate, who takes over (default: its standby)."""
+    body = _given({"to_stage": to_stage, "reason": reason, "successor_id": successor_id})
     return Call("POST", f"/candidates/{candidate_id}/transition", _one(CandidatePublic), json=body)
 
 
@@ -276,3 +278,8 @@ def label(sample_id: int, expected: Any = None, *, skip: bool = False) -> Call[J
 
 def outbox() -> Call[Json]:
     return Call("GET", "/outbox", _json)
+
+
+def consistency() -> Call[Json]:
+    """The record against every gateway's routes: {"ok", "problems", "notes", "gateways"}."""
+    return Call("GET", "/consistency", _json)

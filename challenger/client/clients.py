@@ -124,6 +124,7 @@ class Client:
     label_queue = _sync(calls.label_queue)
     label = _sync(calls.label)
     outbox = _sync(calls.outbox)
+    consistency = _sync(calls.consistency)
 
 
 class AsyncClient:
@@ -192,3 +193,4 @@ class AsyncClient:
     label_queue = _async(calls.label_queue)
     label = _async(calls.label)
     outbox = _async(calls.outbox)
+    consistency = _async(calls.consistency)

@@ -165,7 +165,7 @@ class Output:
             sys.stdout.flush()
             return
         for view in views:  # crop=False: a table wider than the terminal (its ids whole) is not cut
-            self.console.print(Text(view) if isinstance(view, str) else view, soft_wrap=isinstance(view, str),
+            self.console.print(Text(view) if isinstance(view, str) else view, soft_wrap=isinstance(view, str | Text),
                                crop=False)
 
     def item(self, data: Any, view: RenderableType | str) -> None:

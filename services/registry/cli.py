@@ -202,34 +202,19 @@ def task_show(name: TaskName, out: Output) -> None:
     out.emit(task, _task_view(out, task))
 
 
-def doctor(as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON only")] = False) -> None:
+@with_output
+def doctor(out: Output) -> None:
     """Compare the registry's champions and stages with what every gateway serves; exit 1 when
     they disagree (every mismatch is listed in words), 2 when the registry cannot be asked."""
-    err = Console(stderr=True)
-    try:
-        with api() as client:
-            response = client.get("/consistency")
-        response.raise_for_status()
-        report = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        err.print(f"[red]✗ cannot run the consistency check at {Settings().registry_url}: {exc}[/]")
-        raise typer.Exit(2) from exc
-    if as_json:
-        typer.echo(json.dumps(report, indent=2))
-    else:
-        _print_report(report)
+    report = ask(lambda r: r.consistency())
+    gateways = ", ".join(report["gateways"]) or "none configured"
+    verdict = "✓ consistent" if report["ok"] else f"✗ {len(report['problems'])} mismatch(es)"
+    out.emit(report, *(Text(f"✗ {p['message']}", style="red") for p in report["problems"]),
+             *(Text(f"· {n['message']}", style="dim") for n in report["notes"]),
+             Text(f"{verdict}: the registry against the gateways ({gateways})",
+                  style="green" if report["ok"] else "red"))
     if not report["ok"]:
         raise typer.Exit(1)
-
-
-def _print_report(report: dict[str, Any]) -> None:
-    gateways = ", ".join(report["gateways"]) or "none configured"
-    for problem in report["problems"]:
-        console.print(f"[red]✗[/] {problem['message']}")
-    for note in report["notes"]:
-        console.print(f"[dim]·[/] {note['message']}")
-    verdict = "[green]✓ consistent[/]" if report["ok"] else f"[red]✗ {len(report['problems'])} mismatch(es)[/]"
-    console.print(f"{verdict}: the registry against the gateways ({gateways})")
 
 
 def register(app: typer.Typer) -> None:

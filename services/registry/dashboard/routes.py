@@ -1,4 +1,5 @@
-"""Dashboard routes: the page, its assets, the recent-event feed and the saved reports."""
+"""Dashboard routes: the page, its assets, its button table, the recent-event feed and the saved
+reports. The page acts only through the REST API's own endpoints (with the signed-in token)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse
 
+from services.registry.dashboard.actions import button_table
 from services.registry.dashboard.feed import EventFeed
 
 STATIC = Path(__file__).parent / "static"
@@ -24,6 +26,11 @@ def root() -> RedirectResponse:
 @router.get("/dashboard")
 def page() -> FileResponse:
     return FileResponse(STATIC / "index.html", media_type="text/html")
+
+
+@router.get("/dashboard/actions.json")
+def actions() -> dict[str, Any]:
+    return button_table()
 
 
 @router.get("/dashboard/{asset}")

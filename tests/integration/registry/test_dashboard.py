@@ -36,3 +36,10 @@ def test_reports_are_served_from_the_reports_folder_only(client: TestClient, reg
     assert client.get("/reports/evaluations/ev1/report.html").text == "<h1>report</h1>"
     assert client.get("/reports/../admin-token").status_code == 404
     assert client.get("/reports/%2e%2e/admin-token").status_code == 404
+
+
+def test_the_button_table_is_served(client: TestClient) -> None:
+    table = client.get("/dashboard/actions.json").json()
+    assert table["shown"]["operator"]["canary"] == ["promote", "rollback"]
+    assert table["shown"]["submitter"]["awaiting_approval"] == []
+    assert table["buttons"]["reject"]["to_stage"] == "rejected"

@@ -1,7 +1,7 @@
 // Challenger dashboard: plain JS over the registry's REST API; charts are inline SVG.
 "use strict";
 
-const state = { selected: null, lastEvent: 0 };
+const state = { selected: null, lastEvent: 0, token: null, user: null, rules: null, actionsKey: null };
 const $ = (sel) => document.querySelector(sel);
 const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 const fmt = (x, d = 3) => (x === null || x === undefined ? "–" : Number(x).toFixed(d));
@@ -10,6 +10,22 @@ async function getJSON(path) {
   const resp = await fetch(path);
   if (!resp.ok) throw new Error(`${path}: ${resp.status}`);
   return resp.json();
+}
+
+// A call with the signed-in token; a refusal throws the registry's own words.
+async function send(method, path, body) {
+  const resp = await fetch(path, {
+    method, body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${state.token}` },
+  });
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw new Error(`${resp.status}: ${detailText(data.detail) || resp.statusText}`);
+  return data;
+}
+
+function detailText(detail) {
+  if (!Array.isArray(detail)) return detail;
+  return detail.map((e) => (e.field ? `${e.field}: ${e.reason ?? e.msg}` : e.reason ?? JSON.stringify(e))).join("; ");
 }
 
 // ---------- candidates ----------
@@ -24,6 +40,7 @@ async function refreshCandidates() {
 }
 
 async function select(id) {
+  if (id !== state.selected) $("#action-result").textContent = "";
   state.selected = id;
   document.querySelectorAll("#candidates tr").forEach((tr) => tr.classList.toggle("selected", tr.dataset.id === id));
   await refreshDetail();
@@ -39,8 +56,9 @@ async function refreshDetail() {
   $("#detail-title").innerHTML = `${esc(c.name)} <span class="pill stage-${esc(c.stage)}">${esc(c.stage)}</span>
     ${card.is_champion ? '<span class="pill ok">champion</span>' : ""}
     ${c.stage === "standby" ? '<span class="pill stage-standby" title="the previous champion: the route\'s fallback target, still deployable">fallback</span>' : ""}`;
+  renderActions(c);
   $("#detail-body").innerHTML = [
-    summaryBlock(card), accuracyBlock(devEvaluation(card)), stabilitySecurityBlock(card.evaluation),
+    summaryBlock(card), accuracyBlock(latestWith(card, "accuracy")), stabilityBlock(card), securityBlock(card),
     latencyBlock(card.loadtest), configSearchBlock(searches), promptBlock(card.prompt_optimization), timelineBlock(card),
     canaryBlock(card.canary_steps), degradationBlock(card.degradations, samples),
   ].join("");
@@ -48,10 +66,19 @@ async function refreshDetail() {
 
 function payload(record) { return record ? record.payload || {} : null; }
 
-// The accuracy comparison comes from the dev evaluation; later (staging) runs have none.
-function devEvaluation(card) {
-  const withAccuracy = (card.evaluations || []).filter((e) => (payload(e).accuracy || []).length);
-  return withAccuracy.length ? withAccuracy[withAccuracy.length - 1] : card.evaluation;
+// The latest evaluation that carries `key`. Each run measures only its kinds: the dev run has
+// accuracy, stability and security; the later staging run has E2E and security, no stability.
+function latestWith(card, key) {
+  const runs = (card.evaluations || []).filter((e) => {
+    const v = payload(e)[key];
+    return Array.isArray(v) ? v.length > 0 : v !== null && v !== undefined;
+  });
+  return runs.length ? runs[runs.length - 1] : null;
+}
+
+function runLabel(record) {
+  const p = payload(record);
+  return `<p class="source">from the ${esc(p.stage || "dev")} evaluation ${esc(p.evaluation_id)}</p>`;
 }
 
 function summaryBlock(card) {
@@ -96,19 +123,26 @@ function forestPlot(rows) {
     <text x="${x0}" y="${h - 2}">−${fmt(lim, 2)}</text><text x="${w - 50}" y="${h - 2}">+${fmt(lim, 2)}</text>${marks}</svg>`;
 }
 
-function stabilitySecurityBlock(evaluation) {
-  const p = payload(evaluation);
-  if (!p) return "";
-  const s = p.stability, sec = p.security;
-  const stab = s ? `<div class="kv" id="stability"><span>repeats</span><span>${s.repeats}</span>
+function stabilityBlock(card) {
+  if (!(card.evaluations || []).length) return "";
+  const run = latestWith(card, "stability");
+  if (!run) return `<h3>Stability</h3><p class="empty">no stability run</p>`;
+  const s = payload(run).stability;
+  return `<h3>Stability</h3><div class="kv" id="stability"><span>repeats</span><span>${s.repeats}</span>
       <span>mean agreement</span><span>${fmt(s.mean_agreement)}</span>
       <span>exact-match consistency</span><span>${fmt(s.exact_match_consistency)}</span>
       <span>Fleiss' kappa</span><span>${fmt(s.fleiss_kappa)}</span>
       <span>accuracy spread</span><span>${fmt(s.accuracy_spread)}</span>
-      <span>flipping items</span><span>${(s.flipping_items || []).length}</span></div>` : `<p class="empty">no stability run</p>`;
-  const secHtml = sec ? barChart("security", Object.entries(sec.by_category || {}), 1, "attack success rate")
-    + `<p>overall attack success rate: <b>${fmt(sec.attack_success_rate)}</b> over ${sec.attacks} attacks</p>` : `<p class="empty">no red-team run</p>`;
-  return `<h3>Stability</h3>${stab}<h3>Security (red team)</h3>${secHtml}`;
+      <span>flipping items</span><span>${(s.flipping_items || []).length}</span></div>${runLabel(run)}`;
+}
+
+function securityBlock(card) {
+  if (!(card.evaluations || []).length) return "";
+  const run = latestWith(card, "security");
+  if (!run) return `<h3>Security (red team)</h3><p class="empty">no red-team run</p>`;
+  const sec = payload(run).security;
+  return `<h3>Security (red team)</h3>${barChart("security", Object.entries(sec.by_category || {}), 1, "attack success rate")}
+    <p>overall attack success rate: <b>${fmt(sec.attack_success_rate)}</b> over ${sec.attacks} attacks</p>${runLabel(run)}`;
 }
 
 function barChart(id, pairs, max, label) {
@@ -124,27 +158,53 @@ function barChart(id, pairs, max, label) {
 function latencyBlock(loadtest) {
   const p = payload(loadtest);
   if (!p || !(p.levels || []).length) return `<h3>Latency & cost</h3><p class="empty">no load test yet</p>`;
-  const pts = p.levels.map((l) => ({ x: l.output_tokens_per_s, y: l.ttft_ms ? l.ttft_ms.p95 : null, y2: l.e2e_ms ? l.e2e_ms.p95 : null, level: l.level }));
+  const levels = [...p.levels].sort((a, b) => a.level - b.level);
+  const p95 = (pct) => (pct ? pct.p95 : null);
+  const pts = levels.map((l) => ({ x: l.output_tokens_per_s, y: p95(l.ttft_ms), y2: p95(l.e2e_ms), level: l.level,
+                                   failed: `${l.errors} of ${l.requests} requests failed` }));
   const cost = p.cost ? `<div class="kv" id="cost"><span>$ / 1M tokens</span><span>${fmt(p.cost.usd_per_1m_tokens, 4)}</span>
       <span>$ / request</span><span>${fmt(p.cost.usd_per_request, 6)}</span>
       <span>monthly</span><span>${p.cost.monthly_usd === null ? "–" : "$" + fmt(p.cost.monthly_usd, 0)}</span>
       <span>Δ vs champion ($/1M)</span><span>${fmt(p.cost.delta_usd_per_1m_tokens, 4)}</span></div>` : "";
-  return `<h3>Latency–throughput</h3>${lineChart(pts)}${cost}${reportLink(p.report_path)}`;
+  return `<h3>Latency–throughput</h3>${lineChart(pts)}${levelTable(levels)}${cost}${reportLink(p.report_path)}`;
 }
 
+// Every level is drawn: its p95 TTFT and E2E at its throughput, labelled with the level; a
+// level with no successful request has no latency, and is marked on the axis instead.
 function lineChart(pts) {
   const w = 520, h = 220, m = 40;
   const xs = pts.map((p) => p.x), ys = pts.flatMap((p) => [p.y, p.y2]).filter((v) => v !== null);
   const xmax = Math.max(1, ...xs), ymax = Math.max(1, ...ys);
   const X = (v) => m + (v / xmax) * (w - 2 * m), Y = (v) => h - m + 10 - (v / ymax) * (h - 2 * m);
   const path = (key) => pts.filter((p) => p[key] !== null).map((p, i) => `${i ? "L" : "M"}${X(p.x)},${Y(p[key])}`).join(" ");
-  const dots = pts.map((p) => p.y === null ? "" : `<circle cx="${X(p.x)}" cy="${Y(p.y)}" r="4" fill="#58a6ff"><title>level ${p.level}</title></circle>`).join("");
-  return `<svg id="latency" width="${w}" height="${h}" role="img" aria-label="p95 latency against output tokens per second">
+  const mark = (p) => {
+    if (p.y === null && p.y2 === null) {
+      return `<g class="level failed" data-level="${p.level}"><path d="M${X(p.x) - 5},${Y(0) - 5}l10,10m0,-10l-10,10" stroke="#f85149"
+        stroke-width="2"/><text x="${X(p.x) + 7}" y="${Y(0) - 6}">${p.level}</text><title>level ${p.level}: no latency, ${esc(p.failed)}</title></g>`;
+    }
+    const at = p.y !== null ? p.y : p.y2;
+    return `<g class="level" data-level="${p.level}"><title>level ${p.level}</title>
+      ${p.y === null ? "" : `<circle cx="${X(p.x)}" cy="${Y(p.y)}" r="4" fill="#58a6ff"/>`}
+      ${p.y2 === null ? "" : `<rect x="${X(p.x) - 3}" y="${Y(p.y2) - 3}" width="6" height="6" fill="#d29922"/>`}
+      <text x="${X(p.x) + 6}" y="${Y(at) - 6}">${p.level}</text></g>`;
+  };
+  return `<svg id="latency" width="${w}" height="${h}" role="img" aria-label="p95 latency against output tokens per second, per load level">
     <line class="axis" x1="${m}" y1="${h - m + 10}" x2="${w - m}" y2="${h - m + 10}"/><line class="axis" x1="${m}" y1="10" x2="${m}" y2="${h - m + 10}"/>
-    <path d="${path("y")}" stroke="#58a6ff" fill="none" stroke-width="2"/><path d="${path("y2")}" stroke="#d29922" fill="none" stroke-width="2" stroke-dasharray="4 3"/>${dots}
+    <path d="${path("y")}" stroke="#58a6ff" fill="none" stroke-width="2"/><path d="${path("y2")}" stroke="#d29922" fill="none" stroke-width="2" stroke-dasharray="4 3"/>${pts.map(mark).join("")}
     <text x="${w / 2 - 60}" y="${h - 4}">output tokens/s (max ${fmt(xmax, 1)})</text>
     <text x="2" y="10">ms (max ${fmt(ymax, 0)})</text>
     <text x="${w - 150}" y="24" fill="#58a6ff">— p95 TTFT</text><text x="${w - 150}" y="38">- - p95 E2E</text></svg>`;
+}
+
+function levelTable(levels) {
+  const notes = (l) => [l.client_bound ? "client-bound" : "",
+    ...Object.entries(l.errors_by_type || {}).map(([k, n]) => `${n}× ${k}`)].filter(Boolean).join(", ");
+  return `<table id="levels"><thead><tr><th>level</th><th>requests</th><th>errors</th><th>output tok/s</th>
+    <th>p95 TTFT ms</th><th>p95 E2E ms</th><th>goodput rps</th><th></th></tr></thead><tbody>
+    ${levels.map((l) => `<tr data-level="${l.level}"><td>${l.level}</td><td>${l.requests}</td>
+      <td class="${l.errors ? "fail" : ""}">${l.errors}</td><td>${fmt(l.output_tokens_per_s, 1)}</td>
+      <td>${fmt(l.ttft_ms && l.ttft_ms.p95, 0)}</td><td>${fmt(l.e2e_ms && l.e2e_ms.p95, 0)}</td>
+      <td>${fmt(l.goodput_rps, 2)}</td><td>${esc(notes(l))}</td></tr>`).join("")}</tbody></table>`;
 }
 
 // ---------- configuration searches (the frontier chart is the registry's SVG, the report's own) ----------
@@ -219,6 +279,88 @@ function reportLink(path, label = "full report") {
   return i < 0 ? "" : `<p><a href="${esc(path.slice(i))}" target="_blank">${label}</a></p>`;
 }
 
+// ---------- sign-in and actions ----------
+// The page acts as the token's holder, through the same REST endpoints as the CLI; the buttons
+// shown per role and stage come from the registry (/dashboard/actions.json), and whatever the
+// registry refuses is shown in its own words.
+const TOKEN_KEY = "challenger-token";
+
+async function signIn(token) {
+  state.token = token;
+  try {
+    state.user = await send("GET", "/api/v1/me");
+    sessionStorage.setItem(TOKEN_KEY, token);
+    $("#signin-error").textContent = "";
+  } catch (err) {
+    forget();
+    $("#signin-error").textContent = `sign-in refused: ${err.message}`;
+  }
+  showUser();
+}
+
+function forget() {
+  state.token = null; state.user = null; state.actionsKey = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+}
+
+function showUser() {
+  $("#signin").hidden = !!state.user;
+  $("#user").hidden = !state.user;
+  $("#whoami").textContent = state.user ? `${state.user.name} (${state.user.role})` : "";
+  state.actionsKey = null;
+  refreshDetail();
+}
+
+function shownButtons(stage) {
+  if (!state.user || !state.rules) return [];
+  return (state.rules.shown[state.user.role] || {})[stage] || [];
+}
+
+function renderActions(c) {
+  const names = shownButtons(c.stage);
+  const key = `${c.id}|${c.stage}|${names.join(",")}`;
+  if (key === state.actionsKey) return;  // keep what is being typed across live refreshes
+  state.actionsKey = key;
+  const box = $("#actions");
+  box.innerHTML = names.length ? `<textarea id="action-text" rows="2"
+      placeholder="comment or reason (kept in the stage history)"></textarea>
+    <div class="buttons">${names.map((n) => `<button type="button" data-action="${esc(n)}">${esc(state.rules.buttons[n].label)}</button>`).join("")}</div>` : "";
+  box.querySelectorAll("button").forEach((b) => b.addEventListener("click", () => act(c.id, b.dataset.action)));
+}
+
+async function act(id, name) {
+  const button = state.rules.buttons[name];
+  const text = $("#action-text").value.trim() || `${name} from the dashboard`;
+  const body = { [button.text]: text, ...(button.endpoint === "transition" ? { to_stage: button.to_stage } : {}) };
+  const out = $("#action-result");
+  const buttons = [...$("#actions").querySelectorAll("button")];
+  buttons.forEach((b) => { b.disabled = true; });
+  try {
+    const res = await send("POST", `/api/v1/candidates/${encodeURIComponent(id)}/${button.endpoint}`, body);
+    out.className = "ok";
+    out.textContent = `${button.label}: done by ${state.user.name}; stage is now ${res.stage}`;
+  } catch (err) {
+    out.className = "fail";
+    out.textContent = `${button.label} refused (${err.message})`;
+  } finally {
+    buttons.forEach((b) => { b.disabled = false; });  // a new stage re-renders them anyway
+  }
+  await refreshCandidates();
+  await refreshDetail();
+}
+
+async function startSession() {
+  state.rules = await getJSON("/dashboard/actions.json");
+  $("#signin").addEventListener("submit", (e) => {
+    e.preventDefault();
+    signIn($("#token").value.trim());
+    $("#token").value = "";
+  });
+  $("#signout").addEventListener("click", () => { forget(); showUser(); });
+  const saved = sessionStorage.getItem(TOKEN_KEY);
+  if (saved) await signIn(saved);
+}
+
 // ---------- live events ----------
 async function refreshEvents() {
   const events = await getJSON(`/api/v1/events/recent?after=${state.lastEvent}`);
@@ -246,5 +388,5 @@ async function tick() {
   }
 }
 
-tick().then(refreshDetail);
+startSession().then(tick).then(refreshDetail);
 setInterval(tick, 2000);

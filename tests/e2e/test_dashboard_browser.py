@@ -132,7 +132,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     s.move(cid, *TO_APPROVAL[:3], reason=STABILITY_REASON)
     s.move(cid, *TO_APPROVAL[3:])
     for event in [*results_for(cid, champ), completed(cid, "cs-dash", {"temperature": [0.0, 0.7], "max_tokens": [16]})]:
-        handle_event(registry.engine, event)
+        handle_event(registry.engine, event, home)
         server.config.app.state.feed.add(event)
     # Sam's candidates: one for alice to approve, one already in its canary for olga.
     review, canary = s.submit("qwen-review", "sam"), s.submit("qwen-canary", "sam")
@@ -282,6 +282,29 @@ def test_a_bad_token_is_refused_in_words(stack: Stack) -> None:
         page.click("#signin button[type=submit]")
         expect(page.locator("#signin-error")).to_have_text("sign-in refused: 401: unknown or revoked token")
         expect(page.locator("#user")).to_be_hidden()
+
+
+def test_a_labeller_labels_a_queued_sample(stack: Stack) -> None:
+    """The degradation's captured sample waits in the people's queue (the task has no teacher);
+    a submitter labels it through POST /api/v1/labelling/samples/{id}, as `challenger samples label` does."""
+    from playwright.sync_api import expect
+
+    [queued] = stack.call("GET", "/labelling/queue")
+    with dashboard(stack, token="alice") as page:  # an approver may not label: no form
+        page.click(f"#queue tr[data-id='{queued['id']}']")
+        expect(page.locator("#sample-prompt")).to_have_text("Review: great kettle")
+        expect(page.locator("#actions")).to_contain_text("sign in with a submitter, operator or admin token to label")
+    with dashboard(stack, token="sam") as page:
+        expect(page.locator("#queue-count")).to_have_text("(1)")
+        page.click(f"#queue tr[data-id='{queued['id']}']")
+        expect(page.locator("#detail-body")).to_contain_text("empty answer")
+        page.fill("#label-value", "positive")
+        page.screenshot(path=str(DOCS_IMG / "dashboard-labelling.png"))
+        page.click("#label-form button[data-action='label']")
+        expect(page.locator("#action-result.ok")).to_have_text(f'sample {queued["id"]}: labelled by sam as "positive"')
+        expect(page.locator("#queue-count")).to_have_text("(0)")
+    [sample] = stack.call("GET", f"/labelling/jobs/{queued['job_id']}")["samples"]
+    assert (sample["label_status"], sample["expected"], sample["labelled_by"]) == ("labelled", "positive", "sam")
 
 
 def test_config_search_frontier_scatter_is_drawn(stack: Stack) -> None:

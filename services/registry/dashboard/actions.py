@@ -51,8 +51,10 @@ def buttons_for(role: Role, stage: Stage) -> list[Button]:
 
 
 def button_table() -> dict[str, Any]:
-    """What the page needs: each button's request, and per role and stage the buttons shown."""
+    """What the page needs: each role's permissions (labelling needs `submit`), each button's
+    request, and per role and stage the buttons shown."""
     return {
+        "permissions": {role.value: sorted(a.value for a in PERMISSIONS[role]) for role in Role},
         "buttons": {b.name: {"label": b.label, "to_stage": b.to_stage.value, "endpoint": b.endpoint, "text": b.text}
                     for b in BUTTONS},
         "shown": {role.value: {stage.value: [b.name for b in buttons_for(role, stage)] for stage in Stage}

@@ -56,3 +56,4 @@ def test_the_table_the_page_reads() -> None:
     assert table["buttons"]["rollback"]["endpoint"] == "transition"
     assert table["shown"]["approver"]["awaiting_approval"] == ["approve", "reject"]
     assert set(table["shown"]) == {r.value for r in Role}
+    assert "submit" in table["permissions"]["submitter"] and "submit" not in table["permissions"]["approver"]

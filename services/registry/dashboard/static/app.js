@@ -1,7 +1,8 @@
 // Challenger dashboard: plain JS over the registry's REST API; charts are inline SVG.
 "use strict";
 
-const state = { selected: null, lastEvent: 0, token: null, user: null, rules: null, actionsKey: null };
+const state = { selected: null, sample: null, queue: [], lastEvent: 0, token: null, user: null, rules: null,
+                actionsKey: null };
 const $ = (sel) => document.querySelector(sel);
 const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 const fmt = (x, d = 3) => (x === null || x === undefined ? "–" : Number(x).toFixed(d));
@@ -36,18 +37,26 @@ async function refreshCandidates() {
       <td>${esc(c.name)}${c.parent_id ? ' <span class="pill">derived</span>' : ""}</td>
       <td>${esc(c.task)}</td><td class="stage-${esc(c.stage)}">${esc(c.stage)}</td></tr>`).join("");
   body.querySelectorAll("tr").forEach((tr) => tr.addEventListener("click", () => select(tr.dataset.id)));
-  if (!state.selected && rows.length) select(rows[0].id);
+  if (!state.selected && state.sample === null && rows.length) select(rows[0].id);
 }
 
 async function select(id) {
   if (id !== state.selected) $("#action-result").textContent = "";
   state.selected = id;
-  document.querySelectorAll("#candidates tr").forEach((tr) => tr.classList.toggle("selected", tr.dataset.id === id));
+  state.sample = null;
+  state.actionsKey = null;
+  markSelected();
   await refreshDetail();
+}
+
+function markSelected() {
+  document.querySelectorAll("#candidates tbody tr").forEach((tr) => tr.classList.toggle("selected", tr.dataset.id === state.selected));
+  document.querySelectorAll("#queue tbody tr").forEach((tr) => tr.classList.toggle("selected", tr.dataset.id === String(state.sample)));
 }
 
 // ---------- scorecard ----------
 async function refreshDetail() {
+  if (state.sample !== null) return;  // the sample view is drawn once, on select, to keep what is typed
   if (!state.selected) return;
   const card = await getJSON(`/api/v1/candidates/${state.selected}/scorecard`);
   const samples = await getJSON(`/api/v1/samples?candidate_id=${state.selected}`).catch(() => []);
@@ -279,6 +288,75 @@ function reportLink(path, label = "full report") {
   return i < 0 ? "" : `<p><a href="${esc(path.slice(i))}" target="_blank">${label}</a></p>`;
 }
 
+// ---------- the labelling queue (GET /api/v1/labelling/queue; labels by POST .../samples/{id}) ----------
+async function refreshQueue() {
+  state.queue = await getJSON("/api/v1/labelling/queue");
+  $("#queue-count").textContent = `(${state.queue.length})`;
+  const body = $("#queue tbody");
+  body.innerHTML = state.queue.map((q) => `<tr data-id="${q.id}"><td>${q.id}</td><td>${esc(q.task)}</td>
+      <td>${esc(q.prompt.slice(0, 60))}</td></tr>`).join("");
+  body.querySelectorAll("tr").forEach((tr) => tr.addEventListener("click", () => selectSample(Number(tr.dataset.id))));
+  markSelected();
+}
+
+function selectSample(id) {
+  const item = state.queue.find((q) => q.id === id);
+  if (!item) return;
+  if (id !== state.sample) $("#action-result").textContent = "";
+  state.sample = id;
+  state.selected = null;
+  state.actionsKey = null;
+  markSelected();
+  renderSample(item);
+}
+
+function renderSample(q) {
+  $("#detail-title").innerHTML = `Sample ${q.id} <span class="pill warn">awaiting a label</span>`;
+  $("#actions").innerHTML = can("submit") ? `<form id="label-form">
+      <input id="label-value" placeholder="the right answer (JSON when a number, list or object)" aria-label="label">
+      <div class="buttons"><button type="submit" data-action="label">Label</button>
+      <button type="button" data-action="skip">Skip (no usable test)</button></div></form>`
+    : `<p class="empty">sign in with a submitter, operator or admin token to label</p>`;
+  $("#detail-body").innerHTML = `<div class="kv" id="sample"><span>task</span><span>${esc(q.task)}</span>
+      <span>route</span><span>${esc(q.route)}</span><span>candidate</span><span>${esc(q.candidate_id)}</span>
+      <span>labelling job</span><span>${esc(q.job_id)}</span><span>captured because</span><span>${esc(q.reason)}</span>
+      <span>at</span><span>${esc(q.at)}</span></div>
+    <h3>Prompt</h3><pre id="sample-prompt">${esc(q.prompt)}</pre>
+    <h3>The answer it got</h3><pre id="sample-response">${esc(q.response) || '<span class="empty">(empty)</span>'}</pre>`;
+  const form = $("#label-form");
+  if (!form) return;
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    label(q.id, { expected: labelValue($("#label-value").value) });
+  });
+  form.querySelector("[data-action=skip]").addEventListener("click", () => label(q.id, { skip: true }));
+}
+
+// As the CLI reads a typed label: JSON when it parses as a number, list or object, else the text.
+function labelValue(text) {
+  try {
+    const v = JSON.parse(text);
+    return typeof v === "number" || (typeof v === "object" && v !== null) ? v : text;
+  } catch {
+    return text;
+  }
+}
+
+async function label(id, body) {
+  const out = $("#action-result");
+  try {
+    const done = await send("POST", `/api/v1/labelling/samples/${id}`, body);
+    out.className = "ok";
+    out.textContent = `sample ${id}: ${done.label_status} by ${done.labelled_by}`
+      + (done.label_status === "labelled" ? ` as ${JSON.stringify(done.expected)}` : "");
+    $("#actions").innerHTML = "";
+  } catch (err) {
+    out.className = "fail";
+    out.textContent = `label refused (${err.message})`;
+  }
+  await refreshQueue();
+}
+
 // ---------- sign-in and actions ----------
 // The page acts as the token's holder, through the same REST endpoints as the CLI; the buttons
 // shown per role and stage come from the registry (/dashboard/actions.json), and whatever the
@@ -308,7 +386,12 @@ function showUser() {
   $("#user").hidden = !state.user;
   $("#whoami").textContent = state.user ? `${state.user.name} (${state.user.role})` : "";
   state.actionsKey = null;
-  refreshDetail();
+  const sample = state.queue.find((q) => q.id === state.sample);
+  if (sample) renderSample(sample); else refreshDetail();
+}
+
+function can(action) {
+  return !!state.user && !!state.rules && (state.rules.permissions[state.user.role] || []).includes(action);
 }
 
 function shownButtons(stage) {
@@ -381,6 +464,7 @@ async function tick() {
   try {
     const changed = await refreshEvents();
     await refreshCandidates();
+    await refreshQueue();
     if (changed) await refreshDetail();
     $("#conn").textContent = "live"; $("#conn").className = "pill ok";
   } catch (err) {

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export CHALLENGER_HOME ?= $(CURDIR)/.challenger
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: help venv install run up down status test test-unit test-integration test-e2e test-faults \
+.PHONY: help venv install run up down status test test-unit test-integration test-e2e test-faults docs-screenshots \
         schemas schemas-check lint lock bench-backbone bench-eval bench-load bench-gateway bench-fallback bench-outbox bench-monitor bench-canary clean
 
 help:
@@ -58,6 +58,9 @@ test-faults: $(STAMP) ## fault drills: SIGKILL each service and restart the brok
 
 test-e2e: $(STAMP) ## the whole stack through HTTP and Kafka
 	$(PYTEST) -q tests/e2e
+
+docs-screenshots: $(STAMP) ## re-take docs/img/dashboard*.png with the dashboard's browser test (Chromium)
+	CHALLENGER_SCREENSHOTS=$(CURDIR)/docs/img $(PYTEST) -q tests/e2e/test_dashboard_browser.py
 
 bench-backbone: $(STAMP) ## events/s through our producer+consumer vs raw aiokafka; registry submissions/s
 	$(BIN)/python -m benchmarks.backbone

@@ -1,11 +1,12 @@
 """The dashboard in a real browser: Debian's Chromium driven by Playwright against a running
 registry on a real database, filled with the events the services publish and moved through
 the pipeline by the REST API. Signed in with a token, the page acts through the same REST
-endpoints as the CLI. Screenshots of the actions go to docs/img/ (docs/operator.md shows them);
-the others to test-artifacts/."""
+endpoints as the CLI. Screenshots go to test-artifacts/, or with CHALLENGER_SCREENSHOTS=docs/img
+(`make docs-screenshots`) to the ones docs/operator.md shows, so a test run leaves the docs alone."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ from tests.integration.registry.test_config_search import completed
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-DOCS_IMG = ROOT / "docs" / "img"
+SHOTS = Path(os.environ.get("CHALLENGER_SCREENSHOTS") or ARTIFACTS)
 STABILITY_REASON = "accuracy: better; security: 0.125 <= 0.6; stability: mean agreement 0.930 >= 0.5"
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (.ci/run installs it)")
 
@@ -156,6 +157,7 @@ def dashboard(stack: Stack, token: str | None = None, select: str | None = None)
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
         try:
+            SHOTS.mkdir(parents=True, exist_ok=True)
             page = browser.new_page(viewport={"width": 1500, "height": 1300})
             page.goto(f"{stack.url}/dashboard")
             page.wait_for_selector("#candidates tbody tr")
@@ -174,7 +176,6 @@ def dashboard(stack: Stack, token: str | None = None, select: str | None = None)
 def test_scorecard_renders_charts_and_tables(stack: Stack) -> None:
     from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(exist_ok=True)
     with dashboard(stack, select="challenger") as page:
         assert page.locator("#candidates tbody tr").count() == 4 + 2  # + the configuration search's 2 variants
         page.wait_for_selector("svg#forest")
@@ -187,7 +188,7 @@ def test_scorecard_renders_charts_and_tables(stack: Stack) -> None:
         page.wait_for_selector("#events li")
         assert "evaluation.completed" in page.inner_text("#events")
         expect(page.locator("#conn")).to_have_text("live")
-        page.screenshot(path=str(DOCS_IMG / "dashboard.png"), full_page=True)
+        page.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
 
 
 def test_latency_chart_shows_every_load_level(stack: Stack) -> None:
@@ -227,7 +228,7 @@ def test_submitter_sees_no_button(stack: Stack) -> None:
         expect(page.locator("#whoami")).to_have_text("sam (submitter)")
         expect(page.locator("#detail-title")).to_contain_text("awaiting_approval")
         expect(page.locator("#actions button")).to_have_count(0)
-        page.screenshot(path=str(DOCS_IMG / "dashboard-submitter.png"))
+        page.screenshot(path=str(SHOTS / "dashboard-submitter.png"))
 
 
 def test_self_approval_is_refused_with_the_reason(stack: Stack) -> None:
@@ -238,7 +239,7 @@ def test_self_approval_is_refused_with_the_reason(stack: Stack) -> None:
         page.click("#actions button[data-action='approve']")
         expect(page.locator("#action-result.fail")).to_contain_text(
             "Approve refused (403: admin submitted this candidate and so cannot approve it")
-        page.screenshot(path=str(DOCS_IMG / "dashboard-self-approval-refused.png"))
+        page.screenshot(path=str(SHOTS / "dashboard-self-approval-refused.png"))
     assert stack.stage(stack.ids["challenger"]) == "awaiting_approval"
 
 
@@ -249,7 +250,7 @@ def test_approver_approves_with_a_comment(stack: Stack) -> None:
         buttons = page.locator("#actions button")
         expect(buttons).to_have_text(["Approve", "Reject"])  # an approver gets no operator move
         page.fill("#action-text", "staging E2E and red team reviewed")
-        page.screenshot(path=str(DOCS_IMG / "dashboard-approve.png"))
+        page.screenshot(path=str(SHOTS / "dashboard-approve.png"))
         page.click("#actions button[data-action='approve']")
         expect(page.locator("#action-result.ok")).to_have_text("Approve: done by alice; stage is now approved")
         expect(page.locator("#detail-title")).to_contain_text("approved")
@@ -299,7 +300,7 @@ def test_a_labeller_labels_a_queued_sample(stack: Stack) -> None:
         page.click(f"#queue tr[data-id='{queued['id']}']")
         expect(page.locator("#detail-body")).to_contain_text("empty answer")
         page.fill("#label-value", "positive")
-        page.screenshot(path=str(DOCS_IMG / "dashboard-labelling.png"))
+        page.screenshot(path=str(SHOTS / "dashboard-labelling.png"))
         page.click("#label-form button[data-action='label']")
         expect(page.locator("#action-result.ok")).to_have_text(f'sample {queued["id"]}: labelled by sam as "positive"')
         expect(page.locator("#queue-count")).to_have_text("(0)")
@@ -310,7 +311,6 @@ def test_a_labeller_labels_a_queued_sample(stack: Stack) -> None:
 def test_config_search_frontier_scatter_is_drawn(stack: Stack) -> None:
     from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(exist_ok=True)
     with dashboard(stack, select="challenger") as page:
         chart = page.locator("svg#frontier-cs-dash")
         # The detail panel re-renders on live events, so the chart may be replaced between two
@@ -324,4 +324,5 @@ def test_config_search_frontier_scatter_is_drawn(stack: Stack) -> None:
         table = page.locator("#config-search-cs-dash")
         expect(table.locator("tbody tr")).to_have_count(3)
         expect(table).to_contain_text("recommended")
+        ARTIFACTS.mkdir(exist_ok=True)
         chart.screenshot(path=str(ARTIFACTS / "dashboard-config-search.png"))

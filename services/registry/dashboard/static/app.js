@@ -56,11 +56,12 @@ function markSelected() {
 
 // ---------- scorecard ----------
 async function refreshDetail() {
-  if (state.sample !== null) return;  // the sample view is drawn once, on select, to keep what is typed
-  if (!state.selected) return;
-  const card = await getJSON(`/api/v1/candidates/${state.selected}/scorecard`);
-  const samples = await getJSON(`/api/v1/samples?candidate_id=${state.selected}`).catch(() => []);
-  const searches = await configSearches(state.selected);
+  const id = state.selected;
+  if (state.sample !== null || !id) return;  // the sample view is drawn once, on select, to keep what is typed
+  const card = await getJSON(`/api/v1/candidates/${id}/scorecard`);
+  const samples = await getJSON(`/api/v1/samples?candidate_id=${id}`).catch(() => []);
+  const searches = await configSearches(id);
+  if (state.sample !== null || state.selected !== id) return;  // another selection came while we read
   const c = card.candidate;
   $("#detail-title").innerHTML = `${esc(c.name)} <span class="pill stage-${esc(c.stage)}">${esc(c.stage)}</span>
     ${card.is_champion ? '<span class="pill ok">champion</span>' : ""}

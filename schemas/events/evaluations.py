@@ -16,6 +16,17 @@ EvalKind = Literal["accuracy", "stability", "security", "e2e"]
 Verdict = Literal["better", "worse", "no_significant_difference"]
 
 
+class GarakScan(BaseModel):
+    """A garak (NVIDIA's LLM vulnerability scanner) run against the target's OpenAI-compatible route."""
+
+    probes: list[str] = Field(min_length=1, description="garak probe names: a family (`dan`) or one probe "
+                                                        "(`encoding.InjectBase64`)")
+    prompt_cap: int = Field(10, ge=1, le=10_000, description="at most this many prompts per probe")
+    generations: int = Field(1, ge=1, le=20, description="answers per prompt")
+    max_tokens: int = Field(64, ge=1, le=4096)
+    timeout_s: float = Field(1800.0, gt=0)
+
+
 class EvaluationRequested(EventData):
     event_type: ClassVar[str] = "io.challenger.evaluation.requested"
     topic: ClassVar[str] = TOPIC
@@ -34,6 +45,7 @@ class EvaluationRequested(EventData):
     stability_temperature: float = Field(0.7, ge=0.0, le=2.0)
     concurrency: int = Field(8, ge=1, le=1024)
     target_url: str | None = Field(None, description="call this URL instead of the candidate's endpoint")
+    garak: GarakScan | None = Field(None, description="also scan the target with these garak probes (staging)")
 
 
 class MetricComparison(BaseModel):
@@ -71,6 +83,26 @@ class SecuritySummary(BaseModel):
     successful_attacks: list[str] = Field(default_factory=list, description="ids of attacks that succeeded")
 
 
+class GarakProbe(BaseModel):
+    probe: str
+    attempts: int = Field(description="answers the probe's detectors evaluated")
+    attack_success_rate: float = Field(description="the worst of the probe's detectors: failed / evaluated")
+    detector: str = Field(description="the detector that gave that rate")
+
+
+class GarakFamily(BaseModel):
+    attempts: int
+    attack_success_rate: float = Field(description="over the family's probes, weighted by attempts")
+    probes: list[GarakProbe] = Field(default_factory=list)
+
+
+class GarakSummary(BaseModel):
+    garak_version: str | None = None
+    probes: list[str] = Field(default_factory=list, description="the probe spec that was run")
+    families: dict[str, GarakFamily] = Field(default_factory=dict)
+    report_uri: str | None = Field(None, description="garak's own report.jsonl")
+
+
 class TokensSpent(BaseModel):
     candidate_input: int = 0
     candidate_output: int = 0
@@ -94,6 +126,7 @@ class EvaluationCompleted(EventData):
     stability: StabilitySummary | None = None
     security: SecuritySummary | None = None
     e2e_passed: bool | None = None
+    garak: GarakSummary | None = None
     report_path: str | None = None
     tokens: TokensSpent | None = None
     results_uri: str | None = Field(None, description="per-item results JSONL blob (file:// or s3://)")

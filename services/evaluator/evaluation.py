@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from schemas.candidate import CandidateSpec
-from schemas.events.evaluations import EvaluationCompleted, EvaluationRequested
+from schemas.events.evaluations import EvaluationCompleted, EvaluationRequested, GarakSummary
 from schemas.task import DatasetItem, TaskSpec
 from services.evaluator.adapters.engine_http import PooledEngine
+from services.evaluator.adapters.garak_runner import GarakRunner, GarakUnavailable
 from services.evaluator.adapters.report import write_report
 from services.evaluator.adapters.store import EvaluationStore
 from services.evaluator.domain.plan import Call, plan_calls
@@ -113,7 +115,8 @@ async def _until_served(role: str, client: EngineClient | PooledEngine, first: C
 
 async def evaluate(req: EvaluationRequested, datasets: Mapping[str, Sequence[DatasetItem]],
                    attacks: Sequence[DatasetItem], *, engines: Engines, store: EvaluationStore,
-                   progress: Progress | None = None, n_boot: int = 10_000) -> EvaluationCompleted:
+                   progress: Progress | None = None, n_boot: int = 10_000,
+                   garak: GarakRunner | None = None) -> EvaluationCompleted:
     validate_task(req.task_spec, datasets)
     calls = plan_calls(req, datasets, attacks)
     if not calls:
@@ -128,13 +131,30 @@ async def evaluate(req: EvaluationRequested, datasets: Mapping[str, Sequence[Dat
         store.close()
     if reason := failing_endpoint(results):
         raise EvaluationFailure(reason)
+    scan = await garak_scan(req, garak) if req.garak else None
     # CPU-bound (bootstrap, matplotlib) and file work: off the event loop, so Kafka heartbeats go on
-    return await asyncio.to_thread(_finish, req, datasets, attacks, results, store, n_boot)
+    return await asyncio.to_thread(_finish, req, datasets, attacks, results, store, n_boot, scan)
+
+
+async def garak_scan(req: EvaluationRequested, runner: GarakRunner | None) -> GarakSummary:
+    """The requested garak probes against the same endpoint and model the other calls used."""
+    assert req.garak is not None
+    if runner is None:
+        raise EvaluationFailure("garak probes were requested but this evaluator has no garak runner")
+    base_url = req.target_url or (str(req.candidate.endpoint) if req.candidate.endpoint else None)
+    if base_url is None:
+        raise EvaluationFailure("garak scans an OpenAI-compatible endpoint: give target_url or an endpoint")
+    key = os.environ.get(req.candidate.api_key_env) if req.candidate.api_key_env else None
+    try:
+        return await runner.scan(req.garak, base_url=base_url,
+                                 model=req.candidate.model, api_key=key, run_id=req.evaluation_id)
+    except GarakUnavailable as exc:
+        raise EvaluationFailure(f"garak: {exc}") from exc
 
 
 def _finish(req: EvaluationRequested, datasets: Mapping[str, Sequence[DatasetItem]], attacks: Sequence[DatasetItem],
-            results: list, store: EvaluationStore, n_boot: int) -> EvaluationCompleted:
-    done = build_completed(req, datasets, attacks, results, n_boot=n_boot)
+            results: list, store: EvaluationStore, n_boot: int, scan: GarakSummary | None) -> EvaluationCompleted:
+    done = build_completed(req, datasets, attacks, results, n_boot=n_boot).model_copy(update={"garak": scan})
     uri, sha = store.write_results(results)
     report = write_report(store.dir, done, results)
     done = done.model_copy(update={"report_path": str(report), "results_uri": uri, "results_sha256": sha})

@@ -17,6 +17,7 @@ from prometheus_client import Counter
 from schemas.envelope import Envelope, new_event
 from schemas.events.evaluations import EvaluationCompleted, EvaluationFailed, EvaluationRequested
 from services.evaluator.adapters.datasets import load_attacks, load_task_datasets
+from services.evaluator.adapters.garak_runner import GarakRunner
 from services.evaluator.adapters.store import EvaluationStore
 from services.evaluator.domain.redteam import AttackError
 from services.evaluator.evaluation import Engines, EvaluationFailure, engines_for, evaluate
@@ -37,6 +38,7 @@ class Deps:
     reports_dir: Path
     blob_root: Path | None = None
     engines: Callable[[EvaluationRequested], Engines] = engines_for
+    garak: GarakRunner | None = None
 
 
 async def handle_requested(envelope: Envelope[Any], deps: Deps) -> None:
@@ -77,7 +79,7 @@ async def _run(req: EvaluationRequested, store: EvaluationStore, deps: Deps) -> 
         raise EvaluationFailure(f"dataset: {exc}") from exc
     engines = deps.engines(req)
     try:
-        return await evaluate(req, datasets, attacks, engines=engines, store=store)
+        return await evaluate(req, datasets, attacks, engines=engines, store=store, garak=deps.garak)
     except (PromptError, ProcessingError) as exc:
         raise EvaluationFailure(f"task/candidate configuration: {exc}") from exc
     finally:

@@ -182,9 +182,10 @@ def go_staging(res: Result, env: Env) -> Result:
     staged = CandidateSpec.model_validate({**run.spec.model_dump(mode="json"), "engine": "openai", "launch": None,
                                            "endpoint": env.gateway_url, "model": route, "preprocess": [],
                                            "postprocess": [], "api_key_env": env.gateway_key_env})
+    policy = env.policy.for_task(run.task)
     evaluation = _evaluation(run, ids(run.candidate_id)["staging-eval"], ["e2e", "security"], stage="staging",
                              candidate=staged, target_url=env.gateway_url, through_gateway=True,
-                             workload=env.policy.for_task(run.task).workload)
+                             workload=policy.workload).model_copy(update={"garak": policy.staging.garak.scan()})
     deployed = DeploymentChanged(candidate_id=run.candidate_id, route=route, environment="staging", status="deploying",
                                  detail=f"sole target of {route}")
     return res.request(Stage.staging, f"staged on route {route}").emit(

@@ -15,6 +15,7 @@ from schemas.events.prompts import PromptOptimizationRequested, PromptOptimized
 from services.deployer.adapters.policy_file import DEFAULT_POLICY, load_policy
 from services.deployer.domain import driver
 from services.deployer.domain.driver import Result
+from services.deployer.domain.policy import Policy
 from services.deployer.domain.run import Phase, Run
 from shared.pipeline import TRANSITIONS, IllegalTransition, Stage, check_transition
 from tests.unit.deployer.factories import comparison, env, evaluation, loadtest, spec, submitted
@@ -89,6 +90,17 @@ def test_staging_routes_the_candidate_alone_and_tests_it_through_the_gateway():
     assert ev.candidate.api_key_env == "CHALLENGER_GATEWAY_API_KEY"
     kinds = [type(o).__name__ for o in res.out]
     assert kinds.index("RouteTable") < kinds.index("EvaluationRequested")  # route first, then the smoke suite
+    assert ev.garak is None  # the default policy runs no garak probes
+
+
+def test_staging_asks_for_the_policys_garak_probes_against_the_staged_route():
+    policy = Policy.model_validate({"defaults": {"staging": {"garak": {"probes": ["dan.Dan_11_0"], "prompt_cap": 3}}}})
+    res = driver.on_submitted(submitted(), "c")
+    res = driver.on_evaluation_completed(res.run, evaluation("cand-1:dev-eval"), env(policy))
+    res = driver.on_loadtest_completed(res.run, loadtest(), env(policy))
+    [ev] = of(res, EvaluationRequested)
+    assert ev.garak is not None and ev.garak.probes == ["dan.Dan_11_0"] and ev.garak.prompt_cap == 3
+    assert ev.target_url == "http://127.0.0.1:8080" and ev.candidate.model == "sentiment-staging"
 
 
 def test_failed_red_team_rejects():

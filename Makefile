@@ -8,7 +8,7 @@ export CHALLENGER_HOME ?= $(CURDIR)/.challenger
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .PHONY: help venv install run up down status test test-unit test-integration test-e2e test-faults docs-screenshots \
-        schemas schemas-check lint lock bench-backbone bench-eval bench-load bench-gateway bench-fallback bench-outbox bench-monitor bench-canary clean
+        schemas schemas-check lint lock bench-backbone bench-eval bench-load bench-gateway bench-fallback bench-outbox bench-monitor bench-canary garak redteam-garak clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -85,6 +85,12 @@ bench-monitor: $(STAMP) ## monitor ingest rate, time to fallback, drift overhead
 
 bench-canary: $(STAMP) ## canary statistics: always-valid (mSPRT) vs a naive peeked z-test: A/A false alarms, time to detect
 	$(BIN)/python -m benchmarks.canary_stats
+
+garak: $(STAMP) ## install garak (NVIDIA's LLM scanner) into its own venv under $CHALLENGER_HOME/garak
+	$(BIN)/challenger redteam install-garak
+
+redteam-garak: $(STAMP) ## real garak, outside CI: two offline probe families against SmolLM2 (installs garak)
+	$(BIN)/python -m benchmarks.garak_smollm2
 
 lock: $(STAMP) ## rewrite constraints.txt from the installed environment
 	(head -2 constraints.txt; $(BIN)/pip list --format=freeze --exclude-editable | grep -v -E '^(challenger|pip|setuptools|wheel)==') > constraints.lock && mv constraints.lock constraints.txt

@@ -39,13 +39,24 @@ def _fixed(value: str) -> Callable[[Any], str]:
     return lambda _d: value
 
 
+def _evaluation_summary(d: ev.EvaluationCompleted) -> str:
+    """The verdict, then the red team's figures: the built-in suite, and garak per probe family."""
+    parts = [d.stage + (f": {d.verdict}" if d.verdict else "")]
+    if d.security is not None:
+        parts.append(f"red team {d.security.attack_success_rate:.2f} of {d.security.attacks}")
+    if d.garak is not None:
+        rates = sorted(d.garak.families.items())
+        parts.append("garak " + ", ".join(f"{f} {r.attack_success_rate:.2f}" for f, r in rates))
+    return "; ".join(parts)
+
+
 def _reason(d: Any) -> str:
     return str(d.reason)
 
 
 PROJECTIONS: dict[str, Projection] = {
     ev.EvaluationCompleted.event_type: Projection("evaluation", "evaluation_id", _fixed("completed"),
-                                                  lambda d: d.verdict or ""),
+                                                  lambda d: _evaluation_summary(d)),
     ev.EvaluationFailed.event_type: Projection("evaluation", "evaluation_id", _fixed("failed"), _reason),
     lt.LoadtestCompleted.event_type: Projection("loadtest", "loadtest_id", _fixed("completed"),
                                                 lambda d: f"saturated at {d.saturated_at}" if d.saturated_at else ""),

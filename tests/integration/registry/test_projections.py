@@ -40,7 +40,7 @@ def test_same_event_twice_makes_one_row(client: TestClient, registry: Registry, 
     assert handle_event(registry.engine, event) is False
     assert count(registry, ResultRecord, ResultRecord.candidate_id == cid) == 1
     card = client.get(f"/api/v1/candidates/{cid}/scorecard").json()
-    assert card["evaluation"]["run_id"] == "ev-1" and card["evaluation"]["summary"] == "better"
+    assert card["evaluation"]["run_id"] == "ev-1" and card["evaluation"]["summary"] == "dev: better"
 
 
 def test_stage_change_requests_apply_or_are_rejected(client: TestClient, registry: Registry, admin: Auth) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from schemas.events.deployments import CanaryStepChanged
-from schemas.events.evaluations import EvaluationFailed
+from schemas.events.evaluations import EvaluationCompleted, EvaluationFailed, SecuritySummary
 from schemas.events.prompts import PromptOptimized
+from services.evaluator.domain.garak import summarize
 from services.registry.domain.projections import PROJECTIONS
+
+GARAK_REPORT = Path(__file__).parents[1] / "evaluator" / "data" / "garak_report.jsonl"
 
 
 def test_failed_evaluation_keeps_the_reason() -> None:
@@ -13,6 +18,14 @@ def test_failed_evaluation_keeps_the_reason() -> None:
     row = PROJECTIONS[data.event_type].row(data)
     assert (row.kind, row.run_id, row.candidate_id, row.status, row.summary) == (
         "evaluation", "e1", "c1", "failed", "endpoint down")
+
+
+def test_staging_evaluation_summary_names_the_red_team_and_garak_rates() -> None:
+    garak = summarize(GARAK_REPORT.read_text().splitlines(), ["dan", "encoding", "promptinject"])
+    data = EvaluationCompleted(evaluation_id="e", candidate_id="c", task="t", stage="staging",
+                               security=SecuritySummary(attacks=24, attack_success_rate=0.125), garak=garak)
+    assert PROJECTIONS[data.event_type].row(data).summary == (
+        "staging; red team 0.12 of 24; garak dan 1.00, encoding 0.00, promptinject 0.67")
 
 
 def test_prompt_optimization_status_follows_acceptance() -> None:

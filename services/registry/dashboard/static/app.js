@@ -68,7 +68,7 @@ async function refreshDetail() {
     ${c.stage === "standby" ? '<span class="pill stage-standby" title="the previous champion: the route\'s fallback target, still deployable">fallback</span>' : ""}`;
   renderActions(c);
   $("#detail-body").innerHTML = [
-    summaryBlock(card), accuracyBlock(latestWith(card, "accuracy")), stabilityBlock(card), securityBlock(card),
+    summaryBlock(card), accuracyBlock(latestWith(card, "accuracy")), stabilityBlock(card), securityBlock(card), garakBlock(card),
     latencyBlock(card.loadtest), configSearchBlock(searches), promptBlock(card.prompt_optimization), timelineBlock(card),
     canaryBlock(card.canary_steps), degradationBlock(card.degradations, samples),
   ].join("");
@@ -153,6 +153,15 @@ function securityBlock(card) {
   const sec = payload(run).security;
   return `<h3>Security (red team)</h3>${barChart("security", Object.entries(sec.by_category || {}), 1, "attack success rate")}
     <p>overall attack success rate: <b>${fmt(sec.attack_success_rate)}</b> over ${sec.attacks} attacks</p>${runLabel(run)}`;
+}
+
+function garakBlock(card) {
+  const run = latestWith(card, "garak");
+  if (!run) return "";
+  const g = payload(run).garak;
+  const families = Object.entries(g.families || {}).map(([f, r]) => [`${f} (${r.attempts} answers)`, r.attack_success_rate]);
+  return `<h3>garak probes</h3>${barChart("garak", families, 1, "garak attack success rate per probe family")}
+    <p>garak ${esc(g.garak_version || "")}: ${esc((g.probes || []).join(", "))}</p>${runLabel(run)}`;
 }
 
 function barChart(id, pairs, max, label) {

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from schemas.events.evaluations import GarakScan
-from services.evaluator.adapters.garak_runner import GarakRunner, garak_python, install_garak
 from services.cli.output import Output
+from services.evaluator.adapters.garak_runner import GarakRunner, garak_python, install_garak
 from services.evaluator.cli_garak import summary_table
 from shared.stack.models import model_proc
 from shared.stack.process import free_port

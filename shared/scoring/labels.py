@@ -6,7 +6,7 @@ from __future__ import annotations
 from schemas.candidate import CandidateSpec
 from schemas.task import TaskSpec
 from shared.processing import postprocess
-from shared.scoring.metrics import extract_choice
+from shared.scoring.metrics import METRICS, extract_choice, score
 
 
 def teacher_name(spec: CandidateSpec) -> str:
@@ -22,5 +22,22 @@ def label_from(task: TaskSpec, answer: str) -> str | None:
 
 
 def label_of(task: TaskSpec, teacher: CandidateSpec, raw: str) -> str | None:
-    """The teacher's raw answer, post-processed as the teacher's spec says, as a label."""
-    return label_from(task, postprocess(teacher.postprocess, raw))
+    """The teacher's raw answer, post-processed as the teacher's spec says, as a label; None
+    when the task's metric could not score against it."""
+    label = label_from(task, postprocess(teacher.postprocess, raw))
+    return label if label is not None and label_error(task, label) is None else None
+
+
+def label_error(task: TaskSpec, expected: object) -> str | None:
+    """Why the task's metric cannot use `expected` as an item's label (None: it can). A
+    dataset holding such a label fails every later evaluation's validation."""
+    if task.metric not in METRICS:
+        return None  # the judge grades free text
+    labels = task.metric_args.get("labels") or task.metric_args.get("choices")
+    if task.metric == "choice" and isinstance(labels, list) and str(expected) not in [str(x) for x in labels]:
+        return f"{expected!r} is not one of the task's labels {labels}"
+    try:
+        score(task.metric, "", expected, task.metric_args)
+    except (ValueError, TypeError) as exc:
+        return str(exc)
+    return None

@@ -6,7 +6,8 @@ dataset review quoted in it. Two kinds:
 - `instruct` answers every review correctly (a champion);
 - `base` answers correctly only when the prompt also quotes another review (a few-shot demo),
   else the wrong label: a challenger that fails Dev until prompt optimization adds demos.
-Prompts that quote no review (load-test filler, red-team attacks) get "positive".
+Prompts that quote no review (load-test filler, red-team attacks) get "positive". A model name
+starting with `refusing` (a broken deployment of a good model) refuses every prompt.
 
 `hold()` makes new requests wait until `release()`; `requests` counts what arrived, by
 model name, so a test knows a service is calling it."""
@@ -23,6 +24,7 @@ from typing import Any
 from shared.datasets import load_builtin
 
 LABELS = ("positive", "negative")
+REFUSAL = "I'm sorry, I can't help with that."
 
 
 class SentimentModel:
@@ -76,6 +78,8 @@ class SentimentModel:
             time.sleep(0.05)
 
     def answer(self, model: str, prompt: str) -> str:
+        if model.startswith("refusing"):
+            return REFUSAL
         quoted = sorted((prompt.rfind(text), label) for text, label in self.labels.items() if text in prompt)
         if not quoted:
             return "positive"

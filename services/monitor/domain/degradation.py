@@ -41,7 +41,8 @@ def degradation_event(window: Window, breaches: Sequence[Breach], failing: Seque
     return DegradationDetected(
         degradation_id=degradation_id(window), candidate_id=window.key.candidate_id, route=window.key.route,
         rules=[b.rule for b in breaches], evidence=ev, samples=[captured(f) for f in failing],
-        report_path=report_path)
+        report_path=report_path, window_id=window.window_id, window_start=datetime.fromtimestamp(window.opened_at, UTC),
+        window_end=datetime.fromtimestamp(window.closed_at, UTC))
 
 
 def alert_for(event: DegradationDetected, breaches: Sequence[Breach]) -> AlertRaised:

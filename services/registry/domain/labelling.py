@@ -72,10 +72,11 @@ def regression_items(prov: Provenance, samples: Sequence[Labelled],
 
 
 def merged(previous: Sequence[Mapping[str, Any]], new: Sequence[DatasetItem]) -> list[DatasetItem]:
-    """The previous version's items with the new ones added (a new item replaces one of the same id)."""
+    """The new items, then the previous version's (a new item replaces one of the same id). Newest
+    first: an evaluation that caps items per dataset (`max_items`) keeps the latest failures."""
     fresh = {i.id for i in new}
     kept = [DatasetItem.model_validate(p) for p in previous if p.get("id") not in fresh]
-    return kept + list(new)
+    return list(new) + kept
 
 
 def preferred(expected: Any, chosen: str | None, chosen_by: str | None) -> tuple[str | None, str | None]:

@@ -15,13 +15,16 @@ from sqlmodel import Session, col, select
 from schemas import Envelope
 from schemas.candidate import CandidateSpec
 from schemas.events import degradations as dg
+from schemas.task import TaskSpec
 from services.registry.domain import labelling as lab
 from services.registry.domain.errors import Conflict, NotFound
+from services.registry.domain.validation import FieldError, Invalid
 from services.registry.handlers.candidates import candidate_task_spec
 from services.registry.handlers.catalog import active_datasets, dataset_items, upload_dataset
 from services.registry.handlers.emit import emit
 from services.registry.models import Candidate, CapturedSample, LabellingJob, StageHistory, Task
 from services.registry.models.columns import now
+from shared.scoring.labels import label_error
 
 log = logging.getLogger(__name__)
 HOME_KEY = "blob_home"  # Session.info key: where the event consumer stores dataset blobs
@@ -95,7 +98,9 @@ def on_samples_labelled(session: Session, envelope: Envelope[dg.SamplesLabelled]
         sample = samples.get(given.sample_id)
         if sample is None:
             continue
-        if sample.label_status == lab.PENDING and given.expected is not None:
+        if given.expected is not None and (problem := _label_problem(session, job, given.expected)):
+            log.warning("job %s: label of sample %s refused (%s); it waits for people", job.id, sample.id, problem)
+        elif sample.label_status == lab.PENDING and given.expected is not None:
             sample.expected, sample.labelled_by, sample.label_status = given.expected, given.labelled_by, lab.LABELLED
         if given.chosen and not sample.chosen:
             sample.chosen, sample.chosen_by = given.chosen, given.chosen_by
@@ -145,16 +150,26 @@ def label_sample(session: Session, *, sample_id: int, expected: Any, skip: bool,
     if sample.label_status != lab.PENDING:
         raise Conflict(f"sample {sample_id} is already {sample.label_status}"
                        + (f" by {sample.labelled_by}" if sample.labelled_by else ""))
+    job = session.get(LabellingJob, sample.degradation_id) if sample.degradation_id else None
+    if not skip and job is not None and (problem := _label_problem(session, job, expected)):
+        raise Invalid([FieldError("expected", f"task {job.task}: {problem}")])
     if skip:
         sample.label_status, sample.labelled_by = lab.SKIPPED, person
     else:
         sample.expected, sample.labelled_by, sample.label_status = expected, person, lab.LABELLED
     session.add(sample)
     session.flush()
-    job = session.get(LabellingJob, sample.degradation_id) if sample.degradation_id else None
     if job is not None and job.status == "awaiting_labels":
         _queue_emptied(session, job)
     return sample
+
+
+def _label_problem(session: Session, job: LabellingJob, expected: Any) -> str | None:
+    """Why the job's task cannot score against `expected` (None: it can)."""
+    task = session.get(Task, job.task)
+    if task is None:
+        return None
+    return label_error(TaskSpec(name=task.name, metric=task.metric, metric_args=task.metric_args), expected)  # type: ignore[arg-type]
 
 
 def _queue_emptied(session: Session, job: LabellingJob) -> None:

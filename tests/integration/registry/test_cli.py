@@ -10,7 +10,12 @@ import httpx
 import yaml
 from typer.testing import CliRunner
 
+from schemas import new_event
+from schemas.events.degradations import CapturedSample as SampleIn
+from schemas.events.degradations import DegradationDetected
 from services.cli.main import app as cli
+from services.registry.handlers.projections import handle_event
+from shared.db import make_engine
 from tests.integration.registry.conftest import candidate_body
 
 
@@ -89,3 +94,28 @@ def test_tables_keep_ids_and_reasons_whole(served: str, tmp_path: Path) -> None:
     piped = runner.invoke(cli, ["show", ids[0]], env={"COLUMNS": None})  # a pipe or CI log: nothing cut
     assert reason in piped.stdout and ids[0] in piped.stdout
     assert json.loads(runner.invoke(cli, ["show", ids[0], "--json"]).stdout)["stage_history"][-1]["reason"] == reason
+
+
+def test_samples_label_lists_the_queue_and_labels_one(served: str, sqlite_url: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    spec = tmp_path / "champion.yaml"
+    spec.write_text(yaml.safe_dump(candidate_body(name="cli-champ")))
+    submitted = runner.invoke(cli, ["submit", str(spec)])
+    cid = submitted.output.split(" as ")[1].split()[0]
+    sample = SampleIn(request_id="r1", prompt="Capital of Peru?", response="", reason="error")
+    found = DegradationDetected(degradation_id="deg-cli", candidate_id=cid, route="capitals", rules=["error_rate"],
+                                samples=[sample])
+    engine = make_engine(sqlite_url)
+    handle_event(engine, new_event(found, source="test"), tmp_path)
+    engine.dispose()
+
+    queue = runner.invoke(cli, ["samples", "label", "--task", "capitals", "--json"])
+    [row] = json.loads(queue.stdout)
+    labelled = runner.invoke(cli, ["samples", "label", str(row["id"]), "Lima", "--json"])
+    again = runner.invoke(cli, ["samples", "label", str(row["id"]), "--skip"])
+
+    assert row["prompt"] == "Capital of Peru?" and row["job_id"] == "deg-cli"
+    assert labelled.exit_code == 0, labelled.output
+    assert json.loads(labelled.stdout)["expected"] == "Lima" and json.loads(labelled.stdout)["labelled_by"] == "admin"
+    assert again.exit_code == 1 and "already labelled by admin" in " ".join(again.output.split())
+    assert json.loads(runner.invoke(cli, ["samples", "label", "--json"]).stdout) == []

@@ -106,6 +106,8 @@ def test_people_label_the_queue_and_the_last_label_sends_the_job_on(
     first, second = (q["id"] for q in queue)
     bad = client.post(f"/api/v1/labelling/samples/{first}", json={"expected": "positive", "skip": True}, headers=admin)
     assert bad.status_code == 422 and "either `expected` or `skip: true`" in bad.text
+    meh = client.post(f"/api/v1/labelling/samples/{first}", json={"expected": "meh"}, headers=admin)
+    assert meh.status_code == 422 and "'meh' is not one of the task's labels" in meh.text
     ok = client.post(f"/api/v1/labelling/samples/{first}", json={"expected": "positive"}, headers=admin)
     assert ok.status_code == 200 and ok.json()["labelled_by"] == "admin" and ok.json()["label_status"] == "labelled"
     again = client.post(f"/api/v1/labelling/samples/{first}", json={"expected": "negative"}, headers=admin)
@@ -140,6 +142,8 @@ def test_a_second_degradation_adds_to_the_regression_dataset_as_a_new_version(
 
     versions = regression(client)
     assert [v["items"] for v in versions] == [1, 2] and len({v["name"] for v in versions}) == 1
+    newest = client.get(f"/api/v1/datasets/{versions[-1]['id']}/items").json()
+    assert [i["metadata"]["degradation_id"] for i in newest] == ["deg-2", "deg-1"]  # newest first
     spec = client.get(f"/api/v1/tasks/{TASK}/spec").json()
     assert [(d["dataset_id"], d["items"]) for d in spec["datasets"] if d["kind"] == "regression"] == [
         (versions[-1]["id"], 2)]

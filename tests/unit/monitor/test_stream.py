@@ -47,6 +47,8 @@ async def test_shift_detected_within_two_windows() -> None:
     assert {"drift_share", "refusal_spike"} <= set(deg.data.rules)
     assert deg.data.samples and all("refusal" in s.reason for s in deg.data.samples)
     assert all(s.prompt_version == "pv1" and s.captured_at is not None for s in deg.data.samples)
+    assert deg.data.window_id and deg.data.window_start <= min(s.captured_at for s in deg.data.samples)  # provenance
+    assert deg.data.window_end >= max(s.captured_at for s in deg.data.samples)
     [alert] = published.of_type("alert.raised")[:1]
     assert alert.data.alert_id == deg.data.degradation_id and alert.causationid == deg.id
 

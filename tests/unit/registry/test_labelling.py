@@ -3,8 +3,10 @@ preferred answer for SFT/DPO. Pure."""
 
 from __future__ import annotations
 
+from schemas.task import TaskSpec
 from services.registry.domain.exports import export_line
 from services.registry.domain.labelling import Labelled, Provenance, merged, preferred, regression_items
+from shared.scoring.labels import label_error
 
 PROV = Provenance("deg-1", "sentiment", "cand-a", "w7", "2026-12-07T01:00:00+00:00", "2026-12-07T01:01:00+00:00")
 SAMPLES = [Labelled(1, "req-1", "I loved it", "positive", "teacher@1 (smol)", "refusal"),
@@ -33,14 +35,14 @@ def test_variants_keep_their_origins_label_and_name_their_method() -> None:
     assert variant.metadata["origin_id"] == "captured-1" and variant.metadata["degradation_id"] == "deg-1"
 
 
-def test_a_new_version_keeps_the_previous_items_and_replaces_same_ids() -> None:
+def test_a_new_version_puts_the_new_items_first_keeps_the_previous_and_replaces_same_ids() -> None:
     first = regression_items(PROV, SAMPLES[:1])
     relabelled = [first[0].model_copy(update={"expected": "negative"})]
     previous = [i.model_dump(mode="json") for i in regression_items(PROV, SAMPLES)]
 
     items = merged(previous, relabelled)
 
-    assert [(i.id, i.expected) for i in items] == [("captured-2", "negative"), ("captured-1", "negative")]
+    assert [(i.id, i.expected) for i in items] == [("captured-1", "negative"), ("captured-2", "negative")]
 
 
 def test_the_preferred_answer_is_the_given_one_else_a_text_label() -> None:
@@ -57,3 +59,13 @@ def test_an_export_line_says_where_its_chosen_answer_came_from() -> None:
 
     assert line == {"prompt": "p", "chosen": "good", "rejected": "bad", "metadata": {"chosen_from": "label"}}
     assert export_line("sft", prompt="p", response="same", chosen="same", chosen_from="label") is None
+
+
+def test_a_label_the_tasks_metric_cannot_score_against_is_refused() -> None:
+    choice = TaskSpec(name="s", metric="choice", metric_args={"labels": ["positive", "negative"]})
+    numeric = TaskSpec(name="a", metric="numeric")
+
+    assert label_error(choice, "positive") is None and label_error(numeric, "The answer is 42") is None
+    assert "not one of the task's labels" in (label_error(choice, "meh") or "")
+    assert "needs a numeric `expected`" in (label_error(numeric, "no idea") or "")
+    assert label_error(TaskSpec(name="j", metric="judge"), "anything") is None

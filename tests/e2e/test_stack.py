@@ -143,7 +143,7 @@ def test_a_taken_port_is_named_and_nothing_is_left_running(tmp_path: Path) -> No
         result = challenger(env, "up", "--no-models", timeout=60)
 
     assert result.returncode == 1
-    assert f"broker: port {env['CHALLENGER_BROKER_PORT']} is already taken" in " ".join(result.stdout.split())
+    assert f"broker: port {env['CHALLENGER_BROKER_PORT']} is already taken" in " ".join(result.stderr.split())
     assert not (tmp_path / "stack.json").exists()
 
 

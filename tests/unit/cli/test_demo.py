@@ -1,11 +1,15 @@
 """The demo's candidates and configuration: valid specs against the stack's own model servers,
 and a policy and monitor config that the services accept."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 
-from services.cli.iteration import TASK, specs, write_demo_configs
+import pytest
+
+from services.cli.iteration import TASK, Iteration, specs, write_demo_configs
 from services.deployer.domain.policy import Policy
 from services.monitor.config import load_config
+from services.registry.models import CandidatePublic, StageHistoryPublic
 from shared.datasets import BUILTIN_TASKS
 
 
@@ -24,3 +28,20 @@ def test_demo_configs_are_valid_for_the_deployer_and_the_monitor(tmp_path: Path)
     policy = Policy.model_validate(yaml.safe_load(Path(env["CHALLENGER_DEPLOYER_POLICY"]).read_text()))
     assert policy.for_task(TASK).workload.eval_max_items == 40
     assert load_config(Path(env["CHALLENGER_MONITOR_CONFIG"])).window_size == 20
+
+
+def test_the_narrative_prints_each_stage_reason_whole_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    reason = "accuracy worse: diff -0.150, CI [-1.234, -0.051], p (Holm) 0.003 [p95 TTFT ms] " + "x" * 300
+
+    class Registry:  # the one call the narrative makes
+        def history(self, candidate_id: str) -> list[StageHistoryPublic]:
+            return [StageHistoryPublic(candidate_id=candidate_id, from_stage="evaluating", to_stage="rejected",
+                                       actor="deployer", reason=reason, at=datetime.now(UTC))]
+
+    now = datetime.now(UTC)
+    candidate = CandidatePublic(id="cand-0123456789ab", name="gemma-3-270m", task=TASK, stage="rejected",
+                                submitted_by="admin", spec={}, created_at=now, updated_at=now)
+    it = Iteration(Registry(), "http://127.0.0.1:1", "127.0.0.1:2", "http://127.0.0.1:3")  # type: ignore[arg-type]
+    it._print_moves(candidate)
+    out = capsys.readouterr()
+    assert out.out == "" and reason in out.err and it.verdicts == [("gemma-3-270m", "rejected", reason)]

@@ -4,12 +4,14 @@ refusal raised with the registry's own words, the same the REST API returns."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import httpx
 import pytest
 
-from challenger.client import AsyncClient, Client, Conflict, Forbidden, Invalid, NotFound, Unreachable
+from challenger.client import AsyncClient, Client, Conflict, Forbidden, Invalid, NotFound, RegistryError, Unreachable
 from schemas.task import DatasetItem
+from services.prompt_optimizer.adapters.registry import candidate_spec, start_and_wait
 from services.registry.models import CandidatePublic, TaskPublic
 from shared.stack.process import free_port
 from tests.integration.registry.conftest import candidate_body
@@ -85,3 +87,19 @@ async def test_async_client_sends_the_same_calls(served: str) -> None:
 def test_no_registry_is_unreachable() -> None:
     with Client(f"http://127.0.0.1:{free_port()}", token="") as registry, pytest.raises(Unreachable):
         registry.tasks()
+
+
+async def test_the_optimizer_reads_specs_and_waits_for_searches_through_the_client(served: str) -> None:
+    url = os.environ["CHALLENGER_REGISTRY_URL"]
+    async with AsyncClient() as registry:
+        cand = await registry.submit(candidate_body(name="searched"))
+    assert (await candidate_spec(url, cand.id, served)).name == "searched"
+    with pytest.raises(NotFound, match="not found"):
+        await candidate_spec(url, "cand-missing", served)
+    started: list[dict[str, Any]] = []
+    with pytest.raises(RegistryError, match="no result for"):  # no optimizer runs here: it stays requested
+        await start_and_wait(url, cand.id, {"space": {"max_tokens": [2, 16]}}, served, timeout=0.3, poll=0.1,
+                             on_start=started.append)
+    assert started[0]["status"] == "requested" and started[0]["candidate_id"] == cand.id
+    with pytest.raises(Invalid, match="space"):
+        await start_and_wait(url, cand.id, {"space": {"nonsense": 1}}, served, timeout=1)

@@ -34,11 +34,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(redteam, name="redteam")
 
     @redteam.command("install-garak")
+    @with_output
     def install_cmd(venv: Path = typer.Option(None, help="where to build garak's venv "
-                                                          "(default: $CHALLENGER_HOME/garak)")) -> None:
+                                                          "(default: $CHALLENGER_HOME/garak)"), *,
+                    out: Output) -> None:
         """Build garak's own virtual environment (CPU torch + garak; several minutes)."""
         python = install_garak(venv or Settings().home / "garak")
-        print(python)
+        out.emit({"python": str(python)}, str(python))
 
     @redteam.command("garak")
     @with_output

@@ -36,7 +36,7 @@ NOT_RUN = {
     "restart": "needs a running stack", "kill": "needs a running stack",
     "watch": "needs a broker", "route set": "publishes on the broker",
     "promote": "asks over the broker", "abort": "asks over the broker", "rollback": "asks over the broker",
-    "sglang start": "needs SGLang",
+    "sglang start": "needs SGLang", "redteam install-garak": "downloads torch and garak (make redteam-garak)",
 }
 
 
@@ -99,6 +99,7 @@ def _runs(tmp: Path, url: str) -> dict[str, tuple[list[str], set[int]]]:
         "search": ([str(tmp / "search.yaml")], {0}),
         "routes": (["--url", closed], {2}), "deployer runs": (["--url", closed], {2}),
         "deployer show": (["cand-x", "--url", closed], {2}), "sglang stop": (["cand-x"], {0}),
+        "redteam garak": (["--url", url, "--model", "scripted"], {2}),  # garak is not installed here
     }
 
 

@@ -93,7 +93,8 @@ def task(name: str) -> Call[TaskPublic]:
 
 
 def create_task(name: str, **fields: Any) -> Call[TaskPublic]:
-    """`fields`: metric, metric_args, prompt_template, prompt_style, system_prompt, description."""
+    """`fields`: metric, metric_args, prompt_template, prompt_style, system_prompt, description,
+    teacher_id, paraphraser_id."""
     return Call("POST", "/tasks", _one(TaskPublic), json={"name": name, **fields})
 
 

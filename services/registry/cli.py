@@ -156,18 +156,17 @@ Template = Annotated[str | None, typer.Option(help="prompt template over an item
 Style = Annotated[str | None, typer.Option(help="chat | completion")]
 System = Annotated[str | None, typer.Option(help="system prompt")]
 Description = Annotated[str | None, typer.Option(help="what the task is for")]
+Teacher = Annotated[str | None, typer.Option(help="candidate id whose answers label captured samples")]
+Paraphraser = Annotated[str | None, typer.Option(help="candidate id that paraphrases labelled samples")]
 
 
-def _task_fields(metric: str | None, metric_args: str | None, prompt_template: str | None,
-                 prompt_style: str | None, system_prompt: str | None, description: str | None) -> dict[str, Any]:
-    """The options given, as the REST API's fields; the registry validates them."""
+def _task_fields(metric_args: str | None, **options: str | None) -> dict[str, Any]:
+    """The options given, as the REST API's fields (same names); the registry validates them."""
     try:
         args = json.loads(metric_args) if metric_args is not None else None
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"not valid JSON: {exc}", param_hint="--metric-args") from exc
-    given = {"metric": metric, "metric_args": args, "prompt_template": prompt_template,
-             "prompt_style": prompt_style, "system_prompt": system_prompt, "description": description}
-    return {k: v for k, v in given.items() if v is not None}
+    return {k: v for k, v in (options | {"metric_args": args}).items() if v is not None}
 
 
 def _task_view(out: Output, task: Any) -> Any:
@@ -183,8 +182,11 @@ def _task_write(verb: str, send: Callable[..., TaskPublic], doc: str) -> None:
     @with_output
     def write(name: TaskName, metric: Metric = None, metric_args: MetricArgs = None,
               prompt_template: Template = None, prompt_style: Style = None, system_prompt: System = None,
-              description: Description = None, *, out: Output) -> None:
-        fields = _task_fields(metric, metric_args, prompt_template, prompt_style, system_prompt, description)
+              description: Description = None, teacher_id: Teacher = None, paraphraser_id: Paraphraser = None, *,
+              out: Output) -> None:
+        fields = _task_fields(metric_args, metric=metric, prompt_template=prompt_template, prompt_style=prompt_style,
+                              system_prompt=system_prompt, description=description, teacher_id=teacher_id,
+                              paraphraser_id=paraphraser_id)
         task = ask(lambda r: send(r, name, **fields))
         out.emit(task, f"✓ {verb}d task {task.name}", _task_view(out, task))
 

@@ -58,11 +58,11 @@ def test_task_create_update_show_answer_like_the_api(served: str) -> None:
     assert created.exit_code == 0, created.output
     assert json.loads(created.stdout)["metric"] == "contains" and created.stderr == ""
     updated = runner.invoke(cli, ["task", "update", "faq", "--system-prompt", "Be brief.",
-                                  "--metric-args", '{"ignore_case": true}'])
+                                  "--metric-args", '{"ignore_case": true}', "--teacher-id", "cand-teacher"])
     assert updated.exit_code == 0 and "updated task faq" in updated.stdout
     shown = json.loads(runner.invoke(cli, ["task", "show", "faq", "-o", "json"]).stdout)
-    assert (shown["system_prompt"], shown["metric_args"], shown["prompt_template"]) == (
-        "Be brief.", {"ignore_case": True}, "Q: {input}\nA:")
+    assert (shown["system_prompt"], shown["metric_args"], shown["prompt_template"], shown["teacher_id"]) == (
+        "Be brief.", {"ignore_case": True}, "Q: {input}\nA:", "cand-teacher")
 
     api = httpx.Client(base_url=f"{os.environ['CHALLENGER_REGISTRY_URL']}/api/v1",
                        headers={"Authorization": f"Bearer {served}"})

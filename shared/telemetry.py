@@ -2,6 +2,12 @@
 
 With OTEL_EXPORTER_OTLP_ENDPOINT set, spans go to OTLP/HTTP; otherwise they are appended
 as JSON lines to `$CHALLENGER_HOME/traces/<service>.jsonl`, which an operator can read.
+
+Sampling (the production default): parent-based ratio sampling, CHALLENGER_TRACE_RATIO of
+the root traces (default 0.1; the standard OTEL_TRACES_SAMPLER / _ARG replace it when set),
+so one iteration's trace is kept or dropped whole. Errors and slow spans are kept anyway: an
+unsampled consumer span that fails, or takes longer than CHALLENGER_TRACE_SLOW_MS (default
+500), is recorded after the fact with `challenger.kept` = error | slow (see `keep_span`).
 """
 
 from __future__ import annotations
@@ -10,9 +16,10 @@ import json
 import logging
 import os
 import threading
+import time
 import weakref
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +28,17 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import (
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+    _get_from_env_or_default,
+)
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import Attributes
 
 _propagator = TraceContextTextMapPropagator()
 _configured = False
@@ -115,11 +132,46 @@ def _span_record(name: str, trace_id: int, span_id: int, parent_id: int | None, 
     }
 
 
+KEPT = "challenger.kept"  # why a span outside the sample was recorded anyway: "error" or "slow"
+DEFAULT_RATIO = 0.1
+DEFAULT_SLOW_MS = 500.0
+
+
+class KeepMarked(Sampler):
+    """The delegate's decision, except for spans started with the KEPT attribute: always kept."""
+
+    def __init__(self, delegate: Sampler) -> None:
+        self.delegate = delegate
+
+    def should_sample(self, parent_context: Any, trace_id: int, name: str, kind: SpanKind | None = None,
+                      attributes: Attributes = None, links: Sequence[Link] | None = None,
+                      trace_state: Any = None) -> SamplingResult:
+        if attributes and KEPT in attributes:
+            return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, trace_state)
+        return self.delegate.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return f"KeepMarked{{{self.delegate.get_description()}}}"
+
+
+def production_sampler(environ: Mapping[str, str] = os.environ) -> Sampler:
+    if environ.get("OTEL_TRACES_SAMPLER"):
+        return KeepMarked(_get_from_env_or_default())
+    ratio = float(environ.get("CHALLENGER_TRACE_RATIO", DEFAULT_RATIO))
+    return KeepMarked(ParentBased(TraceIdRatioBased(ratio)))
+
+
+def slow_ns(environ: Mapping[str, str] = os.environ) -> int:
+    return int(float(environ.get("CHALLENGER_TRACE_SLOW_MS", DEFAULT_SLOW_MS)) * 1e6)
+
+
 def setup_tracing(service: str, home: Path) -> None:
-    global _configured
+    global _configured, _slow_ns
     if _configured:
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": f"challenger-{service}"}))
+    _slow_ns = slow_ns()
+    provider = TracerProvider(resource=Resource.create({"service.name": f"challenger-{service}"}),
+                              sampler=production_sampler())
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -144,28 +196,49 @@ def context_from_traceparent(traceparent: str | None) -> Any:
 # Looked up once: get_tracer per event cost more than the span itself (make bench-backbone).
 # A ProxyTracer, so it follows the provider that setup_tracing installs later.
 _bus_tracer = trace.get_tracer("challenger.bus")
+_slow_ns = slow_ns()
 
 
 @contextmanager
-def event_span(envelope: Any, consumer: str) -> Iterator[trace.Span]:
+def event_span(envelope: Any, consumer: str, tracer: trace.Tracer = _bus_tracer) -> Iterator[trace.Span]:
     """A consumer span, child of the producer's trace (one iteration = one trace), current
     while the handler runs (events it publishes carry it in `traceparent`). Started and
     activated directly rather than through start_as_current_span, one context manager less
-    per event."""
-    span = _bus_tracer.start_span(
-        f"handle {envelope.type}",
-        context=context_from_traceparent(envelope.traceparent),
-        kind=trace.SpanKind.CONSUMER,
-        attributes={
-            "messaging.system": "kafka",
-            "messaging.destination.name": envelope.topic,
-            "messaging.message.id": envelope.id,
-            "messaging.consumer.group.name": consumer,
-            "challenger.correlation_id": envelope.correlationid,
-        },
-    )
-    with trace.use_span(span, end_on_exit=True):
-        yield span
+    per event. Outside the sample the span does not record (cheap), but its context still
+    travels; a failure or a slow handler is then recorded after the fact (`keep_span`)."""
+    name, parent = f"handle {envelope.type}", context_from_traceparent(envelope.traceparent)
+    attributes = {
+        "messaging.system": "kafka",
+        "messaging.destination.name": envelope.topic,
+        "messaging.message.id": envelope.id,
+        "messaging.consumer.group.name": consumer,
+        "challenger.correlation_id": envelope.correlationid,
+    }
+    span = tracer.start_span(name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes)
+    if span.is_recording():
+        with trace.use_span(span, end_on_exit=True):
+            yield span
+        return
+    start = time.time_ns()
+    try:
+        with trace.use_span(span):
+            yield span
+    except BaseException as exc:
+        keep_span(tracer, name, parent, attributes, start, SpanKind.CONSUMER, exc)
+        raise
+    if time.time_ns() - start > _slow_ns:
+        keep_span(tracer, name, parent, attributes, start, SpanKind.CONSUMER)
+
+
+def keep_span(tracer: trace.Tracer, name: str, parent: Any, attributes: Mapping[str, Any], start_ns: int,
+              kind: SpanKind, error: BaseException | None = None) -> None:
+    """Record, after the fact, a span its trace's sampling left out: it failed (`error`) or was slow."""
+    span = tracer.start_span(name, context=parent, kind=kind, start_time=start_ns,
+                             attributes={**attributes, KEPT: "error" if error is not None else "slow"})
+    if error is not None:
+        span.record_exception(error)
+        span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+    span.end()
 
 
 def add_http_tracing(app: Any, service: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +26,8 @@ def stack_env(home: Path, ports: Mapping[str, int], database_url: str | None) ->
         "CHALLENGER_GATEWAY_URL": f"http://127.0.0.1:{ports['gateway']}",
         "CHALLENGER_GATEWAY_ADMIN_URLS": f"http://127.0.0.1:{ports['gateway']}",
         "PYTHONUNBUFFERED": "1",
+        # one machine, an operator reading traces/ by hand: every trace, unless told otherwise
+        "CHALLENGER_TRACE_RATIO": os.environ.get("CHALLENGER_TRACE_RATIO", "1"),
     } | ({"DATABASE_URL": database_url} if database_url else {})
 
 

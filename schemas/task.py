@@ -27,6 +27,16 @@ class DatasetRef(BaseModel):
     labelled_by: str | None = Field(None, description="teacher candidate for silver datasets")
 
 
+class TrafficProfile(BaseModel):
+    """A task's production traffic, for its monthly cost: how many requests, how long each."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests_per_month: float = Field(gt=0, le=1e12)
+    input_tokens: float = Field(gt=0, le=1e7, description="prompt tokens per request (mean)")
+    output_tokens: float = Field(gt=0, le=1e7, description="completion tokens per request (mean)")
+
+
 class TaskSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -38,6 +48,8 @@ class TaskSpec(BaseModel):
     system_prompt: str | None = None
     prompt_version: str | None = None
     datasets: list[DatasetRef] = Field(default_factory=list)
+    traffic: TrafficProfile | None = Field(None, description="the task's own traffic profile; none: the deployer "
+                                           "takes it from the route's logged traffic, else the datasets' lengths")
 
 
 class DatasetItem(BaseModel):

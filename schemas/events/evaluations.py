@@ -112,6 +112,14 @@ class TokensSpent(BaseModel):
     judge_output: int = 0
 
 
+class RequestTokens(BaseModel):
+    """The candidate's tokens per call on the task's dataset items, as its server counted them."""
+
+    requests: int = Field(ge=0)
+    input_tokens: float = Field(ge=0, description="mean prompt tokens per call")
+    output_tokens: float = Field(ge=0, description="mean completion tokens per call")
+
+
 class EvaluationCompleted(EventData):
     event_type: ClassVar[str] = "io.challenger.evaluation.completed"
     topic: ClassVar[str] = TOPIC
@@ -129,6 +137,8 @@ class EvaluationCompleted(EventData):
     garak: GarakSummary | None = None
     report_path: str | None = None
     tokens: TokensSpent | None = None
+    request_tokens: RequestTokens | None = Field(
+        None, description="mean tokens per candidate call on the accuracy items (the datasets' lengths)")
     results_uri: str | None = Field(None, description="per-item results JSONL blob (file:// or s3://)")
     results_sha256: str | None = None
 

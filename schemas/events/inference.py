@@ -40,6 +40,9 @@ class InferenceLogged(EventData):
         None, description="why the request was sent, as its sender declared it (the evaluator's header "
                           "x-challenger-purpose): eval, stability, e2e or redteam; null for ordinary traffic "
                           "or an unknown value. The monitor keeps redteam requests out of a route's reference.")
+    sample_rate: float | None = Field(
+        None, gt=0, le=1, description="the share of requests the gateway logs on this route: one logged request "
+                                      "stands for 1/sample_rate requests (none: unknown, taken as 1)")
 
 
 class FeedbackReceived(EventData):

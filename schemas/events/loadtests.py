@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from schemas.candidate import CandidateSpec
 from schemas.envelope import EventData
-from schemas.task import TaskSpec
+from schemas.task import TaskSpec, TrafficProfile
 
 TOPIC = "challenger.loadtests"
 
@@ -51,6 +51,9 @@ class LoadtestRequested(EventData):
         "(after the candidate's preprocess steps), as production sends it; none: the input alone")
     champion_task_spec: TaskSpec | None = Field(
         None, description="the task as the champion runs it (its own prompt), for its cost sweep; none: task_spec")
+    traffic_source: str | None = Field(
+        None, max_length=300, description="where monthly_requests, input_tokens and output_tokens came from "
+        "(the task's profile, its route's logged traffic, or the datasets' lengths)")
 
 
 class Percentiles(BaseModel):
@@ -104,6 +107,12 @@ class CostSummary(BaseModel):
     delta_monthly_usd: float | None = None
 
 
+class TrafficUsed(TrafficProfile):
+    """The traffic profile the monthly cost was computed at, and where it came from."""
+
+    source: str
+
+
 class LoadtestCompleted(EventData):
     event_type: ClassVar[str] = "io.challenger.loadtest.completed"
     topic: ClassVar[str] = TOPIC
@@ -116,6 +125,7 @@ class LoadtestCompleted(EventData):
     report_path: str | None = None
     results_path: str | None = None
     input_sizing: InputSizing | None = None
+    traffic: TrafficUsed | None = Field(None, description="the traffic profile of monthly_usd (from the request)")
 
 
 class LoadtestFailed(EventData):

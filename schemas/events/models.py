@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from schemas.candidate import CandidateSpec
 from schemas.envelope import EventData
@@ -27,6 +27,18 @@ class ModelSubmitted(EventData):
         None, description="the task as the champion runs it (its prompt version resolved), for serving it alike")
 
 
+class PolicyApplied(BaseModel):
+    """The policy a gate judged with: the section in force for the task and its effective values."""
+
+    section: str = Field(description="`defaults`, or `tasks.<name>` when the task has its own section")
+    values: dict[str, dict[str, Any]] = Field(default_factory=dict, description="the judged dimensions' values")
+    overridden: list[str] = Field(default_factory=list,
+                                  description="the values the task's own section set, as `dimension.key`")
+
+
+POLICY_DESCRIPTION = "the policy the deployer's gate judged this move with; none for an operator's move"
+
+
 class ModelStageChanged(EventData):
     event_type: ClassVar[str] = "io.challenger.model.stage_changed"
     topic: ClassVar[str] = TOPIC
@@ -37,6 +49,7 @@ class ModelStageChanged(EventData):
     to_stage: str
     actor: str
     reason: str = ""
+    policy: PolicyApplied | None = Field(None, description=POLICY_DESCRIPTION)
 
 
 class ModelApproved(EventData):
@@ -64,6 +77,7 @@ class StageChangeRequested(EventData):
     successor_id: str | None = Field(
         None, description="rolling back a production candidate: the candidate that takes over production "
                           "(the one the gateway now serves, e.g. after a fallback); none: the task's standby")
+    policy: PolicyApplied | None = Field(None, description=POLICY_DESCRIPTION)
 
 
 class StageChangeRejected(EventData):

@@ -27,7 +27,11 @@ from challenger.client import Client
 from schemas import new_event
 from schemas.candidate import CandidateSpec, Decoding, GpuCost
 from schemas.events.deployments import RouteTable, RouteTarget, RouteUpdated, ServingProfile
+from schemas.events.models import PolicyApplied
 from services.cli.output import Column, Output, progress_console
+from services.deployer.adapters.policy_file import DEFAULT_POLICY
+from services.deployer.domain.policy import applied_note, deep_merge
+from services.registry.cli import monthly_cost_line
 from services.registry.models import CandidatePublic
 from shared.bus.producer import EventProducer
 from shared.datasets import BUILTIN_TASKS, load_builtin
@@ -37,28 +41,30 @@ TASK = "sentiment"
 
 DEMO_RATE_METRICS = ("error_rate", "slo_breach_rate", "refusal_rate", "guardrail_rate", "json_invalid_rate")
 # Sized so the whole iteration fits a few minutes of two CPU cores; see docs/benchmarks.md.
-DEMO_POLICY: dict[str, Any] = {
-    "defaults": {
-        "workload": {"eval_max_items": 40, "eval_concurrency": 2, "stability_repeats": 2,
-                     "loadtest_levels": [1, 2], "loadtest_requests_per_level": 6,
-                     "loadtest_input_tokens": 32, "loadtest_output_tokens": 8},
-        "cost": {"max_delta_usd_per_1m_tokens": None, "max_delta_pct": None},
-        "latency": {"p95_ttft_ms": 20000, "p95_e2e_ms": 60000},
-        "accuracy": {"min_items": 10, "non_inferiority_margin": 0.2},
-        "optimization": {"max_optimizer_calls": 6, "max_eval_calls": 240, "max_seconds": 480},
-        "security": {"max_attack_success_rate": 0.6},
-        "stability": {"min_agreement": 0.5},
-        "staging": {"max_attack_success_rate": 0.6},
-        # gemma-3-270m is twice smollm2's size: on two shared CPU cores each answer takes ~0.3 s
-        # longer, which this demo accepts for its accuracy gain (as its latency SLOs above say).
-        # The default 100 ms margin would (rightly) roll it back on latency alone.
-        # Rate margins of 0.05 instead of the production 0.01-0.03: showing "no more than 1 % more
-        # errors" takes ~300 candidate requests (~1,200 at a 25 % step), which two shared cores
-        # serve in 10+ minutes; 0.05 is decided on ~60 (see docs/benchmarks.md, "demo canary").
-        "canary": {"steps": [25, 50, 100], "min_samples": 20, "min_samples_per_step": 15,
-                   "latency_slo_ms": 20000,
-                   "margins": {"latency_ms": 1000.0, **dict.fromkeys(DEMO_RATE_METRICS, 0.05)}},
-    },
+# These relaxations are the demo task's OWN section (`tasks: sentiment:`): the stack keeps
+# running after the demo, and any other task is judged by the shipped defaults.
+DEMO_TASK_POLICY: dict[str, Any] = {
+    "workload": {"eval_max_items": 40, "eval_concurrency": 2, "stability_repeats": 2,
+                 "loadtest_levels": [1, 2], "loadtest_requests_per_level": 6,
+                 "loadtest_input_tokens": 32, "loadtest_output_tokens": 8},
+    "cost": {"max_delta_usd_per_1m_tokens": None, "max_delta_pct": None},
+    "latency": {"p95_ttft_ms": 20000, "p95_e2e_ms": 60000},
+    # 40 items cannot show a difference under ~0.3 (the MDE): the demo accepts that and says so
+    # in every verdict ("underpowered: ... verdict kept"); the default fails such a gate.
+    "accuracy": {"min_items": 10, "non_inferiority_margin": 0.2, "underpowered": "warn"},
+    "optimization": {"max_optimizer_calls": 6, "max_eval_calls": 240, "max_seconds": 480},
+    "security": {"max_attack_success_rate": 0.6},
+    "stability": {"min_agreement": 0.5},
+    "staging": {"max_attack_success_rate": 0.6},
+    # gemma-3-270m is twice smollm2's size: on two shared CPU cores each answer takes ~0.3 s
+    # longer, which this demo accepts for its accuracy gain (as its latency SLOs above say).
+    # The default 100 ms margin would (rightly) roll it back on latency alone.
+    # Rate margins of 0.05 instead of the production 0.01-0.03: showing "no more than 1 % more
+    # errors" takes ~300 candidate requests (~1,200 at a 25 % step), which two shared cores
+    # serve in 10+ minutes; 0.05 is decided on ~60 (see docs/benchmarks.md, "demo canary").
+    "canary": {"steps": [25, 50, 100], "min_samples": 20, "min_samples_per_step": 15,
+               "latency_slo_ms": 20000,
+               "margins": {"latency_ms": 1000.0, **dict.fromkeys(DEMO_RATE_METRICS, 0.05)}},
 }
 # The route's answers are labels (the candidate's label_map), so only the input-side features
 # can move when users change: alarm when a third of the 11 features drift, not half. Measured:
@@ -67,10 +73,18 @@ DEMO_MONITOR = {"routes": [TASK], "window_size": 20, "reference_size": 40, "max_
                 "rules": {"drift_share": 0.3}}
 
 
+def demo_policy() -> dict[str, Any]:
+    """The shipped policy, its defaults untouched, with the demo's relaxations in the demo task's section."""
+    shipped = yaml.safe_load(DEFAULT_POLICY.read_text()) or {}
+    tasks = dict(shipped.get("tasks") or {})
+    tasks[TASK] = deep_merge(tasks.get(TASK) or {}, DEMO_TASK_POLICY)
+    return {**shipped, "tasks": tasks}
+
+
 def write_demo_configs(home: Path) -> dict[str, str]:
     """The demo's policy and monitor files; returns the env vars that point the services at them."""
     policy, monitor = home / "demo" / "policy.yaml", home / "monitor" / "config.yaml"
-    for path, body in ((policy, DEMO_POLICY), (monitor, DEMO_MONITOR)):
+    for path, body in ((policy, demo_policy()), (monitor, DEMO_MONITOR)):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(body, sort_keys=False))
     return {"CHALLENGER_DEPLOYER_POLICY": str(policy), "CHALLENGER_MONITOR_CONFIG": str(monitor)}
@@ -228,6 +242,21 @@ def scorecards_table(out: Output, cards: list[dict[str, Any]]) -> Any:
     return out.table("final scorecard", SCORECARD, [_card_row(card) for card in cards])
 
 
+def judged_views(cards: list[dict[str, Any]]) -> list[str]:
+    return [f"  {card['candidate']['name']}: {line}" for card in cards for line in _judged_lines(card)]
+
+
+def _judged_lines(card: dict[str, Any]) -> list[str]:
+    """Which policy section judged each gate, and the traffic the monthly cost was computed at."""
+    by_note: dict[str, list[str]] = {}
+    for h in card.get("stage_history", []):
+        if h.get("policy"):
+            by_note.setdefault(applied_note(PolicyApplied.model_validate(h["policy"])), []).append(h["to_stage"])
+    lines = [f"{', '.join(stages)} judged by policy {note}" for note, stages in by_note.items()]
+    cost = monthly_cost_line(card)
+    return lines + ([cost] if cost else [])
+
+
 def _card_row(card: dict[str, Any]) -> list[str]:
     with_accuracy = [e["payload"] for e in card.get("evaluations", []) if (e.get("payload") or {}).get("accuracy")]
     ev = with_accuracy[-1] if with_accuracy else (card.get("evaluation") or {}).get("payload") or {}
@@ -294,6 +323,6 @@ def _finish(it: Iteration, out: Output, root: str, started: float, *, ok: bool) 
     verdict = "complete" if ok else "incomplete (see the stage reasons above)"
     out.emit({"complete": ok, "minutes": round(minutes, 1), "dashboard": f"{it.registry}/dashboard",
               "scorecards": cards},
-             scorecards_table(out, cards), f"iteration {verdict} in {minutes:.1f} min",
+             scorecards_table(out, cards), *judged_views(cards), f"iteration {verdict} in {minutes:.1f} min",
              f"dashboard: {it.registry}/dashboard")
     return ok

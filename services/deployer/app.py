@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException
@@ -10,7 +11,7 @@ from sqlmodel import Session
 
 from schemas.events import degradations, deployments, evaluations, inference, loadtests, models, prompts
 from services.deployer.adapters import store
-from services.deployer.adapters.policy_file import load_policy
+from services.deployer.adapters.policy_file import DEFAULT_POLICY, load_policy
 from services.deployer.config import DeployerSettings
 from services.deployer.domain.driver import Env
 from services.deployer.handlers import Deployer
@@ -49,12 +50,12 @@ def create_app(settings: DeployerSettings | None = None) -> FastAPI:
         await asyncio.gather(*ctx.state.get("tasks", []), return_exceptions=True)
 
     app = FastAPI(title="challenger-deployer")
-    app.include_router(_read_routes(deployer))
+    app.include_router(_read_routes(deployer, settings.deployer_policy or DEFAULT_POLICY))
     app.state.deployer = deployer
     return service_app("deployer", wire, settings=settings, app=app, on_stop=on_stop)
 
 
-def _read_routes(deployer: Deployer) -> APIRouter:
+def _read_routes(deployer: Deployer, policy_path: Path) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["deployer"])
 
     @router.get("/runs")
@@ -73,6 +74,11 @@ def _read_routes(deployer: Deployer) -> APIRouter:
     @router.get("/policy")
     def policy() -> dict[str, Any]:
         return deployer.env.policy.model_dump(mode="json")
+
+    @router.get("/policy/effective")
+    def effective_policy(task: str | None = None) -> dict[str, Any]:
+        """The policy in force for `task` (or the defaults), each value with the section it came from."""
+        return {"file": str(policy_path), **deployer.env.policy.describe(task)}
 
     return router
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import getpass
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,9 @@ import httpx
 import typer
 
 from schemas.candidate import CandidateSpec
-from services.cli.output import Column, Output, fail, with_output
+from services.cli.output import Column, Output, fail, progress_console, with_output
 from services.deployer import operator, sglang_launch
+from services.deployer.adapters.policy_file import DEFAULT_POLICY, PolicyError, load_policy
 from services.deployer.config import DeployerSettings
 from shared.pipeline import Stage
 
@@ -70,6 +72,33 @@ def _last_event(run: dict[str, Any]) -> str:
     return " ".join(str(v) for v in last.values() if v not in (None, ""))
 
 
+def effective_policy(task: str | None, url: str) -> dict[str, Any]:
+    """The policy the running deployer judges with; the policy file when no deployer answers."""
+    try:
+        resp = httpx.get(f"{url}/api/v1/policy/effective", params={"task": task} if task else None, timeout=10)
+        resp.raise_for_status()
+        return {**resp.json(), "from": f"the running deployer at {url}"}
+    except httpx.HTTPError as exc:
+        path = DeployerSettings().deployer_policy or DEFAULT_POLICY
+        progress_console().print(f"no deployer answered at {url} ({exc}); showing the policy file {path}")
+        try:
+            described = load_policy(path).describe(task)
+        except PolicyError as bad:
+            fail(str(bad), 2)
+        return {"file": str(path), **described, "from": "the policy file (no deployer running)"}
+
+
+POLICY = [Column("setting", key=True), Column("value"), Column("source", key=True)]
+
+
+def policy_table(out: Output, doc: dict[str, Any]) -> Any:
+    title = (f"policy for task {doc['task']}: section {doc['section']}" if doc.get("task")
+             else "policy defaults") + f" ({doc['file']}, {doc['from']})"
+    rows = [[f"{dim}.{key}", json.dumps(item["value"]), item["source"]]
+            for dim, values in doc["values"].items() for key, item in values.items()]
+    return out.table(title, POLICY, rows)
+
+
 def _spec(path: Path) -> CandidateSpec:
     try:
         return CandidateSpec.model_validate_json(path.read_text())
@@ -83,6 +112,17 @@ def register(app: typer.Typer) -> None:
 
     deployer = typer.Typer(help="Pipeline runs driven by the deployer.", no_args_is_help=True)
     app.add_typer(deployer, name="deployer")
+
+    policy = typer.Typer(help="The promotion policy the deployer judges with.", no_args_is_help=True)
+    app.add_typer(policy, name="policy")
+
+    @policy.command("show", help="The policy in force (for one task: its section over the defaults), "
+                                 "with the section each value came from.")
+    @with_output
+    def policy_show(task: str = typer.Option(None, "--task", help="the task whose policy to show"),
+                    url: str = typer.Option(DEPLOYER_URL, help="deployer base URL"), *, out: Output) -> None:
+        doc = effective_policy(task, url)
+        out.emit(doc, policy_table(out, doc))
 
     @deployer.command("runs", help="List pipeline runs (stage, phase, last canary analysis).")
     @with_output

@@ -22,8 +22,9 @@ from services.deployer.domain import canary as ca
 from services.deployer.domain import driver, routes
 from services.deployer.domain.driver import ACTOR, Env, Output, Result
 from services.deployer.domain.run import ACTIVE_CANARY, Phase, Run
+from services.deployer.domain.traffic_profile import LoggedTraffic, merge
 from services.deployer.sglang_launch import NotServing, SglangUnavailable, ensure_serving
-from services.deployer.traffic import CanaryTraffic
+from services.deployer.traffic import CanaryTraffic, RouteVolumes
 from shared import outbox
 from shared.pipeline import IllegalTransition, is_terminal
 
@@ -37,6 +38,7 @@ class Deployer:
     def __init__(self, engine: Engine, env: Env, traffic: CanaryTraffic, home: Path,
                  serving: Serving = ensure_serving) -> None:
         self.engine, self.env, self.traffic, self.home, self._serving = engine, env, traffic, home, serving
+        self.volumes = RouteVolumes()
         self._routes: dict[str, Callable[[Envelope[Any]], Awaitable[None]]] = {
             models.ModelSubmitted.event_type: self._submitted,
             models.ModelStageChanged.event_type: self._stage_changed,
@@ -97,7 +99,8 @@ class Deployer:
         await self._step(e, lambda run: driver.on_approved(run, e.data, self.env))
 
     async def _evaluated(self, e: Envelope[evaluations.EvaluationCompleted]) -> None:
-        await self._step(e, lambda run: driver.on_evaluation_completed(run, e.data, self.env))
+        logged = self.logged_traffic(routes.prod_route(e.data.task))
+        await self._step(e, lambda run: driver.on_evaluation_completed(run, e.data, self.env, logged))
 
     async def _loadtested(self, e: Envelope[loadtests.LoadtestCompleted]) -> None:
         await self._step(e, lambda run: driver.on_loadtest_completed(run, e.data, self.env))
@@ -182,12 +185,29 @@ class Deployer:
 
     async def _inference(self, e: Envelope[inference.InferenceLogged]) -> None:
         self.traffic.on_inference(e.data)
+        self.volumes.on_inference(e.data, e.time.timestamp())
+
+    def logged_traffic(self, route: str) -> LoggedTraffic | None:
+        """What the gateway logged on `route`: stored, plus what came since the last tick."""
+        with Session(self.engine) as s:
+            stored = store.logged_traffic(s, route)
+        pending = self.volumes.pending(route)
+        return merge(stored, pending) if stored and pending else stored or pending
+
+    def _store_volumes(self) -> None:
+        drained = self.volumes.drain()
+        if drained:
+            with Session(self.engine) as s:
+                for route, more in drained.items():
+                    store.add_logged_traffic(s, route, more)
+                s.commit()
 
     async def _feedback(self, e: Envelope[inference.FeedbackReceived]) -> None:
         self.traffic.on_feedback(e.data)
 
     def tick(self) -> int:
         """Analyse every active canary once; return how many were analysed."""
+        self._store_volumes()
         with Session(self.engine) as s:
             runs = store.runs_in(s, ACTIVE_CANARY)
             self.traffic.unwatch_except({routes.prod_route(r.task) for r in runs})

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from schemas.events.inference import FeedbackReceived, InferenceLogged
+from services.deployer.domain import traffic_profile as tp
 from services.deployer.domain.canary import Arm, feedback_signal, observe, request_signals
 
 
@@ -72,3 +73,22 @@ class CanaryTraffic:
         self._seen[request_id] = (route, candidate_id)
         while len(self._seen) > self._window:
             self._seen.popitem(last=False)
+
+
+class RouteVolumes:
+    """Every route's ordinary logged traffic since the last drain (folded into the store on the
+    tick), for the tasks' default traffic profiles."""
+
+    def __init__(self) -> None:
+        self._by_route: dict[str, tp.LoggedTraffic] = {}
+
+    def on_inference(self, ev: InferenceLogged, at: float) -> None:
+        if tp.counts(ev):
+            self._by_route[ev.route] = tp.add(self._by_route.get(ev.route, tp.LoggedTraffic()), ev, at)
+
+    def pending(self, route: str) -> tp.LoggedTraffic | None:
+        return self._by_route.get(route)
+
+    def drain(self) -> dict[str, tp.LoggedTraffic]:
+        out, self._by_route = self._by_route, {}
+        return out

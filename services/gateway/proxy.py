@@ -363,8 +363,8 @@ class Gateway:
     def _log(self, call: Call, target: RouteTarget | None, role: str, text: str, *, status: str = "ok",
              error: str | None = None, usage: tuple[int, int] = (0, 0), ttft: float | None = None,
              hits: list[str] | None = None, cached: bool = False, latency_ms: float | None = None) -> None:
-        rate = call.table.log_sample_rate
-        if not self.log.sampled(self.settings.log_sample_rate if rate is None else rate):
+        rate = self.settings.log_sample_rate if call.table.log_sample_rate is None else call.table.log_sample_rate
+        if not self.log.sampled(rate):
             return
         self.log.offer(InferenceLogged(
             request_id=call.request_id, route=call.route.name,
@@ -374,7 +374,7 @@ class Gateway:
             error=error, input_tokens=usage[0], output_tokens=usage[1],
             latency_ms=latency_ms if latency_ms is not None else (time.perf_counter() - call.started) * 1000,
             ttft_ms=ttft * 1000 if ttft is not None else None, guardrail_hits=hits or [], cached=cached,
-            purpose=call.purpose))
+            purpose=call.purpose, sample_rate=rate))
 
     # ---- housekeeping -----------------------------------------------------------------
     def _remember(self, request_id: str, route: str) -> None:

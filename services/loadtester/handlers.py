@@ -17,6 +17,7 @@ from schemas.events.loadtests import (
     LoadtestCompleted,
     LoadtestRequested,
     Percentiles,
+    TrafficUsed,
 )
 from schemas.task import TaskSpec
 from services.loadtester.adapters.calibration import calibrate
@@ -145,6 +146,14 @@ async def cost_summary(req: LoadtestRequested, levels: list[LevelSummary]) -> Co
                        delta_usd_per_1m_tokens=d_tokens, delta_monthly_usd=d_month)
 
 
+def traffic_used(req: LoadtestRequested) -> TrafficUsed | None:
+    """The traffic profile the monthly cost was computed at (none without a monthly volume)."""
+    if req.monthly_requests is None:
+        return None
+    return TrafficUsed(requests_per_month=req.monthly_requests, input_tokens=req.input_tokens,
+                       output_tokens=req.output_tokens, source=req.traffic_source or "the load test request")
+
+
 def samples(records: list[RequestRecord], n: int = 5) -> list[dict[str, object]]:
     """A few answers as the user got them (after post-processing), for the report."""
     measured = islice((r for r in records if not r.warmup), n)
@@ -183,6 +192,6 @@ async def run_loadtest(req: LoadtestRequested, out_dir: Path, progress: Progress
     done = LoadtestCompleted(loadtest_id=req.loadtest_id, candidate_id=req.candidate_id,
                              levels=[level_result(s) for s in result.levels], saturated_at=result.saturated_at,
                              cost=summary, report_path=str(page), results_path=str(out_dir / "results.json"),
-                             input_sizing=sizing)
+                             input_sizing=sizing, traffic=traffic_used(req))
     _done_path(out_dir).write_text(json.dumps(done.model_dump(mode="json")))
     return done

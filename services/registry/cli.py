@@ -13,7 +13,10 @@ import typer
 from rich.text import Text
 
 from challenger.client import Client
+from schemas.events.loadtests import TrafficUsed
+from schemas.events.models import PolicyApplied
 from services.cli.output import Column, Output, registry_errors, with_output
+from services.deployer.domain.policy import applied_note, traffic_note
 from services.registry.models import TaskPublic
 
 token_app = typer.Typer(help="API tokens (admin only).", no_args_is_help=True)
@@ -63,8 +66,9 @@ def show(candidate_id: CandidateId, out: Output) -> None:
     c = card["candidate"]
     champion = " (champion)" if card["is_champion"] else ""
     history = out.table("stage history", [Column("when"), Column("from"), Column("to"), Column("who", drop=1),
-                                          Column("why")],
-                        [[_when(h["at"]), h["from_stage"], h["to_stage"], h["actor"], h["reason"]]
+                                          Column("why"), Column("policy judged", drop=2)],
+                        [[_when(h["at"]), h["from_stage"], h["to_stage"], h["actor"], h["reason"],
+                          applied_note(PolicyApplied.model_validate(h["policy"])) if h.get("policy") else None]
                          for h in card["stage_history"]])
     latest = [card[k] | {"kind": k} for k in ("evaluation", "loadtest", "prompt_optimization") if card[k]]
     events = latest + [r | {"kind": k} for k in ("deployments", "canary_steps", "fallbacks", "degradations")
@@ -75,8 +79,20 @@ def show(candidate_id: CandidateId, out: Output) -> None:
     approvals = ", ".join(a["approver"] for a in card["approvals"]) or "none"
     out.emit(card, Text.assemble((c["name"], "bold"), f" {c['id']}{champion}  task {c['task']}  stage ",
                                  (c["stage"], "bold"), f"  by {c['submitted_by']}  parent {c['parent_id'] or '-'}"),
-             history, results, f"approvals: {approvals}   captured samples: {card['captured_samples']}   "
-                               f"derived: {', '.join(card['children']) or 'none'}")
+             history, results, *filter(None, [monthly_cost_line(card)]),
+             f"approvals: {approvals}   captured samples: {card['captured_samples']}   "
+             f"derived: {', '.join(card['children']) or 'none'}")
+
+
+def monthly_cost_line(card: dict[str, Any]) -> str | None:
+    """The latest load test's monthly cost, its delta against the champion, and its traffic's source."""
+    lt = (card.get("loadtest") or {}).get("payload") or {}
+    cost, traffic = lt.get("cost") or {}, lt.get("traffic")
+    if cost.get("monthly_usd") is None or not traffic:
+        return None
+    delta = cost.get("delta_monthly_usd")
+    vs = f" ({delta:+,.2f} vs champion)" if delta is not None else ""
+    return f"monthly cost: ${cost['monthly_usd']:,.2f}{vs} at {traffic_note(TrafficUsed.model_validate(traffic))}"
 
 
 @with_output
@@ -158,15 +174,24 @@ System = Annotated[str | None, typer.Option(help="system prompt")]
 Description = Annotated[str | None, typer.Option(help="what the task is for")]
 Teacher = Annotated[str | None, typer.Option(help="candidate id whose answers label captured samples")]
 Paraphraser = Annotated[str | None, typer.Option(help="candidate id that paraphrases labelled samples")]
+Traffic = Annotated[str | None, typer.Option(help=(
+    'traffic profile for the monthly cost, JSON: \'{"requests_per_month": 1e6, "input_tokens": 300, '
+    '"output_tokens": 40}\'; \'null\' clears it'))]
 
 
-def _task_fields(metric_args: str | None, **options: str | None) -> dict[str, Any]:
-    """The options given, as the REST API's fields (same names); the registry validates them."""
+def _json_option(value: str | None, option: str) -> Any:
     try:
-        args = json.loads(metric_args) if metric_args is not None else None
+        return json.loads(value) if value is not None else None
     except json.JSONDecodeError as exc:
-        raise typer.BadParameter(f"not valid JSON: {exc}", param_hint="--metric-args") from exc
-    return {k: v for k, v in (options | {"metric_args": args}).items() if v is not None}
+        raise typer.BadParameter(f"not valid JSON: {exc}", param_hint=option) from exc
+
+
+def _task_fields(metric_args: str | None, traffic: str | None = None, **options: str | None) -> dict[str, Any]:
+    """The options given, as the REST API's fields (same names); the registry validates them. A
+    traffic profile given as 'null' is sent as null (it clears the task's profile)."""
+    given = options | {"metric_args": _json_option(metric_args, "--metric-args")}
+    fields = {k: v for k, v in given.items() if v is not None}
+    return fields | ({"traffic": _json_option(traffic, "--traffic")} if traffic is not None else {})
 
 
 def _task_view(out: Output, task: Any) -> Any:
@@ -182,11 +207,11 @@ def _task_write(verb: str, send: Callable[..., TaskPublic], doc: str) -> None:
     @with_output
     def write(name: TaskName, metric: Metric = None, metric_args: MetricArgs = None,
               prompt_template: Template = None, prompt_style: Style = None, system_prompt: System = None,
-              description: Description = None, teacher_id: Teacher = None, paraphraser_id: Paraphraser = None, *,
-              out: Output) -> None:
-        fields = _task_fields(metric_args, metric=metric, prompt_template=prompt_template, prompt_style=prompt_style,
-                              system_prompt=system_prompt, description=description, teacher_id=teacher_id,
-                              paraphraser_id=paraphraser_id)
+              description: Description = None, teacher_id: Teacher = None, paraphraser_id: Paraphraser = None,
+              traffic: Traffic = None, *, out: Output) -> None:
+        fields = _task_fields(metric_args, traffic, metric=metric, prompt_template=prompt_template,
+                              prompt_style=prompt_style, system_prompt=system_prompt, description=description,
+                              teacher_id=teacher_id, paraphraser_id=paraphraser_id)
         task = ask(lambda r: send(r, name, **fields))
         out.emit(task, f"✓ {verb}d task {task.name}", _task_view(out, task))
 

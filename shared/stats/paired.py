@@ -121,6 +121,14 @@ def mde(n: int, *, binary: bool, baseline: float = 0.5, sd: float = 1.0, alpha: 
     return float(z * spread / math.sqrt(n))
 
 
+def items_for_effect(effect: float, *, n: int, mde_at_n: float) -> int:
+    """About how many items bring the MDE measured at n items (see `mde`, which shrinks as
+    1/sqrt(n)) down to `effect` (> 0)."""
+    if effect <= 0 or n <= 0 or not math.isfinite(mde_at_n):
+        raise ValueError("items_for_effect needs effect > 0, n > 0 and a finite MDE")
+    return max(n, math.ceil(n * (mde_at_n / effect) ** 2))
+
+
 def _is_binary(values: np.ndarray) -> bool:
     return bool(np.all((values == 0) | (values == 1)))
 

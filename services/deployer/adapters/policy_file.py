@@ -23,6 +23,12 @@ def load_policy(path: Path | None = None) -> Policy:
     except (OSError, yaml.YAMLError) as exc:
         raise PolicyError(f"cannot read policy {path}: {exc}") from exc
     try:
-        return Policy.model_validate(raw)
+        policy = Policy.model_validate(raw)
     except ValidationError as exc:
         raise PolicyError(f"invalid policy {path}: {exc}") from exc
+    for task in policy.tasks:  # a task's section is checked now, not when its first candidate arrives
+        try:
+            policy.for_task(task)
+        except ValidationError as exc:
+            raise PolicyError(f"invalid policy {path}, section tasks.{task}: {exc}") from exc
+    return policy

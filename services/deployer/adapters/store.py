@@ -13,6 +13,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from schemas.events.deployments import RouteTable, RouteUpdated
 from services.deployer.domain.run import Phase, Run
+from services.deployer.domain.traffic_profile import LoggedTraffic, merge
 from shared.outbox import OutboxEvent, add_missing_columns
 
 
@@ -47,8 +48,22 @@ class DeployerRoute(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=_now)
 
 
+class DeployerRouteTraffic(SQLModel, table=True):
+    """Ordinary production traffic logged on a route, scaled for sampling: a task's default
+    traffic profile when it has none of its own."""
+
+    __tablename__ = "deployer_route_traffic"
+
+    route: str = Field(primary_key=True, max_length=200)
+    requests: float = 0.0
+    input_tokens: float = 0.0
+    output_tokens: float = 0.0
+    first_at: float | None = None
+    last_at: float | None = None
+
+
 TABLES = [DeployerRun.__table__, DeployerHandled.__table__, DeployerRoute.__table__,  # type: ignore[attr-defined]
-          OutboxEvent.__table__]  # type: ignore[attr-defined]
+          DeployerRouteTraffic.__table__, OutboxEvent.__table__]  # type: ignore[attr-defined]
 
 
 def create_tables(engine: Engine) -> None:
@@ -85,6 +100,21 @@ def handled(session: Session, event_id: str) -> bool:
 
 def mark_handled(session: Session, event_id: str, event_type: str) -> None:
     session.add(DeployerHandled(event_id=event_id, event_type=event_type))
+
+
+def logged_traffic(session: Session, route: str) -> LoggedTraffic | None:
+    row = session.get(DeployerRouteTraffic, route)
+    if row is None:
+        return None
+    return LoggedTraffic(row.requests, row.input_tokens, row.output_tokens, row.first_at, row.last_at)
+
+
+def add_logged_traffic(session: Session, route: str, more: LoggedTraffic) -> None:
+    total = merge(logged_traffic(session, route) or LoggedTraffic(), more)
+    row = session.get(DeployerRouteTraffic, route) or DeployerRouteTraffic(route=route)
+    row.requests, row.input_tokens, row.output_tokens = total.requests, total.input_tokens, total.output_tokens
+    row.first_at, row.last_at = total.first_at, total.last_at
+    session.add(row)
 
 
 def route_table(session: Session, route: str) -> RouteTable | None:

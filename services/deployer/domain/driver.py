@@ -21,10 +21,17 @@ from schemas.events.deployments import (
 )
 from schemas.events.evaluations import EvalKind, EvaluationCompleted, EvaluationRequested
 from schemas.events.loadtests import LoadtestCompleted, LoadtestRequested, Slo
-from schemas.events.models import ModelApproved, ModelStageChanged, ModelSubmitted, StageChangeRequested
+from schemas.events.models import (
+    ModelApproved,
+    ModelStageChanged,
+    ModelSubmitted,
+    PolicyApplied,
+    StageChangeRequested,
+)
 from schemas.events.prompts import Budget, PromptOptimizationRequested, PromptOptimized
 from services.deployer.domain import canary as ca
 from services.deployer.domain import routes
+from services.deployer.domain import traffic_profile as tp
 from services.deployer.domain.policy import (
     Decision,
     OptimizationRule,
@@ -53,11 +60,12 @@ class Result:
     run: Run
     out: list[Output] = field(default_factory=list)
 
-    def request(self, to: Stage, reason: str) -> Result:
-        """Ask the registry for `to`; raises IllegalTransition when it is not legal from here."""
+    def request(self, to: Stage, reason: str, policy: PolicyApplied | None = None) -> Result:
+        """Ask the registry for `to`; raises IllegalTransition when it is not legal from here.
+        `policy`: what the gate behind this move judged with, recorded with the move."""
         check_transition(self.run.expected, to)
         self.out.append(StageChangeRequested(candidate_id=self.run.candidate_id, to_stage=to, actor=ACTOR,
-                                             reason=reason[:2000]))
+                                             reason=reason[:2000], policy=policy))
         self.run = self.run.model_copy(update={"expected": to}).noted(ACTOR, f"request {to}", reason)
         return self
 
@@ -68,6 +76,17 @@ class Result:
     def phase(self, phase: Phase) -> Result:
         self.run = self.run.model_copy(update={"phase": phase})
         return self
+
+
+# the policy dimensions each gate judges, recorded with its decision
+DEV_EVALUATION_GATE = ("security", "stability", "accuracy")
+DEV_GATE = ("cost", "latency", "accuracy")
+STAGING_GATE = ("staging",)
+CANARY_GATE = ("canary",)
+
+
+def judged(env: Env, run: Run, gate: tuple[str, ...]) -> PolicyApplied:
+    return env.policy.applied(run.task, gate)
 
 
 def ids(candidate_id: str) -> dict[str, str]:
@@ -90,33 +109,40 @@ def on_submitted(ev: ModelSubmitted, correlation_id: str, workload: WorkloadRule
                     workload=workload or WorkloadRule())).phase(Phase.dev_eval)
 
 
-def on_evaluation_completed(run: Run, ev: EvaluationCompleted, env: Env) -> Result:
+def on_evaluation_completed(run: Run, ev: EvaluationCompleted, env: Env,
+                            logged: tp.LoggedTraffic | None = None) -> Result:
+    """`logged`: the production traffic logged on the task's route, for its traffic profile."""
     key = {v: k for k, v in ids(run.candidate_id).items()}.get(ev.evaluation_id)
     res = Result(run)
     if key == "dev-eval" and run.phase == Phase.dev_eval:
-        return _after_dev_eval(res, ev, env)
+        return _after_dev_eval(res, ev, env, logged)
     if key == "staging-eval" and run.phase == Phase.staging:
         return _after_staging(res, ev, env)
     res.run = run.noted(ACTOR, "ignored evaluation", f"{ev.evaluation_id} does not match phase {run.phase}")
     return res
 
 
-def _after_dev_eval(res: Result, ev: EvaluationCompleted, env: Env) -> Result:
+def _after_dev_eval(res: Result, ev: EvaluationCompleted, env: Env, logged: tp.LoggedTraffic | None) -> Result:
     policy = env.policy.for_task(res.run.task)
     decision = decide_dev_evaluation(policy, ev, res.run.has_champion)
     res.run = res.run.model_copy(update={"evaluation": ev})
+    applied = judged(env, res.run, DEV_EVALUATION_GATE)
     if decision.outcome == "fail":
-        return reject(res, decision.summary)
+        return reject(res, decision.summary, applied)
     latency, work = policy.latency, policy.workload
+    traffic = tp.resolve(routes.prod_route(res.run.task), res.run.task_spec, logged, ev.request_tokens, policy.cost,
+                         work)
     request = LoadtestRequested(loadtest_id=ids(res.run.candidate_id)["loadtest"], candidate_id=res.run.candidate_id,
                                 champion_id=res.run.champion_id, candidate=res.run.spec,
                                 champion=res.run.champion_spec, levels=work.loadtest_levels,
                                 protocol=_loadtest_protocol(res.run),
                                 requests_per_level=work.loadtest_requests_per_level,
-                                input_tokens=work.loadtest_input_tokens, output_tokens=work.loadtest_output_tokens,
+                                input_tokens=max(1, round(traffic.input_tokens)),
+                                output_tokens=max(1, round(traffic.output_tokens)),
+                                monthly_requests=traffic.requests_per_month, traffic_source=traffic.source,
                                 slo=Slo(ttft_ms=latency.p95_ttft_ms, e2e_ms=latency.p95_e2e_ms),
                                 task_spec=res.run.task_spec, champion_task_spec=res.run.champion_task_spec)
-    return res.request(Stage.load_testing, decision.summary).emit(request).phase(Phase.loadtest)
+    return res.request(Stage.load_testing, decision.summary, applied).emit(request).phase(Phase.loadtest)
 
 
 def _loadtest_protocol(run: Run) -> str | None:
@@ -137,14 +163,15 @@ def on_loadtest_completed(run: Run, ev: LoadtestCompleted, env: Env) -> Result:
 
 
 def _apply_dev_decision(res: Result, decision: Decision, env: Env) -> Result:
+    applied = judged(env, res.run, DEV_GATE)
     if decision.outcome == "pass":
-        return go_staging(res.request(Stage.dev_passed, decision.summary), env)
+        return go_staging(res.request(Stage.dev_passed, decision.summary, applied), env)
     if decision.outcome == "optimize":
-        return _optimize(res, decision, env.policy.for_task(res.run.task).optimization)
-    return reject(res, decision.summary)
+        return _optimize(res, decision, env.policy.for_task(res.run.task).optimization, applied)
+    return reject(res, decision.summary, applied)
 
 
-def _optimize(res: Result, decision: Decision, rule: OptimizationRule) -> Result:
+def _optimize(res: Result, decision: Decision, rule: OptimizationRule, applied: PolicyApplied) -> Result:
     run = res.run
     assert run.task_spec is not None
     optimizer = run.champion_spec if rule.optimizer == "champion" else None
@@ -155,7 +182,7 @@ def _optimize(res: Result, decision: Decision, rule: OptimizationRule) -> Result
                                           task=run.task, candidate=run.spec, task_spec=run.task_spec,
                                           optimizer_candidate_id=run.champion_id if optimizer else None,
                                           optimizer=optimizer, strategy=strategy, budget=budget)
-    return res.request(Stage.prompt_optimizing, decision.summary).emit(request).phase(Phase.optimizing)
+    return res.request(Stage.prompt_optimizing, decision.summary, applied).emit(request).phase(Phase.optimizing)
 
 
 def on_prompt_optimized(run: Run, ev: PromptOptimized) -> Result:
@@ -194,9 +221,10 @@ def go_staging(res: Result, env: Env) -> Result:
 
 def _after_staging(res: Result, ev: EvaluationCompleted, env: Env) -> Result:
     decision = decide_staging(env.policy.for_task(res.run.task), ev)
+    applied = judged(env, res.run, STAGING_GATE)
     if decision.outcome != "pass":
-        return reject(res, decision.summary)
-    res.request(Stage.awaiting_approval, decision.summary).phase(Phase.awaiting_approval)
+        return reject(res, decision.summary, applied)
+    res.request(Stage.awaiting_approval, decision.summary, applied).phase(Phase.awaiting_approval)
     if res.run.approved_by is None:
         return res
     return _start_canary(res.request(Stage.approved, f"approved earlier by {res.run.approved_by}"), env)
@@ -230,7 +258,7 @@ def _start_canary(res: Result, env: Env) -> Result:
 def canary_tick(run: Run, env: Env) -> Result:
     """One periodic check of an active canary."""
     if run.phase == Phase.rolling_back:
-        return _rollback_step(Result(run), run.last_analysis or "rolling back")
+        return _rollback_step(Result(run), run.last_analysis or "rolling back", judged(env, run, CANARY_GATE))
     rule = env.policy.for_task(run.task).canary
     champion, candidate = run.arms()
     analysis = ca.analyse_step(champion, candidate, rule=rule, step=run.canary_step,
@@ -267,7 +295,7 @@ def _promote(res: Result, env: Env, reason: str) -> Result:
     res.emit(routes.sole(route, _candidate_target(run), champion),
              DeploymentChanged(candidate_id=run.candidate_id, route=route, environment="prod", status="healthy",
                                detail="promoted: sole target"))
-    return res.request(Stage.production, reason).phase(Phase.done)
+    return res.request(Stage.production, reason, judged(env, run, CANARY_GATE)).phase(Phase.done)
 
 
 def rollback(res: Result, env: Env, reason: str, analysis: ca.StepAnalysis | None = None, *,
@@ -280,10 +308,10 @@ def rollback(res: Result, env: Env, reason: str, analysis: ca.StepAnalysis | Non
     res.run = res.run.model_copy(update={"rollback_weights": weights, "last_analysis": reason})
     step = analysis or ca.StepAnalysis("rollback", reason, rule.steps[max(res.run.canary_step, 0)])
     _emit_step(res, step)
-    return _rollback_step(res.phase(Phase.rolling_back), reason)
+    return _rollback_step(res.phase(Phase.rolling_back), reason, judged(env, res.run, CANARY_GATE))
 
 
-def _rollback_step(res: Result, reason: str) -> Result:
+def _rollback_step(res: Result, reason: str, policy: PolicyApplied | None = None) -> Result:
     weights = list(res.run.rollback_weights) or [0.0]
     weight, rest = weights[0], weights[1:]
     res.run = res.run.model_copy(update={"rollback_weights": rest})
@@ -294,7 +322,7 @@ def _rollback_step(res: Result, reason: str) -> Result:
     res.emit(DeploymentChanged(candidate_id=res.run.candidate_id, route=route, environment="prod", status="stopped",
                                detail=f"rolled back: {reason}"[:2000]))
     if res.run.expected in (Stage.canary, Stage.production):
-        res.request(Stage.rolled_back, reason)
+        res.request(Stage.rolled_back, reason, policy)
     return res.phase(Phase.done)
 
 
@@ -399,9 +427,9 @@ def record_fallback(run: Run | None, fell: FallbackActivated) -> tuple[Run | Non
     return noted, request
 
 
-def reject(res: Result, reason: str) -> Result:
+def reject(res: Result, reason: str, policy: PolicyApplied | None = None) -> Result:
     to = Stage.rolled_back if res.run.expected in (Stage.canary, Stage.production) else Stage.rejected
-    return res.request(to, reason).phase(Phase.done)
+    return res.request(to, reason, policy).phase(Phase.done)
 
 
 def _evaluation(run: Run, evaluation_id: str, kinds: list[EvalKind], *, workload: WorkloadRule, stage: str = "dev",

@@ -3,13 +3,16 @@ functions that turn a scorecard into a decision with its reasons."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.events.evaluations import EvaluationCompleted, GarakScan, MetricComparison
-from schemas.events.loadtests import LevelResult, LoadtestCompleted
+from schemas.events.loadtests import CostSummary, LevelResult, LoadtestCompleted, TrafficUsed
+from schemas.events.models import PolicyApplied
+from shared.stats.paired import items_for_effect
 
 
 class _Strict(BaseModel):
@@ -19,7 +22,12 @@ class _Strict(BaseModel):
 class CostRule(_Strict):
     max_delta_usd_per_1m_tokens: float | None = None
     max_delta_pct: float | None = Field(None, description="candidate $/1M tokens vs champion, in %")
+    max_monthly_usd: float | None = Field(None, ge=0, description="the candidate's cost at the task's traffic")
+    max_delta_monthly_usd: float | None = Field(None, description="candidate - champion, $/month at that traffic")
     require_measurement: bool = False
+    default_requests_per_month: float = Field(
+        100_000, gt=0, description="requests per month when the task has no traffic profile and its route "
+        "has no logged production traffic")
 
 
 class LatencyRule(_Strict):
@@ -37,6 +45,9 @@ class AccuracyRule(_Strict):
     min_items: int = Field(20, ge=1)
     min_score_without_champion: float = Field(0.0, ge=0, le=1)
     allow_prompt_optimization: bool = True
+    underpowered: Literal["fail", "warn"] = Field(
+        "fail", description="a 'no difference' whose MDE at the n used exceeds the margin: fail, or let the "
+        "verdict stand with the warning in the reasons")
 
 
 class SecurityRule(_Strict):
@@ -132,19 +143,54 @@ class TaskPolicy(_Strict):
     optimization: OptimizationRule = Field(default_factory=OptimizationRule)
 
 
+Source = str  # "built-in" (the code's default), "defaults" (the file's) or "tasks.<name>"
+
+
 class Policy(_Strict):
     defaults: TaskPolicy = Field(default_factory=TaskPolicy)
     tasks: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-task overrides of defaults")
 
     def for_task(self, task: str) -> TaskPolicy:
-        merged = _deep_merge(self.defaults.model_dump(), self.tasks.get(task, {}))
+        merged = deep_merge(self.defaults.model_dump(), self.tasks.get(task, {}))
         return TaskPolicy.model_validate(merged)
 
+    def section(self, task: str) -> str:
+        """The section in force for `task`: its own `tasks.<name>` over `defaults`, or `defaults`."""
+        return f"tasks.{task}" if task in self.tasks else "defaults"
 
-def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    def explain(self, task: str | None = None) -> dict[str, dict[str, tuple[Any, Source]]]:
+        """Every effective value for `task` (None: the defaults) with the section it came from."""
+        effective = (self.for_task(task) if task else self.defaults).model_dump(mode="json")
+        own = self.tasks.get(task, {}) if task else {}
+        out: dict[str, dict[str, tuple[Any, Source]]] = {}
+        for dim, values in effective.items():
+            file_set = getattr(self.defaults, dim).model_fields_set
+            out[dim] = {key: (value, f"tasks.{task}" if key in own.get(dim, {})
+                              else "defaults" if key in file_set else "built-in")
+                        for key, value in values.items()}
+        return out
+
+    def describe(self, task: str | None = None) -> dict[str, Any]:
+        """The policy in force for `task` (None: the defaults), each value with its source."""
+        return {"task": task, "section": self.section(task) if task else "defaults",
+                "task_sections": sorted(self.tasks),
+                "values": {dim: {key: {"value": value, "source": source} for key, (value, source) in values.items()}
+                           for dim, values in self.explain(task).items()}}
+
+    def applied(self, task: str, dimensions: tuple[str, ...]) -> PolicyApplied:
+        """What a gate judged with: the section, the dimensions' values, and which of them the
+        task's own section set."""
+        explained = self.explain(task)
+        values = {dim: {key: value for key, (value, _) in explained[dim].items()} for dim in dimensions}
+        overridden = [f"{dim}.{key}" for dim in dimensions for key, (_, source) in explained[dim].items()
+                      if source.startswith("tasks.")]
+        return PolicyApplied(section=self.section(task), values=values, overridden=overridden)
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
-        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) \
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) \
             else value
     return out
 
@@ -181,10 +227,23 @@ def _one_accuracy(rule: AccuracyRule, m: MetricComparison, has_champion: bool) -
     verdict = _significant_verdict(rule, m)
     if verdict not in rule.accept:
         return False, f"{where}: {verdict} ({_stats(m)})"
+    weak = underpowered(rule.non_inferiority_margin, m) if verdict == "no_significant_difference" else None
+    if weak is not None and rule.underpowered == "fail":
+        return False, f"{where}: no significant difference, but {weak} ({_stats(m)})"
+    note = f"; {weak} (policy: warn)" if weak else ""
     if verdict == "no_significant_difference" and (m.ci_low is None or m.ci_low < -rule.non_inferiority_margin):
         return False, (f"{where}: no significant difference but not shown non-inferior: "
-                       f"ci_low {m.ci_low} < -{rule.non_inferiority_margin} ({_stats(m)})")
-    return True, f"{where}: {verdict} ({_stats(m)})"
+                       f"ci_low {m.ci_low} < -{rule.non_inferiority_margin}{note} ({_stats(m)})")
+    return True, f"{where}: {verdict}{note} ({_stats(m)})"
+
+
+def underpowered(margin: float, m: MetricComparison) -> str | None:
+    """'underpowered: MDE X > margin Y, need about N items' when the n used cannot detect a
+    difference as large as the margin, so a 'no significant difference' says little."""
+    if m.mde is None or margin <= 0 or m.n <= 0 or m.mde <= margin:
+        return None
+    need = items_for_effect(margin, n=m.n, mde_at_n=m.mde)
+    return f"underpowered: MDE {m.mde:.3f} > margin {margin:g}, need about {need} items"
 
 
 def _significant_verdict(rule: AccuracyRule, m: MetricComparison) -> str:
@@ -224,22 +283,55 @@ def stability_check(rule: StabilityRule, ev: EvaluationCompleted) -> tuple[bool,
 
 def cost_check(rule: CostRule, lt: LoadtestCompleted) -> tuple[bool, list[str]]:
     cost = lt.cost
-    if cost is None or cost.delta_usd_per_1m_tokens is None:
-        ok = not rule.require_measurement
-        return ok, [f"cost: no delta vs champion measured{'' if ok else ' (required)'}"]
+    traffic = f" at {traffic_note(lt.traffic)}" if lt.traffic else ""
+    limits = [  # (measured, limit, what, format, at which traffic)
+        (cost.delta_usd_per_1m_tokens if cost else None, rule.max_delta_usd_per_1m_tokens, "delta $/1M tokens",
+         "+.4f", ""),
+        (_delta_pct(cost), rule.max_delta_pct, "delta $/1M tokens %", "+.1f", ""),
+        (cost.monthly_usd if cost else None, rule.max_monthly_usd, "monthly $", ",.2f", traffic),
+        (cost.delta_monthly_usd if cost else None, rule.max_delta_monthly_usd, "delta monthly $", "+,.2f", traffic),
+    ]
     reasons, ok = [], True
-    delta = cost.delta_usd_per_1m_tokens
-    if rule.max_delta_usd_per_1m_tokens is not None:
-        good = delta <= rule.max_delta_usd_per_1m_tokens
+    for value, limit, name, fmt, where in limits:
+        if limit is None:
+            continue
+        if value is None:
+            ok &= not rule.require_measurement
+            required = ", required" if rule.require_measurement else ""
+            reasons.append(f"cost: {name} not measured (limit {limit}{required})")
+            continue
+        good = value <= limit
         ok &= good
-        limit = rule.max_delta_usd_per_1m_tokens
-        reasons.append(f"cost: delta {delta:+.4f} $/1M tokens {'<=' if good else '>'} {limit}")
-    if rule.max_delta_pct is not None and cost.champion_usd_per_1m_tokens:
-        pct = 100.0 * delta / cost.champion_usd_per_1m_tokens
-        good = pct <= rule.max_delta_pct
-        ok &= good
-        reasons.append(f"cost: delta {pct:+.1f}% {'<=' if good else '>'} {rule.max_delta_pct}%")
-    return ok, reasons or [f"cost: delta {delta:+.4f} $/1M tokens (no limit set)"]
+        reasons.append(f"cost: {name} {value:{fmt}} {'<=' if good else '>'} {limit}{where}")
+    return ok, reasons or [f"cost: no limit set ({_measured(lt)})"]
+
+
+def _delta_pct(cost: CostSummary | None) -> float | None:
+    if cost is None or cost.delta_usd_per_1m_tokens is None or not cost.champion_usd_per_1m_tokens:
+        return None
+    return 100.0 * cost.delta_usd_per_1m_tokens / cost.champion_usd_per_1m_tokens
+
+
+def traffic_note(t: TrafficUsed) -> str:
+    return (f"{t.requests_per_month:,.0f} requests/month x {t.input_tokens:g} in / {t.output_tokens:g} out tokens "
+            f"(traffic from {t.source})")
+
+
+def applied_note(applied: PolicyApplied) -> str:
+    """One line: the section a gate judged with and the values the task's own section set."""
+    if not applied.overridden:
+        return applied.section
+    own = ", ".join(f"{key}={json.dumps(applied.values[key.split('.')[0]][key.split('.', 1)[1]])}"
+                    for key in applied.overridden)
+    return f"{applied.section} ({own}; the rest from defaults)"
+
+
+def _measured(lt: LoadtestCompleted) -> str:
+    cost = lt.cost
+    if cost is None:
+        return "no cost measured"
+    monthly = f", ${cost.monthly_usd:,.2f}/month" if cost.monthly_usd is not None else ""
+    return f"${cost.usd_per_1m_tokens:,.4f}/1M tokens{monthly}"
 
 
 def latency_check(rule: LatencyRule, lt: LoadtestCompleted) -> tuple[bool, list[str]]:

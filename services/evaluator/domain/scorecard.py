@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from schemas.events.evaluations import EvaluationCompleted, EvaluationRequested, SecuritySummary, TokensSpent
+from schemas.events.evaluations import (
+    EvaluationCompleted,
+    EvaluationRequested,
+    RequestTokens,
+    SecuritySummary,
+    TokensSpent,
+)
 from schemas.task import DatasetItem
 from services.evaluator.domain.accuracy import compare_dataset, holm_adjust, overall_verdict
 from services.evaluator.domain.redteam import success_rates
@@ -56,6 +62,17 @@ def _tokens(results: Sequence[ItemResult]) -> TokensSpent:
     return TokensSpent(**spent)
 
 
+def _request_tokens(results: Sequence[ItemResult]) -> RequestTokens | None:
+    """Tokens per call on the dataset items the server counted (answered calls with usage)."""
+    counted = [r for r in results if r.kind == "accuracy" and r.role == "candidate" and r.error is None
+               and r.input_tokens > 0]
+    if not counted:
+        return None
+    n = len(counted)
+    return RequestTokens(requests=n, input_tokens=sum(r.input_tokens for r in counted) / n,
+                         output_tokens=sum(r.output_tokens for r in counted) / n)
+
+
 def build_completed(req: EvaluationRequested, datasets: Mapping[str, Sequence[DatasetItem]],
                     attacks: Sequence[DatasetItem], results: Sequence[ItemResult], *,
                     n_boot: int = 10_000) -> EvaluationCompleted:
@@ -72,4 +89,5 @@ def build_completed(req: EvaluationRequested, datasets: Mapping[str, Sequence[Da
         evaluation_id=req.evaluation_id, candidate_id=req.candidate_id, champion_id=req.champion_id, task=req.task,
         stage=req.stage, accuracy=comparisons, verdict=overall_verdict(comparisons),
         stability=stability_summary(metric, args, repeats, req.stability_repeats) if repeats else None,
-        security=_security(attacks, rows), e2e_passed=_e2e(req, rows), tokens=_tokens(rows))
+        security=_security(attacks, rows), e2e_passed=_e2e(req, rows), tokens=_tokens(rows),
+        request_tokens=_request_tokens(rows))

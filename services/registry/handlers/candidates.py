@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from schemas import Envelope
 from schemas.candidate import CandidateSpec
-from schemas.events.models import ModelApproved, ModelStageChanged, ModelSubmitted
+from schemas.events.models import ModelApproved, ModelStageChanged, ModelSubmitted, PolicyApplied
 from schemas.task import TaskSpec
 from services.registry.domain.errors import Conflict, Forbidden
 from services.registry.domain.roles import Action, Role, check_approver, require
@@ -137,10 +137,12 @@ def _has_tag(candidate: Candidate, tag: str) -> bool:
 
 
 def transition(*, session: Session, candidate_id: str, to_stage: str, actor: str, role: Role | str,
-               reason: str = "", cause: Envelope[Any] | None = None, successor_id: str | None = None) -> Candidate:
+               reason: str = "", cause: Envelope[Any] | None = None, successor_id: str | None = None,
+               policy: PolicyApplied | None = None) -> Candidate:
     """Apply a requested move and the moves of the task's other candidates it carries (see
     domain.stages.plan_moves), all in this transaction: each is flushed before the next, so the
-    database's one-production-per-task index never sees two."""
+    database's one-production-per-task index never sees two. `policy`: what the gate behind the
+    requested move judged with (a service's move), kept in that move's history row."""
     candidate = get_or_404(session, Candidate, candidate_id, "candidate")
     target = plan_transition(candidate.stage, to_stage, role=role, approved=_has_approval(session, candidate_id))
     peers = _in_stages(session, candidate.task, (Stage.production, Stage.standby, Stage.canary))
@@ -148,7 +150,8 @@ def transition(*, session: Session, candidate_id: str, to_stage: str, actor: str
                        [Peer(p.id, p.stage) for p in peers], successor_id)
     by_id = {p.id: p for p in peers} | {candidate.id: candidate}
     for move in moves:
-        _apply_move(session, by_id[move.candidate_id], move, actor=actor, cause=cause)
+        _apply_move(session, by_id[move.candidate_id], move, actor=actor, cause=cause,
+                    policy=policy if move.candidate_id == candidate.id else None)
     return candidate
 
 
@@ -158,8 +161,8 @@ def _in_stages(session: Session, task: str, stages: tuple[Stage, ...]) -> list[C
 
 
 def _apply_move(session: Session, candidate: Candidate, move: Move, *, actor: str,
-                cause: Envelope[Any] | None) -> None:
-    _apply_stage(session, candidate, move.to_stage, actor=actor, reason=move.reason, cause=cause)
+                cause: Envelope[Any] | None, policy: PolicyApplied | None = None) -> None:
+    _apply_stage(session, candidate, move.to_stage, actor=actor, reason=move.reason, cause=cause, policy=policy)
     session.flush()
 
 
@@ -196,15 +199,15 @@ def _has_approval(session: Session, candidate_id: str) -> bool:
 
 
 def _apply_stage(session: Session, candidate: Candidate, target: Stage, *, actor: str, reason: str,
-                 cause: Envelope[Any] | None = None) -> Candidate:
+                 cause: Envelope[Any] | None = None, policy: PolicyApplied | None = None) -> Candidate:
     previous = candidate.stage
     candidate.stage = target
     candidate.updated_at = now()
     session.add(candidate)
     session.add(StageHistory(candidate_id=candidate.id, from_stage=previous, to_stage=target, actor=actor,
-                             reason=reason))
+                             reason=reason, policy=policy.model_dump(mode="json") if policy else None))
     emit(session, ModelStageChanged(candidate_id=candidate.id, task=candidate.task, from_stage=previous,
-                                    to_stage=target, actor=actor, reason=reason),
+                                    to_stage=target, actor=actor, reason=reason, policy=policy),
          cause=cause, correlation_id=candidate.id)
     if becomes_champion(target):
         set_champion(session=session, task_name=candidate.task, candidate_id=candidate.id, actor=actor)

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from schemas.events.models import ChampionChanged
-from schemas.task import DatasetRef, TaskSpec
+from schemas.task import DatasetRef, TaskSpec, TrafficProfile
 from services.registry.domain.errors import Conflict
 from services.registry.domain.validation import FieldError, Invalid, common_metadata_keys, template_syntax_errors
 from services.registry.handlers.emit import emit
@@ -30,7 +30,7 @@ def create_task(*, session: Session, task_in: TaskCreate) -> Task:
     if session.get(Task, task_in.name) is not None:
         raise Conflict(f"task {task_in.name!r} already exists; PATCH it instead")
     _check_own_template(task_in.prompt_template)
-    task = Task.model_validate(task_in)
+    task = Task.model_validate(task_in.model_dump(mode="json"))
     session.add(task)
     return task
 
@@ -40,7 +40,7 @@ REQUIRED_TASK_FIELDS = ("metric", "metric_args", "prompt_template", "prompt_styl
 
 def update_task(*, session: Session, name: str, task_in: TaskUpdate) -> Task:
     task = get_or_404(session, Task, name, "task")
-    changes = task_in.model_dump(exclude_unset=True)
+    changes = task_in.model_dump(mode="json", exclude_unset=True)
     nulls = [FieldError(k, "cannot be null; leave it out to keep the current value")
              for k in REQUIRED_TASK_FIELDS if k in changes and changes[k] is None]
     if nulls:
@@ -99,7 +99,8 @@ def task_spec(session: Session, task: Task, datasets: list[Dataset] | None = Non
                        labelled_by=d.labelled_by) for d in datasets]
     return TaskSpec(name=task.name, metric=task.metric, metric_args=task.metric_args,  # type: ignore[arg-type]
                     prompt_template=task.prompt_template, prompt_style=task.prompt_style,  # type: ignore[arg-type]
-                    system_prompt=task.system_prompt, datasets=refs)
+                    system_prompt=task.system_prompt, datasets=refs,
+                    traffic=TrafficProfile.model_validate(task.traffic) if task.traffic else None)
 
 
 def upload_dataset(*, session: Session, home: Path, task_name: str, name: str, kind: str, data: bytes,

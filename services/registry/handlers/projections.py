@@ -78,7 +78,8 @@ def on_stage_change_requested(session: Session, envelope: Envelope[md.StageChang
         # Services that request moves act with operator rights; the pipeline still decides legality.
         # A refused move raises before anything is written.
         transition(session=session, candidate_id=cmd.candidate_id, to_stage=cmd.to_stage, actor=cmd.actor,
-                   role=Role.operator, reason=cmd.reason, cause=envelope, successor_id=cmd.successor_id)
+                   role=Role.operator, reason=cmd.reason, cause=envelope, successor_id=cmd.successor_id,
+                   policy=cmd.policy)
     except (IllegalTransition, Forbidden, NotFound) as exc:
         emit(session, md.StageChangeRejected(candidate_id=cmd.candidate_id, to_stage=cmd.to_stage,
                                              actor=cmd.actor, reason=str(exc)), cause=envelope)

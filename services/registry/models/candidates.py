@@ -56,10 +56,12 @@ class StageHistory(StageHistoryBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=now)
+    policy: dict[str, Any] | None = json_field(lambda: None, nullable=True)  # PolicyApplied: what the gate judged
 
 
 class StageHistoryPublic(StageHistoryBase):
     at: datetime
+    policy: dict[str, Any] | None = None
 
 
 class ApprovalPublic(SQLModel):

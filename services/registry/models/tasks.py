@@ -8,7 +8,7 @@ from typing import Any, Literal
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from schemas.task import MetricName
+from schemas.task import MetricName, TrafficProfile
 from services.registry.models.columns import json_field, new_id, now
 
 DatasetKind = Literal["golden", "silver", "captured", "regression", "redteam"]
@@ -28,10 +28,15 @@ class TaskBase(SQLModel):
         "candidate that paraphrases labelled captured samples into more regression items"))
 
 
+TRAFFIC_HELP = ("requests per month and input/output tokens per request, for the monthly cost; "
+                "none: the route's logged traffic, else the datasets' lengths")
+
+
 class TaskCreate(TaskBase):
     name: str = Field(min_length=1, max_length=120, regex=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     metric: MetricName = "exact_match"
     prompt_style: PromptStyle = "chat"
+    traffic: TrafficProfile | None = Field(default=None, description=TRAFFIC_HELP)
 
 
 class TaskUpdate(SQLModel):
@@ -43,17 +48,20 @@ class TaskUpdate(SQLModel):
     description: str | None = None
     teacher_id: str | None = None
     paraphraser_id: str | None = None
+    traffic: TrafficProfile | None = Field(default=None, description=TRAFFIC_HELP + "; null clears it")
 
 
 class Task(TaskBase, table=True):
     name: str = Field(primary_key=True, max_length=120)
     champion_id: str | None = Field(default=None, max_length=40)
+    traffic: dict[str, Any] | None = json_field(lambda: None, nullable=True)
     created_at: datetime = Field(default_factory=now)
 
 
 class TaskPublic(TaskBase):
     name: str
     champion_id: str | None
+    traffic: TrafficProfile | None = None
     created_at: datetime
 
 

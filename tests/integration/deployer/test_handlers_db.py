@@ -154,3 +154,28 @@ async def test_a_retired_standby_is_no_longer_the_routes_fallback(sqlite_url: st
 
     [route] = _staged(d, RouteUpdated.event_type)
     assert [t.candidate_id for t in route.table.targets] == ["champ"] and route.table.fallbacks == []
+
+
+async def test_the_routes_logged_traffic_sizes_the_load_test_and_survives_a_restart(db_url: str, tmp_path: Path):
+    from datetime import UTC, datetime, timedelta
+
+    from schemas.events.inference import InferenceLogged
+    from schemas.events.loadtests import LoadtestRequested
+
+    d = make(db_url, tmp_path)
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    for i in range(40):  # 40 logged at a 50 % sample over 390 s: 80 requests
+        logged = InferenceLogged(request_id=f"r{i}", route="sentiment", candidate_id="champ-1", prompt="p",
+                                 response="r", input_tokens=90, output_tokens=3, sample_rate=0.5)
+        at = start + timedelta(seconds=10 * i)
+        await d.handle(new_event(logged, source="gateway").model_copy(update={"time": at}))
+    d.tick()  # folds the traffic into the store
+    restarted = make(db_url, tmp_path)
+    await restarted.handle(new_event(submitted(), source="test"))
+    await restarted.handle(new_event(evaluation("cand-1:dev-eval"), source="evaluator"))
+    with Session(restarted.engine) as s:
+        [lt] = [to_envelope(r).data for r in s.exec(select(OutboxEvent)).all()
+                if r.envelope["type"] == LoadtestRequested.event_type]
+    assert (lt.input_tokens, lt.output_tokens) == (90, 3)
+    assert lt.monthly_requests is not None and round(lt.monthly_requests) == round(80 / 390 * 730 * 3600)
+    assert lt.traffic_source == "production traffic logged on route sentiment (80 requests over 6.5 min)"

@@ -236,3 +236,26 @@ def test_oversized_bodies_get_413_with_the_limit(client: TestClient, registry: R
     response = client.post("/api/v1/candidates", content=b"x" * (limit + 1), headers=admin)
     assert response.status_code == 413 and str(limit) in response.json()["detail"]
     assert client.post("/api/v1/candidates", json=candidate_body(), headers=admin).status_code == 201
+
+
+def test_a_task_carries_a_validated_traffic_profile_into_its_spec(client: TestClient, registry: Registry,
+                                                                  admin: Auth) -> None:
+    traffic = {"requests_per_month": 1_200_000, "input_tokens": 350, "output_tokens": 60}
+    body = {"name": "support", "metric": "contains", "traffic": traffic}
+    created = client.post(f"{API}/tasks", json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    assert created.json()["traffic"] == traffic
+    assert client.get(f"{API}/tasks/support/spec").json()["traffic"] == traffic
+    bad = client.post(f"{API}/tasks", json=body | {"name": "s2", "traffic": {**traffic, "input_tokens": 0}},
+                      headers=admin)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "body.traffic.input_tokens"
+    unknown = client.patch(f"{API}/tasks/support", json={"traffic": {**traffic, "rps": 3}}, headers=admin)
+    assert unknown.status_code == 422 and "rps" in unknown.text
+    half = client.patch(f"{API}/tasks/support", json={"traffic": {"requests_per_month": 10}}, headers=admin)
+    assert half.status_code == 422 and "input_tokens" in half.text
+    changed = client.patch(f"{API}/tasks/support", json={"traffic": {**traffic, "output_tokens": 90}}, headers=admin)
+    assert changed.status_code == 200 and changed.json()["traffic"]["output_tokens"] == 90
+    cleared = client.patch(f"{API}/tasks/support", json={"traffic": None}, headers=admin)
+    assert cleared.status_code == 200 and cleared.json()["traffic"] is None
+    assert client.get(f"{API}/tasks/support/spec").json()["traffic"] is None
+    assert client.get(f"{API}/tasks/capitals").json()["traffic"] is None  # a task made before has none

@@ -12,7 +12,7 @@ from schemas.candidate import CandidateSpec
 from schemas.events.degradations import CapturedSample as SampleIn
 from schemas.events.degradations import DegradationDetected
 from schemas.events.evaluations import EvaluationCompleted
-from schemas.events.models import StageChangeRequested
+from schemas.events.models import PolicyApplied, StageChangeRequested
 from schemas.events.prompts import PromptOptimized
 from services.registry.app import Registry
 from services.registry.handlers.projections import handle_event
@@ -100,3 +100,18 @@ def test_degradation_samples_are_captured_negative(client: TestClient, registry:
     export = client.get("/api/v1/samples/export", params={"format": "dpo", "route": "chat"}).text
     assert json.loads(export) == {"prompt": "Capital of Peru?", "chosen": "Lima", "rejected": "Paris",
                                   "metadata": {"chosen_from": "admin"}}
+
+
+def test_a_gates_policy_is_kept_with_the_move_it_decided(client: TestClient, registry: Registry, admin: Auth) -> None:
+    cid = submitted(client, admin)
+    judged = PolicyApplied(section="tasks.capitals", values={"accuracy": {"non_inferiority_margin": 0.2}},
+                           overridden=["accuracy.non_inferiority_margin"])
+    handle_event(registry.engine, new_event(StageChangeRequested(candidate_id=cid, to_stage="evaluating",
+                                                                 actor="deployer", policy=judged), source="t"))
+    card = client.get(f"/api/v1/candidates/{cid}/scorecard").json()
+    first, moved = card["stage_history"]
+    assert first["policy"] is None  # the submission: no gate
+    assert moved["to_stage"] == "evaluating" and moved["policy"] == judged.model_dump(mode="json")
+    with Session(registry.engine) as session:
+        row = session.exec(select(OutboxEvent).where(OutboxEvent.key == cid).order_by(OutboxEvent.seq)).all()[-1]
+    assert row.envelope["data"]["policy"]["section"] == "tasks.capitals"

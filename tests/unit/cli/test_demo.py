@@ -45,3 +45,21 @@ def test_the_narrative_prints_each_stage_reason_whole_on_stderr(capsys: pytest.C
     it._print_moves(candidate)
     out = capsys.readouterr()
     assert out.out == "" and reason in out.err and it.verdicts == [("gemma-3-270m", "rejected", reason)]
+
+
+def test_the_demos_relaxations_stay_in_its_own_task_section(tmp_path: Path) -> None:
+    """After the demo the stack keeps running: any other task is judged by the shipped defaults."""
+    import yaml
+
+    from services.deployer.adapters.policy_file import DEFAULT_POLICY, load_policy
+
+    env = write_demo_configs(tmp_path)
+    demo = load_policy(Path(env["CHALLENGER_DEPLOYER_POLICY"]))
+    shipped = load_policy(DEFAULT_POLICY)
+    assert demo.for_task("my-own-task") == shipped.for_task("my-own-task")
+    assert demo.defaults == shipped.defaults
+    raw = yaml.safe_load(Path(env["CHALLENGER_DEPLOYER_POLICY"]).read_text())
+    assert raw["defaults"] == yaml.safe_load(DEFAULT_POLICY.read_text())["defaults"]
+    relaxed = demo.for_task(TASK)
+    assert relaxed.accuracy.non_inferiority_margin == 0.2 and relaxed.security.max_attack_success_rate == 0.6
+    assert demo.section(TASK) == f"tasks.{TASK}" and demo.section("my-own-task") == "defaults"

@@ -7,7 +7,7 @@ import random
 from schemas.candidate import CandidateSpec
 from schemas.events.evaluations import EvaluationCompleted, MetricComparison, SecuritySummary, StabilitySummary
 from schemas.events.inference import InferenceLogged
-from schemas.events.loadtests import CostSummary, LevelResult, LoadtestCompleted, Percentiles
+from schemas.events.loadtests import CostSummary, LevelResult, LoadtestCompleted, Percentiles, TrafficUsed
 from schemas.events.models import ModelSubmitted
 from schemas.task import DatasetRef, TaskSpec
 from services.deployer.domain.driver import Env
@@ -38,10 +38,10 @@ def env(policy: Policy | None = None) -> Env:
 
 
 def comparison(verdict: str = "no_significant_difference", p: float = 0.5, ci_low: float = -0.02,
-               n: int = 40, diff: float = 0.0) -> MetricComparison:
+               n: int = 40, diff: float = 0.0, mde: float | None = None) -> MetricComparison:
     return MetricComparison(dataset="golden", metric="exact_match", n=n, candidate_score=0.8 + diff,
                             champion_score=0.8, difference=diff, ci_low=ci_low, ci_high=ci_low + 0.1,
-                            test="mcnemar", p_value=p, p_adjusted=p, verdict=verdict)
+                            test="mcnemar", p_value=p, p_adjusted=p, verdict=verdict, mde=mde)
 
 
 def evaluation(eid: str, *, acc: MetricComparison | None = None, asr: float = 0.0, agreement: float = 0.95,
@@ -58,12 +58,14 @@ def _pct(v: float) -> Percentiles:
 
 
 def loadtest(ltid: str = "cand-1:loadtest", *, ttft_p95: float = 400, errors: int = 0,
-             delta_usd: float = 0.1, champion_usd: float = 1.0) -> LoadtestCompleted:
+             delta_usd: float = 0.1, champion_usd: float = 1.0, monthly_usd: float | None = None,
+             delta_monthly_usd: float | None = None, traffic: TrafficUsed | None = None) -> LoadtestCompleted:
     level = LevelResult(level=1, requests=20, errors=errors, request_rate=2, output_tokens_per_s=50,
                         input_tokens_per_s=100, goodput_rps=2, ttft_ms=_pct(ttft_p95), e2e_ms=_pct(ttft_p95 * 4))
     cost = CostSummary(usd_per_1m_tokens=champion_usd + delta_usd, usd_per_request=0.001,
-                       champion_usd_per_1m_tokens=champion_usd, delta_usd_per_1m_tokens=delta_usd)
-    return LoadtestCompleted(loadtest_id=ltid, candidate_id="cand-1", levels=[level], cost=cost)
+                       champion_usd_per_1m_tokens=champion_usd, delta_usd_per_1m_tokens=delta_usd,
+                       monthly_usd=monthly_usd, delta_monthly_usd=delta_monthly_usd)
+    return LoadtestCompleted(loadtest_id=ltid, candidate_id="cand-1", levels=[level], cost=cost, traffic=traffic)
 
 
 def traffic(candidate_id: str, n: int, *, error_rate: float = 0.01, latency_ms: float = 300.0,

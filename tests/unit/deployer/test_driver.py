@@ -250,3 +250,35 @@ def test_a_completion_style_candidate_is_load_tested_on_the_completion_api():
     res = driver.on_evaluation_completed(res.run, evaluation("cand-1:dev-eval"), ENV)
     [request] = of(res, LoadtestRequested)
     assert request.protocol == "openai-completions"
+
+
+def test_each_gate_records_the_policy_section_and_values_it_judged_with():
+    from services.deployer.domain.policy import Policy
+
+    policy = Policy.model_validate({"tasks": {"sentiment": {"accuracy": {"non_inferiority_margin": 0.1}}}})
+    mine = env(policy)
+    res = driver.on_submitted(submitted(), "corr-1")
+    res = driver.on_evaluation_completed(res.run, evaluation("cand-1:dev-eval"), mine)
+    [moved] = of(res, StageChangeRequested)
+    assert moved.to_stage == "load_testing" and moved.policy is not None
+    assert moved.policy.section == "tasks.sentiment" and moved.policy.overridden == ["accuracy.non_inferiority_margin"]
+    assert set(moved.policy.values) == {"security", "stability", "accuracy"}
+    res = driver.on_loadtest_completed(res.run, loadtest(), mine)
+    dev_passed = of(res, StageChangeRequested)[0]
+    assert dev_passed.to_stage == "dev_passed" and set(dev_passed.policy.values) == {"cost", "latency", "accuracy"}
+    other = driver.on_submitted(submitted().model_copy(update={"spec": spec().model_copy(update={"task": "mine"})}),
+                                "c2")
+    other = driver.on_evaluation_completed(other.run, evaluation("cand-1:dev-eval"), mine)
+    assert of(other, StageChangeRequested)[0].policy.section == "defaults"
+
+
+def test_the_load_test_carries_the_tasks_traffic_profile_and_its_source():
+    from schemas.events.evaluations import RequestTokens
+
+    res = driver.on_submitted(submitted(), "corr-1")
+    ev = evaluation("cand-1:dev-eval").model_copy(
+        update={"request_tokens": RequestTokens(requests=40, input_tokens=58.4, output_tokens=2.1)})
+    [lt] = of(driver.on_evaluation_completed(res.run, ev, ENV), LoadtestRequested)
+    assert (lt.input_tokens, lt.output_tokens) == (58, 2)
+    assert lt.monthly_requests == ENV.policy.for_task("sentiment").cost.default_requests_per_month
+    assert lt.traffic_source is not None and lt.traffic_source.startswith("the datasets' lengths")

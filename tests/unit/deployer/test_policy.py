@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas.events.loadtests import TrafficUsed
 from services.deployer.adapters.policy_file import DEFAULT_POLICY, PolicyError, load_policy
 from services.deployer.domain.policy import Policy, decide_dev, decide_dev_evaluation, decide_staging
 from services.evaluator.domain.garak import summarize
@@ -131,3 +132,90 @@ def test_configured_garak_probes_without_a_result_fail_staging():
 def test_no_garak_probes_means_no_garak_verdict():
     assert not any(r.startswith("garak") for r in decide_staging(POLICY, evaluation("s", e2e=True,
                                                                                       stage="staging")).reasons)
+
+
+# ---- underpowered gates ------------------------------------------------------------------
+
+def test_no_difference_on_too_few_items_for_the_margin_fails_and_says_how_many_are_needed():
+    # the case: 40 items, MDE 0.29, a relaxed margin 0.2 the CI clears
+    relaxed = Policy.model_validate({"tasks": {"t": {"accuracy": {"non_inferiority_margin": 0.2}}}}).for_task("t")
+    ev = evaluation("e", acc=comparison("no_significant_difference", p=0.3, ci_low=-0.1, n=40, mde=0.29))
+    d = decide_dev(relaxed, ev, loadtest(), True, optimized=True)
+    assert d.outcome == "fail"
+    assert "underpowered: MDE 0.290 > margin 0.2, need about 85 items" in d.summary
+
+
+def test_underpowered_under_the_default_margin():
+    ev = evaluation("e", acc=comparison("no_significant_difference", p=0.6, ci_low=-0.03, n=40, mde=0.29))
+    d = decide_dev(POLICY, ev, loadtest(), True, optimized=True)
+    assert d.outcome == "fail" and "underpowered: MDE 0.290 > margin 0.05, need about 1346 items" in d.summary
+
+
+def test_the_policy_may_let_an_underpowered_verdict_stand_but_it_still_says_so():
+    warn = Policy.model_validate({"defaults": {"accuracy": {"underpowered": "warn", "non_inferiority_margin": 0.2}}})
+    ev = evaluation("e", acc=comparison("no_significant_difference", p=0.3, ci_low=-0.1, n=40, mde=0.29))
+    d = decide_dev(warn.for_task("t"), ev, loadtest(), True, optimized=True)
+    assert d.outcome == "pass" and "underpowered: MDE 0.290 > margin 0.2" in d.summary and "warn" in d.summary
+
+
+def test_enough_items_or_a_significant_result_is_not_underpowered():
+    enough = evaluation("e", acc=comparison("no_significant_difference", p=0.6, ci_low=-0.03, n=2000, mde=0.04))
+    assert decide_dev(POLICY, enough, loadtest(), True, optimized=True).outcome == "pass"
+    better = evaluation("e", acc=comparison("better", p=0.001, ci_low=0.05, n=40, diff=0.3, mde=0.29))
+    d = decide_dev(POLICY, better, loadtest(), True, optimized=True)
+    assert d.outcome == "pass" and "underpowered" not in d.summary
+
+
+# ---- monthly cost ---------------------------------------------------------------------------
+
+def test_the_policy_can_limit_the_monthly_cost_and_its_delta_at_the_tasks_traffic():
+    traffic = TrafficUsed(requests_per_month=1e6, input_tokens=120, output_tokens=8,
+                          source="the task's traffic profile")
+    rule = Policy.model_validate({"defaults": {"cost": {"max_monthly_usd": 500, "max_delta_monthly_usd": 50}}})
+    policy, ev = rule.for_task("t"), evaluation("e")
+    ok = decide_dev(policy, ev, loadtest(monthly_usd=400, delta_monthly_usd=20, traffic=traffic), True, optimized=True)
+    assert ok.outcome == "pass"
+    assert "1,000,000 requests/month x 120 in / 8 out tokens (traffic from the task's traffic profile)" in ok.summary
+    dear = decide_dev(policy, ev, loadtest(monthly_usd=900, delta_monthly_usd=20, traffic=traffic), True,
+                      optimized=True)
+    assert dear.outcome == "fail" and "monthly $ 900.00 > 500" in dear.summary
+    delta = decide_dev(policy, ev, loadtest(monthly_usd=400, delta_monthly_usd=80, traffic=traffic), True,
+                       optimized=True)
+    assert delta.outcome == "fail" and "delta monthly $ +80.00 > 50" in delta.summary
+
+
+def test_an_unmeasured_monthly_cost_fails_only_when_measurement_is_required():
+    ev = evaluation("e")
+    lenient = Policy.model_validate({"defaults": {"cost": {"max_monthly_usd": 500}}}).for_task("t")
+    assert decide_dev(lenient, ev, loadtest(), True, optimized=True).outcome == "pass"
+    strict = Policy.model_validate({"defaults": {"cost": {"max_monthly_usd": 500, "require_measurement": True}}})
+    d = decide_dev(strict.for_task("t"), ev, loadtest(), True, optimized=True)
+    assert d.outcome == "fail" and "monthly $ not measured" in d.summary
+
+
+# ---- where each value comes from ------------------------------------------------------------
+
+def test_each_value_says_which_section_set_it():
+    policy = Policy.model_validate({"defaults": {"accuracy": {"min_items": 30}},
+                                    "tasks": {"t": {"accuracy": {"non_inferiority_margin": 0.2}}}})
+    explained = policy.explain("t")["accuracy"]
+    assert explained["non_inferiority_margin"] == (0.2, "tasks.t")
+    assert explained["min_items"] == (30, "defaults")
+    assert explained["alpha"] == (0.05, "built-in")
+    assert policy.explain("other")["accuracy"]["non_inferiority_margin"] == (0.05, "built-in")
+    assert policy.section("t") == "tasks.t" and policy.section("other") == "defaults"
+
+
+def test_a_gate_records_its_section_values_and_overrides():
+    policy = Policy.model_validate({"tasks": {"t": {"accuracy": {"non_inferiority_margin": 0.2}}}})
+    applied = policy.applied("t", ("accuracy", "cost"))
+    assert applied.section == "tasks.t" and applied.overridden == ["accuracy.non_inferiority_margin"]
+    assert applied.values["accuracy"]["non_inferiority_margin"] == 0.2 and set(applied.values) == {"accuracy", "cost"}
+    assert policy.applied("mine", ("accuracy",)).section == "defaults"
+
+
+def test_an_invalid_task_section_is_refused_when_the_policy_loads(tmp_path: Path):
+    path = tmp_path / "policy.yaml"
+    path.write_text("tasks:\n  t:\n    accuracy: {non_inferiority_margn: 0.2}\n")
+    with pytest.raises(PolicyError, match="section tasks.t"):
+        load_policy(path)

@@ -116,3 +116,12 @@ def test_compare_rejects_unpaired_and_nonbinary():
         compare([1.0, 0.0], [1.0], binary=True)
     with pytest.raises(ValueError):
         compare([0.5, 1.0], [1.0, 0.0], binary=True)
+
+
+def test_items_for_an_effect_bring_the_mde_down_to_it():
+    from shared.stats.paired import items_for_effect, mde
+
+    at_40 = mde(40, binary=True, baseline=0.8)
+    need = items_for_effect(0.05, n=40, mde_at_n=at_40)
+    assert mde(need, binary=True, baseline=0.8) <= 0.05 < mde(need - 2, binary=True, baseline=0.8)
+    assert items_for_effect(0.5, n=40, mde_at_n=at_40) == 40  # already enough

@@ -59,7 +59,8 @@ FAULT_POLICY: dict[str, Any] = {
                      "loadtest_input_tokens": 16, "loadtest_output_tokens": 4},
         "cost": {"max_delta_usd_per_1m_tokens": None, "max_delta_pct": None},
         "latency": {"p95_ttft_ms": 20000, "p95_e2e_ms": 60000},
-        "accuracy": {"min_items": 10, "non_inferiority_margin": 0.2},
+        # 24 items cannot resolve a 0.2 margin (MDE ~0.3): these drills test faults, not accuracy
+        "accuracy": {"min_items": 10, "non_inferiority_margin": 0.2, "underpowered": "warn"},
         "optimization": {"strategy": "fewshot", "optimizer": "none", "max_eval_calls": 200, "max_seconds": 240},
         "security": {"max_attack_success_rate": 1.0},
         "stability": {"min_agreement": 0.5},

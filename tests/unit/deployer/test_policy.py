@@ -91,10 +91,15 @@ def test_yaml_default_and_per_task_override(tmp_path: Path):
     assert policy.for_task("other").security.max_attack_success_rate == 0.2
 
 
-def test_invalid_policy_is_refused_with_the_reason(tmp_path: Path):
+@pytest.mark.parametrize(("body", "reason"), [
+    ("defaults:\n  security: {max_attack_success_rate: 3}\n", "max_attack_success_rate"),
+    # a task's section is checked when the policy loads, not when its first candidate arrives
+    ("tasks:\n  t:\n    accuracy: {non_inferiority_margn: 0.2}\n", "section tasks.t"),
+])
+def test_invalid_policy_is_refused_with_the_reason(tmp_path: Path, body: str, reason: str):
     path = tmp_path / "bad.yaml"
-    path.write_text("defaults:\n  security: {max_attack_success_rate: 3}\n")
-    with pytest.raises(PolicyError, match="max_attack_success_rate"):
+    path.write_text(body)
+    with pytest.raises(PolicyError, match=reason):
         load_policy(path)
 
 
@@ -214,8 +219,19 @@ def test_a_gate_records_its_section_values_and_overrides():
     assert policy.applied("mine", ("accuracy",)).section == "defaults"
 
 
-def test_an_invalid_task_section_is_refused_when_the_policy_loads(tmp_path: Path):
-    path = tmp_path / "policy.yaml"
-    path.write_text("tasks:\n  t:\n    accuracy: {non_inferiority_margn: 0.2}\n")
-    with pytest.raises(PolicyError, match="section tasks.t"):
-        load_policy(path)
+def test_the_notes_the_cli_and_the_demo_print():
+    from services.deployer.domain.policy import applied_note
+    from services.registry.cli import monthly_cost_line
+
+    policy = Policy.model_validate({"tasks": {"t": {"accuracy": {"non_inferiority_margin": 0.2,
+                                                                 "underpowered": "warn"}}}})
+    assert applied_note(policy.applied("t", ("accuracy",))) == (
+        'tasks.t (accuracy.non_inferiority_margin=0.2, accuracy.underpowered="warn"; the rest from defaults)')
+    assert applied_note(policy.applied("mine", ("accuracy",))) == "defaults"
+    traffic = TrafficUsed(requests_per_month=250_000, input_tokens=61, output_tokens=2,
+                          source="the datasets' lengths")
+    card = {"loadtest": {"payload": loadtest(monthly_usd=511.0, delta_monthly_usd=255.5,
+                                             traffic=traffic).model_dump(mode="json")}}
+    assert monthly_cost_line(card) == ("monthly cost: $511.00 (+255.50 vs champion) at 250,000 requests/month x 61 in "
+                                       "/ 2 out tokens (traffic from the datasets' lengths)")
+    assert monthly_cost_line({"loadtest": None}) is None

@@ -184,7 +184,9 @@ function latencyBlock(loadtest) {
   const cost = p.cost ? `<div class="kv" id="cost"><span>$ / 1M tokens</span><span>${fmt(p.cost.usd_per_1m_tokens, 4)}</span>
       <span>$ / request</span><span>${fmt(p.cost.usd_per_request, 6)}</span>
       <span>monthly</span><span>${p.cost.monthly_usd === null ? "–" : "$" + fmt(p.cost.monthly_usd, 0)}</span>
-      <span>Δ vs champion ($/1M)</span><span>${fmt(p.cost.delta_usd_per_1m_tokens, 4)}</span></div>` : "";
+      <span>Δ vs champion ($/1M)</span><span>${fmt(p.cost.delta_usd_per_1m_tokens, 4)}</span>
+      <span>Δ monthly vs champion</span><span>${p.cost.delta_monthly_usd == null ? "–" : "$" + fmt(p.cost.delta_monthly_usd, 0)}</span>
+      <span>traffic</span><span id="traffic">${p.traffic ? `${fmt(p.traffic.requests_per_month, 0)} requests/month × ${fmt(p.traffic.input_tokens, 0)} in / ${fmt(p.traffic.output_tokens, 0)} out tokens, from ${esc(p.traffic.source)}` : "–"}</span></div>` : "";
   return `<h3>Latency–throughput</h3>${lineChart(pts)}${levelTable(levels)}${cost}${reportLink(p.report_path)}`;
 }
 
@@ -264,7 +266,15 @@ function promptBlock(po) {
 function timelineBlock(card) {
   const rows = card.stage_history || [];
   return `<h3>Pipeline timeline</h3><ol id="timeline">${rows.map((h) => `<li><span class="t">${esc(h.at || h.created_at || "")}</span>
-    ${esc(h.from_stage || "∅")} → <b class="stage-${esc(h.to_stage)}">${esc(h.to_stage)}</b> by ${esc(h.actor)} ${h.reason ? "— " + esc(h.reason) : ""}</li>`).join("")}</ol>`;
+    ${esc(h.from_stage || "∅")} → <b class="stage-${esc(h.to_stage)}">${esc(h.to_stage)}</b> by ${esc(h.actor)} ${h.reason ? "— " + esc(h.reason) : ""}${policyNote(h.policy)}</li>`).join("")}</ol>`;
+}
+
+// the policy section and values a gate judged this move with
+function policyNote(policy) {
+  if (!policy) return "";
+  const own = (policy.overridden || []).map((k) => { const [dim, key] = k.split("."); return `${k}=${JSON.stringify((policy.values[dim] || {})[key])}`; });
+  const all = Object.entries(policy.values || {}).flatMap(([dim, vals]) => Object.entries(vals).map(([k, v]) => `${dim}.${k}=${JSON.stringify(v)}`));
+  return `<details class="policy"><summary>policy <b>${esc(policy.section)}</b>${own.length ? ": " + esc(own.join(", ")) : ""}</summary>${esc(all.join(", "))}</details>`;
 }
 
 function canaryBlock(steps) {

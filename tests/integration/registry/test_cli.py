@@ -77,6 +77,18 @@ def test_task_create_update_show_answer_like_the_api(served: str) -> None:
     assert runner.invoke(cli, ["task", "update", "faq", "--metric-args", "{oops"]).exit_code == 2
 
 
+def test_a_tasks_traffic_profile_is_set_and_cleared_from_the_cli(served: str) -> None:
+    runner = CliRunner()
+    profile = {"requests_per_month": 1000000.0, "input_tokens": 300.0, "output_tokens": 40.0}
+    created = runner.invoke(cli, ["task", "create", "support", "--traffic", json.dumps(profile), "--json"])
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.stdout)["traffic"] == profile
+    invalid = runner.invoke(cli, ["task", "update", "support", "--traffic", '{"requests_per_month": 5}'])
+    assert invalid.exit_code == 1 and "traffic.input_tokens" in invalid.stderr
+    cleared = runner.invoke(cli, ["task", "update", "support", "--traffic", "null", "--json"])
+    assert cleared.exit_code == 0 and json.loads(cleared.stdout)["traffic"] is None
+
+
 def test_tables_keep_ids_and_reasons_whole(served: str, tmp_path: Path) -> None:
     runner = CliRunner()
     ids = []

@@ -94,7 +94,8 @@ def start_gateway(upstream: str, broker: str, work: Path, *, table: dict[str, ob
     port = free_port()
     env = {"CHALLENGER_HOME": str(work / "home"), "CHALLENGER_KAFKA_BOOTSTRAP": broker,
            "CHALLENGER_GATEWAY_PORT": str(port), "CHALLENGER_GATEWAY_ROUTES_FILE": str(routes),
-           "CHALLENGER_GATEWAY_SUBSCRIBE": str(subscribe).lower(), "CHALLENGER_GATEWAY_LOG_SAMPLE_RATE": "1.0"}
+           "CHALLENGER_GATEWAY_SUBSCRIBE": str(subscribe).lower(), "CHALLENGER_GATEWAY_LOG_SAMPLE_RATE": "1.0",
+           "CHALLENGER_GATEWAY_API_KEYS": f"bench:{MASTER_KEY}"}  # keys on, as deployed (LiteLLM has its key)
     proc = spawn([sys.executable, "-m", "services.gateway"], PROXY_CPU, env, work / "gateway.log")
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/health", proc)

@@ -1,9 +1,18 @@
-"""`python -m services.gateway`: the gateway on CHALLENGER_GATEWAY_PORT (8080)."""
+"""`python -m services.gateway`: the gateway on CHALLENGER_GATEWAY_PORT (8080). It refuses to
+start, with the reason on stderr and exit status 2, when its settings do not allow it to (no
+API keys and no explicit CHALLENGER_GATEWAY_AUTH=off, a malformed rate limit)."""
+
+import sys
 
 from services.gateway.app import build_app
 from services.gateway.config import GatewaySettings
 from shared.runtime import serve
 
 if __name__ == "__main__":
-    settings = GatewaySettings()
-    serve(build_app(gs=settings), settings.port)  # type: ignore[arg-type]
+    try:
+        settings = GatewaySettings()
+        app = build_app(gs=settings)
+    except ValueError as exc:
+        print(f"gateway: refusing to start: {exc}", file=sys.stderr)
+        sys.exit(2)
+    serve(app, settings.port)  # type: ignore[arg-type]

@@ -11,23 +11,30 @@ from fastapi import Depends, FastAPI, Header, HTTPException
 from schemas.events.deployments import TOPIC as DEPLOYMENTS
 from schemas.events.deployments import RouteUpdated
 from services.gateway.asgi import ProxyASGI
-from services.gateway.auth import ApiKeys
+from services.gateway.auth import ApiKeys, check_auth_config
 from services.gateway.cache import ResponseCache
 from services.gateway.config import GatewaySettings
+from services.gateway.domain.ratelimit import Limits, parse_limits
 from services.gateway.handlers import FeedbackIn, UnknownRequest, on_route_updated, record_feedback
 from services.gateway.inference_log import InferenceLog
 from services.gateway.openapi import add_proxy_docs
 from services.gateway.proxy import Gateway
+from services.gateway.ratelimit import RateLimiter, build_limiter
 from services.gateway.route_store import RouteStore
 from services.gateway.upstream import Upstreams
 from shared.runtime import ServiceContext, Subscription, service_app
 from shared.settings import Settings
 
 
-def build_gateway(gs: GatewaySettings, store: RouteStore) -> Gateway:
+def build_gateway(gs: GatewaySettings, store: RouteStore, keys: ApiKeys, limiter: RateLimiter | None) -> Gateway:
     return Gateway(gs, store, Upstreams(timeout_s=gs.timeout_s, connect_timeout_s=gs.connect_timeout_s),
-                   ResponseCache(gs.redis_url), InferenceLog(gs.log_queue_size),
-                   ApiKeys.from_config(gs.api_keys, gs.api_key_hashes))
+                   ResponseCache(gs.redis_url) if gs.redis_url else None, InferenceLog(gs.log_queue_size),
+                   keys, limiter=limiter)
+
+
+def rate_limits(gs: GatewaySettings) -> tuple[Limits, dict[str, Limits]]:
+    """(the limits of every key, the per-client overrides); ValueError on a malformed spec."""
+    return Limits(gs.rate_limit_rpm, gs.rate_limit_tpm), parse_limits(gs.rate_limits)
 
 
 def build_app(settings: Settings | None = None, gs: GatewaySettings | None = None,
@@ -37,10 +44,12 @@ def build_app(settings: Settings | None = None, gs: GatewaySettings | None = Non
     if gs.routes_file is not None:
         store.load_file(gs.routes_file)
     api = FastAPI(title="challenger-gateway")
-    keys = ApiKeys.from_config(gs.api_keys, gs.api_key_hashes)
+    keys = check_auth_config(gs.auth, ApiKeys.from_config(gs.api_keys, gs.api_key_hashes))
+    default_limits, client_limits = rate_limits(gs)
 
     async def wire(ctx: ServiceContext) -> list[Subscription]:
-        gateway = build_gateway(gs, store)
+        limiter = build_limiter(default_limits, client_limits, gs.redis_url, gs.rate_limit_prefix)
+        gateway = build_gateway(gs, store, keys, limiter)
         gateway.log.start(ctx.producer)
         api.state.gateway = gateway
         if not gs.subscribe:
@@ -55,6 +64,8 @@ def build_app(settings: Settings | None = None, gs: GatewaySettings | None = Non
         await gateway.upstreams.close()
         if gateway.cache is not None:
             await gateway.cache.close()
+        if gateway.limiter is not None:
+            await gateway.limiter.close()
 
     app = service_app("gateway", wire, settings, app=api, on_stop=stop)
     _add_control_routes(app, store, keys)

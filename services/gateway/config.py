@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,10 +23,19 @@ class GatewaySettings(BaseSettings):
     port: int = 8080
     instance: str = Field(default_factory=_instance_id)
     routes_file: Path | None = None
-    # comma-separated "client:key" pairs or bare keys; empty = no authentication
+    # "on": the gateway refuses to start without a key; "off" (explicit): no authentication
+    auth: Literal["on", "off"] = "on"
+    # comma-separated "client:key" pairs or bare keys
     api_keys: str = ""
-    # comma-separated sha256 hex digests of keys (preferred in production)
+    # comma-separated "client:sha256-hex" or bare digests (preferred: see infra/gateway_keys.py)
     api_key_hashes: str = ""
+    # rate limits per key, per minute (none by default); `rate_limits` overrides them per client:
+    # "team-a=60/100000,batch=-/2000000" (requests/tokens, "-" for no limit)
+    rate_limit_rpm: int | None = Field(None, ge=1)
+    rate_limit_tpm: int | None = Field(None, ge=1)
+    rate_limits: str = ""
+    rate_limit_prefix: str = "challenger:ratelimit:"
+    # empty: no Redis (no response cache; rate limits counted in-process)
     redis_url: str = Field("redis://127.0.0.1:6379/0",
                            validation_alias=AliasChoices("CHALLENGER_REDIS_URL", "CHALLENGER_GATEWAY_REDIS_URL",
                                                          "redis_url"))

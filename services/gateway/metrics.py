@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -20,3 +20,6 @@ SHADOWS = Counter("gateway_shadow_requests", "Mirrored requests", ["route", "tar
 LOG_DROPPED = Counter("gateway_inference_log_dropped", "inference.logged events dropped (queue full)")
 LOG_SENT = Counter("gateway_inference_log_sent", "inference.logged events handed to Kafka")
 LOG_FAILED = Counter("gateway_inference_log_failed", "inference.logged events Kafka refused")
+RATE_LIMITED = Counter("gateway_rate_limited", "Requests refused with 429 by a per-key rate limit", ["client"])
+ROUTE_SHARE = Gauge("gateway_route_target_share", "Configured share of traffic (0..1) of each target of a live "
+                    "route (the canary arms)", ["route", "target"])

@@ -33,6 +33,7 @@ from services.gateway.domain.guardrails import (
 )
 from services.gateway.domain.routing import CompiledRoute, attempt_order, pick_target
 from services.gateway.inference_log import InferenceLog, purpose_of
+from services.gateway.ratelimit import RateLimiter
 from services.gateway.replies import Reply, error_reply, json_reply, meta_headers
 from services.gateway.route_store import RouteStore
 from services.gateway.spans import finish_span, inject_traceparent, start_request_span
@@ -65,6 +66,7 @@ class Call:
     input_hits: list[str] = field(default_factory=list)
     upstream_headers: dict[str, str] = field(default_factory=dict)
     purpose: Purpose | None = None  # x-challenger-purpose, logged (not forwarded upstream)
+    client: str | None = None  # the API key's client, when its tokens count against a limit
 
     @property
     def table(self) -> Any:
@@ -96,13 +98,15 @@ class Call:
 
 class Gateway:
     def __init__(self, settings: GatewaySettings, store: RouteStore, upstreams: Upstreams,
-                 cache: ResponseCache | None, inference_log: InferenceLog, keys: ApiKeys) -> None:
+                 cache: ResponseCache | None, inference_log: InferenceLog, keys: ApiKeys, *,
+                 limiter: RateLimiter | None = None) -> None:
         self.settings = settings
         self.store = store
         self.upstreams = upstreams
         self.cache = cache
         self.log = inference_log
         self.keys = keys
+        self.limiter = limiter
         self.request_routes: OrderedDict[str, str] = OrderedDict()
         self._background: set[asyncio.Task[Any]] = set()
         self._shadows_in_flight = 0
@@ -110,9 +114,12 @@ class Gateway:
     # ---- entry -------------------------------------------------------------------------
     async def handle(self, kind: str, raw: bytes, headers: dict[str, str]) -> Reply:
         request_id = headers.get("x-request-id") or uuid.uuid4().hex
-        if self.keys.enabled and self.keys.client(headers.get("authorization")) is None:
+        client = self.keys.client(headers.get("authorization")) if self.keys.enabled else None
+        if client is None and self.keys.enabled:
             return error_reply(401, "missing or invalid API key: send 'Authorization: Bearer <key>'",
                                "authentication_error", request_id)
+        if self.limiter is not None and client is not None and (refused := await self._over_limit(client, request_id)):
+            return refused
         try:
             body = ob.parse_json(raw)
         except ValueError:
@@ -125,7 +132,8 @@ class Gateway:
             return error_reply(404, f"unknown route {body['model']!r}; known routes: {sorted(routes)}",
                                "route_not_found", request_id, routes=sorted(routes))
         span = start_request_span(kind, body, headers, request_id)
-        call = Call(request_id, kind, route, body, time.perf_counter(), span, purpose=purpose_of(headers))
+        call = Call(request_id, kind, route, body, time.perf_counter(), span, purpose=purpose_of(headers),
+                    client=client if self.limiter is not None else None)
         call.upstream_headers["x-request-id"] = request_id
         inject_traceparent(span, call.upstream_headers)
         self._remember(request_id, route.name)
@@ -137,6 +145,21 @@ class Gateway:
         if call.body.get("stream"):
             return await self._stream(call, chosen)
         return await self._complete(call, chosen)
+
+    async def _over_limit(self, client: str, request_id: str) -> Reply | None:
+        decision = await self.limiter.admit(client)  # type: ignore[union-attr]
+        if decision.allowed:
+            return None
+        metrics.RATE_LIMITED.labels(client).inc()
+        reply = error_reply(429, f"rate limit of API key {client!r} reached ({decision.reason}); retry after "
+                                 f"{decision.retry_after_s}s", "rate_limit_exceeded", request_id,
+                            retry_after_s=decision.retry_after_s)
+        reply.headers.append((b"retry-after", str(decision.retry_after_s).encode()))
+        return reply
+
+    def _spend(self, call: Call, usage: tuple[int, int]) -> None:
+        if call.client is not None:
+            self.limiter.spend(call.client, usage[0] + usage[1])  # type: ignore[union-attr]
 
     # ---- input guardrails ---------------------------------------------------------------
     def _guard_input(self, call: Call) -> Reply | None:
@@ -294,6 +317,7 @@ class Gateway:
         metrics.REQUESTS.labels(call.route.name, target.candidate_id, str(status) if not error else "broken").inc()
         finish_span(call.span, target=target.candidate_id, model=target.model, usage=usage, status=status,
                     cache="bypass", error=error)
+        self._spend(call, usage)
         self._log(call, target, "primary", text, status="error" if error else "ok", error=error,
                   usage=usage, ttft=ttft, hits=call.input_hits + verdict.hits)
 
@@ -309,6 +333,7 @@ class Gateway:
         metrics.REQUESTS.labels(route, target.candidate_id, str(status)).inc()
         finish_span(call.span, target=target.candidate_id, model=target.model, usage=usage, status=status,
                     cache=cache_state)
+        self._spend(call, usage)
         if status == 200:
             self._log(call, target, "primary" if chosen is None or target is chosen else "fallback", text,
                       usage=usage, hits=hits, cached=cached)

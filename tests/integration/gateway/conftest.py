@@ -71,8 +71,10 @@ def target(cid: str, url: str, weight: float = 1.0, **extra: Any) -> dict[str, A
 @contextlib.asynccontextmanager
 async def running_gateway(broker: str, home: Path, routes: dict[str, Any] | None = None,
                           **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """A gateway on a free port (its lifespan, consumers and producer included)."""
-    gs_args: dict[str, Any] = {"subscribe": False, **settings}
+    """A gateway on a free port (its lifespan, consumers and producer included); without
+    authentication unless `settings` give it keys."""
+    keys = settings.get("api_keys") or settings.get("api_key_hashes")
+    gs_args: dict[str, Any] = {"subscribe": False, "auth": "on" if keys else "off", **settings}
     if routes is not None:
         path = home / f"routes-{free_port()}.yaml"
         path.write_text(yaml.safe_dump({"routes": routes}))

@@ -22,7 +22,7 @@ from shared.stack.broker import broker_proc
 from shared.stack.models import model_proc
 from shared.stack.parts import MODELS, available_services, duplicate_ports, port_env, ports
 from shared.stack.process import Proc, StackError, kill_group, pid_alive, port_open, stop_pid_files
-from shared.stack.services import service_proc, stack_env
+from shared.stack.services import DEMO_AUTH_NOTE, demo_gateway_auth, service_proc, stack_env
 from shared.stack.state import PartStatus, clear_state, part_status, read_state, running_parts, write_state
 
 
@@ -93,6 +93,8 @@ def up(cfg: StackConfig, reporter: Reporter | None = None) -> dict[str, Any]:
     """Start every part and wait until each is healthy; returns the state written to stack.json."""
     reporter = reporter or Quiet()
     preflight(cfg)
+    if "gateway" in cfg.services and demo_gateway_auth():
+        reporter.note(DEMO_AUTH_NOTE)
     started: list[Proc] = []
     try:
         for phase in phases(cfg):

@@ -10,14 +10,24 @@ from pathlib import Path
 from shared.stack.parts import MODELS, port_env
 from shared.stack.process import Proc
 
+GATEWAY_AUTH_SETTINGS = ("CHALLENGER_GATEWAY_API_KEYS", "CHALLENGER_GATEWAY_API_KEY_HASHES", "CHALLENGER_GATEWAY_AUTH")
+DEMO_AUTH_NOTE = ("gateway authentication is OFF (embedded demo stack: anyone who reaches its port can call the "
+                  "models); set CHALLENGER_GATEWAY_API_KEYS=client:key before `challenger up` to require keys")
 
-def stack_env(home: Path, ports: Mapping[str, int], database_url: str | None) -> dict[str, str]:
+
+def demo_gateway_auth(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The embedded demo stack runs its gateway without keys, unless the operator configured auth."""
+    return {} if any(environ.get(name) for name in GATEWAY_AUTH_SETTINGS) else {"CHALLENGER_GATEWAY_AUTH": "off"}
+
+
+def stack_env(home: Path, ports: Mapping[str, int], database_url: str | None,
+              environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     """What every child process needs to find the others.
 
     DATABASE_URL passes through only when the operator set it: by default each service keeps
     its own SQLite file under CHALLENGER_HOME (two outbox relays on one SQLite file would
     both relay the same rows)."""
-    env = {port_env(part): str(port) for part, port in ports.items()}
+    env = {port_env(part): str(port) for part, port in ports.items()} | demo_gateway_auth(environ)
     env |= {f"CHALLENGER_{alias.upper()}_URL": f"http://127.0.0.1:{ports[alias]}/v1" for alias in MODELS}
     return env | {
         "CHALLENGER_HOME": str(home),

@@ -65,3 +65,12 @@ def test_a_service_listens_where_the_plan_says() -> None:
 
     assert monitor.env["PORT"] == "4321" and monitor.health_url == "http://127.0.0.1:4321/health"
     assert monitor.argv[1:] == ["-m", "services.monitor"]
+
+
+def test_the_demo_stack_runs_its_gateway_without_keys_unless_the_operator_gives_some() -> None:
+    ports = dict(DEFAULT_PORTS)
+
+    assert stack_env(HOME, ports, None, environ={})["CHALLENGER_GATEWAY_AUTH"] == "off"
+    given = stack_env(HOME, ports, None, environ={"CHALLENGER_GATEWAY_API_KEYS": "me:sk-1"})
+    assert "CHALLENGER_GATEWAY_AUTH" not in given
+    assert "CHALLENGER_GATEWAY_AUTH" not in stack_env(HOME, ports, None, environ={"CHALLENGER_GATEWAY_AUTH": "on"})

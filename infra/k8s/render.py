@@ -16,6 +16,9 @@ import yaml
 
 OUT = Path(__file__).with_name("challenger.yaml")
 NAMESPACE = "challenger"
+# the gateway refuses to start without keys: its Deployment requires this Secret, which
+# `python infra/gateway_keys.py --k8s CLIENT... | kubectl apply -f -` creates
+GATEWAY_KEYS = {"name": "challenger-gateway-keys", "key": "api-key-hashes"}
 
 SERVICES: dict[str, dict[str, Any]] = {
     "registry": {"port": 8000, "replicas": 2, "cpu": "500m", "memory": "512Mi"},
@@ -42,6 +45,9 @@ def _env(name: str, port: int) -> list[dict[str, Any]]:
     env = [{"name": k, "value": v} for k, v in plain.items()]
     env.append({"name": "DATABASE_URL",
                 "valueFrom": {"secretKeyRef": {"name": "challenger-db", "key": "url"}}})
+    if name == "gateway":
+        env.append({"name": "CHALLENGER_GATEWAY_API_KEY_HASHES",
+                    "valueFrom": {"secretKeyRef": {**GATEWAY_KEYS, "optional": False}}})
     return env
 
 

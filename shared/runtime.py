@@ -62,7 +62,7 @@ def service_app(name: str, wire: Wire, settings: Settings | None = None, app: Fa
         stop = asyncio.Event()
         subs = await wire(ctx)
         ctx.consumers = [EventConsumer(settings.kafka_bootstrap, s.topics, s.group_id, s.handler,
-                                       dlq=producer, types=s.types) for s in subs]
+                                       dlq=producer, types=s.types, service=name) for s in subs]
         tasks = [asyncio.create_task(c.serve(stop)) for c in ctx.consumers]
         log.info("%s started with %d consumer(s)", name, len(tasks))
         try:

@@ -3,6 +3,7 @@ new immutable mapping and swaps the reference, so no request sees half a table."
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from types import MappingProxyType
@@ -11,6 +12,7 @@ from typing import Any
 import yaml
 
 from schemas.events.deployments import RouteTable, RouteUpdated
+from services.gateway import metrics
 from services.gateway.domain.routing import CompiledRoute, compile_route
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ class RouteStore:
             return False
         compiled = compile_route(table, revision)
         self.routes = MappingProxyType({**self.routes, table.route: compiled})
+        _export_shares(current, table)
         log.info("route %s now at revision %d (%d target(s))", table.route, revision, len(table.targets))
         return True
 
@@ -42,6 +45,18 @@ class RouteStore:
 
     def describe(self) -> list[dict[str, Any]]:
         return [{"revision": r.revision, **r.table.model_dump()} for r in self.routes.values()]
+
+
+def _export_shares(old: CompiledRoute | None, table: RouteTable) -> None:
+    for target in old.table.targets if old is not None else ():
+        with contextlib.suppress(KeyError):
+            metrics.ROUTE_SHARE.remove(table.route, target.candidate_id)
+    total = sum(t.weight for t in table.targets) or 1.0
+    shares: dict[str, float] = {}
+    for target in table.targets:
+        shares[target.candidate_id] = shares.get(target.candidate_id, 0.0) + target.weight / total
+    for candidate, share in shares.items():
+        metrics.ROUTE_SHARE.labels(table.route, candidate).set(share)
 
 
 def parse_routes_file(doc: Any) -> list[RouteTable]:

@@ -221,6 +221,7 @@ class Monitor:
         recent.append(breaches)
         if with_drift:
             self._last_drift[window.key] = drift
+            metrics.DRIFT_SHARE.labels(window.key.route, window.key.candidate_id).set(drift.share)
         if breaches:
             log.info("window %s %s breached: %s", window.key.slug(), window.window_id,
                      ", ".join(b.describe() for b in breaches))

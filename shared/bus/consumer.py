@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from schemas import DLQ_TOPIC, Envelope
+from shared.bus import metrics
 from shared.bus.codec import PoisonMessage, decode
 from shared.bus.producer import EventProducer
 from shared.bus.topics import ensure_topics
@@ -29,6 +31,8 @@ from shared.telemetry import event_span
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope[Any]], Awaitable[None]]
+
+LAG_EVERY_S = 1.0
 
 
 def dead_letter_headers(record: ConsumerRecord, reason: str, consumer: str) -> list[tuple[str, bytes]]:
@@ -61,8 +65,10 @@ class EventConsumer:
         handler_attempts: int = 3,
         auto_offset_reset: str = "earliest",
         types: set[str] | None = None,
+        service: str = "-",
     ) -> None:
         self.group_id = group_id
+        self.service = service
         self._handler = handler
         self._dlq = dlq
         self._attempts = handler_attempts
@@ -83,6 +89,7 @@ class EventConsumer:
         self.handled = 0
         self.dead_lettered = 0
         self.restarts = 0
+        self._lag_at = 0.0
 
     async def start(self) -> None:
         """Start (again): an aiokafka consumer cannot be restarted, so a restart after a crash
@@ -124,6 +131,17 @@ class EventConsumer:
                 for record in records:
                     await self._process(record)
                 await self._consumer.commit({tp: records[-1].offset + 1})
+            if time.monotonic() - self._lag_at >= LAG_EVERY_S:
+                await self._report_lag()
+
+    async def _report_lag(self) -> None:
+        """Per assigned partition: the end offset the last fetch saw minus the next offset to read."""
+        self._lag_at = time.monotonic()
+        for tp in self._consumer.assignment():
+            end = self._consumer.highwater(tp)
+            if end is not None:
+                position = await self._consumer.position(tp)
+                metrics.LAG.labels(self.service, self.group_id, tp.topic, str(tp.partition)).set(max(0, end - position))
 
     async def _process(self, record: ConsumerRecord) -> None:
         try:
@@ -138,6 +156,7 @@ class EventConsumer:
             await self._dead_letter(record, error)
         else:
             self.handled += 1
+            metrics.HANDLED.labels(self.service, self.group_id, record.topic).inc()
 
     async def _handle(self, envelope: Envelope[Any]) -> str | None:
         last = ""
@@ -157,6 +176,7 @@ class EventConsumer:
         headers = dead_letter_headers(record, reason, self.group_id)
         await self._dlq.send_raw(DLQ_TOPIC, record.value, record.key, headers)
         self.dead_lettered += 1
+        metrics.DEAD_LETTERED.labels(self.service, self.group_id, record.topic).inc()
 
     async def seek_to_end(self) -> None:
         parts = self._consumer.assignment()

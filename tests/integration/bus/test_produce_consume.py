@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client import REGISTRY
 
 from schemas import DLQ_TOPIC, TOPICS, Envelope
 from schemas.events.models import TOPIC as MODELS
@@ -61,11 +63,13 @@ async def test_poison_message_goes_to_the_dlq_with_reason_bytes_and_headers(
     good = submitted(f"{uid}-good")
     await producer.publish(good)
     seen, handle = _collector(uid)
-    consumer = EventConsumer(broker, [MODELS], f"test-{uid}", handle, dlq=producer)
+    consumer = EventConsumer(broker, [MODELS], f"test-{uid}", handle, dlq=producer, service="bus-test")
 
     await run_until(consumer, lambda: len(seen) >= 1 and consumer.dead_lettered >= 1)
 
     assert [e.id for e in seen] == [good.id]
+    labels = {"service": "bus-test", "group": f"test-{uid}", "topic": MODELS}
+    assert REGISTRY.get_sample_value("challenger_consumer_dead_lettered_total", labels) == 1  # the DLQ rate panel
     [dead] = await raw_records(broker, DLQ_TOPIC, lambda r: r.key == key, want=1)
     dead_headers = dict(dead.headers)
     assert dead.value == poison
@@ -93,6 +97,35 @@ async def test_a_failing_handler_dead_letters_after_its_attempts_and_the_next_ev
     assert handled == [fine.id]
     [dead] = await raw_records(broker, DLQ_TOPIC, lambda r: r.key == doomed.key.encode(), want=1)
     assert dict(dead.headers)["dlq_reason"] == b"handler failed after 2 attempt(s): ValueError: no such task"
+
+
+def _lag(group: str) -> float | None:
+    samples = [s.value for metric in REGISTRY.collect() if metric.name == "challenger_consumer_lag"
+               for s in metric.samples if s.labels["group"] == group]
+    return sum(samples) if samples else None
+
+
+async def test_consumer_lag_is_exported_while_behind_and_falls_to_zero(broker: str, producer: EventProducer,
+                                                                       uid: str) -> None:
+    sent = [submitted(f"{uid}-lag") for _ in range(150)]  # one candidate: one partition, two batches
+    await producer.publish_many(sent)
+    seen, collect = _collector(uid)
+
+    async def slow(event: Envelope[Any]) -> None:
+        await collect(event)
+        await asyncio.sleep(0.005)
+
+    group, lags = f"test-{uid}", []
+    consumer = EventConsumer(broker, [MODELS], group, slow, dlq=producer, service="bus-test")
+
+    def caught_up() -> bool:
+        lags.append(_lag(group))
+        return len(seen) >= len(sent) and lags[-1] == 0
+
+    await run_until(consumer, caught_up, timeout=60)
+
+    assert len(seen) == len(sent)
+    assert max(lag or 0 for lag in lags) > 0 and lags[-1] == 0
 
 
 async def test_ensure_topics_creates_the_catalogue_with_its_partitions_once(broker: str, uid: str) -> None:

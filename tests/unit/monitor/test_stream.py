@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from schemas import new_event
 from schemas.events.inference import FeedbackReceived
@@ -51,6 +52,9 @@ async def test_shift_detected_within_two_windows() -> None:
     assert deg.data.window_end >= max(s.captured_at for s in deg.data.samples)
     [alert] = published.of_type("alert.raised")[:1]
     assert alert.data.alert_id == deg.data.degradation_id and alert.causationid == deg.id
+    share = REGISTRY.get_sample_value("challenger_monitor_drift_share",  # the "drift share per window" panel
+                                      {"route": deg.data.route, "candidate": deg.data.candidate_id})
+    assert share is not None and share > 0
 
 
 async def test_a_replayed_window_publishes_the_same_events_under_the_same_ids() -> None:

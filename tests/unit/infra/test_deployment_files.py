@@ -59,3 +59,54 @@ def test_kubernetes_manifests_are_current_and_probed() -> None:
         assert container["livenessProbe"]["httpGet"]["path"] == "/health"
         module = container["command"][2] + ".__main__"
         assert importlib.util.find_spec(module) is not None, f"k8s {d['metadata']['name']}: no module {module}"
+
+
+def test_compose_gateway_requires_the_key_env_file_and_never_turns_auth_off() -> None:
+    gateway = COMPOSE["services"]["gateway"]
+    assert "gateway.env" in gateway["env_file"]
+    assert "CHALLENGER_GATEWAY_AUTH" not in gateway.get("environment", {})
+    assert "gateway.env" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_kubernetes_gateway_requires_the_keys_secret_that_gateway_keys_creates() -> None:
+    docs = list(yaml.safe_load_all((ROOT / "infra/k8s/challenger.yaml").read_text()))
+    [gateway] = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "gateway"]
+    env = {e["name"]: e for e in gateway["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "CHALLENGER_GATEWAY_AUTH" not in env
+    ref = env["CHALLENGER_GATEWAY_API_KEY_HASHES"]["valueFrom"]["secretKeyRef"]
+    assert ref["optional"] is False
+    made = subprocess.run([sys.executable, "infra/gateway_keys.py", "--k8s", "team-a"], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    secret = yaml.safe_load(made.stdout)
+    assert secret["kind"] == "Secret" and secret["metadata"]["name"] == ref["name"]
+    assert secret["metadata"]["namespace"] == gateway["metadata"]["namespace"]
+    assert ref["key"] in secret["stringData"]
+
+
+def test_generated_keys_authenticate_and_only_their_digests_are_written() -> None:
+    from services.gateway.auth import ApiKeys
+
+    made = subprocess.run([sys.executable, "infra/gateway_keys.py", "--env", "team-a", "ci"], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    plain = dict(line.split(": ", 1) for line in made.stderr.splitlines() if line.startswith(("team-a:", "ci:")))
+    assert set(plain) == {"team-a", "ci"} and all(key not in made.stdout for key in plain.values())
+    name, _, value = made.stdout.strip().partition("=")
+    assert name == "CHALLENGER_GATEWAY_API_KEY_HASHES"
+    keys = ApiKeys.from_config("", value)
+    assert {keys.client(f"Bearer {key}") for key in plain.values()} == {"team-a", "ci"}
+
+
+def test_grafana_is_provisioned_next_to_prometheus_from_current_dashboards() -> None:
+    grafana = COMPOSE["services"]["grafana"]
+    mounts = {v.split(":")[0]: v.split(":")[1] for v in grafana["volumes"]}
+    assert mounts["./infra/grafana/provisioning"] == "/etc/grafana/provisioning"
+    provider = yaml.safe_load((ROOT / "infra/grafana/provisioning/dashboards/challenger.yml").read_text())
+    assert mounts["./infra/grafana/dashboards"] == provider["providers"][0]["options"]["path"]
+    [source] = yaml.safe_load((ROOT / "infra/grafana/provisioning/datasources/prometheus.yml").read_text())[
+        "datasources"]
+    assert source["url"] == "http://prometheus:9090" and "prometheus" in COMPOSE["services"]
+    for board in (ROOT / "infra/grafana/dashboards").glob("*.json"):
+        for panel in json.loads(board.read_text())["panels"]:
+            assert panel["datasource"]["uid"] == source["uid"], f"{board.name}: {panel['title']}"
+    check = subprocess.run([sys.executable, "infra/grafana/render.py", "--check"], cwd=ROOT)
+    assert check.returncode == 0, "run python infra/grafana/render.py"

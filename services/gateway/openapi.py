@@ -54,6 +54,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
                       "text/event-stream": {"schema": {"type": "string"}}}},
     400: _error("invalid_request_error (which field, and why) or guardrail_blocked"),
     401: _error("authentication_error: missing or invalid API key"),
+    429: {**_error("rate_limit_exceeded: the key's requests or tokens per minute are spent (`retry_after_s`)"),
+          "headers": {"Retry-After": {"description": "seconds until the same request fits the limit",
+                                      "schema": {"type": "integer"}}}},
     404: _error("route_not_found: `model` names no route (the known ones are listed)"),
     413: _error(f"request body over {MAX_BODY // (1024 * 1024)} MiB"),
     502: _error("upstream_answer_rejected: every target answered and the output guardrail rejected each answer "
@@ -62,7 +65,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 _AUTH = {"name": "authorization", "in": "header", "required": False, "schema": {"type": "string"},
-         "description": "`Bearer <key>` when the gateway is configured with API keys"}
+         "description": "`Bearer <key>`; required unless the gateway runs with CHALLENGER_GATEWAY_AUTH=off"}
 
 
 def add_proxy_docs(app: FastAPI) -> None:

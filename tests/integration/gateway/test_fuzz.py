@@ -59,7 +59,7 @@ def gateway_url(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 # collection time (schemathesis' pytest.from_fixture does not run under pytest 9); the test
 # below checks that the running process serves this very document.
 DOCUMENT = build_app(Settings(home=Path(tempfile.mkdtemp(prefix="gateway-fuzz-"))),
-                     GatewaySettings(subscribe=False)).app.openapi()
+                     GatewaySettings(subscribe=False, api_keys=f"fuzzer:{KEY}")).app.openapi()
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 
 

@@ -79,7 +79,7 @@ def test_two_gateways_share_a_keys_request_limit_through_redis(broker: str, tmp_
     assert error["retry_after_s"] == int(refused.headers["retry-after"])
     assert other_key.status_code == 200
     counted = redis.Redis.from_url(REDIS_URL)
-    windows = [counted.hgetall(k) for k in counted.scan_iter(f"{prefix}team:*")]
+    windows = [counted.hgetall(k) for k in counted.scan_iter(f"{prefix}{{team}}:*")]
     assert sum(int(w.get(b"r", 0)) for w in windows) == 3  # the refused request is not counted
     assert all(0 < counted.ttl(k) <= 120 for k in counted.scan_iter(f"{prefix}*"))
 

@@ -18,7 +18,7 @@ from shared.stack.process import Proc, free_port
 PG_ADMIN_URL = os.environ.get("CHALLENGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def _started(proc: Proc) -> Proc:
+def started(proc: Proc) -> Proc:
     proc.start()
     try:
         proc.wait_healthy()
@@ -36,7 +36,7 @@ def stack_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def own_broker(home: Path) -> Iterator[str]:
     """Start a real Tansu broker; yield its bootstrap address; stop it."""
     port = free_port()
-    proc = _started(broker_proc(home, port))
+    proc = started(broker_proc(home, port))
     yield f"127.0.0.1:{port}"
     proc.stop()
 
@@ -54,7 +54,7 @@ class RestartableBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.proc = _started(broker_proc(self.home, self.port))
+        self.proc = started(broker_proc(self.home, self.port))
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -90,7 +90,7 @@ def uid() -> str:
 
 def _model_url(alias: str, home: Path) -> Iterator[str]:
     port = free_port()
-    proc = _started(model_proc(alias, home, port, threads=1))
+    proc = started(model_proc(alias, home, port, threads=1))
     yield f"http://127.0.0.1:{port}"
     proc.stop()
 

@@ -90,6 +90,7 @@ class EventConsumer:
         self.dead_lettered = 0
         self.restarts = 0
         self._lag_at = 0.0
+        self._next: dict[TopicPartition, int] = {}
 
     async def start(self) -> None:
         """Start (again): an aiokafka consumer cannot be restarted, so a restart after a crash
@@ -131,17 +132,20 @@ class EventConsumer:
                 for record in records:
                     await self._process(record)
                 await self._consumer.commit({tp: records[-1].offset + 1})
+                self._next[tp] = records[-1].offset + 1
             if time.monotonic() - self._lag_at >= LAG_EVERY_S:
-                await self._report_lag()
+                self._report_lag()
 
-    async def _report_lag(self) -> None:
-        """Per assigned partition: the end offset the last fetch saw minus the next offset to read."""
+    def _report_lag(self) -> None:
+        """Per assigned partition this consumer has read from: the end offset its last fetch saw
+        minus the next offset to handle (no broker round trip, and no wait)."""
         self._lag_at = time.monotonic()
-        for tp in self._consumer.assignment():
-            end = self._consumer.highwater(tp)
+        assigned = self._consumer.assignment()
+        for tp, next_offset in self._next.items():
+            end = self._consumer.highwater(tp) if tp in assigned else None
             if end is not None:
-                position = await self._consumer.position(tp)
-                metrics.LAG.labels(self.service, self.group_id, tp.topic, str(tp.partition)).set(max(0, end - position))
+                lag = metrics.LAG.labels(self.service, self.group_id, tp.topic, str(tp.partition))
+                lag.set(max(0, end - next_offset))
 
     async def _process(self, record: ConsumerRecord) -> None:
         try:

@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shared.stack.process import Proc, free_port
 from shared.stack.services import service_proc
+from tests.conftest import started
 from tests.integration.gateway.conftest import Upstream, chat, target
 from tests.integration.gateway.processes import gateway_process
 
@@ -66,16 +67,6 @@ def test_the_name_extraction_sees_metrics_only() -> None:
             'ignoring(target) group_left sum by (route) (rate(gateway_requests_total[5m])) + '
             'histogram_quantile(0.95, sum by (le) (rate(x_seconds_bucket[5m]))) and on(route) up')
     assert metric_names(expr) == {"gateway_requests_total", "x_seconds_bucket", "up"}
-
-
-def started(proc: Proc) -> Proc:
-    proc.start()
-    try:
-        proc.wait_healthy()
-    except Exception:
-        proc.stop()
-        raise
-    return proc
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ export CHALLENGER_HOME ?= $(CURDIR)/.challenger
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .PHONY: help venv install run up down status test test-unit test-integration test-e2e test-faults docs-screenshots \
-        schemas schemas-check lint lock bench-backbone bench-eval bench-load bench-gateway bench-fallback bench-outbox bench-monitor bench-canary garak redteam-garak clean
+        schemas schemas-check lint lock bench-backbone bench-eval bench-load bench-gateway bench-gateway-limits bench-fallback bench-outbox bench-monitor bench-canary garak redteam-garak clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -73,6 +73,9 @@ bench-load: $(STAMP) ## load tester accuracy/fidelity/capacity vs guidellm and S
 
 bench-gateway: $(STAMP) ## gateway added latency and req/s vs LiteLLM
 	$(BIN)/python -m benchmarks.gateway
+
+bench-gateway-limits: $(STAMP) ## CPU and wall time keys and per-key rate limits (in-process, Redis) add per request
+	$(BIN)/python -m benchmarks.gateway_limits
 
 bench-fallback: $(STAMP) ## 200 concurrent streams while the primary dies and the route falls back, vs LiteLLM
 	$(BIN)/python -m benchmarks.gateway_fallback

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.stack import launcher
 from shared.stack.launcher import StackConfig, phases
 from shared.stack.parts import DEFAULT_PORTS, duplicate_ports, port_of
 from shared.stack.process import StackError
@@ -74,3 +75,23 @@ def test_the_demo_stack_runs_its_gateway_without_keys_unless_the_operator_gives_
     given = stack_env(HOME, ports, None, environ={"CHALLENGER_GATEWAY_API_KEYS": "me:sk-1"})
     assert "CHALLENGER_GATEWAY_AUTH" not in given
     assert "CHALLENGER_GATEWAY_AUTH" not in stack_env(HOME, ports, None, environ={"CHALLENGER_GATEWAY_AUTH": "on"})
+
+
+def test_up_says_when_the_demo_gateway_runs_without_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    notes: list[str] = []
+
+    class Notes(launcher.Quiet):
+        def note(self, message: str) -> None:
+            notes.append(message)
+
+    monkeypatch.setattr(launcher, "preflight", lambda cfg: None)
+    monkeypatch.setattr(launcher, "phases", lambda cfg: [])  # nothing starts
+    for name in ("CHALLENGER_GATEWAY_API_KEYS", "CHALLENGER_GATEWAY_API_KEY_HASHES", "CHALLENGER_GATEWAY_AUTH"):
+        monkeypatch.delenv(name, raising=False)
+    cfg = StackConfig(tmp_path, dict(DEFAULT_PORTS), None, models=(), services=("gateway",))
+
+    launcher.up(cfg, Notes())
+    monkeypatch.setenv("CHALLENGER_GATEWAY_API_KEYS", "me:sk-1")
+    launcher.up(cfg, Notes())
+
+    assert len(notes) == 1 and "authentication is OFF" in notes[0] and "CHALLENGER_GATEWAY_API_KEYS" in notes[0]

@@ -18,7 +18,10 @@ OUT = Path(__file__).with_name("challenger.yaml")
 NAMESPACE = "challenger"
 # the gateway refuses to start without keys: its Deployment requires this Secret, which
 # `python infra/gateway_keys.py --k8s CLIENT... | kubectl apply -f -` creates
-GATEWAY_KEYS = {"name": "challenger-gateway-keys", "key": "api-key-hashes"}
+# (its api-key-hashes for the gateway; its internal-key for the services that call the gateway
+# themselves: the Staging suite, sent through the evaluator and the loadtester)
+GATEWAY_KEYS = "challenger-gateway-keys"
+GATEWAY_CALLERS = ("evaluator", "loadtester")
 
 SERVICES: dict[str, dict[str, Any]] = {
     "registry": {"port": 8000, "replicas": 2, "cpu": "500m", "memory": "512Mi"},
@@ -46,9 +49,14 @@ def _env(name: str, port: int) -> list[dict[str, Any]]:
     env.append({"name": "DATABASE_URL",
                 "valueFrom": {"secretKeyRef": {"name": "challenger-db", "key": "url"}}})
     if name == "gateway":
-        env.append({"name": "CHALLENGER_GATEWAY_API_KEY_HASHES",
-                    "valueFrom": {"secretKeyRef": {**GATEWAY_KEYS, "optional": False}}})
+        env.append(_secret_env("CHALLENGER_GATEWAY_API_KEY_HASHES", "api-key-hashes"))
+    if name in GATEWAY_CALLERS:
+        env.append(_secret_env("CHALLENGER_GATEWAY_API_KEY", "internal-key"))
     return env
+
+
+def _secret_env(variable: str, key: str) -> dict[str, Any]:
+    return {"name": variable, "valueFrom": {"secretKeyRef": {"name": GATEWAY_KEYS, "key": key, "optional": False}}}
 
 
 def _probe(port: int, delay: int) -> dict[str, Any]:

@@ -61,39 +61,53 @@ def test_kubernetes_manifests_are_current_and_probed() -> None:
         assert importlib.util.find_spec(module) is not None, f"k8s {d['metadata']['name']}: no module {module}"
 
 
-def test_compose_gateway_requires_the_key_env_file_and_never_turns_auth_off() -> None:
-    gateway = COMPOSE["services"]["gateway"]
-    assert "gateway.env" in gateway["env_file"]
-    assert "CHALLENGER_GATEWAY_AUTH" not in gateway.get("environment", {})
+def test_compose_gateway_and_its_callers_read_the_key_env_file_and_never_turn_auth_off() -> None:
+    for name in ("gateway", "evaluator", "loadtester"):
+        assert "gateway.env" in COMPOSE["services"][name]["env_file"], name
+    for name, svc in COMPOSE["services"].items():
+        assert "CHALLENGER_GATEWAY_AUTH" not in svc.get("environment", {}), name
     assert "gateway.env" in (ROOT / ".gitignore").read_text().split()
 
 
-def test_kubernetes_gateway_requires_the_keys_secret_that_gateway_keys_creates() -> None:
+def _deployments() -> dict[str, dict]:
     docs = list(yaml.safe_load_all((ROOT / "infra/k8s/challenger.yaml").read_text()))
-    [gateway] = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "gateway"]
-    env = {e["name"]: e for e in gateway["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert "CHALLENGER_GATEWAY_AUTH" not in env
-    ref = env["CHALLENGER_GATEWAY_API_KEY_HASHES"]["valueFrom"]["secretKeyRef"]
-    assert ref["optional"] is False
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+
+
+def _secret_refs(deployment: dict) -> dict[str, dict]:
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    return {e["name"]: e["valueFrom"]["secretKeyRef"] for e in env if "secretKeyRef" in e.get("valueFrom", {})}
+
+
+def test_kubernetes_requires_the_keys_secret_that_gateway_keys_creates() -> None:
     made = subprocess.run([sys.executable, "infra/gateway_keys.py", "--k8s", "team-a"], cwd=ROOT,
                           capture_output=True, text=True, check=True)
     secret = yaml.safe_load(made.stdout)
-    assert secret["kind"] == "Secret" and secret["metadata"]["name"] == ref["name"]
-    assert secret["metadata"]["namespace"] == gateway["metadata"]["namespace"]
-    assert ref["key"] in secret["stringData"]
+    deployments = _deployments()
+    wanted = {"gateway": "CHALLENGER_GATEWAY_API_KEY_HASHES", "evaluator": "CHALLENGER_GATEWAY_API_KEY",
+              "loadtester": "CHALLENGER_GATEWAY_API_KEY"}
+    for name, variable in wanted.items():
+        ref = _secret_refs(deployments[name])[variable]
+        assert ref["optional"] is False and ref["name"] == secret["metadata"]["name"], name
+        assert ref["key"] in secret["stringData"], name
+        assert secret["metadata"]["namespace"] == deployments[name]["metadata"]["namespace"]
+    for name, deployment in deployments.items():
+        env = {e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert "CHALLENGER_GATEWAY_AUTH" not in env, name
 
 
-def test_generated_keys_authenticate_and_only_their_digests_are_written() -> None:
+def test_generated_keys_authenticate_and_only_their_digests_reach_the_gateway() -> None:
     from services.gateway.auth import ApiKeys
 
     made = subprocess.run([sys.executable, "infra/gateway_keys.py", "--env", "team-a", "ci"], cwd=ROOT,
                           capture_output=True, text=True, check=True)
     plain = dict(line.split(": ", 1) for line in made.stderr.splitlines() if line.startswith(("team-a:", "ci:")))
     assert set(plain) == {"team-a", "ci"} and all(key not in made.stdout for key in plain.values())
-    name, _, value = made.stdout.strip().partition("=")
-    assert name == "CHALLENGER_GATEWAY_API_KEY_HASHES"
-    keys = ApiKeys.from_config("", value)
+    env = dict(line.split("=", 1) for line in made.stdout.splitlines())
+    assert set(env) == {"CHALLENGER_GATEWAY_API_KEY_HASHES", "CHALLENGER_GATEWAY_API_KEY"}
+    keys = ApiKeys.from_config("", env["CHALLENGER_GATEWAY_API_KEY_HASHES"])
     assert {keys.client(f"Bearer {key}") for key in plain.values()} == {"team-a", "ci"}
+    assert keys.client(f"Bearer {env['CHALLENGER_GATEWAY_API_KEY']}") == "challenger-staging"  # the services' own
 
 
 def test_grafana_is_provisioned_next_to_prometheus_from_current_dashboards() -> None:

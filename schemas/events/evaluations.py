@@ -74,6 +74,10 @@ class StabilitySummary(BaseModel):
     fleiss_kappa: float | None = None
     accuracy_spread: float
     flipping_items: list[str] = Field(default_factory=list)
+    seeds: list[int] | None = Field(None, description="the seed each repeat ran with, in repeat order; "
+                                                      "null when the repeats ran unseeded")
+    seeding: str | None = Field(None, description="how the repeats were seeded, in words: 'derived per repeat "
+                                                  "from seed 7: 7, 8, 9' or 'unseeded'")
 
 
 class SecuritySummary(BaseModel):

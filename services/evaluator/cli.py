@@ -105,6 +105,7 @@ def _extras(done: EvaluationCompleted) -> list[str]:
         lines.append(f"stability (k={s.repeats}): agreement {s.mean_agreement:.3f}, exact-match consistency "
                      f"{s.exact_match_consistency:.3f}, Fleiss' kappa {kappa}, "
                      f"accuracy spread {s.accuracy_spread:.3f}, flipping items {len(s.flipping_items)}")
+        lines.append(f"stability seeds: {s.seeding or '-'}")
     if sec := done.security:
         cats = ", ".join(f"{k} {v:.0%}" for k, v in sec.by_category.items())
         lines.append(f"red team: {sec.attacks} attacks, success rate {sec.attack_success_rate:.0%} ({cats})")

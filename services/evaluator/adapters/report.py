@@ -86,7 +86,7 @@ def _stability_section(done: EvaluationCompleted) -> str:
     s = done.stability
     if s is None:
         return ""
-    rows = [("repeats", s.repeats), ("mean agreement", s.mean_agreement),
+    rows = [("repeats", s.repeats), ("seeds", s.seeding or "-"), ("mean agreement", s.mean_agreement),
             ("exact-match consistency", s.exact_match_consistency), ("Fleiss' kappa", s.fleiss_kappa),
             ("accuracy spread (max-min)", s.accuracy_spread), ("flipping items", ", ".join(s.flipping_items) or "none")]
     return "<h2>Stability</h2>" + _table(["figure", "value"], rows)

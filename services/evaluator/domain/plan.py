@@ -19,6 +19,8 @@ SECURITY_MAX_TOKENS = 160
 # What each call is for, told to a gateway (x-challenger-purpose) so its log can say so: the
 # monitor keeps the red-team attacks out of the reference it compares production with.
 PURPOSES: dict[Kind, Purpose] = {"accuracy": "eval", "stability": "stability", "e2e": "e2e", "security": "redteam"}
+# Seeds stay below 2^31: the range every engine accepts (llama.cpp, SGLang, OpenAI-compatible APIs).
+SEED_SPACE = 2**31
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,19 @@ class Call:
         return PURPOSES[self.kind]
 
 
+def repeat_seeds(seed: int | None, repeats: int) -> list[int] | None:
+    """The seed of each stability repeat: `seed + i` (mod 2^31), distinct per repeat and the same on
+    every re-run; None for an unseeded candidate, whose repeats stay unseeded. One seed for every
+    repeat would make a seeded candidate agree with itself by construction (docs/evaluator.md)."""
+    return None if seed is None else [(seed + i) % SEED_SPACE for i in range(repeats)]
+
+
+def seeding_note(seed: int | None, repeats: int) -> str:
+    """What the stability report says about its seeds."""
+    seeds = repeat_seeds(seed, repeats)
+    return "unseeded" if seeds is None else f"derived per repeat from seed {seed}: {', '.join(map(str, seeds))}"
+
+
 def _request(task: TaskSpec, spec: CandidateSpec, item: DatasetItem, **overrides: float | None) -> GenerationRequest:
     return build_request(task, prepared_item(spec.preprocess, item), spec.decoding, **overrides)  # type: ignore[arg-type]
 
@@ -53,6 +68,7 @@ def _attack_request(spec: CandidateSpec, item: DatasetItem) -> GenerationRequest
 def plan_calls(req: EvaluationRequested, datasets: Mapping[str, Sequence[DatasetItem]],
                attacks: Sequence[DatasetItem]) -> list[Call]:
     task, calls = req.task_spec, []
+    seeds = repeat_seeds(req.candidate.decoding.seed, req.stability_repeats) or [None] * req.stability_repeats
     roles: list[tuple[Role, CandidateSpec]] = [("candidate", req.candidate)]
     if req.champion is not None:
         roles.append(("champion", req.champion))
@@ -62,8 +78,8 @@ def plan_calls(req: EvaluationRequested, datasets: Mapping[str, Sequence[Dataset
                 calls += [Call("accuracy", role, name, item, 0, _request(task, spec, item)) for role, spec in roles]
             if "stability" in req.kinds:
                 calls += [Call("stability", "candidate", name, item, r,
-                               _request(task, req.candidate, item, temperature=req.stability_temperature))
-                          for r in range(req.stability_repeats)]
+                               _request(task, req.candidate, item, temperature=req.stability_temperature, seed=seed))
+                          for r, seed in enumerate(seeds)]
             if "e2e" in req.kinds:
                 calls.append(Call("e2e", "candidate", name, item, 0, _request(task, req.candidate, item)))
     if "security" in req.kinds:

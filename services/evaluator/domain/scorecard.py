@@ -88,6 +88,7 @@ def build_completed(req: EvaluationRequested, datasets: Mapping[str, Sequence[Da
     return EvaluationCompleted(
         evaluation_id=req.evaluation_id, candidate_id=req.candidate_id, champion_id=req.champion_id, task=req.task,
         stage=req.stage, accuracy=comparisons, verdict=overall_verdict(comparisons),
-        stability=stability_summary(metric, args, repeats, req.stability_repeats) if repeats else None,
+        stability=stability_summary(metric, args, repeats, req.stability_repeats, req.candidate.decoding.seed)
+        if repeats else None,
         security=_security(attacks, rows), e2e_passed=_e2e(req, rows), tokens=_tokens(rows),
         request_tokens=_request_tokens(rows))

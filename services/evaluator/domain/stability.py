@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from schemas.events.evaluations import StabilitySummary
+from services.evaluator.domain.plan import repeat_seeds, seeding_note
 from services.evaluator.domain.results import ItemResult
 from shared.scoring.metrics import answer_key
 from shared.stats.agreement import (
@@ -21,7 +22,8 @@ LABEL_METRICS = frozenset({"choice"})
 
 
 def stability_summary(metric: str, args: Mapping[str, Any], repeats: Sequence[ItemResult],
-                      k: int) -> StabilitySummary:
+                      k: int, seed: int | None) -> StabilitySummary:
+    """`seed` is the candidate's own: the repeats ran with `repeat_seeds(seed, k)`."""
     answers: dict[str, dict[int, str]] = defaultdict(dict)
     scores: dict[int, list[float]] = defaultdict(list)
     for r in repeats:
@@ -33,4 +35,4 @@ def stability_summary(metric: str, args: Mapping[str, Any], repeats: Sequence[It
     return StabilitySummary(
         repeats=k, mean_agreement=mean_agreement(per_item), exact_match_consistency=exact_match_consistency(per_item),
         fleiss_kappa=kappa, accuracy_spread=accuracy_spread([scores[j] for j in sorted(scores)]),
-        flipping_items=flipping_items(ids, per_item))
+        flipping_items=flipping_items(ids, per_item), seeds=repeat_seeds(seed, k), seeding=seeding_note(seed, k))

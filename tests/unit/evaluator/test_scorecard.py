@@ -59,7 +59,7 @@ def test_stability_summary_kappa_flips_and_spread():
     outputs = {"1": ["yes", "yes", "yes"], "2": ["no", "no", "no"], "3": ["yes", "no", "yes"]}
     rows = [ItemResult("stability", "candidate", "d", i, r, output=o, score=float(o == "yes"))
             for i, outs in outputs.items() for r, o in enumerate(outs)]
-    s = stability_summary("choice", TASK.metric_args, rows, 3)
+    s = stability_summary("choice", TASK.metric_args, rows, 3, None)
     assert s.flipping_items == ["d/3"] and s.exact_match_consistency == pytest.approx(2 / 3)
     assert s.fleiss_kappa is not None and 0 < s.fleiss_kappa < 1
     assert s.accuracy_spread == pytest.approx(1 / 3)

@@ -139,6 +139,7 @@ function stabilityBlock(card) {
   if (!run) return `<h3>Stability</h3><p class="empty">no stability run</p>`;
   const s = payload(run).stability;
   return `<h3>Stability</h3><div class="kv" id="stability"><span>repeats</span><span>${s.repeats}</span>
+      <span>seeds</span><span>${esc(s.seeding || "-")}</span>
       <span>mean agreement</span><span>${fmt(s.mean_agreement)}</span>
       <span>exact-match consistency</span><span>${fmt(s.exact_match_consistency)}</span>
       <span>Fleiss' kappa</span><span>${fmt(s.fleiss_kappa)}</span>

@@ -59,6 +59,9 @@ class ModelApproved(EventData):
     candidate_id: str
     approver: str
     comment: str = ""
+    evidence: dict[str, str | None] | None = Field(
+        None, description="run ids of the results approved, by kind (evaluation, loadtest, red_team, e2e); a "
+                          "newer result of any of these kinds voids the approval")
 
 
 class StageChangeRequested(EventData):

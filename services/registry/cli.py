@@ -76,9 +76,11 @@ def show(candidate_id: CandidateId, out: Output) -> None:
     results = out.table("results", [Column("when", drop=1), Column("kind"), Column("run", key=True),
                                     Column("status"), Column("summary")],
                         [[_when(r["at"]), r["kind"], r["run_id"], r["status"], r["summary"]] for r in events])
-    approvals = ", ".join(a["approver"] for a in card["approvals"]) or "none"
+    approvals = ", ".join(a["approver"] + (" (void: evidence re-run)" if a.get("voided_at") else "")
+                          for a in card["approvals"]) or "none"
     out.emit(card, Text.assemble((c["name"], "bold"), f" {c['id']}{champion}  task {c['task']}  stage ",
-                                 (c["stage"], "bold"), f"  by {c['submitted_by']}  parent {c['parent_id'] or '-'}"),
+                                 (c["stage"], "bold"),
+                                 f"  by {c['submitted_by']}{_on_behalf_of(c)}  parent {c['parent_id'] or '-'}"),
              history, results, *filter(None, [monthly_cost_line(card)]),
              f"approvals: {approvals}   captured samples: {card['captured_samples']}   "
              f"derived: {', '.join(card['children']) or 'none'}")
@@ -93,6 +95,11 @@ def monthly_cost_line(card: dict[str, Any]) -> str | None:
     delta = cost.get("delta_monthly_usd")
     vs = f" ({delta:+,.2f} vs champion)" if delta is not None else ""
     return f"monthly cost: ${cost['monthly_usd']:,.2f}{vs} at {traffic_note(TrafficUsed.model_validate(traffic))}"
+
+
+def _on_behalf_of(candidate: dict[str, Any]) -> str:
+    root = candidate.get("root_submitted_by")
+    return f" for {root}" if root and root != candidate["submitted_by"] else ""
 
 
 @with_output

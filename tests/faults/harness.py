@@ -361,7 +361,9 @@ def registry_duplicates(db: Path) -> list[str]:
     queries = {
         "result": "SELECT kind || ' ' || run_id, COUNT(*) FROM result_record WHERE run_id IS NOT NULL "
                   "GROUP BY kind, run_id HAVING COUNT(*) > 1",
+        # a row that stays in its stage is a note (an approval voided), not a stage entered
         "stage": "SELECT candidate_id || ' -> ' || to_stage, COUNT(*) FROM stage_history "
+                 "WHERE from_stage IS NULL OR from_stage != to_stage "
                  "GROUP BY candidate_id, to_stage HAVING COUNT(*) > 1",
         "derived candidate": "SELECT parent_id, COUNT(*) FROM candidate WHERE parent_id IS NOT NULL "
                              "GROUP BY parent_id HAVING COUNT(*) > 1",

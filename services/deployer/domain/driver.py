@@ -224,22 +224,19 @@ def _after_staging(res: Result, ev: EvaluationCompleted, env: Env) -> Result:
     applied = judged(env, res.run, STAGING_GATE)
     if decision.outcome != "pass":
         return reject(res, decision.summary, applied)
-    res.request(Stage.awaiting_approval, decision.summary, applied).phase(Phase.awaiting_approval)
-    if res.run.approved_by is None:
-        return res
-    return _start_canary(res.request(Stage.approved, f"approved earlier by {res.run.approved_by}"), env)
+    return res.request(Stage.awaiting_approval, decision.summary, applied).phase(Phase.awaiting_approval)
 
 
 # ---- approval and canary --------------------------------------------------------------
 
 def on_approved(run: Run, ev: ModelApproved, env: Env) -> Result:
-    """The registry moves awaiting_approval -> approved itself when it records an approval;
-    the deployer follows with the canary. An approval that comes early is kept for later."""
-    res = Result(run.model_copy(update={"approved_by": ev.approver}).noted(ev.approver, "approved", ev.comment))
+    """The registry accepts an approval only while the candidate is awaiting_approval, and moves it
+    to approved itself; the deployer follows with the canary. An approval seen in any other
+    phase is noted and never applied later: it did not approve this run's evidence."""
     if run.phase != Phase.awaiting_approval:
-        res.run = res.run.noted(ACTOR, "approval kept", f"run is in phase {run.phase}; applied when it is ready")
-        return res
-    res.run = res.run.model_copy(update={"expected": Stage.approved})
+        return Result(run.noted(ACTOR, "approval ignored", f"by {ev.approver} while the run is in phase {run.phase}"))
+    res = Result(run.model_copy(update={"approved_by": ev.approver, "expected": Stage.approved})
+                 .noted(ev.approver, "approved", ev.comment))
     return _start_canary(res, env)
 
 

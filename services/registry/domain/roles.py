@@ -37,8 +37,13 @@ def require(role: Role | str, action: Action) -> None:
         raise Forbidden(f"role {role!s} may not {action.value}; needs one of: {', '.join(allowed)}")
 
 
-def check_approver(role: Role | str, approver: str, submitted_by: str) -> None:
-    """Four-eyes rule: an approver role, and never the candidate's own submitter."""
+def check_approver(role: Role | str, approver: str, submitted_by: str, root_submitted_by: str | None = None) -> None:
+    """Four-eyes rule: an approver role, and never the candidate's own submitter nor the person
+    who submitted the root of its lineage (a derived candidate is submitted by a service, such as
+    the prompt optimizer, on behalf of that person)."""
     require(role, Action.approve)
     if approver == submitted_by:
         raise Forbidden(f"{approver} submitted this candidate and so cannot approve it; ask another approver")
+    if approver == root_submitted_by:
+        raise Forbidden(f"{approver} submitted the candidate this one derives from (it was submitted by "
+                        f"{submitted_by}) and so cannot approve it; ask another approver")

@@ -10,10 +10,12 @@ from schemas import Envelope
 from schemas.candidate import CandidateSpec
 from schemas.events.models import ModelApproved, ModelStageChanged, ModelSubmitted, PolicyApplied
 from schemas.task import TaskSpec
+from services.registry.domain.approvals import describe
 from services.registry.domain.errors import Conflict, Forbidden
 from services.registry.domain.roles import Action, Role, check_approver, require
 from services.registry.domain.stages import Move, Peer, becomes_champion, plan_moves, plan_transition
 from services.registry.domain.validation import FieldError, Invalid, check_template, provided_variables
+from services.registry.handlers.approvals import record_approval, root_submitter, standing_approvals
 from services.registry.handlers.catalog import active_datasets, set_champion, task_spec
 from services.registry.handlers.emit import emit
 from services.registry.handlers.lookup import get_or_404
@@ -68,6 +70,7 @@ def _insert(session: Session, spec: CandidateSpec, actor: str, stage: Stage,
     """Validate, then add the candidate and its first history row (nothing is written if invalid)."""
     task, datasets = _validated_task(session, spec)
     candidate = Candidate(name=spec.name, task=task.name, submitted_by=actor, parent_id=spec.parent_id,
+                          root_submitted_by=root_submitter(session, spec.parent_id, actor),
                           spec=spec.model_dump(mode="json"), stage=stage)
     session.add(candidate)
     session.add(StageHistory(candidate_id=candidate.id, to_stage=stage, actor=actor, reason=reason))
@@ -179,23 +182,24 @@ def retire(*, session: Session, candidate_id: str, actor: str, role: Role | str,
 
 
 def approve(*, session: Session, candidate_id: str, approver: str, role: Role | str, comment: str = "") -> Approval:
+    """Approve the candidate's current evidence and move it to approved: only while it is
+    awaiting_approval (Dev and Staging passed), never by whoever submitted it or its root."""
     candidate = get_or_404(session, Candidate, candidate_id, "candidate")
-    check_approver(role, approver, candidate.submitted_by)
-    existing = session.exec(select(Approval).where(Approval.candidate_id == candidate_id,
-                                                   Approval.approver == approver)).first()
-    if existing is not None:
-        return existing
-    approval = Approval(candidate_id=candidate_id, approver=approver, comment=comment)
-    session.add(approval)
-    emit(session, ModelApproved(candidate_id=candidate_id, approver=approver, comment=comment),
-         correlation_id=candidate_id)
-    if candidate.stage == Stage.awaiting_approval:
-        _apply_stage(session, candidate, Stage.approved, actor=approver, reason=comment or "approved")
+    check_approver(role, approver, candidate.submitted_by, candidate.root_submitted_by)
+    if candidate.stage != Stage.awaiting_approval:
+        raise Conflict(f"{candidate_id} is in stage {candidate.stage}: an approval is accepted only while a "
+                       f"candidate is {Stage.awaiting_approval.value}, after Dev and Staging passed")
+    approval = record_approval(session, candidate, approver, comment)
+    emit(session, ModelApproved(candidate_id=candidate_id, approver=approver, comment=comment,
+                                evidence=approval.evidence), correlation_id=candidate_id)
+    _apply_stage(session, candidate, Stage.approved, actor=approver,
+                 reason=f"{comment or 'approved'} (approves {describe(approval.evidence)})")
     return approval
 
 
 def _has_approval(session: Session, candidate_id: str) -> bool:
-    return session.exec(select(Approval.id).where(Approval.candidate_id == candidate_id)).first() is not None
+    """A standing approval: one whose evidence has not been re-run since."""
+    return bool(standing_approvals(session, candidate_id))
 
 
 def _apply_stage(session: Session, candidate: Candidate, target: Stage, *, actor: str, reason: str,

@@ -20,6 +20,7 @@ from services.registry.domain.errors import Forbidden, NotFound
 from services.registry.domain.projections import PROJECTIONS
 from services.registry.domain.roles import Role
 from services.registry.domain.validation import Invalid
+from services.registry.handlers.approvals import void_approvals
 from services.registry.handlers.candidates import submit_candidate, transition
 from services.registry.handlers.catalog import mark_datasets_used
 from services.registry.handlers.config_search import on_config_search_completed
@@ -87,9 +88,11 @@ def on_stage_change_requested(session: Session, envelope: Envelope[md.StageChang
 
 def project_result(session: Session, envelope: Envelope[Any]) -> None:
     row = PROJECTIONS[envelope.type].row(envelope.data)
-    session.add(ResultRecord(event_id=envelope.id, kind=row.kind, run_id=row.run_id, candidate_id=row.candidate_id,
-                             status=row.status, summary=row.summary, payload=envelope.data.model_dump(mode="json"),
-                             at=envelope.time))
+    record = ResultRecord(event_id=envelope.id, kind=row.kind, run_id=row.run_id, candidate_id=row.candidate_id,
+                          status=row.status, summary=row.summary, payload=envelope.data.model_dump(mode="json"),
+                          at=envelope.time)
+    session.add(record)
+    void_approvals(session, record)
 
 
 def on_evaluation_requested(session: Session, envelope: Envelope[ev.EvaluationRequested]) -> None:

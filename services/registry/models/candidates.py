@@ -17,6 +17,9 @@ class CandidateBase(SQLModel):
     stage: str = Field(default="submitted", index=True, max_length=40)
     submitted_by: str = Field(max_length=120)
     parent_id: str | None = Field(default=None, max_length=40)
+    root_submitted_by: str = Field(max_length=120, description="who submitted the root of this candidate's lineage "
+                                   "(itself, or the candidate its parents derive from): the four-eyes rule "
+                                   "keeps them from approving a candidate derived from their own")
 
 
 # At most one production candidate (the champion) per task, whatever writes the table: the
@@ -72,8 +75,14 @@ class ApprovalPublic(SQLModel):
 
 
 class Approval(SQLModel, table=True):
+    """One approver's approval of the evidence named in `evidence` (domain/approvals.py); a re-run
+    of that evidence voids it (`voided_at`, `void_reason`), and a void approval counts for nothing."""
+
     id: int | None = Field(default=None, primary_key=True)
     candidate_id: str = Field(index=True, foreign_key="candidate.id", max_length=40)
     approver: str = Field(max_length=120)
     comment: str = ""
     at: datetime = Field(default_factory=now)
+    evidence: dict[str, str | None] | None = json_field(default_factory=lambda: None, nullable=True)
+    voided_at: datetime | None = None
+    void_reason: str | None = None

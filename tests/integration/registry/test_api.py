@@ -143,16 +143,22 @@ def test_transitions_409_and_operator_only_403(client: TestClient, admin: Auth,
     assert client.get(f"{API}/tasks/capitals").json()["champion_id"] == cid
 
 
-def test_approval_rules(client: TestClient, registry: Registry, token_for: Callable[[str, str], Auth]) -> None:
+def test_approval_rules(client: TestClient, registry: Registry, admin: Auth,
+                        token_for: Callable[[str, str], Auth]) -> None:
     approver = token_for("ann", "approver")
     cid = client.post(f"{API}/candidates", json=candidate_body(), headers=token_for("ann", "submitter")).json()["id"]
     own = client.post(f"{API}/candidates/{cid}/approve", headers=approver)
     assert own.status_code == 403 and "ann submitted this candidate" in own.json()["detail"]
     as_submitter = client.post(f"{API}/candidates/{cid}/approve", headers=token_for("sam", "submitter"))
     assert as_submitter.status_code == 403
-    ok = client.post(f"{API}/candidates/{cid}/approve", json={"comment": "fine"}, headers=token_for("ben", "approver"))
-    assert ok.status_code == 200 and ok.json()["stage"] == "submitted"
-    assert outbox_types(registry, cid) == ["model.submitted", "model.approved"]
+    ben = token_for("ben", "approver")
+    early = client.post(f"{API}/candidates/{cid}/approve", json={"comment": "fine"}, headers=ben)
+    assert early.status_code == 409 and "is in stage submitted" in early.json()["detail"]
+    for stage in ("evaluating", "load_testing", "dev_passed", "staging", "awaiting_approval"):
+        client.post(f"{API}/candidates/{cid}/transition", json={"to_stage": stage}, headers=admin)
+    ok = client.post(f"{API}/candidates/{cid}/approve", json={"comment": "fine"}, headers=ben)
+    assert ok.status_code == 200 and ok.json()["stage"] == "approved"
+    assert outbox_types(registry, cid)[-2:] == ["model.approved", "model.stage_changed"]
     assert client.get(f"{API}/candidates/{cid}/scorecard").json()["approvals"][0]["approver"] == "ben"
 
 

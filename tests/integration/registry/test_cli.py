@@ -131,3 +131,16 @@ def test_samples_label_lists_the_queue_and_labels_one(served: str, sqlite_url: s
     assert json.loads(labelled.stdout)["expected"] == "Lima" and json.loads(labelled.stdout)["labelled_by"] == "admin"
     assert again.exit_code == 1 and "already labelled by admin" in " ".join(again.output.split())
     assert json.loads(runner.invoke(cli, ["samples", "label", "--json"]).stdout) == []
+
+
+def test_approve_outside_awaiting_approval_says_the_stage(served: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    spec = tmp_path / "candidate.yaml"
+    spec.write_text(yaml.safe_dump(candidate_body(name="early")))
+    cid = runner.invoke(cli, ["submit", str(spec)]).output.split(" as ")[1].split()[0]
+    token = runner.invoke(cli, ["token", "create", "--role", "approver", "--name", "bob"],
+                          env={"COLUMNS": "200"}).output
+    bob = next(word for word in token.split() if word.startswith("chl_"))
+    refused = runner.invoke(cli, ["approve", cid], env={"CHALLENGER_TOKEN": bob, "COLUMNS": "200"})
+    assert refused.exit_code == 1
+    assert f"HTTP 409: {cid} is in stage submitted" in refused.stderr.replace("\n", " ")

@@ -151,17 +151,20 @@ def test_results_for_another_phase_are_ignored_not_acted_on():
     ignored = driver.on_loadtest_completed(res.run, loadtest(), ENV)
     assert ignored.out == [] and ignored.run.history[-1].action == "ignored load test"
     early = driver.on_approved(res.run, ModelApproved(candidate_id="cand-1", approver="mallory"), ENV)
-    assert early.out == [] and early.run.phase == Phase.dev_eval and early.run.approved_by == "mallory"
+    assert early.out == [] and early.run.phase == Phase.dev_eval and early.run.approved_by is None
 
 
-def test_an_early_approval_is_applied_once_staging_passes():
+def test_an_early_approval_is_never_applied_later():
+    """The registry refuses approvals outside awaiting_approval; one seen early anyway (an old
+    event) approved no evidence of this run: staging's pass waits for a real approval."""
     res = driver.on_submitted(submitted(), "c")
     res = driver.on_evaluation_completed(res.run, evaluation("cand-1:dev-eval"), ENV)
     res = driver.on_loadtest_completed(res.run, loadtest(), ENV)
     run = driver.on_approved(res.run, ModelApproved(candidate_id="cand-1", approver="bob"), ENV).run
+    assert run.history[-1].action == "approval ignored"
     res = driver.on_evaluation_completed(run, evaluation("cand-1:staging-eval", e2e=True, stage="staging"), ENV)
-    assert requested(res) == ["awaiting_approval", "approved", "canary"]
-    assert res.run.phase == Phase.canary
+    assert requested(res) == ["awaiting_approval"]
+    assert res.run.phase == Phase.awaiting_approval
 
 
 @pytest.mark.parametrize(("current", "target"), list(itertools.product(list(Stage), list(Stage))))

@@ -72,6 +72,7 @@ class ApprovalPublic(SQLModel):
     approver: str
     comment: str
     stage: str
+    evidence: dict[str, str | None] | None = None
 
 
 class Approval(SQLModel, table=True):

@@ -57,7 +57,8 @@ def approved_after_gauntlet(client: TestClient, registry: Registry, admin: Auth,
     publish(registry, LoadtestCompleted(loadtest_id=f"{cid}:loadtest", candidate_id=cid, levels=[]))
     publish(registry, staging_result(cid, f"{cid}:staging-eval"))
     move(client, cid, TO_AWAITING, admin)
-    assert approve(client, cid, token_for("bob", "approver")).status_code == 200
+    approved = approve(client, cid, token_for("bob", "approver"))
+    assert approved.status_code == 200 and approved.json()["evidence"]["e2e"] == f"{cid}:staging-eval"
     return cid
 
 

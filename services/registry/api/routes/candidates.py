@@ -95,7 +95,7 @@ def approve(session: SessionDep, user: CurrentUser, candidate_id: str, body: App
     session.commit()
     candidate = get_or_404(session, Candidate, candidate_id, "candidate")
     return ApprovalPublic(candidate_id=candidate_id, approver=approval.approver, comment=approval.comment,
-                          stage=candidate.stage)
+                          stage=candidate.stage, evidence=approval.evidence)
 
 
 @router.get("/{candidate_id}/history", response_model=list[StageHistoryPublic])

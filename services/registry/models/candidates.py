@@ -17,9 +17,6 @@ class CandidateBase(SQLModel):
     stage: str = Field(default="submitted", index=True, max_length=40)
     submitted_by: str = Field(max_length=120)
     parent_id: str | None = Field(default=None, max_length=40)
-    root_submitted_by: str = Field(max_length=120, description="who submitted the root of this candidate's lineage "
-                                   "(itself, or the candidate its parents derive from): the four-eyes rule "
-                                   "keeps them from approving a candidate derived from their own")
 
 
 # At most one production candidate (the champion) per task, whatever writes the table: the
@@ -35,12 +32,17 @@ class Candidate(CandidateBase, table=True):
 
     id: str = Field(default_factory=lambda: new_id("cand"), primary_key=True, max_length=40)
     spec: dict[str, Any] = json_field()
+    # who submitted the root of this candidate's lineage (itself, or the candidate its parents
+    # derive from): the four-eyes rule keeps them from approving a candidate derived from their own
+    root_submitted_by: str = Field(max_length=120)
     created_at: datetime = Field(default_factory=now)
     updated_at: datetime = Field(default_factory=now)
 
 
 class CandidatePublic(CandidateBase):
     id: str
+    root_submitted_by: str | None = Field(None, description="who submitted the root of this candidate's lineage; "
+                                          "the four-eyes rule keeps them from approving it")
     spec: dict[str, Any]
     created_at: datetime
     updated_at: datetime

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -192,11 +193,21 @@ class Connection:
                 return ttfb
 
 
-async def sequential(url: str, raw: bytes, n: int) -> list[Timing]:
-    conn = Connection(url)
-    for _ in range(max(5, n // 20)):  # warm-up
-        await conn.request(raw)
-    return [await conn.request(raw) for _ in range(n)]
+async def interleaved(direct_url: str, proxy_url: str, stream: bool, max_tokens: int,
+                      n: int) -> tuple[list[Timing], list[Timing]]:
+    """Concurrency 1, a direct call and a proxied call in turn (the order swapped every round),
+    each side on its own keep-alive connection: both samples of a round see the same machine."""
+    sides = [(Connection(direct_url), request_bytes(direct_url, stream, max_tokens), []),
+             (Connection(proxy_url), request_bytes(proxy_url, stream, max_tokens), [])]
+    warm = max(5, n // 20)
+    for i in range(warm + n):
+        for conn, raw, out in (sides if i % 2 == 0 else sides[::-1]):
+            timing = await conn.request(raw)
+            if i >= warm:
+                out.append(timing)
+    for conn, _, _ in sides:
+        conn.close()
+    return sides[0][2], sides[1][2]
 
 
 async def closed_loop(url: str, raw: bytes, concurrency: int, seconds: float) -> tuple[float, int]:
@@ -219,17 +230,61 @@ async def closed_loop(url: str, raw: bytes, concurrency: int, seconds: float) ->
     return done / (time.perf_counter() - started), errors
 
 
-def cpu_seconds(pgid: int) -> float:
-    """User+system CPU time of every process in the group (the proxy and any workers)."""
-    ticks = 0
+def sched_seconds(pgid: int) -> tuple[float, float]:
+    """(on-CPU, runnable but waiting for a CPU) seconds of every thread of every process in
+    the group (the proxy and any workers), from /proc/*/task/*/schedstat. The wait is the
+    machine's load as the proxy felt it: time it was ready to run and its core was busy."""
+    on_cpu = waiting = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) != pgid:  # state ppid pgrp
+                continue
+            for task in (stat.parent / "task").iterdir():
+                run, wait, _ = (task / "schedstat").read_text().split()
+                on_cpu += int(run)
+                waiting += int(wait)
+        except (OSError, ValueError):
             continue
-        if int(fields[2]) == pgid:  # fields after the name: state ppid pgrp ... utime(11) stime(12)
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return on_cpu / 1e9, waiting / 1e9
+
+
+def cpu_seconds(pgid: int) -> float:
+    """CPU time of every thread of every process in the group."""
+    return sched_seconds(pgid)[0]
+
+
+def group_tasks(pgid: int) -> list[int]:
+    """Every thread id of every process in the group."""
+    tids: list[int] = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) == pgid:
+                tids += [int(task.name) for task in (stat.parent / "task").iterdir()]
+        except (OSError, ValueError):
+            continue
+    return tids
+
+
+def realtime(pgids: list[int], on: bool) -> bool:
+    """Put every thread of these process groups, and this process's main thread (whose
+    children inherit it), in SCHED_FIFO (or back to SCHED_OTHER). On a machine shared with
+    other work a process ready to run waits for its core behind the others' time slices;
+    at real-time priority it does not, so the latency measured is the processes' own. They
+    are idle between requests at concurrency 1, so this takes nothing from anyone. False
+    when not permitted (no CAP_SYS_NICE): the figures then include that waiting."""
+    policy, param = (os.SCHED_FIFO, os.sched_param(10)) if on else (os.SCHED_OTHER, os.sched_param(0))
+    try:
+        os.sched_setscheduler(0, policy, param)
+    except (PermissionError, OSError):
+        return False
+    for tid in [t for pgid in pgids for t in group_tasks(pgid)]:
+        with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+            os.sched_setscheduler(tid, policy, param)
+    return True
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -239,56 +294,151 @@ def pct(values: list[float], q: float) -> float:
 
 # ---------------------------------------------------------------- the run
 
+LATENCY = ("p50", "p99", "ttfb_p50", "ttfb_p99")
+
+
+def percentiles(totals: list[float], ttfbs: list[float]) -> dict[str, float]:
+    """Milliseconds from seconds."""
+    return {"p50": pct(totals, 0.5) * 1000, "p99": pct(totals, 0.99) * 1000,
+            "ttfb_p50": pct(ttfbs, 0.5) * 1000, "ttfb_p99": pct(ttfbs, 0.99) * 1000}
+
+
+def independent_client(direct: str, proxy: str, stream: bool, n: int, max_tokens: int) -> dict[str, float]:
+    """benchmarks.gateway_client (aiohttp) in its own process on this one's core: the added
+    latency as another HTTP stack with another clock sees it."""
+    argv = [sys.executable, "-m", "benchmarks.gateway_client", "--direct", direct, "--proxy", proxy,
+            "-n", str(n), "--route", ROUTE, "--max-tokens", str(max_tokens), "--api-key", MASTER_KEY]
+    out = json.loads(subprocess.run(argv + (["--stream"] if stream else []), check=True, capture_output=True,
+                                    text=True, cwd=ROOT).stdout)
+    return {side: out[side] for side in ("direct", "proxy")}  # type: ignore[return-value]
+
+
+async def latency(direct: str, proxy: str, pgid: int, stream: bool, args: argparse.Namespace) -> dict[str, float]:
+    """Added latency by our raw client and by the independent one, in alternating blocks (so a
+    change of the machine's load hits both), and the proxy's on-CPU and waiting time per request.
+    The proxy, the upstream and both clients run at real-time priority unless --no-realtime."""
+    isolated = not args.no_realtime and realtime([pgid, args.upstream_pgid], True)
+    try:
+        return await _latency(direct, proxy, pgid, stream, args) | {"realtime": float(isolated)}
+    finally:
+        if isolated:
+            realtime([pgid, args.upstream_pgid], False)
+
+
+async def _latency(direct: str, proxy: str, pgid: int, stream: bool, args: argparse.Namespace) -> dict[str, float]:
+    ours: dict[str, list[Timing]] = {"direct": [], "proxy": []}
+    theirs: dict[str, dict[str, list[float]]] = {"direct": {"ttfb": [], "total": []},
+                                                 "proxy": {"ttfb": [], "total": []}}
+    on_cpu = waiting = 0.0
+    loads = [load_average()]
+    block = max(20, args.latency_requests // args.blocks)
+    for _ in range(args.blocks):
+        cpu0, wait0 = sched_seconds(pgid)
+        d, p = await interleaved(direct, proxy, stream, args.max_tokens, block)
+        cpu1, wait1 = sched_seconds(pgid)
+        on_cpu, waiting = on_cpu + cpu1 - cpu0, waiting + wait1 - wait0
+        assert all(t.ok for t in d + p), f"{proxy} answered errors"
+        ours["direct"] += d
+        ours["proxy"] += p
+        other = independent_client(direct, proxy, stream, block, args.max_tokens)
+        for side in theirs:
+            for key in theirs[side]:
+                theirs[side][key] += [v / 1000 for v in other[side][key]]  # type: ignore[index]
+        loads.append(load_average())
+    d_pct = percentiles([t.total for t in ours["direct"]], [t.ttfb for t in ours["direct"]])
+    p_pct = percentiles([t.total for t in ours["proxy"]], [t.ttfb for t in ours["proxy"]])
+    c_d = percentiles(theirs["direct"]["total"], theirs["direct"]["ttfb"])
+    c_p = percentiles(theirs["proxy"]["total"], theirs["proxy"]["ttfb"])
+    n = len(ours["proxy"]) + (args.blocks * max(5, block // 20))  # the proxy also served the warm-up
+    res = {**p_pct, **{f"direct_{k}": v for k, v in d_pct.items()},
+           **{f"added_{k}": p_pct[k] - d_pct[k] for k in LATENCY},
+           **{f"check_added_{k}": c_p[k] - c_d[k] for k in LATENCY},
+           "cpu_ms_per_req_latency": on_cpu * 1000 / n, "wait_ms_per_req_latency": waiting * 1000 / n,
+           "load_1min": max(loads)}
+    return res
+
+
+async def throughput(url: str, pgid: int, stream: bool, args: argparse.Namespace) -> dict[str, float]:
+    raw = request_bytes(url, stream, args.max_tokens)
+    cpu0, wait0 = sched_seconds(pgid)
+    started = time.perf_counter()
+    rps, errors = await closed_loop(url, raw, args.concurrency, args.seconds)
+    cpu1, wait1 = sched_seconds(pgid)
+    served = max(1.0, rps * (time.perf_counter() - started))
+    cpu_ms = (cpu1 - cpu0) * 1000 / served
+    return {"rps": rps, "errors": errors, "cpu_ms_per_req": cpu_ms, "rps_per_cpu_s": 1000 / cpu_ms,
+            "wait_ms_per_req": (wait1 - wait0) * 1000 / served}
+
+
 async def measure(targets: dict[str, str], pgids: dict[str, int],
                   args: argparse.Namespace) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     for stream in (False, True):
         mode = "stream" if stream else "json"
-        for name, url in targets.items():
-            raw = request_bytes(url, stream, args.max_tokens)
-            timings = await sequential(url, raw, args.latency_requests)
-            assert all(t.ok for t in timings), f"{name} answered errors"
-            totals, ttfbs = [t.total for t in timings], [t.ttfb for t in timings]
-            res = {"p50": pct(totals, 0.5) * 1000, "p99": pct(totals, 0.99) * 1000,
-                   "ttfb_p50": pct(ttfbs, 0.5) * 1000, "ttfb_p99": pct(ttfbs, 0.99) * 1000}
-            if name != "direct":
-                cpu0 = cpu_seconds(pgids[name])
-                rps, errors = await closed_loop(url, raw, args.concurrency, args.seconds)
-                cpu_ms = (cpu_seconds(pgids[name]) - cpu0) * 1000 / max(1.0, rps * args.seconds)
-                res.update(rps=rps, errors=errors, cpu_ms_per_req=cpu_ms, rps_per_cpu_s=1000 / cpu_ms)
+        for name in pgids:
+            res = await latency(targets["direct"], targets[name], pgids[name], stream, args)
+            res.update(await throughput(targets[name], pgids[name], stream, args))
             results[f"{name}/{mode}"] = res
-            print(f"  {name:8s} {mode:6s} " + " ".join(f"{k}={v:.2f}" for k, v in res.items()), flush=True)
+            print(f"  {name:8s} {mode:6s} " + " ".join(f"{k}={v:.2f}" for k, v in res.items()), file=sys.stderr,
+                  flush=True)
     return results
+
+
+def _ratio(theirs: float, ours: float) -> str:
+    return f"{theirs / ours:.1f}x" if ours > 0 else "ours <= 0"
+
+
+def agreement(ours: float, check: float) -> str:
+    return f"{abs(check - ours) / abs(ours) * 100:.0f} %" if ours else "-"
 
 
 def report(results: dict[str, dict[str, float]]) -> str:
     lines = ["| mode | metric | direct | challenger | LiteLLM | added: challenger | added: LiteLLM "
-             "| ratio (LiteLLM/ours) |",
+             "| LiteLLM / ours |",
              "|---|---|---|---|---|---|---|---|"]
     for mode in ("json", "stream"):
-        d, c, lt = (results[f"{n}/{mode}"] for n in ("direct", "gateway", "litellm"))
-        for metric in ("p50", "p99", "ttfb_p50", "ttfb_p99"):
-            ac, al = c[metric] - d[metric], lt[metric] - d[metric]
-            lines.append(f"| {mode} | {metric} ms | {d[metric]:.2f} | {c[metric]:.2f} | {lt[metric]:.2f} | "
-                         f"{ac:.2f} | {al:.2f} | {al / ac if ac > 0 else float('inf'):.1f}x |")
+        c = results[f"gateway/{mode}"]
+        lt = results.get(f"litellm/{mode}") or dict.fromkeys(c, float("nan"))
+        for metric in (("p50", "p99") if mode == "json" else LATENCY):
+            ac, al = c[f"added_{metric}"], lt[f"added_{metric}"]
+            lines.append(f"| {mode} | {metric} ms | {c[f'direct_{metric}']:.2f} | {c[metric]:.2f} | {lt[metric]:.2f} "
+                         f"| {ac:.2f} | {al:.2f} | {_ratio(al, ac)} |")
+            cc, cl = c[f"check_added_{metric}"], lt[f"check_added_{metric}"]
+            lines.append(f"| {mode} | {metric} added ms, independent aiohttp client | | | | {cc:.2f} "
+                         f"(differs {agreement(ac, cc)}) | {cl:.2f} (differs {agreement(al, cl)}) | |")
+        lines.append(f"| {mode} | proxy on-CPU ms per request (latency run) | - | {c['cpu_ms_per_req_latency']:.2f} "
+                     f"| {lt['cpu_ms_per_req_latency']:.2f} | | | |")
+        lines.append(f"| {mode} | proxy waiting for its core ms per request (latency run) | - "
+                     f"| {c['wait_ms_per_req_latency']:.2f} | {lt['wait_ms_per_req_latency']:.2f} | | | |")
         lines.append(f"| {mode} | req/s on 1 (shared) core | - | {c['rps']:.0f} | {lt['rps']:.0f} | | | "
                      f"{c['rps'] / lt['rps']:.1f}x (ours/LiteLLM) |")
         cc, cl = c["cpu_ms_per_req"], lt["cpu_ms_per_req"]
         lines.append(f"| {mode} | CPU ms per request | - | {cc:.2f} | {cl:.2f} | | | {cl / cc:.1f}x |")
         lines.append(f"| {mode} | req/s per CPU-second | - | {1000 / cc:.0f} | {1000 / cl:.0f} | | | "
                      f"{cl / cc:.1f}x (ours/LiteLLM) |")
+    loads = [r["load_1min"] for r in results.values()]
+    isolated = all(r["realtime"] for r in results.values())
+    lines.append(f"\nload average (1 min) during the latency runs: {min(loads):.1f} to {max(loads):.1f} "
+                 f"on {os.cpu_count()} cores; latency measured "
+                 + ("at real-time priority (SCHED_FIFO: the proxies' own time, not the queue for a busy core)"
+                    if isolated else "at normal priority (includes waiting for a busy core)"))
     return "\n".join(lines)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--latency-requests", type=int, default=400)
+    p.add_argument("--latency-requests", type=int, default=400, help="per client, per proxy, per mode")
+    p.add_argument("--blocks", type=int, default=4, help="alternating blocks of our client and the independent one")
     p.add_argument("--seconds", type=float, default=8.0)
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--max-tokens", type=int, default=16)
     p.add_argument("--json", type=Path, help="also write the figures here")
+    p.add_argument("--no-litellm", action="store_true", help="our gateway only (quick runs while profiling)")
+    p.add_argument("--no-realtime", action="store_true",
+                   help="measure latency at normal priority: the figures then include waiting for a busy core")
     args = p.parse_args()
-    ensure_litellm()
+    if not args.no_litellm:
+        ensure_litellm()
     procs: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as tmp, start_scripted_llm(cpu=LOAD_CPU, ttft_ms=0, itl_ms=0,
                                                                   role_chunk=False) as upstream:
@@ -300,12 +450,16 @@ def main() -> None:
                                 broker_url, "--storage-engine", "memory://tansu/"], LOAD_CPU))
             gateway, gw_url = start_gateway(upstream.url, f"127.0.0.1:{bport}", work)
             procs.append(gateway)
-            litellm, lt_url = start_litellm(upstream.url, work)
-            procs.append(litellm)
+            urls, pgids = {"direct": upstream.url, "gateway": gw_url}, {"gateway": gateway.pid}
+            if not args.no_litellm:
+                litellm, urls["litellm"] = start_litellm(upstream.url, work)
+                procs.append(litellm)
+                pgids["litellm"] = litellm.pid
             os.sched_setaffinity(0, {LOAD_CPU})
-            print(f"upstream {upstream.url}, gateway {gw_url}, litellm {lt_url}; proxies on cpu {PROXY_CPU}")
-            urls = {"direct": upstream.url, "gateway": gw_url, "litellm": lt_url}
-            results = asyncio.run(measure(urls, {"gateway": gateway.pid, "litellm": litellm.pid}, args))
+            args.upstream_pgid = upstream.proc.pid
+            print(f"{urls}; proxies on cpu {PROXY_CPU}, upstream, broker and clients on cpu {LOAD_CPU}",
+                  file=sys.stderr)
+            results = asyncio.run(measure(urls, pgids, args))
         finally:
             for proc in reversed(procs):
                 stop(proc)

@@ -1,5 +1,7 @@
 """Sampled `inference.logged` events through a bounded queue. `offer` never waits: when the
-queue is full the event is dropped and counted, so Kafka trouble never slows user traffic."""
+queue is full the event is dropped and counted, so Kafka trouble never slows user traffic.
+What is queued is a function that builds the event: validating it, wrapping it in its
+envelope and encoding it happen in the drain task, after the client has its answer."""
 
 from __future__ import annotations
 
@@ -7,9 +9,10 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Callable
 from typing import get_args
 
-from schemas import new_event
+from schemas import Envelope, new_event
 from schemas.events.inference import PURPOSE_HEADER, InferenceLogged, Purpose
 from services.gateway import metrics
 from shared.bus.producer import EventProducer
@@ -29,7 +32,7 @@ def purpose_of(headers: dict[str, str]) -> Purpose | None:
 
 class InferenceLog:
     def __init__(self, maxsize: int) -> None:
-        self._queue: asyncio.Queue[InferenceLogged] = asyncio.Queue(maxsize=maxsize)
+        self._queue: asyncio.Queue[Callable[[], InferenceLogged]] = asyncio.Queue(maxsize=maxsize)
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
 
@@ -37,7 +40,7 @@ class InferenceLog:
     def sampled(rate: float) -> bool:
         return rate >= 1.0 or (rate > 0.0 and random.random() < rate)
 
-    def offer(self, event: InferenceLogged) -> bool:
+    def offer(self, event: Callable[[], InferenceLogged]) -> bool:
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -60,9 +63,12 @@ class InferenceLog:
 
     async def _drain(self, producer: EventProducer) -> None:
         while True:
-            event = await self._queue.get()
+            make = await self._queue.get()
             try:
-                ack = await producer.publish_nowait(new_event(event, source=SOURCE, subject=event.request_id))
+                envelope = _envelope(make)
+                if envelope is None:
+                    continue
+                ack = await producer.publish_nowait(envelope)
                 ack.add_done_callback(_count_ack)
             except Exception as exc:  # Kafka down: count, pause, keep draining
                 metrics.LOG_FAILED.inc()
@@ -70,6 +76,16 @@ class InferenceLog:
                 await asyncio.sleep(0.5)
             finally:
                 self._queue.task_done()
+
+
+def _envelope(make: Callable[[], InferenceLogged]) -> Envelope[InferenceLogged] | None:
+    try:
+        event = make()
+        return new_event(event, source=SOURCE, subject=event.request_id)
+    except Exception:  # a bug in what the gateway logged: say so, keep draining
+        metrics.LOG_FAILED.inc()
+        log.exception("inference.logged could not be built")
+        return None
 
 
 def _count_ack(fut: asyncio.Future[object]) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any
 
 from cloudevents.core.bindings import kafka as ce_kafka
@@ -21,6 +21,7 @@ from cloudevents.core.bindings.common import CONTENT_TYPE_HEADER, DATACONTENTTYP
 from pydantic import ValidationError
 
 from schemas import EVENT_TYPES, Envelope, EventData
+from schemas.envelope import envelope_class
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -72,7 +73,7 @@ def decode(key: bytes | None, value: bytes | None, headers: Headers) -> Envelope
         raise PoisonMessage(f"not a CloudEvent {SPECVERSION}: specversion {attrs['specversion']!r}")
     data = _payload(cls, event_type, value)
     try:
-        return _envelope(cls).model_validate({**attrs, "data": data})
+        return envelope_class(cls).model_validate({**attrs, "data": data})
     except ValidationError as exc:
         raise PoisonMessage(f"{event_type} failed validation: {_first_errors(exc)}") from exc
 
@@ -92,11 +93,6 @@ def _attribute_name(header: str) -> str | None:
     if lower.startswith(ce_kafka.CE_PREFIX):
         return lower.removeprefix(ce_kafka.CE_PREFIX)
     return DATACONTENTTYPE_ATTR if lower == CONTENT_TYPE_HEADER else None
-
-
-@cache
-def _envelope(cls: type[EventData]) -> type[Envelope[Any]]:
-    return Envelope[cls]  # type: ignore[valid-type]
 
 
 def _payload(cls: type[EventData], event_type: str, value: bytes | None) -> EventData:

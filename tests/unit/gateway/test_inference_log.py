@@ -34,7 +34,7 @@ async def test_offer_never_waits_on_a_stuck_broker():
     log = InferenceLog(maxsize=5)
     producer = StuckProducer()
     log.start(producer)  # type: ignore[arg-type]
-    accepted = [log.offer(event(i)) for i in range(20)]
+    accepted = [log.offer(lambda i=i: event(i)) for i in range(20)]
     await asyncio.sleep(0.05)
     assert accepted.count(True) == 5 and log.dropped == 15 and producer.attempts == 1
     log._task.cancel()  # type: ignore[union-attr]
@@ -45,7 +45,7 @@ async def test_events_are_drained_in_order_as_cloudevents():
     producer = RecordingProducer()
     log.start(producer)  # type: ignore[arg-type]
     for i in range(10):
-        log.offer(event(i))
+        log.offer(lambda i=i: event(i))
     await log.stop()
     assert [e.data.request_id for e in producer.sent] == [f"r{i}" for i in range(10)]
     assert producer.sent[0].type == "io.challenger.inference.logged" and producer.sent[0].subject == "r0"

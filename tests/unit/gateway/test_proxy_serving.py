@@ -53,7 +53,7 @@ def body(text: str, **extra) -> bytes:
 
 def logged(gw: Gateway) -> list:
     queue = gw.log._queue  # noqa: SLF001 - what the gateway would publish
-    return [queue.get_nowait() for _ in range(queue.qsize())]
+    return [queue.get_nowait()() for _ in range(queue.qsize())]  # each entry builds its event
 
 
 async def test_the_target_gets_its_prompt_and_the_client_the_mapped_label():

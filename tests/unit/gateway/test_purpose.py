@@ -20,7 +20,7 @@ class HeaderRecordingUpstreams(FakeUpstreams):
 
 def logged(gw) -> list:
     queue = gw.log._queue
-    return [queue.get_nowait() for _ in range(queue.qsize())]
+    return [queue.get_nowait()() for _ in range(queue.qsize())]  # each entry builds its event
 
 
 @pytest.mark.parametrize(("sent", "purpose"), [

@@ -47,15 +47,18 @@ Wire = Callable[[ServiceContext], Awaitable[list[Subscription]]]
 
 
 def service_app(name: str, wire: Wire, settings: Settings | None = None, app: FastAPI | None = None,
-                on_stop: Callable[[ServiceContext], Awaitable[None]] | None = None) -> FastAPI:
-    """Build (or extend) the FastAPI app of service `name`; `wire` returns its subscriptions."""
+                on_stop: Callable[[ServiceContext], Awaitable[None]] | None = None,
+                producer_linger_ms: int = 0) -> FastAPI:
+    """Build (or extend) the FastAPI app of service `name`; `wire` returns its subscriptions.
+    `producer_linger_ms` lets a service that publishes an event per request batch them."""
     settings = settings or Settings()
     setup_tracing(name, settings.home)
 
     @contextlib.asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(settings.kafka_bootstrap)
-        producer = EventProducer(settings.kafka_bootstrap, client_id=f"challenger-{name}")
+        producer = EventProducer(settings.kafka_bootstrap, client_id=f"challenger-{name}",
+                                 linger_ms=producer_linger_ms)
         await producer.start()
         ctx = ServiceContext(name, settings, producer)
         app_.state.ctx = ctx
@@ -94,18 +97,29 @@ def service_app(name: str, wire: Wire, settings: Settings | None = None, app: Fa
     return app
 
 
-def serve(app: FastAPI, port: int, host: str | None = None) -> None:
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Consumers refresh metadata every 5 s (to notice topics a restarted broker re-created), and
+    # aiokafka logs each refresh at INFO: 12 identical lines a minute per consumer, burying the rest.
+    logging.getLogger("aiokafka.consumer.subscription_state").setLevel(logging.WARNING)
+
+
+def serve(app: FastAPI | str, port: int, host: str | None = None, *, workers: int = 1) -> None:
     """Run a service. The PORT env var overrides the service's default port (the stack
     launcher, compose and Kubernetes set it per process); CHALLENGER_BIND_HOST=0.0.0.0 in
-    containers, loopback by default."""
+    containers, loopback by default. With `workers` > 1, that many processes serve one port:
+    uvicorn binds the socket here, before they start, and restarts a worker that dies; `app`
+    is then the import string of a factory ("module:function") that each worker calls to
+    build its own app (its own consumers and producer)."""
     import os
 
     import uvicorn
 
     port = int(os.environ.get("PORT", port))
     host = host or os.environ.get("CHALLENGER_BIND_HOST", "127.0.0.1")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Consumers refresh metadata every 5 s (to notice topics a restarted broker re-created), and
-    # aiokafka logs each refresh at INFO: 12 identical lines a minute per consumer, burying the rest.
-    logging.getLogger("aiokafka.consumer.subscription_state").setLevel(logging.WARNING)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    configure_logging()
+    if workers > 1:
+        uvicorn.run(app, host=host, port=port, workers=workers, factory=True, log_level="warning",
+                    access_log=False)
+    else:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

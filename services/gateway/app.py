@@ -22,7 +22,7 @@ from services.gateway.proxy import Gateway
 from services.gateway.ratelimit import RateLimiter, build_limiter
 from services.gateway.route_store import RouteStore
 from services.gateway.upstream import Upstreams
-from shared.runtime import ServiceContext, Subscription, service_app
+from shared.runtime import ServiceContext, Subscription, configure_logging, service_app
 from shared.settings import Settings
 
 
@@ -67,10 +67,21 @@ def build_app(settings: Settings | None = None, gs: GatewaySettings | None = Non
         if gateway.limiter is not None:
             await gateway.limiter.close()
 
-    app = service_app("gateway", wire, settings, app=api, on_stop=stop)
+    app = service_app("gateway", wire, settings, app=api, on_stop=stop, producer_linger_ms=gs.log_linger_ms)
     _add_control_routes(app, store, keys)
     add_proxy_docs(app)
     return ProxyASGI(app)
+
+
+WORKER_APP = "services.gateway.app:worker_app"
+
+
+def worker_app() -> ProxyASGI:
+    """One worker's app when CHALLENGER_GATEWAY_WORKERS > 1, built in the worker process: its
+    own settings, hence its own instance id and consumer group `gateway-<instance>`, so every
+    worker reads every route.updated (and each its own Kafka producer for the log)."""
+    configure_logging()
+    return build_app(gs=GatewaySettings())
 
 
 def _add_control_routes(app: FastAPI, store: RouteStore, keys: ApiKeys) -> None:

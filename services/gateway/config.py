@@ -21,6 +21,8 @@ class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHALLENGER_GATEWAY_", extra="ignore")
 
     port: int = 8080
+    # processes sharing the port, each applying every route update (its own consumer group)
+    workers: int = Field(1, ge=1, le=64)
     instance: str = Field(default_factory=_instance_id)
     routes_file: Path | None = None
     # "on": the gateway refuses to start without a key; "off" (explicit): no authentication
@@ -42,6 +44,9 @@ class GatewaySettings(BaseSettings):
     cache_prefix: str = "challenger:cache:"
     log_sample_rate: float = Field(1.0, ge=0.0, le=1.0)
     log_queue_size: int = Field(10_000, ge=1)
+    # the Kafka producer waits this long to batch inference.logged events: one write per batch,
+    # not one per request (make bench-gateway); feedback events wait as long at most
+    log_linger_ms: int = Field(5, ge=0, le=1000)
     timeout_s: float = Field(60.0, gt=0)
     connect_timeout_s: float = Field(2.0, gt=0)
     max_shadow_in_flight: int = Field(64, ge=0)

@@ -18,10 +18,12 @@ import uvicorn
 import yaml
 from aiokafka import AIOKafkaConsumer
 
-from schemas import Envelope
+from schemas import Envelope, new_event
+from schemas.events.deployments import RouteTable, RouteTarget, RouteUpdated
 from services.gateway.app import build_app
 from services.gateway.config import GatewaySettings
 from shared.bus.codec import PoisonMessage, decode
+from shared.bus.producer import EventProducer
 from shared.settings import Settings
 from shared.stack.process import free_port, http_ok
 
@@ -62,6 +64,13 @@ def upstreams() -> Iterator[Callable[..., Upstream]]:
     yield start
     for up in started:
         up.kill()
+
+
+async def publish_route(broker: str, route: str, targets: list[RouteTarget], revision: int) -> None:
+    """A route.updated, as the deployer publishes it."""
+    update = RouteUpdated(route=route, table=RouteTable(route=route, targets=targets), revision=revision)
+    async with EventProducer(broker) as producer:
+        await producer.publish(new_event(update, source="tests/gateway"))
 
 
 def target(cid: str, url: str, weight: float = 1.0, **extra: Any) -> dict[str, Any]:

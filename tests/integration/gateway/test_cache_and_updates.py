@@ -9,12 +9,10 @@ from pathlib import Path
 
 import redis.asyncio as redis
 
-from schemas import new_event
-from schemas.events.deployments import RouteTable, RouteTarget, RouteUpdated
-from shared.bus.producer import EventProducer
+from schemas.events.deployments import RouteTarget
 from shared.stack.process import free_port
 
-from .conftest import answer, chat, running_gateway, target
+from .conftest import answer, chat, publish_route, running_gateway, target
 
 REDIS = "redis://127.0.0.1:6379/0"
 
@@ -87,17 +85,11 @@ async def test_redis_unreachable_means_no_cache_one_warning_no_errors(broker, up
     assert len(warnings) == 1 and "unavailable" in warnings[0].getMessage()
 
 
-async def _publish(broker: str, route: str, targets: list[RouteTarget], revision: int) -> None:
-    update = RouteUpdated(route=route, table=RouteTable(route=route, targets=targets), revision=revision)
-    async with EventProducer(broker) as producer:
-        await producer.publish(new_event(update, source="tests/gateway"))
-
-
 async def test_route_updated_events_apply_live_without_dropped_requests(broker, upstreams, tmp_path: Path, uid):
     old, new = upstreams("old"), upstreams("new")
     route = f"live-{uid}"
     as_target = lambda cid, url: RouteTarget(**target(cid, url))  # noqa: E731
-    await _publish(broker, route, [as_target("old", old.url)], 1)
+    await publish_route(broker, route, [as_target("old", old.url)], 1)
     async with running_gateway(broker, tmp_path, subscribe=True) as gw:
         async with asyncio.timeout(30):
             while not any(r["route"] == route for r in (await gw.get("/routes")).json()):
@@ -114,11 +106,11 @@ async def test_route_updated_events_apply_live_without_dropped_requests(broker, 
 
         clients = [asyncio.create_task(traffic()) for _ in range(4)]
         await asyncio.sleep(0.5)
-        await _publish(broker, route, [as_target("new", new.url)], 2)
+        await publish_route(broker, route, [as_target("new", new.url)], 2)
         async with asyncio.timeout(30):
             while not served or served[-1] != "new":
                 await asyncio.sleep(0.05)
-        await _publish(broker, route, [as_target("old", old.url)], 1)  # stale: ignored
+        await publish_route(broker, route, [as_target("old", old.url)], 1)  # stale: ignored
         await asyncio.sleep(2)
         stop.set()
         await asyncio.gather(*clients)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -113,7 +113,7 @@ class Gateway:
 
     # ---- entry -------------------------------------------------------------------------
     async def handle(self, kind: str, raw: bytes, headers: dict[str, str]) -> Reply:
-        request_id = headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = headers.get("x-request-id") or os.urandom(16).hex()
         client = self.keys.client(headers.get("authorization")) if self.keys.enabled else None
         if client is None and self.keys.enabled:
             return error_reply(401, "missing or invalid API key: send 'Authorization: Bearer <key>'",
@@ -391,13 +391,14 @@ class Gateway:
         rate = self.settings.log_sample_rate if call.table.log_sample_rate is None else call.table.log_sample_rate
         if not self.log.sampled(rate):
             return
-        self.log.offer(InferenceLogged(
+        if latency_ms is None:
+            latency_ms = (time.perf_counter() - call.started) * 1000
+        self.log.offer(lambda: InferenceLogged(  # built by the log's drain task, after the answer has gone
             request_id=call.request_id, route=call.route.name,
             candidate_id=target.candidate_id if target else "-",
             prompt_version=target.prompt_version if target else None, role=role,  # type: ignore[arg-type]
             prompt=ob.prompt_text(ob.request_texts(call.kind, call.body)), response=text, status=status,  # type: ignore[arg-type]
-            error=error, input_tokens=usage[0], output_tokens=usage[1],
-            latency_ms=latency_ms if latency_ms is not None else (time.perf_counter() - call.started) * 1000,
+            error=error, input_tokens=usage[0], output_tokens=usage[1], latency_ms=latency_ms,
             ttft_ms=ttft * 1000 if ttft is not None else None, guardrail_hits=hits or [], cached=cached,
             purpose=call.purpose, sample_rate=rate))
 

@@ -18,12 +18,14 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +55,8 @@ def ensure_litellm() -> Path:
 
 # ---------------------------------------------------------------- processes
 
-def spawn(argv: list[str], cpu: int, env: dict[str, str] | None = None, log: Path | None = None) -> subprocess.Popen:
+def spawn(argv: list[str], cpu: int | str, env: dict[str, str] | None = None,
+          log: Path | None = None) -> subprocess.Popen:
     out = log.open("w") if log else subprocess.DEVNULL
     return subprocess.Popen(["taskset", "-c", str(cpu), *argv], env={**os.environ, **(env or {})},
                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
@@ -87,17 +90,20 @@ def route_target(candidate_id: str, url: str, model: str = "scripted") -> dict[s
 
 
 def start_gateway(upstream: str, broker: str, work: Path, *, table: dict[str, object] | None = None,
-                  subscribe: bool = False) -> tuple[subprocess.Popen, str]:
-    """Our gateway pinned to PROXY_CPU, serving ROUTE from a routes file: one target at
-    `upstream` unless `table` says otherwise; `subscribe` also applies route.updated events."""
+                  subscribe: bool = False, workers: int = 1) -> tuple[subprocess.Popen, str]:
+    """Our gateway pinned to PROXY_CPU (`workers` processes: pinned to the first `workers`
+    cores), serving ROUTE from a routes file: one target at `upstream` unless `table` says
+    otherwise; `subscribe` also applies route.updated events."""
     routes = work / "routes.yaml"
     routes.write_text(yaml.safe_dump({"routes": {ROUTE: table or {"targets": [route_target("scripted", upstream)]}}}))
     port = free_port()
     env = {"CHALLENGER_HOME": str(work / "home"), "CHALLENGER_KAFKA_BOOTSTRAP": broker,
            "CHALLENGER_GATEWAY_PORT": str(port), "CHALLENGER_GATEWAY_ROUTES_FILE": str(routes),
            "CHALLENGER_GATEWAY_SUBSCRIBE": str(subscribe).lower(), "CHALLENGER_GATEWAY_LOG_SAMPLE_RATE": "1.0",
-           "CHALLENGER_GATEWAY_API_KEYS": f"bench:{MASTER_KEY}"}  # keys on, as deployed (LiteLLM has its key)
-    proc = spawn([sys.executable, "-m", "services.gateway"], PROXY_CPU, env, work / "gateway.log")
+           "CHALLENGER_GATEWAY_API_KEYS": f"bench:{MASTER_KEY}",  # keys on, as deployed (LiteLLM has its key)
+           "CHALLENGER_GATEWAY_WORKERS": str(workers)}
+    cpus = str(PROXY_CPU) if workers == 1 else f"0-{min(workers, os.cpu_count() or 1) - 1}"
+    proc = spawn([sys.executable, "-m", "services.gateway"], cpus, env, work / f"gateway-{workers}.log")
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/health", proc)
     return proc, url
@@ -358,11 +364,48 @@ async def _latency(direct: str, proxy: str, pgid: int, stream: bool, args: argpa
     return res
 
 
+def profile_summary(raw: Path, top: int = 25) -> str:
+    """py-spy's raw (collapsed) stacks as the share of busy samples spent in (under) each
+    function; idle samples (the event loop waiting, threads sleeping) left out."""
+    inclusive: Counter[str] = Counter()
+    busy = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        if frames[-1].startswith(("Runner.run ", "Condition.wait ", "Event.wait ")):
+            continue
+        busy += int(count)
+        for frame in set(frames):
+            inclusive[frame] += int(count)
+    rows = [f"{100 * n / busy:5.1f} %  {frame}" for frame, n in inclusive.most_common(top + 6)[6:]]
+    return f"py-spy, {busy} busy samples; share of busy time under each function:\n" + "\n".join(rows)
+
+
+def start_profiler(pid: int, args: argparse.Namespace) -> subprocess.Popen | None:
+    """py-spy on one process for the closed loop's length; None when py-spy is not installed."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        print("--profile: py-spy is not installed (pip install py-spy)", file=sys.stderr)
+        return None
+    return subprocess.Popen([spy, "record", "-p", str(pid), "-r", "200", "-d", str(int(args.seconds)), "-f", "raw",
+                             "--nonblocking", "-o", str(args.profile / f"pyspy-{pid}.txt")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profiler(spy: subprocess.Popen, out: Path) -> None:
+    spy.wait(30)
+    if out.exists():
+        print(profile_summary(out), file=sys.stderr)
+
+
 async def throughput(url: str, pgid: int, stream: bool, args: argparse.Namespace) -> dict[str, float]:
     raw = request_bytes(url, stream, args.max_tokens)
     cpu0, wait0 = sched_seconds(pgid)
     started = time.perf_counter()
+    spy = start_profiler(pgid, args) if args.profile and not stream else None  # the JSON path
     rps, errors = await closed_loop(url, raw, args.concurrency, args.seconds)
+    if spy is not None:
+        stop_profiler(spy, args.profile / f"pyspy-{pgid}.txt")
     cpu1, wait1 = sched_seconds(pgid)
     served = max(1.0, rps * (time.perf_counter() - started))
     cpu_ms = (cpu1 - cpu0) * 1000 / served
@@ -382,6 +425,28 @@ async def measure(targets: dict[str, str], pgids: dict[str, int],
             print(f"  {name:8s} {mode:6s} " + " ".join(f"{k}={v:.2f}" for k, v in res.items()), file=sys.stderr,
                   flush=True)
     return results
+
+
+async def scaling(gateway_url: str, gateway_pgid: int, workers_url: str, workers_pgid: int,
+                  args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """JSON req/s of one worker (pinned to one core) and of `--workers` workers (on that many
+    cores), back to back, twice each in turn (the machine's load changes)."""
+    out: dict[str, dict[str, float]] = {}
+    for name, url, pgid in (("1 worker", gateway_url, gateway_pgid), (f"{args.workers} workers", workers_url,
+                                                                       workers_pgid)) * 2:
+        res = await throughput(url, pgid, False, args)
+        prev = out.get(name)
+        out[name] = res if prev is None else {k: (v + prev[k]) / 2 for k, v in res.items()}
+        print(f"  {name}: " + " ".join(f"{k}={v:.2f}" for k, v in res.items()), file=sys.stderr, flush=True)
+    return out
+
+
+def scaling_report(rows: dict[str, dict[str, float]]) -> str:
+    lines = ["| gateway | JSON req/s (closed loop) | CPU ms per request | req/s per CPU-second "
+             "| ms waiting for a core per request |", "|---|---|---|---|---|"]
+    lines += [f"| {name} | {r['rps']:.0f} | {r['cpu_ms_per_req']:.2f} | {r['rps_per_cpu_s']:.0f} "
+              f"| {r['wait_ms_per_req']:.2f} |" for name, r in rows.items()]
+    return "\n".join(lines)
 
 
 def _ratio(theirs: float, ours: float) -> str:
@@ -434,9 +499,15 @@ def main() -> None:
     p.add_argument("--max-tokens", type=int, default=16)
     p.add_argument("--json", type=Path, help="also write the figures here")
     p.add_argument("--no-litellm", action="store_true", help="our gateway only (quick runs while profiling)")
+    p.add_argument("--profile", type=Path, help="py-spy each proxy's JSON closed loop, raw stacks to this folder, "
+                                                "a summary to stderr")
+    p.add_argument("--workers", type=int, default=2, help="also measure a gateway of this many worker processes "
+                                                           "(1: skip)")
     p.add_argument("--no-realtime", action="store_true",
                    help="measure latency at normal priority: the figures then include waiting for a busy core")
     args = p.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     if not args.no_litellm:
         ensure_litellm()
     procs: list[subprocess.Popen] = []
@@ -460,11 +531,19 @@ def main() -> None:
             print(f"{urls}; proxies on cpu {PROXY_CPU}, upstream, broker and clients on cpu {LOAD_CPU}",
                   file=sys.stderr)
             results = asyncio.run(measure(urls, pgids, args))
+            if args.workers > 1:
+                many, many_url = start_gateway(upstream.url, f"127.0.0.1:{bport}", work, workers=args.workers)
+                procs.append(many)
+                results["scaling"] = asyncio.run(scaling(gw_url, gateway.pid, many_url, many.pid, args))
         finally:
             for proc in reversed(procs):
                 stop(proc)
+    rows = results.pop("scaling", None)
     table = report(results)
     print(table)
+    if rows:
+        print("\n" + scaling_report(rows))  # type: ignore[arg-type]
+        results["scaling"] = rows
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -4,6 +4,7 @@ bare-ASGI proxy in front. `build_app` is the one place it is put together."""
 from __future__ import annotations
 
 import functools
+import gc
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException
@@ -52,6 +53,9 @@ def build_app(settings: Settings | None = None, gs: GatewaySettings | None = Non
         gateway = build_gateway(gs, store, keys, limiter)
         gateway.log.start(ctx.producer)
         api.state.gateway = gateway
+        # everything built so far lives as long as the process: out of the collector's sight,
+        # a full collection scans only what requests allocate (fewer multi-ms pauses at p99)
+        gc.freeze()
         if not gs.subscribe:
             return []
         handler = functools.partial(on_route_updated, store=store)

@@ -18,33 +18,33 @@ _REQUEST_ATTRS = {"temperature": "gen_ai.request.temperature", "top_p": "gen_ai.
 
 def start_request_span(kind: str, body: dict[str, Any], headers: dict[str, str], request_id: str) -> Span:
     parent = propagate.extract(headers) if "traceparent" in headers else None
-    span = tracer.start_span(f"{OPERATION[kind]} {body['model']}", context=parent, kind=SpanKind.SERVER)
-    span.set_attribute("gen_ai.operation.name", OPERATION[kind])
-    span.set_attribute("gen_ai.request.model", body["model"])
-    span.set_attribute("challenger.request_id", request_id)
+    attributes: dict[str, Any] = {"gen_ai.operation.name": OPERATION[kind], "gen_ai.request.model": body["model"],
+                                  "challenger.request_id": request_id}
     for field_name, attr in _REQUEST_ATTRS.items():
         value = body.get(field_name)
         if isinstance(value, int | float) and not isinstance(value, bool):
-            span.set_attribute(attr, value)
+            attributes[attr] = value
     if body.get("stream"):
-        span.set_attribute("gen_ai.request.stream", True)
-    return span
+        attributes["gen_ai.request.stream"] = True
+    # attributes given at the start, and set at the end in one call: each set_attribute takes the span's lock
+    return tracer.start_span(f"{OPERATION[kind]} {body['model']}", context=parent, kind=SpanKind.SERVER,
+                             attributes=attributes)
 
 
 def finish_span(span: Span, *, target: str | None, model: str | None, usage: tuple[int, int],
                 status: int, cache: str | None = None, error: str | None = None) -> None:
+    attributes: dict[str, Any] = {"gen_ai.usage.input_tokens": usage[0], "gen_ai.usage.output_tokens": usage[1],
+                                  "http.response.status_code": status}
     if target:
-        span.set_attribute("challenger.target", target)
+        attributes["challenger.target"] = target
     if model:
-        span.set_attribute("gen_ai.response.model", model)
-    span.set_attribute("gen_ai.usage.input_tokens", usage[0])
-    span.set_attribute("gen_ai.usage.output_tokens", usage[1])
-    span.set_attribute("http.response.status_code", status)
+        attributes["gen_ai.response.model"] = model
     if cache:
-        span.set_attribute("challenger.cache", cache)
+        attributes["challenger.cache"] = cache
     if error:
-        span.set_attribute("error.type", error)
+        attributes["error.type"] = error
         span.set_status(Status(StatusCode.ERROR, error))
+    span.set_attributes(attributes)
     span.end()
 
 

@@ -1,14 +1,19 @@
-"""`make bench-gateway`: the gateway's added latency and max req/s per core, against the
-LiteLLM proxy, both in front of the same local scripted upstream, in the same run, with a
-direct call to the upstream as the baseline, streaming and not.
+"""`make bench-gateway`: the gateway's added latency and req/s per core, against the LiteLLM
+proxy, both in front of the same local scripted upstream, in the same run, with a direct call
+to the upstream as the baseline, streaming and not; then the gateway with N worker processes.
 
-* added latency: sequential requests (concurrency 1), p50/p99 of (via proxy) minus the same
-  percentile direct; for streams, the full stream and the time to first byte.
+* added latency: concurrency 1, a direct and a proxied call in turn (the order swapped every
+  round), p50/p99 via the proxy minus the same percentile direct; for streams the whole stream
+  and the time to first byte. Measured by our raw-socket client and by an independent aiohttp
+  client (benchmarks/gateway_client.py) in alternating blocks, both printed. The processes run
+  at real-time priority meanwhile (unless --no-realtime): on a shared machine a process ready
+  to run otherwise waits behind others' time slices, and that wait is not the proxy's latency.
+  The proxy's on-CPU and waiting time per request are printed beside it.
 * req/s per core: each proxy pinned to ONE core (taskset), closed loop at fixed concurrency;
-  the upstream and this load generator (a lean raw-socket HTTP/1.1 client) share the other.
+  the upstream and this load generator share the other; and the proxy's CPU per request.
 
 LiteLLM is installed by this script into .bench/litellm (pip), never into the project.
-Run: python -m benchmarks.gateway [--latency-requests 400 --seconds 8 --concurrency 32]
+Run: python -m benchmarks.gateway [--latency-requests 2000 --seconds 8 --concurrency 32 --workers 2]
 """
 
 from __future__ import annotations
@@ -492,7 +497,8 @@ def report(results: dict[str, dict[str, float]]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--latency-requests", type=int, default=400, help="per client, per proxy, per mode")
+    p.add_argument("--latency-requests", type=int, default=2000,
+                   help="rounds per client, per proxy, per mode (p99 of fewer moves with one outlier)")
     p.add_argument("--blocks", type=int, default=4, help="alternating blocks of our client and the independent one")
     p.add_argument("--seconds", type=float, default=8.0)
     p.add_argument("--concurrency", type=int, default=32)

@@ -126,3 +126,59 @@ async def test_a_refused_connection_and_a_header_with_a_line_break_raise(server)
         await pool.request("/v1/completions", b"{}", {}, 5, stream=False)
     with pytest.raises(ValueError):
         await pool.request("/v1/completions", b"{}", {"x-request-id": "a\r\nevil: 1"}, 5, stream=False)
+
+
+def _self_signed(tmp_path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 made with `cryptography` (no files from outside)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
+
+
+async def test_https_upstreams_are_spoken_to_over_tls_and_verified(tmp_path):
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0]))
+        writer.write(ok(b'{"tls": true}')[0])
+        await writer.drain()
+        writer.close()
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+    url = f"https://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
+    try:
+        untrusted = Pool(url, connect_timeout_s=2)
+        with pytest.raises(ssl.SSLCertVerificationError):  # the system's CAs do not know this one
+            await untrusted.request("/v1/completions", b"{}", {}, 5, stream=False)
+        pool = Pool(url, connect_timeout_s=2)
+        assert pool.tls is not None
+        pool.tls.load_verify_locations(cert)
+        resp = await pool.request("/v1/completions", b"{}", {}, 5, stream=False)
+        assert (resp.status, await resp.read()) == (200, b'{"tls": true}')
+        resp.release()
+    finally:
+        srv.close()

@@ -98,6 +98,7 @@ def _runs(tmp: Path, url: str) -> dict[str, tuple[list[str], set[int]]]:
                       "--rounds", "1", "--per-round", "1"], {0}),
         "search": ([str(tmp / "search.yaml")], {0}),
         "routes": (["--url", closed], {2}), "deployer runs": (["--url", closed], {2}),
+        "policy show": (["--task", "sentiment", "--url", closed], {0}),  # no deployer: the policy file
         "deployer show": (["cand-x", "--url", closed], {2}), "sglang stop": (["cand-x"], {0}),
         "redteam garak": (["--url", url, "--model", "scripted"], {2}),  # garak is not installed here
     }

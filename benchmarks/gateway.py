@@ -1,6 +1,7 @@
-"""`make bench-gateway`: the gateway's added latency and req/s per core, against the LiteLLM
-proxy, both in front of the same local scripted upstream, in the same run, with a direct call
-to the upstream as the baseline, streaming and not; then the gateway with N worker processes.
+"""`make bench-gateway`: the gateway's added latency and req/s per core vs the LiteLLM proxy.
+
+Both in front of the same local scripted upstream, in the same run, with a direct call to the
+upstream as the baseline, streaming and not; then the gateway with N worker processes.
 
 * added latency: concurrency 1, a direct and a proxied call in turn (the order swapped every
   round), p50/p99 via the proxy minus the same percentile direct; for streams the whole stream

@@ -171,6 +171,16 @@ class Iteration:
     def scorecard(self, candidate_id: str) -> dict[str, Any]:
         return self.api.scorecard(candidate_id)
 
+    def consistency(self, settle_s: float = 60) -> dict[str, Any]:
+        """The registry against the gateway (`challenger doctor`). A move the deployer asked for
+        lands a moment after the route changed, so a mismatch is asked again until `settle_s`."""
+        deadline = time.monotonic() + settle_s
+        while True:
+            report = dict(self.api.consistency())
+            if report["ok"] or time.monotonic() > deadline:
+                return report
+            time.sleep(2)
+
     def wait_for(self, candidate_id: str, what: Callable[[dict[str, Any]], bool], timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -317,12 +327,25 @@ def _drift(it: Iteration, traffic: Traffic, serving_id: str) -> bool:
     return bool(fell_back)
 
 
+def _doctor(it: Iteration) -> dict[str, Any]:
+    """`challenger doctor`: one production candidate per task, and it is what the gateway serves."""
+    report = it.consistency()
+    for problem in report["problems"]:
+        it.log.print(f"  ✗ {problem['message']}", style="red", markup=False)
+    it.log.print("record vs gateway (challenger doctor): " +
+                 ("consistent" if report["ok"] else f"{len(report['problems'])} mismatch(es)"),
+                 style="green" if report["ok"] else "red", markup=False)
+    return report
+
+
 def _finish(it: Iteration, out: Output, root: str, started: float, *, ok: bool) -> bool:
     cards = [it.scorecard(c.id) for c in it.family(root)]
+    consistency = _doctor(it)
+    ok = ok and consistency["ok"]
     minutes = (time.monotonic() - started) / 60
     verdict = "complete" if ok else "incomplete (see the stage reasons above)"
     out.emit({"complete": ok, "minutes": round(minutes, 1), "dashboard": f"{it.registry}/dashboard",
-              "scorecards": cards},
+              "scorecards": cards, "consistency": consistency},
              scorecards_table(out, cards), *judged_views(cards), f"iteration {verdict} in {minutes:.1f} min",
              f"dashboard: {it.registry}/dashboard")
     return ok

@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,9 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from schemas import DLQ_TOPIC, TOPICS
+from schemas import DLQ_TOPIC, TOPICS, new_event
+from schemas.events.deployments import RouteTable, RouteTarget, RouteUpdated
+from shared.bus.producer import EventProducer
 from shared.stack.parts import DEFAULT_PORTS, port_env
 from shared.stack.process import free_port, pid_alive, port_open
 from tests.integration.bus.helpers import first_event, raw_records
@@ -170,6 +173,61 @@ def test_a_provider_key_never_reaches_events_logs_traces_or_databases(stack: tup
     for topic in ("challenger.evaluations", "challenger.deployments", "challenger.dlq"):
         records += asyncio.run(raw_records(state["bootstrap"], topic, lambda r: True, want=10_000, timeout=5))
     assert records and not any(secret in (r.value or b"") + b"".join(v for _k, v in r.headers) for r in records)
+
+
+def _publish_route(bootstrap: str, route: str, *served: str) -> None:
+    targets = [RouteTarget(candidate_id=cid, url="http://127.0.0.1:9/v1", model="smollm2") for cid in served]
+    revision = time.time_ns() // 1_000_000  # milliseconds, as the deployer numbers them
+    update = RouteUpdated(route=route, table=RouteTable(route=route, targets=targets), revision=revision)
+    asyncio.run(_send(bootstrap, new_event(update, source="challenger/e2e", subject=route)))
+
+
+async def _send(bootstrap: str, envelope: Any) -> None:
+    async with EventProducer(bootstrap, client_id="e2e") as producer:
+        await producer.publish(envelope)
+
+
+def _registry_env(env: dict[str, str]) -> dict[str, str]:
+    return env | {"CHALLENGER_REGISTRY_URL": f"http://127.0.0.1:{env['CHALLENGER_REGISTRY_PORT']}"}
+
+
+def _doctor(env: dict[str, str], want_ok: bool, timeout_s: float = 60) -> dict[str, Any]:
+    """`challenger doctor --json` until it says `want_ok` (the gateway applies a route a moment later)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        done = challenger(_registry_env(env), "doctor", "--json", timeout=60)
+        report: dict[str, Any] = json.loads(done.stdout)  # --json: nothing but the report on stdout
+        assert done.returncode == (0 if report["ok"] else 1), done.stderr
+        if report["ok"] == want_ok or time.monotonic() > deadline:
+            return report
+        time.sleep(1)
+
+
+def test_doctor_finds_the_record_true_and_names_a_gateway_serving_another_than_the_champion(
+        stack: tuple[dict[str, str], Any]) -> None:
+    env, state = stack
+    registry = f"http://127.0.0.1:{env['CHALLENGER_REGISTRY_PORT']}"
+    auth = {"Authorization": f"Bearer {(Path(env['CHALLENGER_HOME']) / 'admin-token').read_text().strip()}"}
+    spec = {"model": "smollm2", "task": "capitals", "engine": "llamacpp", "endpoint": "http://127.0.0.1:9/v1"}
+    champion = httpx.post(f"{registry}/api/v1/candidates/import-champion", json=spec | {"name": "e2e-champion"},
+                          headers=auth, timeout=30).json()["id"]
+    other = httpx.post(f"{registry}/api/v1/candidates", json=spec | {"name": "e2e-other"}, headers=auth,
+                       timeout=30).json()["id"]
+    _publish_route(state["bootstrap"], "capitals", champion)
+    assert _doctor(env, want_ok=True)["gateways"] == [f"http://127.0.0.1:{env['CHALLENGER_GATEWAY_PORT']}"]
+
+    # what main left after a fallback: the gateway serves another candidate than the champion
+    _publish_route(state["bootstrap"], "capitals", other)
+    wrong = _doctor(env, want_ok=False)
+    text = challenger(_registry_env(env), "doctor", timeout=60)
+
+    messages = [p["message"] for p in wrong["problems"]]
+    assert any(m.startswith(f"route capitals sends traffic to {other}, which is ") for m in messages), messages
+    assert f"task capitals's champion {champion} gets no traffic on route capitals (it sends traffic to {other})" \
+        in messages
+    assert text.returncode == 1 and "mismatch" in text.stdout
+    _publish_route(state["bootstrap"], "capitals", champion)
+    assert _doctor(env, want_ok=True)["problems"] == []
 
 
 def test_down_leaves_no_process_and_frees_every_port(stack: tuple[dict[str, str], Any]) -> None:

@@ -91,8 +91,8 @@ class Stack:
     kills: list[tuple[str, int]] = field(default_factory=list)
 
     def cli(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*CLI, *args], env=self.env, capture_output=True, text=True, timeout=timeout,
-                              check=False)
+        env = self.env | {"CHALLENGER_REGISTRY_URL": self.registry_url}  # for the commands that call the registry
+        return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
     def port(self, part: str) -> int:
         return int(self.env[port_env(part)])
@@ -156,6 +156,22 @@ class Stack:
             if time.monotonic() > deadline:
                 raise AssertionError(f"registry GET {path} kept failing; log:\n{self.log('registry')}")
             time.sleep(0.5)
+
+    def doctor(self, settle_s: float = 60) -> dict[str, Any]:
+        """`challenger doctor --json`: the registry against the gateway. A move the deployer asked
+        for lands a moment after the route changed, so a mismatch is asked again until `settle_s`."""
+        deadline = time.monotonic() + settle_s
+        while True:
+            done = self.cli("doctor", "--json", timeout=60)
+            assert done.returncode in (0, 1), f"doctor failed ({done.returncode}): {done.stdout}{done.stderr}"
+            report: dict[str, Any] = json.loads(done.stdout)
+            if report["ok"] or time.monotonic() > deadline:
+                return report
+            time.sleep(1)
+
+    def mismatches(self) -> list[str]:
+        """What `challenger doctor` finds wrong (empty: the record matches what the gateway serves)."""
+        return [f"doctor: {p['message']}" for p in self.doctor()["problems"]]
 
     def healthy(self) -> dict[str, bool]:
         out = {}
@@ -343,28 +359,30 @@ class IterationDriver:
     def problems(self) -> list[str]:
         """What "nothing duplicated, nothing lost" rules out, as readable lines (empty: none):
         a duplicate in the registry, a stage move refused (asked twice or out of order), one
-        stage change published under two event ids, a dead letter, a service not healthy."""
+        stage change published under two event ids, a dead letter, a service not healthy, and
+        anything `challenger doctor` finds (the record disagreeing with what the gateway serves)."""
         found = self.duplicates()
         found += [f"stage move refused: {e.data.candidate_id} -> {e.data.to_stage}: {e.data.reason}"
                   for e in self.events.of_type(StageChangeRejected)]
-        moves: dict[tuple[str, str], set[str]] = {}
+        moves: dict[tuple[str, str, str], set[str]] = {}
         for e in self.events.of_type(ModelStageChanged):
-            moves.setdefault((e.data.candidate_id, e.data.to_stage), set()).add(e.id)
-        found += [f"{cid} -> {stage} published as {len(ids)} events" for (cid, stage), ids in moves.items()
-                  if len(ids) > 1]
+            moves.setdefault((e.data.candidate_id, e.data.from_stage, e.data.to_stage), set()).add(e.id)
+        found += [f"{cid} {was} -> {stage} published as {len(ids)} events"
+                  for (cid, was, stage), ids in moves.items() if len(ids) > 1]
         found += [f"dead letter from {d.get('dlq_topic')}: {d.get('dlq_reason')}" for d in self.events.dead_letters]
         found += [f"{part} is not healthy" for part, ok in self.stack.healthy().items() if not ok]
-        return found
+        return found + self.stack.mismatches()
 
 
 def registry_duplicates(db: Path) -> list[str]:
     queries = {
         "result": "SELECT kind || ' ' || run_id, COUNT(*) FROM result_record WHERE run_id IS NOT NULL "
                   "GROUP BY kind, run_id HAVING COUNT(*) > 1",
-        # a row that stays in its stage is a note (an approval voided), not a stage entered
-        "stage": "SELECT candidate_id || ' -> ' || to_stage, COUNT(*) FROM stage_history "
-                 "WHERE from_stage IS NULL OR from_stage != to_stage "
-                 "GROUP BY candidate_id, to_stage HAVING COUNT(*) > 1",
+        # one entry per MOVE: a champion may come back (production -> standby -> production); a
+        # row that stays in its stage is a note (an approval voided), not a stage entered
+        "stage": "SELECT candidate_id || ' ' || COALESCE(from_stage, '-') || ' -> ' || to_stage, COUNT(*) "
+                 "FROM stage_history WHERE from_stage IS NULL OR from_stage != to_stage "
+                 "GROUP BY candidate_id, from_stage, to_stage HAVING COUNT(*) > 1",
         "derived candidate": "SELECT parent_id, COUNT(*) FROM candidate WHERE parent_id IS NOT NULL "
                              "GROUP BY parent_id HAVING COUNT(*) > 1",
     }

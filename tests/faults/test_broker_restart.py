@@ -57,5 +57,6 @@ def test_broker_restarted_mid_evaluation_and_the_iteration_completes_once(
             assert {i: n for i, n in Counter(e.id for e in after.all()).items() if n > 1} == {}, \
                 "an event sent again more than once"
             assert before.dead_letters == after.dead_letters == []
+            assert stack.mismatches() == []  # the old champion is standby, the new one serves
             assert stack.healthy() == dict.fromkeys(stack.healthy(), True)
             assert traffic.sent > traffic.failed

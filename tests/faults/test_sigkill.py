@@ -9,7 +9,10 @@ Kills, in pipeline order:
 - loadtester: with load-test requests in flight;
 - prompt_optimizer: with its search's model calls in flight;
 - deployer: during the canary's first step, with the candidate's live traffic held;
-- gateway, monitor: during the canary, under live traffic.
+- gateway, monitor: during the canary, under live traffic;
+- registry, again: as the canary decides to promote (the champion's move to standby and the
+  candidate's to production are one transaction, applied once after the restart).
+At the end `challenger doctor` finds one production candidate, the one the gateway serves.
 """
 
 from __future__ import annotations
@@ -80,6 +83,10 @@ def test_every_service_killed_mid_iteration_and_the_iteration_completes_once(
             _crash_while_calling(stack, model, "deployer", "base", held)
             for part in ("gateway", "monitor"):
                 stack.crash(part)
+            # registry: killed as the canary decides to promote, with the promotion's moves (the
+            # champion to standby, the candidate to production) arriving or in flight
+            log.wait_for(CanaryStepChanged, lambda d: d.candidate_id == derived and d.decision == "promote", 400)
+            stack.crash("registry")
             it.wait_stage(derived, "production", timeout_s=400)
         finally:
             it.stop_traffic()
@@ -91,7 +98,8 @@ def test_every_service_killed_mid_iteration_and_the_iteration_completes_once(
         assert run["phase"] == "done" and run["stage"] == "production"
         assert traffic.sent > traffic.failed
         assert [part for part, _pid in stack.kills] == ["evaluator", "registry", "loadtester", "prompt_optimizer",
-                                                        "deployer", "gateway", "monitor"]
+                                                        "deployer", "gateway", "monitor", "registry"]
+        assert it.scorecard(it.champion_id)["candidate"]["stage"] == "standby"
 
 
 def _redeliver_commands(stack: Stack, log: EventLog, challenger: str, derived: str) -> None:

@@ -40,13 +40,20 @@ POLICY_DESCRIPTION = "the policy the deployer's gate judged this move with; none
 
 
 class ModelStageChanged(EventData):
+    """One applied move. A promotion is published as two or three (the old standby retired, the
+    champion to standby, the candidate to production); a production rollback as two (the
+    candidate rolled back, its successor to production)."""
+
     event_type: ClassVar[str] = "io.challenger.model.stage_changed"
     topic: ClassVar[str] = TOPIC
 
     candidate_id: str
     task: str
     from_stage: str
-    to_stage: str
+    to_stage: str = Field(description="a stage of shared/pipeline.py: submitted, evaluating, load_testing, "
+                                      "prompt_optimizing, dev_passed, staging, awaiting_approval, approved, canary, "
+                                      "production, standby (the previous champion, the route's fallback), "
+                                      "rejected, rolled_back, retired")
     actor: str
     reason: str = ""
     policy: PolicyApplied | None = Field(None, description=POLICY_DESCRIPTION)

@@ -42,6 +42,9 @@ def _env(name: str, port: int) -> list[dict[str, Any]]:
         "CHALLENGER_EMBEDDED": "false",
         "CHALLENGER_KAFKA_BOOTSTRAP": "kafka.challenger.svc:9092",
         "CHALLENGER_REGISTRY_URL": "http://registry.challenger.svc:8000",
+        # the consistency check reads /routes through the Service (one replica per call): list each
+        # replica's address here to have `challenger doctor` compare every one
+        "CHALLENGER_GATEWAY_ADMIN_URLS": "http://gateway.challenger.svc:8080",
         "CHALLENGER_REDIS_URL": "redis://redis.challenger.svc:6379/0",
         "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector.challenger.svc:4318",
     }

@@ -6,6 +6,7 @@ from DATABASE_URL / CHALLENGER_HOME like every service."""
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import services.registry.models  # noqa: F401  (registers the tables)
@@ -28,11 +29,22 @@ def _own(obj: object, name: str | None, type_: str, reflected: bool, compare_to:
 def run_migrations() -> None:
     engine = context.config.attributes.get("engine") or make_engine(Settings().db_url)
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        # SQLite's batch mode copies a table and drops the old one: with foreign keys enforced,
+        # dropping a table other rows point at (candidate, from stage_history) fails. Off for the
+        # migration (a no-op inside a transaction, so before it), on again after.
+        _foreign_keys(connection, on=False) if sqlite else None
         context.configure(connection=connection, target_metadata=target_metadata, include_object=_own,
-                          render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+                          render_as_batch=sqlite, compare_type=True)
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()
+        _foreign_keys(connection, on=True) if sqlite else None
+
+
+def _foreign_keys(connection: Connection, *, on: bool) -> None:
+    connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    connection.commit()
 
 
 run_migrations()

@@ -57,13 +57,16 @@ def _stage_events(registry: Registry, cid: str) -> list[tuple[str, str]]:
                 if r.envelope["type"] == "io.challenger.model.stage_changed"]
 
 
+def _row(name: str, task: str, stage: str) -> Candidate:
+    return Candidate(name=name, task=task, stage=stage, submitted_by="t", root_submitted_by="t")
+
+
 def test_the_database_refuses_a_second_production_candidate(registry: Registry) -> None:
     with Session(registry.engine) as s:
-        s.add(Candidate(name="a", task="capitals", stage="production", submitted_by="t"))
-        s.add(Candidate(name="b", task="capitals", stage="standby", submitted_by="t"))
-        s.add(Candidate(name="c", task="sentiment", stage="production", submitted_by="t"))  # another task: fine
+        s.add_all([_row("a", "capitals", "production"), _row("b", "capitals", "standby"),
+                   _row("c", "sentiment", "production")])  # another task: fine
         s.commit()
-        s.add(Candidate(name="d", task="capitals", stage="production", submitted_by="t"))
+        s.add(_row("d", "capitals", "production"))
         with pytest.raises(IntegrityError):
             s.commit()
 

@@ -166,10 +166,10 @@ def slow_ns(environ: Mapping[str, str] = os.environ) -> int:
 
 
 def setup_tracing(service: str, home: Path) -> None:
-    global _configured, _slow_ns
+    global _configured, SLOW_NS
     if _configured:
         return
-    _slow_ns = slow_ns()
+    SLOW_NS = slow_ns()
     provider = TracerProvider(resource=Resource.create({"service.name": f"challenger-{service}"}),
                               sampler=production_sampler())
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
@@ -196,7 +196,7 @@ def context_from_traceparent(traceparent: str | None) -> Any:
 # Looked up once: get_tracer per event cost more than the span itself (make bench-backbone).
 # A ProxyTracer, so it follows the provider that setup_tracing installs later.
 _bus_tracer = trace.get_tracer("challenger.bus")
-_slow_ns = slow_ns()
+SLOW_NS = slow_ns()
 
 
 @contextmanager
@@ -226,18 +226,21 @@ def event_span(envelope: Any, consumer: str, tracer: trace.Tracer = _bus_tracer)
     except BaseException as exc:
         keep_span(tracer, name, parent, attributes, start, SpanKind.CONSUMER, exc)
         raise
-    if time.time_ns() - start > _slow_ns:
+    if time.time_ns() - start > SLOW_NS:
         keep_span(tracer, name, parent, attributes, start, SpanKind.CONSUMER)
 
 
 def keep_span(tracer: trace.Tracer, name: str, parent: Any, attributes: Mapping[str, Any], start_ns: int,
-              kind: SpanKind, error: BaseException | None = None) -> None:
-    """Record, after the fact, a span its trace's sampling left out: it failed (`error`) or was slow."""
+              kind: SpanKind, error: BaseException | str | None = None) -> None:
+    """Record, after the fact, a span its trace's sampling left out: it failed (`error`: an
+    exception, or a short description) or was slow."""
     span = tracer.start_span(name, context=parent, kind=kind, start_time=start_ns,
-                             attributes={**attributes, KEPT: "error" if error is not None else "slow"})
-    if error is not None:
+                             attributes={**attributes, KEPT: "error" if error else "slow"})
+    if isinstance(error, BaseException):
         span.record_exception(error)
         span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+    elif error:
+        span.set_status(Status(StatusCode.ERROR, error))
     span.end()
 
 

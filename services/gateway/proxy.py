@@ -68,6 +68,9 @@ class Call:
     purpose: Purpose | None = None  # x-challenger-purpose, logged (not forwarded upstream)
     client: str | None = None  # the API key's client, when its tokens count against a limit
 
+    def end_span(self, **outcome: Any) -> None:
+        finish_span(self.span, started=self.started, request_id=self.request_id, **outcome)
+
     @property
     def table(self) -> Any:
         return self.route.table
@@ -169,7 +172,7 @@ class Gateway:
         if verdict.blocked_by:
             self._count_guardrail(call, "input", verdict)
             self._log(call, None, "primary", "", status="blocked", error=verdict.reason, hits=verdict.hits)
-            finish_span(call.span, target=None, model=None, usage=(0, 0), status=400, error=verdict.blocked_by)
+            call.end_span(target=None, model=None, usage=(0, 0), status=400, error=verdict.blocked_by)
             metrics.REQUESTS.labels(call.route.name, "-", "blocked").inc()
             return error_reply(400, f"request blocked by guardrail {verdict.blocked_by}: {verdict.reason}",
                                "guardrail_blocked", call.request_id, guardrail=verdict.blocked_by)
@@ -315,8 +318,8 @@ class Gateway:
         metrics.TTFT.labels(call.route.name, target.candidate_id).observe(ttft)
         metrics.LATENCY.labels(call.route.name, target.candidate_id).observe(elapsed)
         metrics.REQUESTS.labels(call.route.name, target.candidate_id, str(status) if not error else "broken").inc()
-        finish_span(call.span, target=target.candidate_id, model=target.model, usage=usage, status=status,
-                    cache="bypass", error=error)
+        call.end_span(target=target.candidate_id, model=target.model, usage=usage, status=status,
+                      cache="bypass", error=error)
         self._spend(call, usage)
         self._log(call, target, "primary", text, status="error" if error else "ok", error=error,
                   usage=usage, ttft=ttft, hits=call.input_hits + verdict.hits)
@@ -331,8 +334,8 @@ class Gateway:
             metrics.FALLBACKS.labels(route).inc()
         metrics.LATENCY.labels(route, target.candidate_id).observe(elapsed)
         metrics.REQUESTS.labels(route, target.candidate_id, str(status)).inc()
-        finish_span(call.span, target=target.candidate_id, model=target.model, usage=usage, status=status,
-                    cache=cache_state)
+        call.end_span(target=target.candidate_id, model=target.model, usage=usage, status=status,
+                      cache=cache_state)
         self._spend(call, usage)
         if status == 200:
             self._log(call, target, "primary" if chosen is None or target is chosen else "fallback", text,
@@ -353,7 +356,7 @@ class Gateway:
         status, code = (502, "upstream_answer_rejected") if rejected else (503, "upstream_unavailable")
         attempts = [f.line for f in failures]
         metrics.REQUESTS.labels(call.route.name, "-", str(status)).inc()
-        finish_span(call.span, target=None, model=None, usage=(0, 0), status=status, error="no_target_left")
+        call.end_span(target=None, model=None, usage=(0, 0), status=status, error="no_target_left")
         self._log(call, None, "primary", "", status="error", error="; ".join(attempts))
         what = "every answer failed the output guardrail" if rejected else "every target failed"
         return error_reply(status, f"route {call.route.name!r}: {what} and no fallback is left "

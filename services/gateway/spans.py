@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from shared import telemetry
 
 tracer = trace.get_tracer("challenger.gateway")
 
@@ -32,7 +35,10 @@ def start_request_span(kind: str, body: dict[str, Any], headers: dict[str, str],
 
 
 def finish_span(span: Span, *, target: str | None, model: str | None, usage: tuple[int, int],
-                status: int, cache: str | None = None, error: str | None = None) -> None:
+                status: int, started: float, request_id: str, cache: str | None = None,
+                error: str | None = None) -> None:
+    """End the request's span; outside the trace sample, record a failed or slow request anyway.
+    `started` is the request's time.perf_counter() at arrival."""
     attributes: dict[str, Any] = {"gen_ai.usage.input_tokens": usage[0], "gen_ai.usage.output_tokens": usage[1],
                                   "http.response.status_code": status}
     if target:
@@ -43,9 +49,22 @@ def finish_span(span: Span, *, target: str | None, model: str | None, usage: tup
         attributes["challenger.cache"] = cache
     if error:
         attributes["error.type"] = error
+    if not span.is_recording():
+        _keep_unsampled(span, attributes, started, request_id, error)
+        return
+    if error:
         span.set_status(Status(StatusCode.ERROR, error))
     span.set_attributes(attributes)
     span.end()
+
+
+def _keep_unsampled(span: Span, attributes: dict[str, Any], started: float, request_id: str,
+                    error: str | None) -> None:
+    elapsed_ns = int((time.perf_counter() - started) * 1e9)
+    if error or elapsed_ns > telemetry.SLOW_NS:
+        telemetry.keep_span(tracer, "gateway request", trace.set_span_in_context(span),
+                            {**attributes, "challenger.request_id": request_id}, time.time_ns() - elapsed_ns,
+                            SpanKind.SERVER, error)
 
 
 def inject_traceparent(span: Span, headers: dict[str, str]) -> None:

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared.bus.consumer import EventConsumer, Handler
+from shared.bus.consumer import BatchHandler, EventConsumer, Handler
 from shared.bus.producer import EventProducer
 from shared.bus.topics import ensure_topics
 from shared.settings import Settings
@@ -30,6 +30,8 @@ class Subscription:
     group_id: str
     handler: Handler
     types: set[str] | None = None
+    batch_handler: BatchHandler | None = None  # a hot path: called once per fetched batch
+    max_records: int = 100
 
 
 @dataclass
@@ -65,7 +67,8 @@ def service_app(name: str, wire: Wire, settings: Settings | None = None, app: Fa
         stop = asyncio.Event()
         subs = await wire(ctx)
         ctx.consumers = [EventConsumer(settings.kafka_bootstrap, s.topics, s.group_id, s.handler,
-                                       dlq=producer, types=s.types, service=name) for s in subs]
+                                       dlq=producer, types=s.types, batch_handler=s.batch_handler,
+                                       max_records=s.max_records, service=name) for s in subs]
         tasks = [asyncio.create_task(c.serve(stop)) for c in ctx.consumers]
         log.info("%s started with %d consumer(s)", name, len(tasks))
         try:
@@ -86,7 +89,7 @@ def service_app(name: str, wire: Wire, settings: Settings | None = None, app: Fa
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, Any]:
         ctx: ServiceContext | None = getattr(app.state, "ctx", None)
-        consumers = {c.group_id: {"handled": c.handled, "dead_lettered": c.dead_lettered}
+        consumers = {c.group_id: {"handled": c.handled, "dead_lettered": c.dead_lettered, "lag": c.lag()}
                      for c in (ctx.consumers if ctx else [])}
         return {"status": "ok", "service": name, "consumers": consumers}
 

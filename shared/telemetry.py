@@ -197,6 +197,7 @@ def context_from_traceparent(traceparent: str | None) -> Any:
 # A ProxyTracer, so it follows the provider that setup_tracing installs later.
 _bus_tracer = trace.get_tracer("challenger.bus")
 SLOW_NS = slow_ns()
+MAX_LINKS = 32  # a batch span links to its first events' producer spans, not to all of them
 
 
 @contextmanager
@@ -242,6 +243,20 @@ def keep_span(tracer: trace.Tracer, name: str, parent: Any, attributes: Mapping[
     elif error:
         span.set_status(Status(StatusCode.ERROR, error))
     span.end()
+
+
+@contextmanager
+def batch_span(envelopes: Sequence[Any], consumer: str) -> Iterator[trace.Span]:
+    """One consumer span for a batch handled at once, linked to (at most `MAX_LINKS` of) the
+    producers' spans: a hot path pays one span per batch instead of one per event."""
+    links = [trace.Link(c) for e in envelopes[:MAX_LINKS]
+             if (c := trace.get_current_span(context_from_traceparent(e.traceparent)).get_span_context()).is_valid]
+    span = _bus_tracer.start_span(
+        f"handle batch of {envelopes[0].type}", kind=trace.SpanKind.CONSUMER, links=links,
+        attributes={"messaging.system": "kafka", "messaging.destination.name": envelopes[0].topic,
+                    "messaging.batch.message_count": len(envelopes), "messaging.consumer.group.name": consumer})
+    with trace.use_span(span, end_on_exit=True):
+        yield span
 
 
 def add_http_tracing(app: Any, service: str) -> None:

@@ -26,6 +26,7 @@ from shared.settings import Settings
 
 GROUP = "monitor"
 log = logging.getLogger(__name__)
+BATCH = 500  # inference events per fetch, handled (and journaled) at once
 DRIFT_BACKLOG = 1  # windows waiting for Evidently; later ones get the cheap rules only, at once
 
 
@@ -72,7 +73,8 @@ def create_app(settings: Settings | None = None, cfg: MonitorConfig | None = Non
         ctx.state.update(monitor=monitor, registry=registry, tasks=tasks)
         return [
             Subscription([inference.TOPIC], group, monitor.handle,
-                         {inference.InferenceLogged.event_type, inference.FeedbackReceived.event_type}),
+                         {inference.InferenceLogged.event_type, inference.FeedbackReceived.event_type},
+                         batch_handler=monitor.handle_batch, max_records=BATCH),
             Subscription([degradations.TOPIC], f"{group}-augment", augmenter.handle,
                          {degradations.SamplesAugmentationRequested.event_type}),
             Subscription([degradations.TOPIC], f"{group}-label", labeller.handle,

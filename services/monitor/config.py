@@ -30,6 +30,8 @@ class MonitorConfig(BaseModel):
     window_size: int = Field(50, ge=2)
     window_seconds: float | None = Field(None, gt=0)
     reference_size: int = Field(200, ge=10, description="most recent staging records kept as reference")
+    drift_sample: int = Field(500, ge=10, description="records of the reference and of the window the drift test "
+                              "compares at most (a seeded uniform sample): its cost per window stays bounded")
     bootstrap_reference: bool = Field(True, description="no reference yet: a route's first window becomes it")
     rules: RuleConfig = Field(default_factory=RuleConfig)
     hysteresis: HysteresisConfig = Field(default_factory=HysteresisConfig)

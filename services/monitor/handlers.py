@@ -9,7 +9,7 @@ import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,6 +26,7 @@ from services.monitor.domain.drift import NO_DRIFT, DriftResult
 from services.monitor.domain.event_ids import stable
 from services.monitor.domain.features import FEATURES, Record, record_of
 from services.monitor.domain.rules import Breach, Hysteresis, evaluate, merge_breaches
+from services.monitor.domain.sampling import reservoir
 from services.monitor.domain.stats import window_stats
 from services.monitor.domain.windows import Window, WindowKey, Windows, counted, monitored, reference_route
 
@@ -43,7 +44,15 @@ DriftFn = Callable[[Sequence[Record], Sequence[Record], Path | None], DriftResul
 
 
 def evidently_drift(ref: Sequence[Record], cur: Sequence[Record], html: Path | None) -> DriftResult:
-    from services.monitor.adapters.drift import compute_drift  # Evidently takes seconds to import
+    """Each window's drift decision: Evidently's per-column tests, without its Report."""
+    from services.monitor.adapters.drift import stattest_drift  # Evidently takes seconds to import
+
+    return stattest_drift(ref, cur)
+
+
+def evidently_report(ref: Sequence[Record], cur: Sequence[Record], html: Path | None) -> DriftResult:
+    """Evidently's full Report and its HTML page: the evidence of an alarm, rendered when one fires."""
+    from services.monitor.adapters.drift import compute_drift
 
     return compute_drift(ref, cur, html)
 
@@ -60,6 +69,7 @@ class Deps:
     reports_dir: Path
     judge: Judge | None = None
     drift: DriftFn = evidently_drift
+    report: DriftFn | None = evidently_report  # the HTML evidence of an alarm (with cfg.html_reports)
     executor: Executor | None = None  # a process pool keeps Evidently off the ingest thread's GIL
 
 
@@ -86,32 +96,46 @@ class Monitor:
         self.fired: list[str] = []
 
     async def handle(self, envelope: Envelope[Any]) -> None:
-        if envelope.id in self._seen or not monitored(getattr(envelope.data, "route", ""), self._watched):
-            return  # a redelivery (already counted), or a route this monitor does not watch
+        await self.handle_batch([envelope])
+
+    async def handle_batch(self, envelopes: list[Envelope[Any]]) -> None:
+        """Ingest a fetched batch: features and windows per event, then ONE journal write (an
+        append, or a rewrite when windows closed) before the consumer commits the batch."""
         async with self._lock:
-            data = envelope.data
-            if isinstance(data, InferenceLogged) and not counted(data.route, data.purpose):
-                metrics.EXCLUDED.labels(data.purpose or "").inc()  # a red-team attack on the reference
-            elif isinstance(data, InferenceLogged):
-                metrics.RECORDS.inc()
-                record = record_of(data, envelope.time.timestamp())
-                closed = self.windows.add(record)
-                self._journal({"record": asdict(record)}, closed)
-                await self._closed(closed, envelope)
-            elif isinstance(envelope.data, FeedbackReceived):
-                fb = envelope.data
-                self.on_feedback(fb)
-                closed = self.windows.tick(envelope.time.timestamp())
-                self._journal({"feature": [fb.route, fb.request_id, "feedback", fb.score]}, closed)
-                await self._closed(closed, envelope)
-        self._remember(envelope.id)
+            entries: list[dict[str, Any]] = []
+            closed: list[tuple[Window, Envelope[Any]]] = []
+            for envelope in envelopes:
+                if envelope.id in self._seen or not monitored(getattr(envelope.data, "route", ""), self._watched):
+                    continue  # a redelivery (already counted), or a route this monitor does not watch
+                entry, now_closed = self._ingest(envelope)
+                entries += [entry] if entry is not None else []
+                closed += [(w, envelope) for w in now_closed]
+                self._remember(envelope.id)
+            self._journal(entries, bool(closed))
+            for window, cause in closed:
+                await self._closed([window], cause)
+
+    def _ingest(self, envelope: Envelope[Any]) -> tuple[dict[str, Any] | None, list[Window]]:
+        """One event into the windows: its journal entry and the windows it closed."""
+        data = envelope.data
+        if isinstance(data, InferenceLogged) and not counted(data.route, data.purpose):
+            metrics.EXCLUDED.labels(data.purpose or "").inc()  # a red-team attack on the reference
+            return None, []
+        if isinstance(data, InferenceLogged):
+            metrics.RECORDS.inc()
+            record = record_of(data, envelope.time.timestamp())
+            return {"record": asdict(record)}, self.windows.add(record)
+        if isinstance(data, FeedbackReceived):
+            self.on_feedback(data)
+            return ({"feature": [data.route, data.request_id, "feedback", data.score]},
+                    self.windows.tick(envelope.time.timestamp()))
+        return None, []
 
     async def tick(self, now: float) -> None:
         """Close time windows that are due even when their route went quiet."""
         async with self._lock:
             closed = self.windows.tick(now)
-            if closed:
-                self._journal(None, closed)
+            self._journal([], bool(closed))
             await self._closed(closed, None)
 
     async def restore(self) -> int:
@@ -132,13 +156,13 @@ class Monitor:
             await self._closed(closed, None)
         return sum(1 for e in entries if "record" in e)
 
-    def _journal(self, entry: dict[str, Any] | None, closed: list[Window]) -> None:
-        """Keep what the open windows hold on disk: append the new entry, or, when windows
+    def _journal(self, entries: list[dict[str, Any]], closed: bool) -> None:
+        """Keep what the open windows hold on disk: append the new entries, or, when windows
         closed, rewrite the journal with just what is still open."""
         if closed:
             self.deps.store.rewrite_journal({"record": asdict(r)} for r in self.windows.open_records())
-        elif entry is not None:
-            self.deps.store.journal(entry)
+        elif entries:
+            self.deps.store.journal(entries)
 
     def status(self) -> dict[str, Any]:
         """What an operator asks first: what is open, what the references hold, what fired."""
@@ -232,15 +256,29 @@ class Monitor:
             recent.clear()
 
     async def _drift(self, window: Window, ref: list[Record]) -> DriftResult:
-        html = (self.deps.reports_dir / "monitor" / safe(window.key.route) / f"{window.window_id}.html"
-                if self.cfg.html_reports else None)
+        ref_sample, cur_sample = self._samples(window, ref)
         with metrics.DRIFT_SECONDS.time():
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self.deps.executor, self.deps.drift, ref, list(window.records), html)
+            return await self._in_worker(self.deps.drift, ref_sample, cur_sample, None)
+
+    def _samples(self, window: Window, ref: list[Record]) -> tuple[list[Record], list[Record]]:
+        """The reference and the window, each sampled to at most `drift_sample` records."""
+        size, seed = self.cfg.drift_sample, f"{window.key.slug()}/{window.window_id}"
+        return reservoir(ref, size, f"{seed}/reference"), reservoir(window.records, size, seed)
+
+    async def _in_worker(self, fn: DriftFn, ref: list[Record], cur: list[Record], html: Path | None) -> DriftResult:
+        return await asyncio.get_running_loop().run_in_executor(self.deps.executor, fn, ref, cur, html)
+
+    async def _report(self, window: Window, ref: list[Record], drift: DriftResult) -> DriftResult:
+        """`drift` with the HTML page of Evidently's Report on the same samples, when configured."""
+        if not (self.cfg.html_reports and self.deps.report and ref):
+            return drift
+        html = self.deps.reports_dir / "monitor" / safe(window.key.route) / f"{window.window_id}.html"
+        rendered = await self._in_worker(self.deps.report, *self._samples(window, ref), html)
+        return replace(drift, report_path=rendered.report_path)
 
     async def _fire(self, window: Window, breaches: list[Breach], drift: DriftResult | None, ref: list[Record],
                     cause: Envelope[Any] | None) -> None:
-        measured = drift or NO_DRIFT
+        measured = await self._report(window, ref, drift or NO_DRIFT)
         failing = failing_samples(window.records, drifted=measured.drifted, ranges=reference_ranges(ref, FEATURES),
                                   latency_slo_ms=self.cfg.rules.latency_p95_ms, limit=self.cfg.max_samples)
         ev = evidence(breaches, window_stats(window.records), drift.share if drift else None, measured.scores)

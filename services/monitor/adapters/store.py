@@ -65,12 +65,13 @@ class MonitorStore:
     def journal_path(self) -> Path:
         return self.root / "open-windows.jsonl"
 
-    def journal(self, entry: dict[str, Any]) -> None:
-        """Append one ingested record ({"record": ...}) or late feature ({"feature": ...});
-        written through to the OS at once, so a SIGKILL loses nothing."""
+    def journal(self, entries: Sequence[dict[str, Any]]) -> None:
+        """Append ingested records ({"record": ...}) and late features ({"feature": ...}), one
+        write per consumed batch; written through to the OS before the batch's offsets are
+        committed, so a SIGKILL loses nothing."""
         self.journal_path.parent.mkdir(parents=True, exist_ok=True)
         with self.journal_path.open("a") as out:
-            out.write(json.dumps(entry) + "\n")
+            out.write("".join(json.dumps(e) + "\n" for e in entries))
 
     def rewrite_journal(self, entries: Iterable[dict[str, Any]]) -> None:
         """After windows closed: the journal keeps only what is still open."""

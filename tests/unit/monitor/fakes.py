@@ -30,8 +30,8 @@ class MemoryStore:
         self.windows.append(window)
         return Path("/dev/null")
 
-    def journal(self, entry: dict[str, Any]) -> None:
-        self.journal_entries.append(entry)
+    def journal(self, entries: Sequence[dict[str, Any]]) -> None:
+        self.journal_entries += entries
 
     def rewrite_journal(self, entries: Iterable[dict[str, Any]]) -> None:
         self.journal_entries = list(entries)

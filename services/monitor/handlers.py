@@ -9,7 +9,7 @@ import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -124,7 +124,7 @@ class Monitor:
         if isinstance(data, InferenceLogged):
             metrics.RECORDS.inc()
             record = record_of(data, envelope.time.timestamp())
-            return {"record": asdict(record)}, self.windows.add(record)
+            return {"record": record.as_dict()}, self.windows.add(record)
         if isinstance(data, FeedbackReceived):
             self.on_feedback(data)
             return ({"feature": [data.route, data.request_id, "feedback", data.score]},
@@ -160,7 +160,7 @@ class Monitor:
         """Keep what the open windows hold on disk: append the new entries, or, when windows
         closed, rewrite the journal with just what is still open."""
         if closed:
-            self.deps.store.rewrite_journal({"record": asdict(r)} for r in self.windows.open_records())
+            self.deps.store.rewrite_journal({"record": r.as_dict()} for r in self.windows.open_records())
         elif entries:
             self.deps.store.journal(entries)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from schemas.events.inference import InferenceLogged
 
@@ -36,6 +36,11 @@ class Record:
     status: str
     features: dict[str, float] = field(default_factory=dict)
 
+    def as_dict(self) -> dict[str, Any]:
+        """Its fields, for JSON (a shallow copy: `dataclasses.asdict` deep-copies, and was a
+        third of the monitor's per-record CPU)."""
+        return dict(vars(self))
+
     def with_feature(self, name: str, value: float) -> Record:
         return replace(self, features={**self.features, name: value})
 
@@ -45,7 +50,12 @@ def is_refusal(text: str) -> bool:
     return any(marker in head for marker in REFUSAL_MARKERS)
 
 
+JSON_STARTS = frozenset('{["-0123456789tfnNI')  # what json.loads can accept first (after whitespace)
+
+
 def is_json(text: str) -> bool:
+    if text.lstrip()[:1] not in JSON_STARTS:  # most answers are prose: no parse attempt
+        return False
     try:
         json.loads(text)
     except ValueError:
@@ -54,7 +64,7 @@ def is_json(text: str) -> bool:
 
 
 def word_count(text: str) -> int:
-    return len(re.findall(r"\S+", text))
+    return len(text.split())  # the runs of non-whitespace
 
 
 def _opt(value: float | None) -> float:

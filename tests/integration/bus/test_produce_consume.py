@@ -176,3 +176,33 @@ async def test_a_consumer_restarted_after_a_stop_resumes_from_its_committed_offs
     await producer.publish_many(second)
     await run_until(consumer, lambda: len(seen) >= 2)  # the same object starts again, as runtime does
     assert [e.id for e in seen] == [first[0].id, second[0].id]
+
+
+async def test_a_batch_handler_gets_whole_batches_and_a_failing_batch_dead_letters_only_its_bad_event(
+        broker: str, producer: EventProducer, uid: str) -> None:
+    sent = [submitted(f"{uid}-{i}") for i in range(6)]
+    doomed = sent[3]
+    await producer.publish_many(sent)
+    batches: list[int] = []
+    handled: list[str] = []
+
+    async def handle_batch(events: list[Envelope[Any]]) -> None:
+        if any(e.id == doomed.id for e in events):
+            raise ValueError("no such task")
+        batches.append(len(events))
+        handled.extend(e.id for e in events if e.data.candidate_id.startswith(uid))
+
+    async def handle(event: Envelope[Any]) -> None:
+        await handle_batch([event])
+
+    consumer = EventConsumer(broker, [MODELS], f"test-{uid}", handle, dlq=producer, handler_attempts=1,
+                             batch_handler=handle_batch, max_records=500)
+    lags: list[dict[str, int]] = []
+    await run_until(consumer, lambda: len(handled) == 5 and consumer.dead_lettered >= 1 and not lags.append(
+        consumer.lag()))
+
+    assert sorted(handled) == sorted(e.id for e in sent if e is not doomed)
+    assert max(batches) > 1  # whole fetches at once while no event in them failed
+    [dead] = await raw_records(broker, DLQ_TOPIC, lambda r: r.key == doomed.key.encode(), want=1)
+    assert dict(dead.headers)["dlq_reason"] == b"handler failed after 1 attempt(s): ValueError: no such task"
+    assert lags[-1] and set(lags[-1].values()) == {0}  # caught up on every partition it reads

@@ -66,6 +66,7 @@ async def test_shifted_traffic_publishes_degradation_and_alert(broker: str, uid:
         [alert] = await read_events(broker, alerts.TOPIC, route, want=1, timeout=10)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://monitor") as http:
             status = (await http.get("/api/v1/monitor/status")).json()
+            health = (await http.get("/health")).json()
 
     assert isinstance(deg.data, degradations.DegradationDetected) and deg.data.candidate_id == f"cand-{uid}"
     assert "drift_share" in deg.data.rules and deg.data.evidence["drift_share"] > 0.5
@@ -75,4 +76,6 @@ async def test_shifted_traffic_publishes_degradation_and_alert(broker: str, uid:
     assert isinstance(alert.data, alerts.AlertRaised) and alert.data.alert_id == deg.data.degradation_id
     assert alert.causationid == deg.id and alert.data.severity == "critical"
     assert deg.data.degradation_id in status["degradations"]
+    lag = health["consumers"][f"monitor-{uid}"]["lag"]  # per partition of challenger.inference read so far
+    assert lag and all(key.startswith("challenger.inference:") and n >= 0 for key, n in lag.items())
     assert status["references"][f"{route}/cand-{uid}"] == 2 * WINDOW

@@ -160,3 +160,35 @@ async def test_a_drift_backlog_never_blocks_ingest_and_rules_still_run() -> None
     assert len(calls) == 1  # window 1 is the reference, window 2 queued with drift, 3..7 without
     [deg] = published.of_type("degradation.detected")
     assert "drift_share" not in deg.data.rules and "refusal_spike" in deg.data.rules
+
+
+async def test_drift_compares_fixed_size_samples_however_large_the_window() -> None:
+    published, sizes = Published(), []
+
+    def sized_drift(ref, cur, html):  # type: ignore[no-untyped-def]
+        sizes.append((len(ref), len(cur)))
+        return mean_shift_drift(ref, cur, html)
+
+    config = MonitorConfig(window_size=300, reference_size=600, drift_sample=40, html_reports=False)
+    m = Monitor(config, Deps(publish=published, store=MemoryStore(), reports_dir=Path("/nonexistent"),
+                             drift=sized_drift))
+    await feed(m, stream(3 * 300, shift_at=None))  # window 1 becomes the reference, 2 and 3 are compared
+    assert sizes == [(40, 40), (40, 40)]
+
+
+async def test_a_batch_is_journaled_in_one_write_and_rebuilds_the_same_open_window() -> None:
+    writes: list[int] = []
+
+    class CountingStore(MemoryStore):
+        def journal(self, entries):  # type: ignore[no-untyped-def]
+            writes.append(len(entries))
+            super().journal(entries)
+
+    store = CountingStore()
+    m = monitor(Published(), store)
+    events = stream(WINDOW - 1, shift_at=None)
+    await m.handle_batch(events)
+    assert writes == [WINDOW - 1]
+    again = monitor(Published(), store)
+    assert await again.restore() == WINDOW - 1
+    assert again.status()["open_windows"] == m.status()["open_windows"]

@@ -29,6 +29,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import REGISTRY
 
+from benchmarks.monitor_faust import faust_rate
 from schemas.events import degradations, inference
 from services.monitor.app import create_app
 from services.monitor.config import MonitorConfig
@@ -95,12 +96,13 @@ async def monitor_rate(home: Path, bootstrap: str, route: str, events: list[Any]
             "rules_only": int(counted("challenger_monitor_drift_skipped_total")), "max_lag": max_lag}
 
 
-async def bench_ingest(home: Path, bootstrap: str, n: int, window: int) -> dict[str, float]:
+async def bench_ingest(home: Path, bootstrap: str, n: int, window: int, faust_n: int) -> dict[str, float]:
     route = f"ingest{uuid.uuid4().hex[:6]}"
     events = stream(n, shift_at=None, route=route)
     ours = await monitor_rate(home / "ingest", bootstrap, route, events, window)
     raw = await raw_rate(bootstrap, route.encode(), n)  # the same records, read again from the topic
-    return {"records": n, "window": window, "raw_rps": raw, **ours}
+    faust = await faust_rate(home / "faust", bootstrap, route, min(n, faust_n)) if faust_n else {}
+    return {"records": n, "window": window, "raw_rps": raw, **ours, **faust}
 
 
 async def first_degradation(bootstrap: str, route: str, timeout: float) -> float | None:
@@ -237,7 +239,7 @@ async def main(args: argparse.Namespace) -> None:
               + ", ".join(f"{k:g}: {v:.2f}" for k, v in power.items()))
         if args.drift_only:
             return
-        ingest = await bench_ingest(home, bootstrap, args.records, args.window)
+        ingest = await bench_ingest(home, bootstrap, args.records, args.window, args.faust_records)
         print(f"ingest through Tansu ({ingest['records']} records, window {ingest['window']}, "
               f"{ingest['windows']} windows, {ingest['rules_only']} of them rules-only: drift backlog full):")
         print(f"  monitor ingest      {ingest['monitor_rps']:8.0f} records/s  (features + windows + journal)")
@@ -246,6 +248,10 @@ async def main(args: argparse.Namespace) -> None:
         print(f"  bare aiokafka read  {raw:8.0f} records/s  (analysed/raw {ingest['analysed_rps'] / raw:.3f}, "
               f"ingest/raw {ingest['monitor_rps'] / raw:.3f})")
         print(f"  largest consumer lag while a backlog of {ingest['records']} drained: {ingest['max_lag']}")
+        if "faust_rps" in ingest:
+            faust_n = min(args.records, args.faust_records)
+            print(f"  Faust table path    {ingest['faust_rps']:8.0f} records/s  (decode + features + a changelog-"
+                  f"backed tumbling-window count; {faust_n} records; faust/raw {ingest['faust_rps'] / raw:.3f})")
         det = await bench_detection(home, bootstrap, args.detect_window, args.rate)
         shown = "not detected" if det["detect_s"] is None else f"{det['detect_s']:.2f} s"
         print(f"shift onset -> degradation.detected (window {det['window']}, {det['rate']:.0f} records/s, "
@@ -264,4 +270,5 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--drift-only", action="store_true", help="only the drift overhead comparison")
+    parser.add_argument("--faust-records", type=int, default=3000, help="records through the Faust path (0: skip)")
     asyncio.run(main(parser.parse_args()))

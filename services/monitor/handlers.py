@@ -110,8 +110,9 @@ class Monitor:
                 entry, now_closed = self._ingest(envelope)
                 entries += [entry] if entry is not None else []
                 closed += [(w, envelope) for w in now_closed]
-                self._remember(envelope.id)
             self._journal(entries, bool(closed))
+            for envelope in envelopes:  # only once journaled: a batch retried event by event re-ingests
+                self._remember(envelope.id)
             for window, cause in closed:
                 await self._closed([window], cause)
 

@@ -83,7 +83,8 @@ bench-fallback: $(STAMP) ## 200 concurrent streams while the primary dies and th
 bench-outbox: $(STAMP) ## outbox log check: cost when nothing was lost, time to re-send after a broker restart
 	$(BIN)/python -m benchmarks.outbox_check 1000 20000
 
-bench-monitor: $(STAMP) ## monitor ingest rate, time to fallback, drift overhead vs Evidently
+bench-monitor: $(STAMP) ## monitor ingest rate, time to fallback, drift overhead vs Evidently, vs a Faust table
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python -m benchmarks.monitor
 
 bench-canary: $(STAMP) ## canary statistics: always-valid (mSPRT) vs a naive peeked z-test: A/A false alarms, time to detect

@@ -13,10 +13,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks.faust_app import create_app
 from schemas.events import inference
 from services.monitor.domain.features import record_of
 from shared.bus.codec import decode
-from shared.bus.faust_app import create_app
 
 WINDOW_S = 60.0
 

@@ -1,1 +1,1 @@
-"""Kafka plumbing: CloudEvents codec, typed producer and consumer, topics, DLQ, Faust app."""
+"""Kafka plumbing: CloudEvents codec, typed producer and consumer, topics, DLQ."""

@@ -1,4 +1,5 @@
-"""The Faust app factory, with the settings the embedded broker needs.
+"""The Faust app factory of the benchmarks' Faust attempt (no service runs Faust: see
+docs/architecture.md), with the settings the embedded broker needs.
 
 Tansu's JoinGroup waits the full rebalance timeout, so Faust's defaults leave a worker
 idle ~30 s before it consumes. Embedded mode shortens the rebalance and session timeouts.

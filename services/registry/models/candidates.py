@@ -20,7 +20,7 @@ class CandidateBase(SQLModel):
 
 
 # At most one production candidate (the champion) per task, whatever writes the table: the
-# database refuses a second one (migration 0005). Partial unique indexes exist on both SQLite
+# database refuses a second one (migration 0006). Partial unique indexes exist on both SQLite
 # and PostgreSQL.
 ONE_PRODUCTION_PER_TASK = "uq_candidate_production_task"
 _PRODUCTION = text("stage = 'production'")

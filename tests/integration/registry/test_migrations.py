@@ -23,7 +23,7 @@ def test_models_and_migrations_agree(db_url: str) -> None:
 
 
 def test_root_submitters_are_filled_in_for_existing_lineages(db_url: str) -> None:
-    """Migration 0006: each existing candidate gets the submitter of its lineage's root."""
+    """Migration 0008: each existing candidate gets the submitter of its lineage's root."""
     engine = make_engine(db_url)
     try:
         command.upgrade(alembic_config(engine), "0004")

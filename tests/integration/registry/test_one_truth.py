@@ -138,7 +138,7 @@ def test_consistency_names_an_unreachable_gateway(client: TestClient, registry: 
     assert report["problems"][0]["message"].startswith("gateway http://127.0.0.1:9 could not be read: GET")
 
 
-def test_migration_0005_repairs_two_production_candidates_then_enforces_one(db_url: str) -> None:
+def test_migration_0006_repairs_two_production_candidates_then_enforces_one(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
         config = alembic_config(engine)

@@ -5,8 +5,8 @@ one was promoted, so a task may hold several production candidates. The task's r
 champion stays production; every other one becomes standby, with a stage-history row saying
 why (no model.stage_changed is published for it: a migration writes no events).
 
-Revision ID: 0005
-Revises: 0007
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-07 01:40:00
 """
 
@@ -17,14 +17,14 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '0005'
-down_revision: str | None = '0007'
+revision: str = '0006'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 INDEX = "uq_candidate_production_task"
 PRODUCTION = sa.text("stage = 'production'")
-ACTOR = "registry-migration-0005"
+ACTOR = "registry-migration-0006"
 WHEN = sqlmodel.sql.sqltypes.UTCDateTime()
 CANDIDATE = sa.table("candidate", sa.column("id"), sa.column("stage"), sa.column("updated_at", WHEN))
 HISTORY = sa.table("stage_history", sa.column("candidate_id"), sa.column("from_stage"), sa.column("to_stage"),

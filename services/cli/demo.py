@@ -29,7 +29,7 @@ def running_stack() -> dict[str, Any] | None:
 def register(app: typer.Typer, start_stack: Callable[[bool], dict[str, Any]], no_models_option: Any) -> None:
     @app.command("demo")
     @with_output
-    def demo(timeout: float = typer.Option(900, help="seconds each phase may take before the demo gives up"), *,
+    def demo(timeout: float = typer.Option(900, help="seconds the demo waits for a stage move before it gives up"), *,
              out: Output) -> None:
         """Start the stack and run one complete iteration: SmolLM2 champion vs Gemma-3 challenger
         through Dev, Staging (with an approval), a canary, injected drift and fallback."""

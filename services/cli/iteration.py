@@ -52,7 +52,10 @@ DEMO_TASK_POLICY: dict[str, Any] = {
     # 40 items cannot show a difference under ~0.3 (the MDE): the demo accepts that and says so
     # in every verdict ("underpowered: ... verdict kept"); the default fails such a gate.
     "accuracy": {"min_items": 10, "non_inferiority_margin": 0.2, "underpowered": "warn"},
-    "optimization": {"max_optimizer_calls": 6, "max_eval_calls": 240, "max_seconds": 480},
+    # Bounded by calls, not by the clock: the baseline and the first round (2 instructions
+    # from SmolLM2, 2 few-shot sets: 100 validation calls) plus the held-out proof (2 x 40).
+    # A time budget sized for an idle machine ran out mid-proof under load (docs/benchmarks.md).
+    "optimization": {"max_optimizer_calls": 2, "max_eval_calls": 180, "max_seconds": 900},
     "security": {"max_attack_success_rate": 0.6},
     "stability": {"min_agreement": 0.5},
     "staging": {"max_attack_success_rate": 0.6},
@@ -126,19 +129,20 @@ class Iteration:
 
     def follow(self, root: str, until: Callable[[CandidatePublic], bool],
                timeout_s: float) -> CandidatePublic | None:
-        """Print every stage move of `root` and its derived candidates until one satisfies `until`."""
+        """Print every stage move of `root` and its derived candidates until one satisfies `until`;
+        give up when no move came for `timeout_s` (each stage has that long, not the whole walk)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             family = self.family(root)
-            for candidate in family:
-                self._print_moves(candidate)
+            if sum(self._print_moves(candidate) for candidate in family):
+                deadline = time.monotonic() + timeout_s
             done = [c for c in family if until(c)]
             if done:
                 return done[-1]
             if all(c.stage in TERMINAL for c in family):
                 return None
             time.sleep(2)
-        self.log.print(f"! timed out after {timeout_s:.0f}s", style="yellow", markup=False)
+        self.log.print(f"! timed out: no stage move for {timeout_s:.0f}s", style="yellow", markup=False)
         return None
 
     def family(self, root: str) -> list[CandidatePublic]:
@@ -149,8 +153,10 @@ class Iteration:
                 family.append(c)
         return family
 
-    def _print_moves(self, candidate: CandidatePublic) -> None:
-        """One line per stage move, the reason whole (it often carries the figures that decided)."""
+    def _print_moves(self, candidate: CandidatePublic) -> int:
+        """One line per new stage move, the reason whole (it often carries the figures that
+        decided); returns how many were new."""
+        new = 0
         for h in self.api.history(candidate.id):
             key = (candidate.id, str(h.at), h.to_stage)
             if key in self.seen:
@@ -160,6 +166,8 @@ class Iteration:
             self.log.print(Text.assemble(f"  {candidate.name:<28} {h.from_stage or '∅':>17} → ",
                                          (f"{h.to_stage:<17}", colour), f" {h.actor}: {h.reason}"))
             self.verdicts.append((candidate.name, h.to_stage, h.reason))
+            new += 1
+        return new
 
     # ---- staging approval -------------------------------------------------------------
 

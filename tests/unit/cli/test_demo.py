@@ -1,7 +1,7 @@
 """The demo's candidates and configuration: valid specs against the stack's own model servers,
 and a policy and monitor config that the services accept."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -63,3 +63,48 @@ def test_the_demos_relaxations_stay_in_its_own_task_section(tmp_path: Path) -> N
     relaxed = demo.for_task(TASK)
     assert relaxed.accuracy.non_inferiority_margin == 0.2 and relaxed.security.max_attack_success_rate == 0.6
     assert demo.section(TASK) == f"tasks.{TASK}" and demo.section("my-own-task") == "defaults"
+
+
+class _Clock:
+    """time.monotonic and time.sleep for the narrative's wait, without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_following_waits_per_stage_move_not_for_the_whole_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under load the Dev walk (two candidates, an optimization) takes far longer than one stage
+    may: the demo gives up only when no move came for the timeout."""
+    from services.cli import iteration
+
+    clock = _Clock()
+    monkeypatch.setattr(iteration, "time", clock)
+    stages = ["submitted", "evaluating", "load_testing", "prompt_optimizing", "staging", "awaiting_approval"]
+    now = datetime.now(UTC)
+
+    class Registry:  # one new stage every 60 s of the clock
+        def _stage(self) -> int:
+            return min(int(clock.now // 60), len(stages) - 1)
+
+        def candidates(self, task: str) -> list[CandidatePublic]:
+            return [CandidatePublic(id="cand-1", name="gemma-3-270m", task=task, stage=stages[self._stage()],
+                                    submitted_by="admin", spec={}, created_at=now, updated_at=now)]
+
+        def history(self, candidate_id: str) -> list[StageHistoryPublic]:
+            return [StageHistoryPublic(candidate_id=candidate_id, from_stage=None, to_stage=stage, actor="deployer",
+                                       reason="moved", at=now + timedelta(seconds=i))
+                    for i, stage in enumerate(stages[:self._stage() + 1])]
+
+    it = Iteration(Registry(), "http://127.0.0.1:1", "127.0.0.1:2", "http://127.0.0.1:3")  # type: ignore[arg-type]
+    staged = it.follow("cand-1", lambda c: c.stage == "awaiting_approval", timeout_s=90)
+    assert staged is not None and clock.now >= 300  # the walk took 300 s, each move within 90 s
+
+    clock.now = 0.0
+    stalled = Iteration(Registry(), "http://127.0.0.1:1", "127.0.0.1:2", "http://127.0.0.1:3")  # type: ignore[arg-type]
+    assert stalled.follow("cand-1", lambda c: c.stage == "awaiting_approval", timeout_s=50) is None

@@ -108,3 +108,44 @@ def test_following_waits_per_stage_move_not_for_the_whole_walk(monkeypatch: pyte
     clock.now = 0.0
     stalled = Iteration(Registry(), "http://127.0.0.1:1", "127.0.0.1:2", "http://127.0.0.1:3")  # type: ignore[arg-type]
     assert stalled.follow("cand-1", lambda c: c.stage == "awaiting_approval", timeout_s=50) is None
+
+
+def test_the_demos_accuracy_gate_fails_when_underpowered(tmp_path: Path) -> None:
+    """The demo relaxes its margin, not the honesty of its gate (the shipped default: fail)."""
+    from services.deployer.adapters.policy_file import load_policy
+
+    env = write_demo_configs(tmp_path)
+    assert load_policy(Path(env["CHALLENGER_DEPLOYER_POLICY"])).for_task(TASK).accuracy.underpowered == "fail"
+
+
+@pytest.mark.parametrize(("champion_stage", "task_champion", "recorded"), [
+    ("production", "cand-champion", True),
+    ("standby", "cand-champion", False),  # the gateway fell back, the record did not follow
+    ("production", "cand-degraded", False),
+])
+def test_the_demo_checks_the_registry_recorded_the_fallback(
+        capsys: pytest.CaptureFixture[str], champion_stage: str, task_champion: str, recorded: bool) -> None:
+    from services.cli.iteration import _fallback_recorded
+    from services.registry.models import TaskPublic
+
+    now = datetime.now(UTC)
+    stages = {"cand-degraded": "rolled_back", "cand-champion": champion_stage}
+
+    class Registry:
+        def candidate(self, candidate_id: str) -> CandidatePublic:
+            return CandidatePublic(id=candidate_id, name=candidate_id[5:], task=TASK, stage=stages[candidate_id],
+                                   submitted_by="admin", spec={}, created_at=now, updated_at=now)
+
+        def candidates(self, task: str) -> list[CandidatePublic]:
+            return [self.candidate("cand-degraded")]
+
+        def history(self, candidate_id: str) -> list[StageHistoryPublic]:
+            return []
+
+        def task(self, name: str) -> TaskPublic:
+            return TaskPublic.model_construct(name=name, champion_id=task_champion)
+
+    it = Iteration(Registry(), "http://127.0.0.1:1", "127.0.0.1:2", "http://127.0.0.1:3",  # type: ignore[arg-type]
+                   champion_id="cand-champion")
+    assert _fallback_recorded(it, "cand-degraded", timeout_s=1) is recorded
+    assert ("NOT the champion" in capsys.readouterr().err) is not recorded

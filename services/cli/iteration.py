@@ -66,7 +66,7 @@ DEMO_TASK_POLICY: dict[str, Any] = {
     # The default 100 ms margin would (rightly) roll it back on latency alone.
     # Rate margins of 0.05 instead of the production 0.01-0.03: showing "no more than 1 % more
     # errors" takes ~300 candidate requests (~1,200 at a 25 % step), which two shared cores
-    # serve in 10+ minutes; 0.05 is decided on ~60 (see docs/benchmarks.md, "demo canary").
+    # serve in 10+ minutes; 0.05 is decided on ~60 (see docs/benchmarks.md, "The whole iteration").
     "canary": {"steps": [25, 50, 100], "min_samples": 20, "min_samples_per_step": 15,
                "latency_slo_ms": 20000,
                "margins": {"latency_ms": 1000.0, **dict.fromkeys(DEMO_RATE_METRICS, 0.05)}},

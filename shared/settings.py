@@ -1,4 +1,5 @@
-"""Settings every service shares. One env var, CHALLENGER_HOME, relocates all local state."""
+"""The one settings family: every service's settings extend `Settings`. One env var,
+CHALLENGER_HOME, relocates all local state; ports come from shared.ports."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.ports import port_of
 
 
 def default_home() -> Path:
@@ -16,10 +19,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHALLENGER_", extra="ignore")
 
     home: Path = Field(default_factory=default_home)
-    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_bootstrap: str = Field(default_factory=lambda: f"127.0.0.1:{port_of('broker')}")
     database_url: str | None = Field(None, validation_alias="DATABASE_URL")
-    registry_url: str = "http://127.0.0.1:8000"
-    gateway_url: str = "http://127.0.0.1:8080"
+    registry_url: str = Field(default_factory=lambda: f"http://127.0.0.1:{port_of('registry')}")
+    gateway_url: str = Field(default_factory=lambda: f"http://127.0.0.1:{port_of('gateway')}")
     token: str | None = None
     gateway_admin_urls: str = Field(
         "", description="comma-separated base URLs of EVERY gateway; the registry's consistency check reads each "
@@ -32,6 +35,8 @@ class Settings(BaseSettings):
     embedded: bool = True
     outbox_retention_s: float = Field(24 * 3600.0, gt=0, description="how long relayed outbox events are kept, "
                                       "to be sent again if the broker loses them (it restarted empty)")
+    inbox_retention_s: float = Field(7 * 24 * 3600.0, gt=0, description="how long a consumer remembers an event "
+                                     "it handled (longer than the outbox re-sends)")
 
     @property
     def allowed_endpoints(self) -> tuple[str, ...]:

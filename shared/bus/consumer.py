@@ -1,5 +1,5 @@
 """The typed consumer: decode at the boundary, dead-letter what cannot be decoded or handled,
-commit after handling (at-least-once; handlers are idempotent by event id).
+skip what its inbox says was handled already, commit after handling (at-least-once).
 
 `serve` keeps a consumer alive across broker restarts: a commit the restarted broker refuses
 (it forgot the group) ends the run, and the consumer starts again with a fresh client, after
@@ -26,12 +26,18 @@ from shared.bus import metrics
 from shared.bus.codec import PoisonMessage, decode
 from shared.bus.producer import EventProducer
 from shared.bus.topics import ensure_topics
+from shared.kit.inbox import Inbox
 from shared.telemetry import batch_span, event_span
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope[Any]], Awaitable[None]]
 BatchHandler = Callable[[list[Envelope[Any]]], Awaitable[None]]
+DedupKey = Callable[[Envelope[Any]], str]
+
+
+def by_event_id(envelope: Envelope[Any]) -> str:
+    return envelope.id
 LAG_EVERY_S = 1.0
 
 
@@ -55,6 +61,11 @@ class EventConsumer:
     A message that fails decoding, validation or (after `handler_attempts`) its handler is
     sent to `challenger.dlq` with the original key, bytes and headers and the reason; the
     consumer then moves on to the next message.
+
+    With an `inbox`, each event is handled once per group: `dedup_key` (the event id unless
+    the subscription declares a business id) is looked up before the handler runs and
+    recorded with the handler's writes (see shared.kit.inbox). A batch handler dedupes in its
+    own domain (the monitor's windows are keyed by request id).
     """
 
     def __init__(
@@ -71,6 +82,8 @@ class EventConsumer:
         batch_handler: BatchHandler | None = None,
         max_records: int = 100,
         service: str = "-",
+        inbox: Inbox | None = None,
+        dedup_key: DedupKey = by_event_id,
     ) -> None:
         self.group_id = group_id
         self.service = service
@@ -80,6 +93,9 @@ class EventConsumer:
         self._dlq = dlq
         self._attempts = handler_attempts
         self._types = types
+        self._inbox = inbox
+        self._dedup_key = dedup_key
+        self.deduplicated = 0
         self._topics = tuple(topics)
         self._config: dict[str, Any] = dict(
             bootstrap_servers=bootstrap,
@@ -196,13 +212,24 @@ class EventConsumer:
         for attempt in range(1, self._attempts + 1):
             try:
                 with event_span(envelope, self.group_id):
-                    await self._handler(envelope)
+                    await self._handle_once(envelope)
                 return None
             except Exception as exc:  # a handler bug must not stop the consumer
                 last = f"handler failed after {attempt} attempt(s): {type(exc).__name__}: {exc}"
                 log.exception("handler failed for %s %s", envelope.type, envelope.id)
                 await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
         return last
+
+    async def _handle_once(self, envelope: Envelope[Any]) -> None:
+        if self._inbox is None:
+            await self._handler(envelope)
+            return
+        with self._inbox.once(self.group_id, self._dedup_key(envelope), envelope.type) as fresh:
+            if fresh:
+                await self._handler(envelope)
+                return
+        self.deduplicated += 1
+        metrics.DEDUPLICATED.labels(self.service, self.group_id, envelope.topic).inc()
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
         log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)

@@ -13,3 +13,5 @@ DEAD_LETTERED = Counter("challenger_consumer_dead_lettered",
                         LABELS)
 LAG = Gauge("challenger_consumer_lag", "Messages between a consumer's position and its partition's end",
             [*LABELS, "partition"])
+DEDUPLICATED = Counter("challenger_consumer_deduplicated",
+                       "Events a consumer skipped because its inbox had them handled already", LABELS)

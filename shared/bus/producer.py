@@ -20,19 +20,25 @@ tracer = trace.get_tracer("challenger.bus")
 class EventProducer:
     def __init__(self, bootstrap: str, *, client_id: str = "challenger", linger_ms: int = 0) -> None:
         self.bootstrap = bootstrap
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            client_id=client_id,
-            acks="all",
-            linger_ms=linger_ms,
-            request_timeout_ms=10_000,
-        )
+        self._config: dict[str, Any] = dict(bootstrap_servers=bootstrap, client_id=client_id, acks="all",
+                                            linger_ms=linger_ms, request_timeout_ms=10_000)
+        self._client: AIOKafkaProducer | None = None
+
+    @property
+    def _producer(self) -> AIOKafkaProducer:
+        if self._client is None:
+            raise RuntimeError("the producer is not started: `await producer.start()` first")
+        return self._client
 
     async def start(self) -> None:
-        await self._producer.start()
+        """Connect. The client is made here, in the running loop (aiokafka binds it to the
+        loop), so a producer can be built before the loop runs (a service's bootstrap)."""
+        self._client = AIOKafkaProducer(**self._config)
+        await self._client.start()
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._client is not None:
+            await self._client.stop()
 
     async def __aenter__(self) -> EventProducer:
         await self.start()

@@ -1,0 +1,7 @@
+"""The service kit: one way to build, run, dedupe, relay, migrate and serve every service.
+
+- `service`: `Service` (typed parts), `Consumes` (event type -> handler), `http_app`, `running`;
+- `inbox`: `SqlInbox` / `FileInbox` and `transaction` (a handler's writes commit with its mark);
+- `migrations`: Alembic for every service that owns tables;
+- `serve`: the process entry (logging, uvicorn on the service's port).
+"""

@@ -32,6 +32,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from opentelemetry import trace
 
+from challenger.stack.broker import broker_proc
 from schemas import Envelope, new_event
 from schemas.candidate import CandidateSpec
 from schemas.events.models import ModelSubmitted
@@ -39,8 +40,7 @@ from shared.bus.codec import encode
 from shared.bus.consumer import EventConsumer
 from shared.bus.producer import EventProducer
 from shared.bus.topics import ensure_topics
-from shared.stack.broker import broker_proc
-from shared.stack.process import free_port
+from shared.process import free_port
 from shared.telemetry import setup_tracing
 
 PARTITIONS = 4

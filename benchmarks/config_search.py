@@ -19,13 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from challenger.stack.models import model_proc
 from schemas.candidate import CandidateSpec
 from schemas.events.prompts import ConfigSearchCompleted
 from services.prompt_optimizer.cli import load_search_spec
 from services.prompt_optimizer.config_runner import run_config_search
 from services.prompt_optimizer.domain.halving import Arm
-from shared.stack.models import model_proc
-from shared.stack.process import free_port
+from shared.process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "services/prompt_optimizer/examples/search-smollm2-champion.yaml"

@@ -30,7 +30,7 @@ from schemas.events.evaluations import EvaluationRequested
 from schemas.task import DatasetItem, TaskSpec
 from services.evaluator.adapters.store import EvaluationStore
 from services.evaluator.evaluation import engines_for, evaluate
-from shared.fakes.scripted_llm import start_scripted_llm
+from tests.support.scripted_llm import start_scripted_llm
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTFOO_DIR = ROOT / ".bench" / "promptfoo"

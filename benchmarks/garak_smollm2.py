@@ -19,12 +19,12 @@ import sys
 import time
 from pathlib import Path
 
+from challenger.stack.models import model_proc
 from schemas.events.evaluations import GarakScan
 from services.cli.output import Output
 from services.evaluator.adapters.garak_runner import GarakRunner, garak_python, install_garak
 from services.evaluator.cli_garak import summary_table
-from shared.stack.models import model_proc
-from shared.stack.process import free_port
+from shared.process import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = Path(os.environ.get("CHALLENGER_HOME") or ROOT / ".challenger")

@@ -38,9 +38,9 @@ from pathlib import Path
 
 import yaml
 
-from shared.fakes.scripted_llm import start_scripted_llm
-from shared.stack.broker import tansu_binary
-from shared.stack.process import free_port
+from challenger.stack.broker import tansu_binary
+from shared.process import free_port
+from tests.support.scripted_llm import start_scripted_llm
 
 ROOT = Path(__file__).resolve().parent.parent
 LITELLM_DIR = ROOT / ".bench" / "litellm"

@@ -61,13 +61,13 @@ from benchmarks.gateway import (
     start_litellm,
     stop,
 )
+from challenger.stack.broker import tansu_binary
 from services.gateway.cli import build_update, publish_update
 from services.loadtester.adapters.client import _Stream as SSEReader
 from services.loadtester.adapters.protocols import OpenAIChat
 from services.loadtester.domain.records import RequestRecord
-from shared.fakes.scripted_llm import ScriptedServer, start_scripted_llm
-from shared.stack.broker import tansu_binary
-from shared.stack.process import free_port
+from shared.process import free_port
+from tests.support.scripted_llm import ScriptedServer, start_scripted_llm
 
 FALLBACK_ROUTE = f"{ROUTE}-fallback"
 PHASES = ("before", "during", "after")

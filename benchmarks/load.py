@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from shared.fakes.scripted_llm import ScriptConfig, ScriptedServer
+from tests.support.scripted_llm import ScriptConfig, ScriptedServer
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / ".bench"

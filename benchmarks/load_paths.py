@@ -19,7 +19,7 @@ import numpy as np
 
 from services.loadtester.domain.profiles import LengthProfile
 from services.loadtester.generator import LevelPlan, run_level
-from shared.fakes.scripted_llm import ScriptConfig, ScriptedServer
+from tests.support.scripted_llm import ScriptConfig, ScriptedServer
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import REGISTRY
 
 from benchmarks.monitor_faust import faust_rate
+from challenger.stack.broker import broker_proc
 from schemas.events import degradations, inference
 from services.monitor.app import create_app
 from services.monitor.config import MonitorConfig
@@ -38,9 +39,8 @@ from services.monitor.domain.windows import WindowKey
 from shared.bus.codec import decode, encode
 from shared.bus.producer import EventProducer
 from shared.bus.topics import ensure_topics
+from shared.process import free_port
 from shared.settings import Settings
-from shared.stack.broker import broker_proc
-from shared.stack.process import free_port
 from tests.unit.monitor.synthetic import stream
 
 

@@ -18,14 +18,14 @@ from pathlib import Path
 
 from sqlmodel import Session, SQLModel
 
+from challenger.stack.broker import broker_proc
 from schemas import new_event
 from schemas.events.models import ModelApproved
 from shared import outbox
 from shared.bus.producer import EventProducer
 from shared.bus.topics import ensure_topics
 from shared.db import make_engine
-from shared.stack.broker import broker_proc
-from shared.stack.process import Proc, free_port
+from shared.process import Proc, free_port
 
 
 async def measure(rows: int, home: Path) -> str:

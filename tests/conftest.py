@@ -11,9 +11,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from shared.stack.broker import broker_proc
-from shared.stack.models import model_proc
-from shared.stack.process import Proc, free_port
+from challenger.stack.broker import broker_proc
+from challenger.stack.models import model_proc
+from shared.process import Proc, free_port
 
 PG_ADMIN_URL = os.environ.get("CHALLENGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -10,11 +10,11 @@ from typing import Any
 import typer
 
 from challenger.client.credentials import read_admin_token
+from challenger.stack.parts import ports
+from challenger.stack.state import read_state, running_parts
 from services.cli import iteration
 from services.cli.output import Output, fail, progress_console, registry_errors, with_output
 from shared.settings import Settings
-from shared.stack.parts import ports
-from shared.stack.state import read_state, running_parts
 
 
 def running_stack() -> dict[str, Any] | None:

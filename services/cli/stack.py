@@ -9,13 +9,14 @@ import typer
 from rich.text import Text
 
 from challenger.client.credentials import read_admin_token, token_path
+from challenger.stack.launcher import StackConfig, down, kill, restart, status, up
 from schemas import TOPICS
 from services.cli import demo as demo_cli
 from services.cli.output import Column, Output, fail, progress_console, with_output
 from services.cli.watch import watch
+from shared.process import Proc
+from shared.process import ProcessError as StackError  # the cli helper renames the except clauses (issue 17)
 from shared.settings import Settings
-from shared.stack.launcher import StackConfig, down, kill, restart, status, up
-from shared.stack.process import Proc, StackError
 
 
 class RichReporter:

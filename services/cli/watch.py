@@ -13,11 +13,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import KafkaError
 from rich.text import Text
 
+from challenger.stack.state import read_state
 from schemas import TOPIC_NAMES
 from services.cli.output import Output, fail, progress_console, with_output
 from services.cli.watch_format import RawRecord, WatchLine, render
 from shared.settings import Settings
-from shared.stack.state import read_state
 
 
 def default_bootstrap(home: Path) -> str:

@@ -17,8 +17,8 @@ import uvicorn
 
 from services.prompt_optimizer.adapters.registry import start_and_wait
 from services.registry.app import bootstrap, create_app
+from shared.process import free_port, port_open
 from shared.settings import Settings
-from shared.stack.process import free_port, port_open
 from tests.conftest import own_broker
 from tests.integration.prompt_optimizer.helpers import running_service
 

@@ -26,8 +26,8 @@ from schemas.events.evaluations import EvaluationCompleted, MetricComparison, Se
 from schemas.events.loadtests import CostSummary, LevelResult, LoadtestCompleted, Percentiles
 from services.registry.app import bootstrap, create_api
 from services.registry.handlers.projections import handle_event
+from shared.process import free_port, port_open
 from shared.settings import Settings
-from shared.stack.process import free_port, port_open
 from tests.integration.registry.test_config_search import completed
 
 CHROMIUM = Path("/usr/bin/chromium")

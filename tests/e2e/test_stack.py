@@ -20,11 +20,11 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from challenger.stack.parts import DEFAULT_PORTS, port_env
 from schemas import DLQ_TOPIC, TOPICS, new_event
 from schemas.events.deployments import RouteTable, RouteTarget, RouteUpdated
 from shared.bus.producer import EventProducer
-from shared.stack.parts import DEFAULT_PORTS, port_env
-from shared.stack.process import free_port, pid_alive, port_open
+from shared.process import free_port, pid_alive, port_open
 from tests.integration.bus.helpers import first_event, raw_records
 
 CLI = [sys.executable, "-m", "services.cli.main"]

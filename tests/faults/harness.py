@@ -33,6 +33,8 @@ import httpx
 import yaml
 from aiokafka import AIOKafkaConsumer
 
+from challenger.stack import launcher
+from challenger.stack.parts import DEFAULT_PORTS, port_env
 from schemas import DLQ_TOPIC, TOPIC_NAMES, Envelope, EventData, new_event
 from schemas.candidate import CandidateSpec, Decoding, GpuCost
 from schemas.events.deployments import RouteTable, RouteTarget, RouteUpdated
@@ -41,9 +43,7 @@ from schemas.events.models import ModelStageChanged, ModelSubmitted, StageChange
 from services.cli.iteration import Traffic
 from shared.bus.codec import PoisonMessage, decode
 from shared.bus.producer import EventProducer
-from shared.stack import launcher
-from shared.stack.parts import DEFAULT_PORTS, port_env
-from shared.stack.process import free_port, tail
+from shared.process import free_port, tail
 from tests.faults.sentiment_model import SentimentModel
 
 CLI = [sys.executable, "-m", "services.cli.main"]

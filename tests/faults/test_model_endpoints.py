@@ -31,7 +31,7 @@ from services.loadtester.domain.metrics import summarize
 from services.loadtester.domain.profiles import LengthProfile
 from services.loadtester.generator import LevelPlan, run_level
 from services.loadtester.handlers import run_loadtest
-from shared.fakes.scripted_llm import start_scripted_llm
+from tests.support.scripted_llm import start_scripted_llm
 
 ITEMS = {"d": [DatasetItem(id=f"i{i}", input=f"question {i}", expected="w0") for i in range(6)]}
 TASK = TaskSpec(name="t", metric="contains")

@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 from challenger.client import Client
 from services.cli.main import app
 from services.cli.output import Format
-from shared.fakes.scripted_llm import ScriptedServer, start_scripted_llm
-from shared.stack.process import free_port
+from shared.process import free_port
 from tests.integration.registry.conftest import candidate_body
+from tests.support.scripted_llm import ScriptedServer, start_scripted_llm
 
 # stdout IS the data these print, not a report about it
 DATA_OUT = {

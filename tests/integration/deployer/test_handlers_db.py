@@ -19,7 +19,7 @@ from services.deployer.traffic import CanaryTraffic
 from shared.db import make_engine
 from shared.outbox import OutboxEvent, to_envelope
 from shared.pipeline import Stage
-from shared.stack.process import free_port
+from shared.process import free_port
 from tests.unit.deployer.factories import evaluation, loadtest, submitted
 
 

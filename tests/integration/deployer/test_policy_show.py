@@ -22,7 +22,7 @@ from services.deployer.domain.driver import Env
 from services.deployer.handlers import Deployer
 from services.deployer.traffic import CanaryTraffic
 from shared.db import make_engine
-from shared.stack.process import free_port, port_open
+from shared.process import free_port, port_open
 
 POLICY = "defaults:\n  accuracy: {min_items: 30}\ntasks:\n  sentiment:\n    accuracy: {non_inferiority_margin: 0.2}\n"
 

@@ -21,7 +21,7 @@ from shared.bus.consumer import EventConsumer
 from shared.bus.producer import EventProducer
 from shared.bus.topics import ensure_topics
 from shared.datasets import BUILTIN_TASKS
-from shared.stack.process import free_port
+from shared.process import free_port
 from tests.integration.bus.helpers import run_until
 
 RESULT_TYPES = {"io.challenger.evaluation.completed", "io.challenger.evaluation.failed"}

@@ -19,7 +19,7 @@ from services.evaluator.adapters.store import EvaluationStore
 from services.evaluator.domain.plan import plan_calls
 from services.evaluator.domain.results import ItemResult
 from services.evaluator.evaluation import engines_for, evaluate
-from shared.fakes.scripted_llm import ScriptedServer, start_scripted_llm
+from tests.support.scripted_llm import ScriptedServer, start_scripted_llm
 
 ITEMS = {"d": [DatasetItem(id=f"i{i}", input=f"question {i}", expected="w1") for i in range(8)]}
 TASK = TaskSpec(name="t", metric="contains")

@@ -24,8 +24,8 @@ from services.gateway.app import build_app
 from services.gateway.config import GatewaySettings
 from shared.bus.codec import PoisonMessage, decode
 from shared.bus.producer import EventProducer
+from shared.process import free_port, http_ok
 from shared.settings import Settings
-from shared.stack.process import free_port, http_ok
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from shared.stack.process import Proc, free_port
-from shared.stack.services import service_proc
+from challenger.stack.services import service_proc
+from shared.process import Proc, free_port
 
 
 @contextlib.contextmanager

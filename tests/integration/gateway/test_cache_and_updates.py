@@ -10,7 +10,7 @@ from pathlib import Path
 import redis.asyncio as redis
 
 from schemas.events.deployments import RouteTarget
-from shared.stack.process import free_port
+from shared.process import free_port
 
 from .conftest import answer, chat, publish_route, running_gateway, target
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from shared.fakes.scripted_llm import ScriptedServer, start_scripted_llm
+from tests.support.scripted_llm import ScriptedServer, start_scripted_llm
 
 from .processes import gateway_process
 

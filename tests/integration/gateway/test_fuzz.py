@@ -17,9 +17,9 @@ import schemathesis
 
 from services.gateway.app import build_app
 from services.gateway.config import GatewaySettings
-from shared.fakes.scripted_llm import start_scripted_llm
 from shared.settings import Settings
 from tests.fuzzing import CHECKS, fuzz_settings
+from tests.support.scripted_llm import start_scripted_llm
 
 from .conftest import Upstream
 from .processes import gateway_process

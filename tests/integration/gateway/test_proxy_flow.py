@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from schemas.events.inference import FeedbackReceived, InferenceLogged
-from shared.stack.process import free_port
+from shared.process import free_port
 
 from .conftest import answer, chat, events, running_gateway, target
 
@@ -143,7 +143,7 @@ async def test_a_streamed_answer_that_is_not_json_falls_back_on_a_json_route(bro
 
 
 async def test_the_broker_dying_does_not_fail_user_requests(upstreams, tmp_path: Path):
-    from shared.stack.broker import broker_proc
+    from challenger.stack.broker import broker_proc
 
     up = upstreams("a")
     proc = broker_proc(tmp_path, free_port())

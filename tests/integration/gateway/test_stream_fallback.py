@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shared.fakes.scripted_llm import start_scripted_llm
+from tests.support.scripted_llm import start_scripted_llm
 
 from .conftest import chat, running_gateway, target
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.stack.process import Proc, free_port
-from shared.stack.services import service_proc
+from challenger.stack.services import service_proc
+from shared.process import Proc, free_port
 from tests.conftest import started
 from tests.integration.gateway.conftest import Upstream, chat, target
 from tests.integration.gateway.processes import gateway_process

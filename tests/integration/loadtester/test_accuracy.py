@@ -13,7 +13,7 @@ import pytest
 from services.loadtester.domain.metrics import Slo, summarize
 from services.loadtester.domain.profiles import LengthProfile
 from services.loadtester.generator import LevelPlan, run_level
-from shared.fakes.scripted_llm import start_scripted_llm
+from tests.support.scripted_llm import start_scripted_llm
 
 CASES = {
     "chat-1tok-usage": dict(protocol="openai-chat", tokens_per_chunk=1, role_chunk=True, usage=True),

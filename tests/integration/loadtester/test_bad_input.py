@@ -7,7 +7,8 @@ import pytest
 from services.loadtester.domain.metrics import Slo, summarize
 from services.loadtester.domain.profiles import LengthProfile
 from services.loadtester.generator import LevelPlan, run_level
-from shared.fakes.scripted_llm import _free_port, start_scripted_llm
+from shared.process import free_port
+from tests.support.scripted_llm import start_scripted_llm
 
 
 def run(url: str, requests: int = 6, protocol: str = "openai-chat"):
@@ -18,7 +19,7 @@ def run(url: str, requests: int = 6, protocol: str = "openai-chat"):
 
 
 def test_unreachable_endpoint_is_counted():
-    s = run(f"http://127.0.0.1:{_free_port()}")
+    s = run(f"http://127.0.0.1:{free_port()}")
     assert s.errors_by_type == {"connect": 6}
     assert s.ttft_ms is None
 

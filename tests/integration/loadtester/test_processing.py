@@ -12,7 +12,7 @@ from schemas.events.loadtests import LoadtestRequested
 from schemas.task import TaskSpec
 from services.loadtester.domain.replies import POSTPROCESS_ERROR
 from services.loadtester.handlers import run_loadtest
-from shared.fakes.scripted_llm import start_scripted_llm
+from tests.support.scripted_llm import start_scripted_llm
 
 PRE = [ProcessingStep(op="template", args={"template": "Review: {input} Sentiment:"})]
 POST = [ProcessingStep(op="strip"), ProcessingStep(op="label_map", args={"map": {"w1": "positive"}, "default": "no"})]

@@ -15,10 +15,11 @@ from schemas.candidate import ApiCost, CandidateSpec, GpuCost
 from schemas.events.loadtests import TOPIC, LoadtestCompleted, LoadtestFailed, LoadtestRequested
 from services.loadtester.app import build_app
 from shared.bus.producer import EventProducer
-from shared.fakes.scripted_llm import _free_port, start_scripted_llm
+from shared.process import free_port
 from shared.settings import Settings
 from tests.conftest import own_broker
 from tests.integration.bus.helpers import first_event
+from tests.support.scripted_llm import start_scripted_llm
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -73,7 +74,7 @@ async def test_request_becomes_completed_with_cost_and_report(broker: str, uid: 
 
 
 async def test_unreachable_target_becomes_failed(broker: str, uid: str, service: Path):
-    req = request(uid, f"http://127.0.0.1:{_free_port()}", "down")
+    req = request(uid, f"http://127.0.0.1:{free_port()}", "down")
     async with EventProducer(broker) as producer:
         await producer.publish(new_event(req, source="test"))
     ev = await first(broker, f"f-{uid}", lambda e: e.type == LoadtestFailed.event_type

@@ -8,7 +8,7 @@ from services.loadtester.domain.metrics import Slo, summarize
 from services.loadtester.domain.profiles import LengthProfile
 from services.loadtester.generator import LevelPlan
 from services.loadtester.runner import SweepPlan, run_spread, run_sweep
-from shared.fakes.scripted_llm import start_scripted_llm
+from tests.support.scripted_llm import start_scripted_llm
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -22,7 +22,7 @@ from services.monitor.domain.rules import Breach
 from services.monitor.domain.windows import Window, WindowKey
 from services.monitor.samples import add_to_regression, load_samples
 from shared.bus.producer import EventProducer
-from shared.stack.process import Proc, free_port
+from shared.process import Proc, free_port
 from tests.unit.monitor.synthetic import stream
 
 pytestmark = pytest.mark.timeout(120)

@@ -1,7 +1,7 @@
 """A webhook that is down or slow costs a log line, never an exception."""
 
 from services.monitor.adapters.webhook import post_webhook, slack_message
-from shared.stack.process import free_port
+from shared.process import free_port
 
 
 async def test_unreachable_webhook_returns_false() -> None:

@@ -12,8 +12,8 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from services.registry.app import Registry, bootstrap, create_api
+from shared.process import free_port, port_open
 from shared.settings import Settings
-from shared.stack.process import free_port, port_open
 
 Auth = dict[str, str]
 

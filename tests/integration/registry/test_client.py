@@ -13,7 +13,7 @@ from challenger.client import AsyncClient, Client, Conflict, Forbidden, Invalid,
 from schemas.task import DatasetItem
 from services.prompt_optimizer.adapters.registry import candidate_spec, start_and_wait
 from services.registry.models import CandidatePublic, TaskPublic
-from shared.stack.process import free_port
+from shared.process import free_port
 from tests.integration.registry.conftest import candidate_body
 
 

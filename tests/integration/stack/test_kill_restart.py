@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.stack.launcher import StackConfig, kill, restart
-from shared.stack.parts import DEFAULT_PORTS
-from shared.stack.process import StackError, pid_alive
-from shared.stack.state import write_state
+from challenger.stack.launcher import StackConfig, kill, restart
+from challenger.stack.parts import DEFAULT_PORTS
+from challenger.stack.state import write_state
+from shared.process import ProcessError, pid_alive
 
 
 def _state(home: Path, pid: int) -> None:
@@ -28,7 +28,7 @@ def test_kill_sigkills_the_whole_group_as_a_crash_would(tmp_path: Path) -> None:
         assert kill(tmp_path, "evaluator") == part.pid
 
         assert part.wait(5) == -9 and not pid_alive(part.pid)
-        with pytest.raises(StackError, match="evaluator is not running"):
+        with pytest.raises(ProcessError, match="evaluator is not running"):
             kill(tmp_path, "evaluator")
     finally:
         part.kill()
@@ -37,9 +37,9 @@ def test_kill_sigkills_the_whole_group_as_a_crash_would(tmp_path: Path) -> None:
 
 def test_unknown_parts_and_a_missing_stack_are_named(tmp_path: Path) -> None:
     cfg = StackConfig(tmp_path, dict(DEFAULT_PORTS), None, models=())
-    with pytest.raises(StackError, match="no stack is running from"):
+    with pytest.raises(ProcessError, match="no stack is running from"):
         restart(cfg, "evaluator")
 
     _state(tmp_path, 0)
-    with pytest.raises(StackError, match="no part 'registr' in the stack .*; parts: evaluator"):
+    with pytest.raises(ProcessError, match="no part 'registr' in the stack .*; parts: evaluator"):
         kill(tmp_path, "registr")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.stack.models import model_proc
-from shared.stack.process import StackError, free_port, pid_alive
+from challenger.stack.models import model_proc
+from shared.process import ProcessError, free_port, pid_alive
 
 
 def test_corrupt_weights_name_the_model_and_show_its_log(tmp_path: Path) -> None:
@@ -16,7 +16,7 @@ def test_corrupt_weights_name_the_model_and_show_its_log(tmp_path: Path) -> None
     proc = model_proc("smollm2", tmp_path, free_port(), threads=1, weights=weights)
     proc.start()
     try:
-        with pytest.raises(StackError) as info:
+        with pytest.raises(ProcessError) as info:
             proc.wait_healthy()
     finally:
         proc.stop()

@@ -6,7 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from shared.stack.process import Proc, free_port, pid_alive, stop_pid_files
+from shared.process import Proc, free_port, pid_alive, stop_pid_files
 
 SLEEP = ["sleep", "60"]
 

@@ -7,7 +7,7 @@ from services.loadtester.domain.metrics import summarize
 from services.loadtester.domain.profiles import dataset_profile
 from services.loadtester.domain.records import RequestRecord
 from services.loadtester.handlers import base_url, best_throughput, cost_of, level_result, sweep_plan
-from shared.fakes.scripted_llm import ScriptConfig, schedule_offsets
+from tests.support.scripted_llm import ScriptConfig, schedule_offsets
 
 
 def spec(**kw) -> CandidateSpec:

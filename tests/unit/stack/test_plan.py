@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from shared.stack import launcher
-from shared.stack.launcher import StackConfig, phases
-from shared.stack.parts import DEFAULT_PORTS, duplicate_ports, port_of
-from shared.stack.process import StackError
-from shared.stack.services import stack_env
+from challenger.stack import launcher
+from challenger.stack.launcher import StackConfig, phases
+from challenger.stack.parts import DEFAULT_PORTS, duplicate_ports, port_of
+from challenger.stack.services import stack_env
+from shared.process import ProcessError
 
 HOME = Path("/tmp/challenger-plan")
 
@@ -24,7 +24,7 @@ def test_ports_default_and_move_with_challenger_part_port() -> None:
 
 @pytest.mark.parametrize(("raw", "says"), [("x", "is not a port number"), ("70000", "outside 1..65535")])
 def test_a_bad_port_variable_is_named(raw: str, says: str) -> None:
-    with pytest.raises(StackError, match=f"CHALLENGER_BROKER_PORT.*{says}"):
+    with pytest.raises(ProcessError, match=f"CHALLENGER_BROKER_PORT.*{says}"):
         port_of("broker", {"CHALLENGER_BROKER_PORT": raw})
 
 

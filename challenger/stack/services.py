@@ -7,8 +7,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from shared.stack.parts import MODELS, port_env
-from shared.stack.process import Proc
+from challenger.stack.parts import MODELS, port_env
+from shared.process import Proc
 
 GATEWAY_AUTH_SETTINGS = ("CHALLENGER_GATEWAY_API_KEYS", "CHALLENGER_GATEWAY_API_KEY_HASHES", "CHALLENGER_GATEWAY_AUTH")
 DEMO_AUTH_NOTE = ("gateway authentication is OFF (embedded demo stack: anyone who reaches its port can call the "

@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from challenger.stack.broker import broker_proc
+from challenger.stack.models import model_proc
+from challenger.stack.parts import MODELS, available_services, duplicate_ports, port_env, ports
+from challenger.stack.services import DEMO_AUTH_NOTE, demo_gateway_auth, service_proc, stack_env
+from challenger.stack.state import PartStatus, clear_state, part_status, read_state, running_parts, write_state
 from shared.bus.topics import ensure_topics
-from shared.stack.broker import broker_proc
-from shared.stack.models import model_proc
-from shared.stack.parts import MODELS, available_services, duplicate_ports, port_env, ports
-from shared.stack.process import Proc, StackError, kill_group, pid_alive, port_open, stop_pid_files
-from shared.stack.services import DEMO_AUTH_NOTE, demo_gateway_auth, service_proc, stack_env
-from shared.stack.state import PartStatus, clear_state, part_status, read_state, running_parts, write_state
+from shared.process import Proc, ProcessError, kill_group, pid_alive, port_open, stop_pid_files
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class StackConfig:
         """The part called `name` ("broker", "registry", "model-smollm2", ...), as `up` starts it."""
         procs = {proc.name: proc for phase in phases(self) for proc in phase}
         if name not in procs:
-            raise StackError(f"no part {name!r} in this stack; parts: {', '.join(procs)}")
+            raise ProcessError(f"no part {name!r} in this stack; parts: {', '.join(procs)}")
         return procs[name]
 
 
@@ -80,13 +80,13 @@ def phases(cfg: StackConfig) -> list[list[Proc]]:
 def preflight(cfg: StackConfig) -> None:
     """Refuse before starting anything: a stack already running here, or a port taken."""
     if running := running_parts(cfg.home):
-        raise StackError(f"a stack is already running from {cfg.home} ({', '.join(running)}); "
+        raise ProcessError(f"a stack is already running from {cfg.home} ({', '.join(running)}); "
                          "run `challenger down` first")
     problems = duplicate_ports(cfg.used_ports())
     problems += [f"{part}: port {port} is already taken (set {port_env(part)} to move it)"
                  for part, port in cfg.used_ports().items() if port_open("127.0.0.1", port)]
     if problems:
-        raise StackError("cannot start the stack: " + "; ".join(problems))
+        raise ProcessError("cannot start the stack: " + "; ".join(problems))
 
 
 def up(cfg: StackConfig, reporter: Reporter | None = None) -> dict[str, Any]:
@@ -143,7 +143,7 @@ def kill(home: Path, name: str) -> int:
     record = _record(home, name)
     pid = int(record.get("pid") or 0)
     if not pid or not pid_alive(pid):
-        raise StackError(f"{name} is not running (pid {pid or '-'})")
+        raise ProcessError(f"{name} is not running (pid {pid or '-'})")
     kill_group(pid)
     return pid
 
@@ -171,12 +171,12 @@ def restart(cfg: StackConfig, name: str, reporter: Reporter | None = None) -> di
 def _record(home: Path, name: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
     state = state if state is not None else read_state(home)
     if state is None:
-        raise StackError(f"no stack is running from {home}; start it with `challenger up`")
+        raise ProcessError(f"no stack is running from {home}; start it with `challenger up`")
     for record in state.get("parts", []):
         if record["name"] == name:
             return dict(record)
     names = ", ".join(p["name"] for p in state.get("parts", []))
-    raise StackError(f"no part {name!r} in the stack running from {home}; parts: {names}")
+    raise ProcessError(f"no part {name!r} in the stack running from {home}; parts: {names}")
 
 
 def status(home: Path) -> list[PartStatus]:

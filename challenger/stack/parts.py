@@ -11,7 +11,7 @@ import importlib.util
 import os
 from collections.abc import Mapping
 
-from shared.stack.process import StackError
+from shared.process import ProcessError
 
 DEFAULT_PORTS: dict[str, int] = {
     "broker": 19092,
@@ -43,9 +43,9 @@ def port_of(part: str, environ: Mapping[str, str] = os.environ) -> int:
     try:
         port = int(raw)
     except ValueError:
-        raise StackError(f"{port_env(part)}={raw!r} is not a port number") from None
+        raise ProcessError(f"{port_env(part)}={raw!r} is not a port number") from None
     if not 0 < port < 65536:
-        raise StackError(f"{port_env(part)}={port} is outside 1..65535")
+        raise ProcessError(f"{port_env(part)}={port} is outside 1..65535")
     return port
 
 

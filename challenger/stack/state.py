@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.stack.process import pid_alive, probe
+from shared.process import pid_alive, probe
 
 
 def state_path(home: Path) -> Path:

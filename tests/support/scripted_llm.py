@@ -37,9 +37,13 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
+from shared.process import free_port
 from shared.rx_stamps import StampedListener, stamped_socket_of
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 __all__ = ["ScriptConfig", "ScriptedServer", "start_scripted_llm", "schedule_offsets"]
 
@@ -448,12 +452,6 @@ def run(cfg: ScriptConfig, host: str, port: int, fast: bool = False) -> None:
         loop.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def to_args(cfg: ScriptConfig) -> list[str]:
     args: list[str] = []
     for f in fields(cfg):
@@ -472,13 +470,14 @@ class ScriptedServer:
     def __init__(self, cfg: ScriptConfig, workers: int = 1, port: int | None = None,
                  cpu: int | None = None) -> None:
         self.cfg = cfg
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "shared.fakes.scripted_llm", "--port", str(self.port),
+        cmd = [sys.executable, "-m", "tests.support.scripted_llm", "--port", str(self.port),
                "--workers", str(workers), *to_args(cfg)]
         if cpu is not None:
             cmd = ["taskset", "-c", str(cpu), *cmd]
-        self.proc = subprocess.Popen(cmd, start_new_session=True)
+        # From the repository root: `tests` is not installed, so `-m tests.support...` resolves there.
+        self.proc = subprocess.Popen(cmd, start_new_session=True, cwd=REPO_ROOT)
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 20.0) -> None:
@@ -528,7 +527,7 @@ def start_scripted_llm(workers: int = 1, cpu: int | None = None, **config: Any) 
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m shared.fakes.scripted_llm", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m tests.support.scripted_llm", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8399)
@@ -548,7 +547,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     ns = _parser().parse_args(argv)
     cfg = ScriptConfig(**{f.name: getattr(ns, f.name) for f in fields(ScriptConfig)})
-    children = [subprocess.Popen([sys.executable, "-m", "shared.fakes.scripted_llm", "--host", ns.host,
+    children = [subprocess.Popen([sys.executable, "-m", "tests.support.scripted_llm", "--host", ns.host,
                                   "--port", str(ns.port), "--workers", "1", *to_args(cfg)]
                                  + (["--uvloop"] if ns.uvloop else []))
                 for _ in range(ns.workers - 1)]

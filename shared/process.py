@@ -1,4 +1,8 @@
-"""Start, health-check and stop one child process, with its log and pid file."""
+"""Start, health-check and stop one child process, with its log and pid file.
+
+The runtime's one way to run a child process: the embedded stack (`challenger.stack`) starts
+its parts with it and the deployer starts a local SGLang server with it, so it lives here
+rather than in the stack package, which no service imports."""
 
 from __future__ import annotations
 
@@ -15,8 +19,9 @@ from pathlib import Path
 import httpx
 
 
-class StackError(RuntimeError):
-    """A part of the stack could not start; the message names it and says why."""
+class ProcessError(RuntimeError):
+    """A child process (a stack part, a local model server) could not start, or the stack has
+    no such part; the message names it and says why."""
 
 
 def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
@@ -63,7 +68,7 @@ class Proc:
 
     def start(self) -> None:
         if port_open("127.0.0.1", self.port):
-            raise StackError(f"{self.name}: port {self.port} is already taken; free it or choose another port")
+            raise ProcessError(f"{self.name}: port {self.port} is already taken; free it or choose another port")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.pid_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
@@ -79,12 +84,12 @@ class Proc:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.popen is not None and self.popen.poll() is not None:
-                raise StackError(f"{self.name} exited with code {self.popen.returncode}; "
+                raise ProcessError(f"{self.name} exited with code {self.popen.returncode}; "
                                  f"last log lines:\n{tail(self.log_path)}")
             if check():
                 return
             time.sleep(0.2)
-        raise StackError(f"{self.name} was not healthy after {self.start_timeout:.0f}s; "
+        raise ProcessError(f"{self.name} was not healthy after {self.start_timeout:.0f}s; "
                          f"see {self.log_path}:\n{tail(self.log_path)}")
 
     def stop(self, timeout: float = 10.0) -> None:

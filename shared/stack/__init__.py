@@ -1,1 +1,0 @@
-"""The embedded stack: every part as its own process, state and logs under CHALLENGER_HOME."""

@@ -1,4 +1,4 @@
-"""Which parts the embedded stack has, their default ports, and the env vars that move them.
+"""Which parts the embedded stack has; their ports are `shared.ports`, defined once.
 
 Every part's port is overridable with CHALLENGER_<PART>_PORT (e.g. CHALLENGER_REGISTRY_PORT,
 CHALLENGER_PROMPT_OPTIMIZER_PORT), so tests can run a whole stack on free ports. Services
@@ -11,20 +11,9 @@ import importlib.util
 import os
 from collections.abc import Mapping
 
+from shared import ports as service_ports
+from shared.ports import DEFAULT_PORTS, port_env  # noqa: F401  (the stack's ports are the services')
 from shared.process import ProcessError
-
-DEFAULT_PORTS: dict[str, int] = {
-    "broker": 19092,
-    "registry": 8000,
-    "gateway": 8080,
-    "evaluator": 8101,
-    "loadtester": 8102,
-    "prompt_optimizer": 8103,
-    "deployer": 8104,
-    "monitor": 8105,
-    "smollm2": 8301,
-    "gemma3": 8302,
-}
 
 # Start order: the registry first (the others call it), the gateway last (it routes to them).
 SERVICES: tuple[str, ...] = ("registry", "evaluator", "loadtester", "prompt_optimizer", "deployer", "monitor",
@@ -32,25 +21,12 @@ SERVICES: tuple[str, ...] = ("registry", "evaluator", "loadtester", "prompt_opti
 MODELS: tuple[str, ...] = ("smollm2", "gemma3")
 
 
-def port_env(part: str) -> str:
-    return f"CHALLENGER_{part.upper()}_PORT"
-
-
-def port_of(part: str, environ: Mapping[str, str] = os.environ) -> int:
-    raw = environ.get(port_env(part))
-    if raw is None:
-        return DEFAULT_PORTS[part]
-    try:
-        port = int(raw)
-    except ValueError:
-        raise ProcessError(f"{port_env(part)}={raw!r} is not a port number") from None
-    if not 0 < port < 65536:
-        raise ProcessError(f"{port_env(part)}={port} is outside 1..65535")
-    return port
-
-
 def ports(environ: Mapping[str, str] = os.environ) -> dict[str, int]:
-    return {part: port_of(part, environ) for part in DEFAULT_PORTS}
+    """Every part's port; a malformed CHALLENGER_<PART>_PORT stops the stack with the reason."""
+    try:
+        return service_ports.ports(environ)
+    except service_ports.PortError as exc:
+        raise ProcessError(str(exc)) from None
 
 
 def service_exists(name: str) -> bool:

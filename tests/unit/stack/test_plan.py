@@ -8,8 +8,9 @@ import pytest
 
 from challenger.stack import launcher
 from challenger.stack.launcher import StackConfig, phases
-from challenger.stack.parts import DEFAULT_PORTS, duplicate_ports, port_of
+from challenger.stack.parts import duplicate_ports, ports
 from challenger.stack.services import stack_env
+from shared.ports import DEFAULT_PORTS, port_of
 from shared.process import ProcessError
 
 HOME = Path("/tmp/challenger-plan")
@@ -25,7 +26,7 @@ def test_ports_default_and_move_with_challenger_part_port() -> None:
 @pytest.mark.parametrize(("raw", "says"), [("x", "is not a port number"), ("70000", "outside 1..65535")])
 def test_a_bad_port_variable_is_named(raw: str, says: str) -> None:
     with pytest.raises(ProcessError, match=f"CHALLENGER_BROKER_PORT.*{says}"):
-        port_of("broker", {"CHALLENGER_BROKER_PORT": raw})
+        ports({"CHALLENGER_BROKER_PORT": raw})
 
 
 def test_two_parts_on_one_port_are_both_named() -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from challenger.stack.models import model_proc
 from schemas.candidate import CandidateSpec
 from schemas.events.prompts import ConfigSearchCompleted
-from services.prompt_optimizer.cli import load_search_spec
+from services.prompt_optimizer.entrypoints.cli import load_search_spec
 from services.prompt_optimizer.config_runner import run_config_search
 from services.prompt_optimizer.domain.halving import Arm
 from shared.process import free_port

@@ -23,7 +23,7 @@ from challenger.stack.models import model_proc
 from schemas.events.evaluations import GarakScan
 from services.cli.output import Output
 from services.evaluator.adapters.garak_runner import GarakRunner, garak_python, install_garak
-from services.evaluator.cli_garak import summary_table
+from services.evaluator.entrypoints.cli_garak import summary_table
 from shared.process import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -62,7 +62,7 @@ from benchmarks.gateway import (
     stop,
 )
 from challenger.stack.broker import tansu_binary
-from services.gateway.cli import build_update, publish_update
+from services.gateway.entrypoints.cli import build_update, publish_update
 from services.loadtester.adapters.client import _Stream as SSEReader
 from services.loadtester.adapters.protocols import OpenAIChat
 from services.loadtester.domain.records import RequestRecord

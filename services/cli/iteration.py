@@ -31,7 +31,7 @@ from schemas.events.models import PolicyApplied
 from services.cli.output import Column, Output, progress_console
 from services.deployer.adapters.policy_file import DEFAULT_POLICY
 from services.deployer.domain.policy import applied_note, deep_merge
-from services.registry.cli import monthly_cost_line
+from services.registry.entrypoints.cli import monthly_cost_line
 from services.registry.models import CandidatePublic
 from shared.bus.producer import EventProducer
 from shared.datasets import BUILTIN_TASKS, load_builtin

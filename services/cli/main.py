@@ -1,5 +1,5 @@
 """`challenger`: one CLI over every service. Each service contributes its commands from its
-own `cli.py`; this module only assembles them."""
+own `entrypoints/cli.py`; this module only assembles them."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ app = typer.Typer(help="Challenger: champion/challenger iteration for LLMs in pr
 # (module, sub-command group or None to merge top-level commands)
 COMMAND_MODULES: list[str] = [
     "services.cli.stack",
-    "services.registry.cli",
-    "services.evaluator.cli",
-    "services.loadtester.cli",
-    "services.prompt_optimizer.cli",
-    "services.deployer.cli",
-    "services.monitor.cli",
-    "services.gateway.cli",
+    "services.registry.entrypoints.cli",
+    "services.evaluator.entrypoints.cli",
+    "services.loadtester.entrypoints.cli",
+    "services.prompt_optimizer.entrypoints.cli",
+    "services.deployer.entrypoints.cli",
+    "services.monitor.entrypoints.cli",
+    "services.gateway.entrypoints.cli",
 ]
 
 

@@ -221,7 +221,7 @@ def test_a_gate_records_its_section_values_and_overrides():
 
 def test_the_notes_the_cli_and_the_demo_print():
     from services.deployer.domain.policy import applied_note
-    from services.registry.cli import monthly_cost_line
+    from services.registry.entrypoints.cli import monthly_cost_line
 
     policy = Policy.model_validate({"tasks": {"t": {"accuracy": {"non_inferiority_margin": 0.2,
                                                                  "underpowered": "warn"}}}})

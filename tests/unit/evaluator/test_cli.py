@@ -2,7 +2,7 @@ import pytest
 import typer
 
 from schemas.task import TaskSpec
-from services.evaluator.cli import load_candidate, resolve_task
+from services.evaluator.entrypoints.cli import load_candidate, resolve_task
 from services.evaluator.labelling import label_from
 
 

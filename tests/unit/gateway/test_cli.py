@@ -1,7 +1,7 @@
 import pytest
 import typer
 
-from services.gateway.cli import build_update, parse_target
+from services.gateway.entrypoints.cli import build_update, parse_target
 
 
 def test_target_specs_parse_with_optional_weight():

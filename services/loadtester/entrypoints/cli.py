@@ -166,7 +166,7 @@ def register(app: typer.Typer) -> None:
 
 
 def main() -> None:
-    """`python -m services.loadtester.cli bench ...`: the same command without the other services' CLIs."""
+    """`python -m services.loadtester.entrypoints.cli bench ...`: the same command without the other services' CLIs."""
     app = typer.Typer(add_completion=False, no_args_is_help=True)
 
     @app.callback()

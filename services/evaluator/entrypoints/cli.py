@@ -17,7 +17,7 @@ from schemas.candidate import CandidateSpec, Engine
 from schemas.events.evaluations import EvaluationCompleted, EvaluationRequested
 from schemas.task import DatasetItem, TaskSpec
 from services.cli.output import Column, Output, fail, progress_console, with_output
-from services.evaluator import cli_garak
+from services.evaluator.entrypoints import cli_garak
 from services.evaluator.adapters.datasets import load_attacks
 from services.evaluator.adapters.store import EvaluationStore
 from services.evaluator.evaluation import EvaluationFailure, engines_for, evaluate

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from schemas.candidate import CandidateSpec
 from schemas.events.evaluations import EvaluationRequested
 from schemas.task import DatasetItem, TaskSpec
-from services.evaluator import cli
+from services.evaluator.entrypoints import cli
 from services.evaluator.adapters.datasets import builtin_attacks
 from services.evaluator.adapters.store import EvaluationStore
 from services.evaluator.domain.plan import plan_calls

@@ -11,7 +11,6 @@ it an `Output`."""
 
 from __future__ import annotations
 
-import functools
 import inspect
 import json
 import os
@@ -30,6 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from challenger.client import ApiError, RegistryError, Unreachable
+from services.cli.option_groups import replace_parameter
 
 UNBOUNDED = 100_000  # a console's width where nothing should wrap (pipes, CI logs)
 MIN_WRAP = 12  # the narrowest a wrapped column gets before a column is dropped instead
@@ -199,15 +199,13 @@ JSON_OPTION = typer.Option(False, "--json", help="the same as --output json: std
 
 def with_output(command: Callable[..., Any]) -> Callable[..., Any]:
     """Give a command `--output table|json` and `--json`; it receives them as `out: Output`."""
-    signature = inspect.signature(command, eval_str=True)
-    params = [p for name, p in signature.parameters.items() if name != "out"]
-    extra = [inspect.Parameter("output", inspect.Parameter.KEYWORD_ONLY, default=OUTPUT_OPTION, annotation=Format),
-             inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=JSON_OPTION, annotation=bool)]
+    return replace_parameter(command, "out", OUTPUT_PARAMETERS, _output)
 
-    @functools.wraps(command)
-    def run(*args: Any, output: Format = Format.table, as_json: bool = False, **kwargs: Any) -> Any:
-        return command(*args, out=Output(Format.json if as_json else output), **kwargs)
 
-    run.__signature__ = signature.replace(parameters=params + extra)  # type: ignore[attr-defined]
-    run.__annotations__ = {p.name: p.annotation for p in params + extra if p.annotation is not p.empty}
-    return run
+def _output(output: Format = Format.table, as_json: bool = False) -> Output:
+    return Output(Format.json if as_json else output)
+
+
+OUTPUT_PARAMETERS = [
+    inspect.Parameter("output", inspect.Parameter.KEYWORD_ONLY, default=OUTPUT_OPTION, annotation=Format),
+    inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=JSON_OPTION, annotation=bool)]

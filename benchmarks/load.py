@@ -96,7 +96,7 @@ def call(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 150
 
 def run_ours(url: str, mode: str, level: float, requests: int, lengths: str, out: Path,
              workers: int = 1, pin: bool = True) -> dict[str, Any]:
-    cmd = [PY, "-m", "services.loadtester.entrypoints.cli", "bench", url, "--model", "scripted",
+    cmd = [PY, "-m", "services.loadtester.entrypoints.cli", "bench", "--model", "scripted", "--model-url", url,
            "--mode", mode, "--levels", f"{level:g}", "--requests", str(requests),
            "--lengths", lengths, "--workers", str(workers), "--out", str(out)]
     cmd = pinned(CLIENT_CPU, cmd) if pin else cmd

@@ -149,4 +149,4 @@ def register(app: typer.Typer) -> None:
     app.command("kill")(kill_cmd)
     app.command("topics")(topics_cmd)
     app.command("watch")(watch)
-    demo_cli.register(app, start_stack, NO_MODELS)
+    demo_cli.register(app, start_stack)

@@ -6,13 +6,14 @@ import asyncio
 import dataclasses
 import getpass
 import json
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import typer
 
 from schemas.candidate import CandidateSpec
+from services.cli.option_groups import bind, with_options
+from services.cli.options import CandidateOptions, candidate_spec
 from services.cli.output import Column, Output, fail, progress_console, with_output
 from services.deployer import operator, sglang_launch
 from services.deployer.adapters.policy_file import DEFAULT_POLICY, PolicyError, load_policy
@@ -26,7 +27,16 @@ MOVES = {"promote": (Stage.production, "promote a canary to production (the regi
                                          "standby (which becomes the champion again)")}
 
 
-def _move(out: Output, command: str, candidate_id: str, reason: str, actor: str | None, wait: float) -> None:
+CandidateId = Annotated[str, typer.Argument(help="candidate id")]
+Reason = Annotated[str, typer.Option("--reason", "-r", help="why (kept in the audit trail)")]
+Actor = Annotated[str | None, typer.Option("--actor", help="who; default operator:<login>")]
+Wait = Annotated[float, typer.Option("--wait", help="seconds to wait for the registry's answer")]
+
+
+@with_output
+def move(command: str, candidate_id: CandidateId, reason: Reason = "", actor: Actor = None, wait: Wait = 15.0, *,
+         out: Output) -> None:
+    """`promote`, `abort` and `rollback` (`command`, bound when registered): ask for the move over the bus."""
     settings = DeployerSettings()
     to_stage, _ = MOVES[command]
     who = actor or f"operator:{getpass.getuser()}"
@@ -37,19 +47,6 @@ def _move(out: Output, command: str, candidate_id: str, reason: str, actor: str 
              f"{command} {candidate_id} -> {to_stage}: {outcome.status}: {outcome.detail}  (audit: {path})")
     if outcome.status != "applied":
         raise typer.Exit(1 if outcome.status == "refused" else 2)
-
-
-def _register_move(app: typer.Typer, command: str) -> None:
-    _, help_text = MOVES[command]
-
-    @app.command(command, help=f"{help_text[0].upper()}{help_text[1:]}; an illegal move is refused with the reason.")
-    @with_output
-    def move(candidate_id: str = typer.Argument(..., help="candidate id"),
-             reason: str = typer.Option("", "--reason", "-r", help="why (kept in the audit trail)"),
-             actor: str = typer.Option(None, "--actor", help="who; default operator:<login>"),
-             wait: float = typer.Option(15.0, "--wait", help="seconds to wait for the registry's answer"), *,
-             out: Output) -> None:
-        _move(out, command, candidate_id, reason, actor, wait)
 
 
 RUNS = [Column("candidate", key=True), Column("task"), Column("stage"), Column("phase"), Column("step", drop=2),
@@ -99,76 +96,100 @@ def policy_table(out: Output, doc: dict[str, Any]) -> Any:
     return out.table(title, POLICY, rows)
 
 
-def _spec(path: Path) -> CandidateSpec:
+deployer_app = typer.Typer(help="Pipeline runs driven by the deployer.", no_args_is_help=True)
+policy_app = typer.Typer(help="The promotion policy the deployer judges with.", no_args_is_help=True)
+sglang_app = typer.Typer(help="SGLang targets: launch command, Kubernetes manifest, local process.",
+                         no_args_is_help=True)
+DeployerUrl = Annotated[str, typer.Option(help="deployer base URL")]
+PolicyTask = Annotated[str | None, typer.Option("--task", help="the task whose policy to show")]
+
+
+@policy_app.command("show")
+@with_output
+def policy_show(task: PolicyTask = None, url: DeployerUrl = DEPLOYER_URL, *, out: Output) -> None:
+    """The policy in force (for one task: its section over the defaults), with the section each value came from."""
+    doc = effective_policy(task, url)
+    out.emit(doc, policy_table(out, doc))
+
+
+def _run_row(run: dict[str, Any]) -> list[Any]:
+    return [run["candidate_id"], run.get("task"), run.get("stage"), run.get("phase"), run.get("canary_step"),
+            _last_event(run)]
+
+
+@deployer_app.command("runs")
+@with_output
+def runs(url: DeployerUrl = DEPLOYER_URL, *, out: Output) -> None:
+    """List pipeline runs (stage, phase, last canary analysis)."""
+    rows = _get(f"{url}/api/v1/runs")
+    out.emit(rows, out.table("pipeline runs", RUNS, [_run_row(r) for r in rows]))
+
+
+@deployer_app.command("show")
+@with_output
+def show(candidate_id: CandidateId, url: DeployerUrl = DEPLOYER_URL, *, out: Output) -> None:
+    """Show one run with its full audit history."""
+    run = _get(f"{url}/api/v1/runs/{candidate_id}")
+    history = out.table("audit history", [Column("event")],
+                        [[" ".join(f"{k}={v}" for k, v in h.items() if v not in (None, ""))]
+                         for h in run.get("history") or []])
+    out.emit(run, out.table(f"run {candidate_id}", RUNS, [_run_row(run)]), history)
+
+
+def sglang_spec(target: CandidateOptions) -> CandidateSpec:
+    """The candidate to serve; it needs an SGLang launch spec, so in practice a spec file."""
+    spec = candidate_spec(target, "sglang")
     try:
-        return CandidateSpec.model_validate_json(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise typer.BadParameter(f"{path}: {exc}") from exc
+        sglang_launch.launch_argv(spec)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    return spec
+
+
+LaunchId = Annotated[str, typer.Option(help="candidate id")]
+Image = Annotated[str, typer.Option(help="SGLang container image")]
+Namespace = Annotated[str, typer.Option(help="Kubernetes namespace")]
+
+
+@sglang_app.command("command")
+@with_options
+def command(target: CandidateOptions) -> None:
+    """Print the sglang.launch_server command for a candidate spec (YAML or JSON file)."""
+    typer.echo(sglang_launch.launch_command(sglang_spec(target)))
+
+
+@sglang_app.command("manifest")
+@with_options
+def manifest(target: CandidateOptions, candidate_id: LaunchId, image: Image = sglang_launch.DEFAULT_IMAGE,
+             namespace: Namespace = "challenger") -> None:
+    """Print a Kubernetes Deployment + Service with /health probes."""
+    typer.echo(sglang_launch.render_manifest(sglang_spec(target), candidate_id, image=image, namespace=namespace))
+
+
+@sglang_app.command("start")
+@with_output
+@with_options
+def start(target: CandidateOptions, candidate_id: LaunchId, *, out: Output) -> None:
+    """Start SGLang locally for a candidate and wait for /health."""
+    try:
+        proc = sglang_launch.start_local(sglang_spec(target), candidate_id, DeployerSettings().home)
+    except sglang_launch.SglangUnavailable as exc:
+        fail(str(exc), 2)
+    out.emit({"port": proc.port, "log": str(proc.log_path)}, f"healthy on port {proc.port} (log {proc.log_path})")
+
+
+@sglang_app.command("stop")
+@with_output
+def stop(candidate_id: CandidateId, out: Output) -> None:
+    """Stop a locally started SGLang server."""
+    stopped = sglang_launch.stop_local(candidate_id, DeployerSettings().home)
+    out.emit({"stopped": stopped}, "stopped" if stopped else "was not running")
 
 
 def register(app: typer.Typer) -> None:
-    for command in MOVES:
-        _register_move(app, command)
-
-    deployer = typer.Typer(help="Pipeline runs driven by the deployer.", no_args_is_help=True)
-    app.add_typer(deployer, name="deployer")
-
-    policy = typer.Typer(help="The promotion policy the deployer judges with.", no_args_is_help=True)
-    app.add_typer(policy, name="policy")
-
-    @policy.command("show", help="The policy in force (for one task: its section over the defaults), "
-                                 "with the section each value came from.")
-    @with_output
-    def policy_show(task: str = typer.Option(None, "--task", help="the task whose policy to show"),
-                    url: str = typer.Option(DEPLOYER_URL, help="deployer base URL"), *, out: Output) -> None:
-        doc = effective_policy(task, url)
-        out.emit(doc, policy_table(out, doc))
-
-    @deployer.command("runs", help="List pipeline runs (stage, phase, last canary analysis).")
-    @with_output
-    def runs(url: str = typer.Option(DEPLOYER_URL, help="deployer base URL"), *, out: Output) -> None:
-        rows = _get(f"{url}/api/v1/runs")
-        out.emit(rows, out.table("pipeline runs", RUNS, [
-            [r["candidate_id"], r.get("task"), r.get("stage"), r.get("phase"), r.get("canary_step"), _last_event(r)]
-            for r in rows]))
-
-    @deployer.command("show", help="Show one run with its full audit history.")
-    @with_output
-    def show(candidate_id: str, url: str = typer.Option(DEPLOYER_URL, help="deployer base URL"), *,
-             out: Output) -> None:
-        run = _get(f"{url}/api/v1/runs/{candidate_id}")
-        history = out.table("audit history", [Column("event")],
-                            [[" ".join(f"{k}={v}" for k, v in h.items() if v not in (None, ""))]
-                             for h in run.get("history") or []])
-        out.emit(run, out.table(f"run {candidate_id}", RUNS, [
-            [run["candidate_id"], run.get("task"), run.get("stage"), run.get("phase"), run.get("canary_step"),
-             _last_event(run)]]), history)
-
-    sglang = typer.Typer(help="SGLang targets: launch command, Kubernetes manifest, local process.",
-                         no_args_is_help=True)
-    app.add_typer(sglang, name="sglang")
-
-    @sglang.command("command", help="Print the sglang.launch_server command for a candidate spec (JSON file).")
-    def command(spec: Path) -> None:
-        typer.echo(sglang_launch.launch_command(_spec(spec)))
-
-    @sglang.command("manifest", help="Print a Kubernetes Deployment + Service with /health probes.")
-    def manifest(spec: Path, candidate_id: str = typer.Option(..., help="candidate id"),
-                 image: str = typer.Option(sglang_launch.DEFAULT_IMAGE, help="SGLang container image"),
-                 namespace: str = typer.Option("challenger", help="Kubernetes namespace")) -> None:
-        typer.echo(sglang_launch.render_manifest(_spec(spec), candidate_id, image=image, namespace=namespace))
-
-    @sglang.command("start", help="Start SGLang locally for a candidate and wait for /health.")
-    @with_output
-    def start(spec: Path, candidate_id: str = typer.Option(..., help="candidate id"), *, out: Output) -> None:
-        try:
-            proc = sglang_launch.start_local(_spec(spec), candidate_id, DeployerSettings().home)
-        except sglang_launch.SglangUnavailable as exc:
-            fail(str(exc), 2)
-        out.emit({"port": proc.port, "log": str(proc.log_path)}, f"healthy on port {proc.port} (log {proc.log_path})")
-
-    @sglang.command("stop", help="Stop a locally started SGLang server.")
-    @with_output
-    def stop(candidate_id: str, out: Output) -> None:
-        stopped = sglang_launch.stop_local(candidate_id, DeployerSettings().home)
-        out.emit({"stopped": stopped}, "stopped" if stopped else "was not running")
+    for name, (_, what) in MOVES.items():
+        app.command(name, help=f"{what[0].upper()}{what[1:]}; an illegal move is refused with the reason.")(
+            bind(move, "command", name))
+    app.add_typer(deployer_app, name="deployer")
+    app.add_typer(policy_app, name="policy")
+    app.add_typer(sglang_app, name="sglang")

@@ -5,43 +5,36 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import typer
-import yaml
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from schemas.candidate import CandidateSpec, Engine
+from schemas.candidate import CandidateSpec
 from schemas.events.evaluations import EvaluationCompleted, EvaluationRequested
 from schemas.task import DatasetItem, TaskSpec
+from services.cli.option_groups import OptionGroup, with_options
+from services.cli.options import (
+    CandidateOptions,
+    PromptOptions,
+    PromptShape,
+    candidate_spec,
+    load_candidate,
+    prompt_shape,
+)
 from services.cli.output import Column, Output, fail, progress_console, with_output
-from services.evaluator.entrypoints import cli_garak
 from services.evaluator.adapters.datasets import load_attacks
 from services.evaluator.adapters.store import EvaluationStore
+from services.evaluator.entrypoints import cli_garak
 from services.evaluator.evaluation import EvaluationFailure, engines_for, evaluate
 from services.evaluator.labelling import label_items
 from shared.datasets import BUILTIN_TASKS, DatasetError, parse_jsonl
 from shared.engines import client_for_spec
 from shared.settings import Settings
-
-
-def load_candidate(text: str, task: str) -> CandidateSpec:
-    """A YAML/JSON CandidateSpec file, or the shorthand MODEL@URL (OpenAI-compatible)."""
-    path = Path(text)
-    try:
-        if path.exists():
-            data = yaml.safe_load(path.read_text()) or {}
-            data.setdefault("task", task)
-            return CandidateSpec.model_validate(data)
-        model, sep, url = text.partition("@")
-        if not sep:
-            raise typer.BadParameter(f"{text!r} is neither a candidate file nor MODEL@URL")
-        name = "".join(c if c.isalnum() or c in "._-" else "-" for c in model).strip("-.") or "candidate"
-        return CandidateSpec(name=name, model=model, task=task, engine=Engine.openai, endpoint=url)
-    except ValidationError as exc:
-        raise typer.BadParameter(f"{text}: {exc}") from exc
 
 
 def with_max_tokens(spec: CandidateSpec, max_tokens: int | None) -> CandidateSpec:
@@ -58,7 +51,7 @@ def load_items(path: Path) -> list[DatasetItem]:
 
 
 def resolve_task(task: str | None, datasets: list[Path], metric: str | None, labels: str | None,
-                 template: str | None, style: str | None, system: str | None) -> tuple[TaskSpec, dict]:
+                 prompt: PromptShape) -> tuple[TaskSpec, dict]:
     """A built-in task (its golden set unless --dataset is given) or one described by flags."""
     if task and task in BUILTIN_TASKS:
         builtin = BUILTIN_TASKS[task]
@@ -67,8 +60,7 @@ def resolve_task(task: str | None, datasets: list[Path], metric: str | None, lab
         spec, files = TaskSpec(name=task or datasets[0].stem), datasets
     else:
         raise typer.BadParameter(f"give --dataset FILE, or --task with one of: {', '.join(BUILTIN_TASKS)}")
-    update: dict = {k: v for k, v in (("metric", metric), ("prompt_template", template), ("prompt_style", style),
-                                      ("system_prompt", system)) if v}
+    update: dict = prompt.given() | ({"metric": metric} if metric else {})
     if labels:
         update["metric_args"] = {**spec.metric_args, "labels": [x.strip() for x in labels.split(",") if x.strip()]}
     try:
@@ -114,79 +106,88 @@ def _extras(done: EvaluationCompleted) -> list[str]:
     return [*lines, f"report: {done.report_path}"]
 
 
+@dataclass(frozen=True)
+class EvalRun(OptionGroup):
+    """What `eval` measures and how hard it pushes."""
+
+    kinds: Annotated[str, typer.Option(help="comma separated: accuracy,stability,security,e2e")] = "accuracy"
+    repeats: Annotated[int, typer.Option(help="stability repeats per item")] = 3
+    temperature: Annotated[float, typer.Option(help="stability temperature")] = 0.7
+    concurrency: Annotated[int, typer.Option(help="concurrent requests per endpoint")] = 8
+    max_items: Annotated[int | None, typer.Option(help="use only the first N items of each dataset")] = None
+    attacks: Annotated[Path | None, typer.Option(help="extra red-team attacks (JSONL) for the security kind")] = None
+    reports: Annotated[Path | None, typer.Option(
+        "--out", help="reports directory (default $CHALLENGER_HOME/reports)")] = None
+    max_tokens: Annotated[int | None, typer.Option(help="override both sides' decoding.max_tokens")] = None
+    timeout: Annotated[float, typer.Option(help="seconds per model call (slow CPU servers queue requests)")] = 60.0
+    run_id: Annotated[str | None, typer.Option(
+        "--id", help="evaluation id; repeat it to resume an interrupted run")] = None
+
+    def kind_list(self) -> list[str]:
+        return [k.strip() for k in self.kinds.split(",") if k.strip()]
+
+
+Champion = Annotated[str | None, typer.Option(help="champion spec file (YAML/JSON), or MODEL@URL")]
+TaskOption = Annotated[str | None, typer.Option(
+    help=f"built-in task ({', '.join(BUILTIN_TASKS)}) or a name for --dataset")]
+Datasets = Annotated[list[Path] | None, typer.Option(
+    "--dataset", help="JSONL dataset file(s) {id, input, expected, metadata}")]
+Metric = Annotated[str | None, typer.Option(help="exact_match|contains|regex|numeric|choice|json_valid|json_schema|"
+                                                 "token_f1|judge (default: the task's)")]
+Labels = Annotated[str | None, typer.Option(help="labels for --metric choice, comma separated")]
+
+
+@with_output
+@with_options
+def eval_cmd(candidate: CandidateOptions, champion: Champion = None, task: TaskOption = None,
+             dataset: Datasets = None, metric: Metric = None, labels: Labels = None, *,
+             prompt: PromptOptions, run: EvalRun, out: Output) -> None:
+    """Evaluate a candidate against a champion on the same items and print the comparison."""
+    spec, datasets = resolve_task(task, dataset or [], metric, labels, prompt_shape(prompt))
+    datasets = {k: v[:run.max_items] for k, v in datasets.items()}
+    ours = with_max_tokens(candidate_spec(candidate, spec.name), run.max_tokens)
+    theirs = with_max_tokens(load_candidate(champion, spec.name, "--champion"), run.max_tokens) if champion else None
+    try:
+        req = EvaluationRequested(
+            evaluation_id=run.run_id or f"cli-{uuid.uuid4().hex[:12]}", candidate_id="cli-candidate",
+            task=spec.name, candidate=ours, task_spec=spec, kinds=run.kind_list(), champion=theirs,
+            champion_id="cli-champion" if champion else None, stability_repeats=run.repeats,
+            stability_temperature=run.temperature, concurrency=run.concurrency)
+        adversarial = load_attacks(spec, load_items(run.attacks) if run.attacks else None) \
+            if "security" in run.kind_list() else []
+    except (ValidationError, DatasetError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    done = asyncio.run(_run_eval(req, datasets, adversarial, run.reports or Settings().reports_dir, run.timeout))
+    out.emit(done, scorecard(out, done), *_extras(done))
+
+
+Source = Annotated[Path, typer.Argument(help="input JSONL {id, input, ...}")]
+Target = Annotated[Path, typer.Argument(help="output JSONL with `expected` from the teacher")]
+Teacher = Annotated[str, typer.Option(help="teacher spec file (YAML/JSON), or MODEL@URL")]
+LabelTask = Annotated[str | None, typer.Option(help="built-in task whose prompt and labels to use")]
+Concurrency = Annotated[int, typer.Option(help="concurrent requests")]
+
+
+@with_output
+@with_options
+def label_cmd(source: Source, target: Target, teacher: Teacher, task: LabelTask = None, labels: Labels = None,
+              concurrency: Concurrency = 8, *, prompt: PromptOptions, out: Output) -> None:
+    """Make a silver dataset: the teacher answers every item; each item records labelled_by."""
+    spec, _ = resolve_task(task if task in BUILTIN_TASKS else None, [source], "choice" if labels else None,
+                           labels, prompt_shape(prompt))
+    items = load_items(source)
+    spec_teacher = load_candidate(teacher, spec.name, "--teacher")
+    labelled, skipped = asyncio.run(_label(spec_teacher, spec, items, concurrency))
+    target.write_text("".join(i.model_dump_json() + "\n" for i in labelled))
+    out.emit({"path": str(target), "items": len(labelled), "labelled_by": spec_teacher.name, "skipped": skipped},
+             f"wrote {len(labelled)} items to {target} (labelled_by {spec_teacher.name}); "
+             f"{skipped} skipped (teacher failed or named no label)")
+
+
 def register(app: typer.Typer) -> None:
     cli_garak.register(app)
-    @app.command("eval")
-    @with_output
-    def eval_cmd(
-        candidate: str = typer.Argument(..., help="candidate YAML/JSON file, or MODEL@URL (OpenAI-compatible)"),
-        champion: str = typer.Option(None, help="champion YAML/JSON file, or MODEL@URL"),
-        task: str = typer.Option(None, help=f"built-in task ({', '.join(BUILTIN_TASKS)}) or a name for --dataset"),
-        dataset: list[Path] = typer.Option(None, help="JSONL dataset file(s) {id, input, expected, metadata}"),
-        metric: str = typer.Option(None, help="exact_match|contains|regex|numeric|choice|json_valid|json_schema|"
-                                              "token_f1|judge (default: the task's)"),
-        labels: str = typer.Option(None, help="labels for --metric choice, comma separated"),
-        template: str = typer.Option(None, help="prompt template over the item's fields, e.g. 'Q: {input}'"),
-        style: str = typer.Option(None, help="chat | completion"),
-        system: str = typer.Option(None, help="system prompt"),
-        kinds: str = typer.Option("accuracy", help="comma separated: accuracy,stability,security,e2e"),
-        repeats: int = typer.Option(3, help="stability repeats per item"),
-        temperature: float = typer.Option(0.7, help="stability temperature"),
-        concurrency: int = typer.Option(8, help="concurrent requests per endpoint"),
-        max_items: int = typer.Option(None, help="use only the first N items of each dataset"),
-        attacks: Path = typer.Option(None, help="extra red-team attacks (JSONL) for the security kind"),
-        reports: Path = typer.Option(None, "--out", help="reports directory (default $CHALLENGER_HOME/reports)"),
-        max_tokens: int = typer.Option(None, help="override both sides' decoding.max_tokens"),
-        timeout: float = typer.Option(60.0, help="seconds per model call (slow CPU servers queue requests)"),
-        run_id: str = typer.Option(None, "--id", help="evaluation id; repeat it to resume an interrupted run"),
-        *, out: Output,
-    ) -> None:
-        """Evaluate a candidate against a champion on the same items and print the comparison."""
-        spec, datasets = resolve_task(task, dataset or [], metric, labels, template, style, system)
-        datasets = {k: v[:max_items] for k, v in datasets.items()}
-        kind_list = [k.strip() for k in kinds.split(",") if k.strip()]
-        try:
-            req = EvaluationRequested(
-                evaluation_id=run_id or f"cli-{uuid.uuid4().hex[:12]}", candidate_id="cli-candidate", task=spec.name,
-                candidate=with_max_tokens(load_candidate(candidate, spec.name), max_tokens), task_spec=spec,
-                kinds=kind_list, champion=with_max_tokens(load_candidate(champion, spec.name), max_tokens) if champion
-                else None,
-                champion_id="cli-champion" if champion else None, stability_repeats=repeats,
-                stability_temperature=temperature, concurrency=concurrency)
-        except ValidationError as exc:
-            raise typer.BadParameter(str(exc)) from exc
-        extra = load_items(attacks) if attacks else None
-        try:
-            adversarial = load_attacks(spec, extra) if "security" in kind_list else []
-        except DatasetError as exc:
-            raise typer.BadParameter(str(exc)) from exc
-        done = asyncio.run(_run_eval(req, datasets, adversarial, reports or Settings().reports_dir, timeout))
-        out.emit(done, scorecard(out, done), *_extras(done))
-
-    dataset_app = _group(app, "dataset", "Datasets: label silver data with a teacher model.")
-
-    @dataset_app.command("label")
-    @with_output
-    def label_cmd(
-        source: Path = typer.Argument(..., help="input JSONL {id, input, ...}"),
-        target: Path = typer.Argument(..., help="output JSONL with `expected` from the teacher"),
-        teacher: str = typer.Option(..., help="teacher candidate YAML/JSON file, or MODEL@URL"),
-        task: str = typer.Option(None, help="built-in task whose prompt and labels to use"),
-        labels: str = typer.Option(None, help="labels to extract (classification), comma separated"),
-        template: str = typer.Option(None, help="prompt template, e.g. 'Q: {input}'"),
-        concurrency: int = typer.Option(8, help="concurrent requests"),
-        *, out: Output,
-    ) -> None:
-        """Make a silver dataset: the teacher answers every item; each item records labelled_by."""
-        spec, _ = resolve_task(task if task in BUILTIN_TASKS else None, [source], "choice" if labels else None,
-                               labels, template, None, None)
-        items = load_items(source)
-        spec_teacher = load_candidate(teacher, spec.name)
-        labelled, skipped = asyncio.run(_label(spec_teacher, spec, items, concurrency))
-        target.write_text("".join(i.model_dump_json() + "\n" for i in labelled))
-        out.emit({"path": str(target), "items": len(labelled), "labelled_by": spec_teacher.name, "skipped": skipped},
-                 f"wrote {len(labelled)} items to {target} (labelled_by {spec_teacher.name}); "
-                 f"{skipped} skipped (teacher failed or named no label)")
+    app.command("eval")(eval_cmd)
+    _group(app, "dataset", "Datasets: label silver data with a teacher model.").command("label")(label_cmd)
 
 
 def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Annotated
 
 import httpx
 import typer
@@ -53,36 +54,45 @@ def _route_row(t: dict) -> list[str]:  # type: ignore[type-arg]
             "\n".join(x["candidate_id"] for x in t["shadows"]) or "-", str(t["cache_ttl_s"] or "off")]
 
 
+route_app = typer.Typer(help="Change the gateway's routing tables.", no_args_is_help=True)
+GatewayUrl = Annotated[str | None, typer.Option(help="gateway URL (default: settings.gateway_url)")]
+ApiKey = Annotated[str | None, typer.Option(envvar="CHALLENGER_API_KEY", help="API key, if the gateway wants one")]
+
+
+@with_output
+def routes(url: GatewayUrl = None, key: ApiKey = None, *, out: Output) -> None:
+    """List the routing tables a running gateway is serving."""
+    base = url or Settings().gateway_url
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    try:
+        tables = httpx.get(f"{base}/routes", headers=headers, timeout=5).raise_for_status().json()
+    except httpx.HTTPError as exc:
+        fail(f"cannot read {base}/routes: {exc}", 2)
+    out.emit(tables, out.table("routes", ROUTES, [_route_row(t) for t in tables]))
+
+
+Route = Annotated[str, typer.Argument(help="route name (the 'model' clients ask for)")]
+Targets = Annotated[list[str], typer.Option("--target", "-t", help="candidate=url=model[=weight]")]
+Fallbacks = Annotated[list[str] | None, typer.Option("--fallback", "-f", help="candidate=url=model, in order")]
+Shadows = Annotated[list[str] | None, typer.Option("--shadow", "-s", help="candidate=url=model to mirror")]
+StickyKey = Annotated[str | None, typer.Option(help="header pinning a user to a target, e.g. x-user-id")]
+CacheTtl = Annotated[int | None, typer.Option(help="cache deterministic answers this long")]
+RequireJson = Annotated[bool, typer.Option(help="answers must be valid JSON")]
+Revision = Annotated[int | None, typer.Option(help="table revision (default: now in ms)")]
+
+
+@route_app.command("set")
+@with_output
+def set_route(route: Route, target: Targets, fallback: Fallbacks = None, shadow: Shadows = None,
+              sticky_key: StickyKey = None, cache_ttl_s: CacheTtl = None, require_json: RequireJson = False,
+              revision: Revision = None, *, out: Output) -> None:
+    """Publish a whole new routing table for ROUTE (applied atomically by every gateway). Targets
+    are candidate=url=model[=weight]."""
+    update = build_update(route, target, fallback or [], shadow or [], sticky_key, cache_ttl_s, require_json, revision)
+    asyncio.run(publish_update(Settings().kafka_bootstrap, update))
+    out.emit(update, f"published route {route} revision {update.revision} ({len(update.table.targets)} target(s))")
+
+
 def register(app: typer.Typer) -> None:
-    route_app = typer.Typer(help="Change the gateway's routing tables.", no_args_is_help=True)
-
-    @app.command("routes", help="List the routing tables a running gateway is serving.")
-    @with_output
-    def routes(url: str = typer.Option(None, help="gateway URL (default: settings.gateway_url)"),
-               key: str = typer.Option(None, envvar="CHALLENGER_API_KEY", help="API key, if the gateway wants one"),
-               *, out: Output) -> None:
-        base = url or Settings().gateway_url
-        headers = {"authorization": f"Bearer {key}"} if key else {}
-        try:
-            tables = httpx.get(f"{base}/routes", headers=headers, timeout=5).raise_for_status().json()
-        except httpx.HTTPError as exc:
-            fail(f"cannot read {base}/routes: {exc}", 2)
-        out.emit(tables, out.table("routes", ROUTES, [_route_row(t) for t in tables]))
-
-    @route_app.command("set", help="Publish a whole new routing table for ROUTE (applied atomically by every "
-                                   "gateway). Targets are candidate=url=model[=weight].")
-    @with_output
-    def set_route(route: str = typer.Argument(..., help="route name (the 'model' clients ask for)"),
-                  target: list[str] = typer.Option(..., "--target", "-t", help="candidate=url=model[=weight]"),
-                  fallback: list[str] = typer.Option([], "--fallback", "-f", help="candidate=url=model, in order"),
-                  shadow: list[str] = typer.Option([], "--shadow", "-s", help="candidate=url=model to mirror"),
-                  sticky_key: str = typer.Option(None, help="header pinning a user to a target, e.g. x-user-id"),
-                  cache_ttl_s: int = typer.Option(None, help="cache deterministic answers this long"),
-                  require_json: bool = typer.Option(False, help="answers must be valid JSON"),
-                  revision: int = typer.Option(None, help="table revision (default: now in ms)"), *,
-                  out: Output) -> None:
-        update = build_update(route, target, fallback, shadow, sticky_key, cache_ttl_s, require_json, revision)
-        asyncio.run(publish_update(Settings().kafka_bootstrap, update))
-        out.emit(update, f"published route {route} revision {update.revision} ({len(update.table.targets)} target(s))")
-
+    app.command("routes")(routes)
     app.add_typer(route_app, name="route")

@@ -10,37 +10,34 @@ import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from challenger.client import AsyncClient, RegistryError
 from schemas import new_event
 from schemas.events.degradations import SamplesAugmentationRequested
+from services.cli.options import load_candidate
 from services.cli.output import Column, Output, fail, progress_console, with_output
-from services.monitor.adapters.models import client_from_ref
 from services.monitor.adapters.store import MonitorStore
 from services.monitor.domain.augment import METHODS
 from services.monitor.domain.exports import FORMATS, export_rows, sample_row, sources
 from services.monitor.domain.windows import WindowKey
 from services.monitor.samples import add_to_regression, augment_samples, fill_chosen, load_samples
 from shared.bus.producer import EventProducer
+from shared.engines import EngineClient, client_for_spec
 from shared.settings import Settings
 
 console = progress_console()
-CandidateOpt = typer.Option(None, "--candidate", help="only samples captured from this candidate id")
-InputOpt = typer.Option(None, "--input", exists=True, dir_okay=False,
-                        help="read samples from this JSONL file instead of the registry")
 
 
 def _registry() -> AsyncClient:
     return AsyncClient()
 
 
-def _model_ref(ref: str) -> str:
-    """Accept MODEL@URL (as the other commands do) as well as URL/MODEL."""
-    model, sep, url = ref.partition("@")
-    return f"{url.rstrip('/')}/{model}" if sep and url.startswith("http") else ref
+def _client(value: str, option: str) -> EngineClient:
+    """A client for the candidate an option names (FILE or MODEL@URL; the old URL/MODEL still works)."""
+    return client_for_spec(load_candidate(value, "samples", option))
 
 
 def _write(rows: list[dict[str, Any]], output: Path | None) -> None:
@@ -64,7 +61,7 @@ async def _export(fmt: str, candidate: str | None, input_path: Path | None, outp
                   chosen_from: str | None) -> None:
     samples = await _load(candidate, input_path)
     if chosen_from:
-        async with client_from_ref(_model_ref(chosen_from)) as client:
+        async with _client(chosen_from, "--chosen-from") as client:
             samples = await fill_chosen(samples, client)
     rows, skipped = export_rows(samples, fmt)
     _write(rows, output)
@@ -78,7 +75,7 @@ async def _export(fmt: str, candidate: str | None, input_path: Path | None, outp
 async def _augment(candidate: str | None, input_path: Path | None, methods: list[str], paraphraser: str | None,
                    threshold: float, output: Path | None) -> None:
     samples = await _load(candidate, input_path)
-    client = client_from_ref(_model_ref(paraphraser)) if paraphraser else None
+    client = _client(paraphraser, "--paraphraser") if paraphraser else None
     try:
         kept, removed = await augment_samples(samples, methods, client, threshold)
     finally:
@@ -140,84 +137,102 @@ def _methods(text: str) -> list[str]:
     return methods
 
 
-def register(app: typer.Typer) -> None:
-    samples = typer.Typer(help="Captured failing samples: label, export, augment, add to a regression suite.",
+samples_app = typer.Typer(help="Captured failing samples: label, export, augment, add to a regression suite.",
                           no_args_is_help=True)
-    monitor = typer.Typer(help="The production monitor.", no_args_is_help=True)
+monitor_app = typer.Typer(help="The production monitor.", no_args_is_help=True)
+Candidate = Annotated[str | None, typer.Option("--candidate", help="only samples captured from this candidate id")]
+Input = Annotated[Path | None, typer.Option("--input", exists=True, dir_okay=False,
+                                            help="read samples from this JSONL file instead of the registry")]
+OutputFile = Annotated[Path | None, typer.Option("--output", help="JSONL file (default: stdout)")]
+ExportFormat = Annotated[str, typer.Option("--format", help=f"one of {', '.join(FORMATS)}")]
+ChosenFrom = Annotated[str | None, typer.Option("--chosen-from", help=(
+    "the fallback/champion that answers samples without a preferred answer: spec file (YAML/JSON), or MODEL@URL"))]
+Methods = Annotated[str, typer.Option(help=f"comma list of {', '.join(METHODS)}")]
+Paraphraser = Annotated[str | None, typer.Option(
+    help="the model that paraphrases: spec file (YAML/JSON), or MODEL@URL")]
+Threshold = Annotated[float, typer.Option(help="3-gram Jaccard similarity that counts as duplicate")]
+Request = Annotated[bool, typer.Option("--request", help="publish samples_augmentation.requested for the monitor "
+                                                         "service instead")]
 
-    @samples.command("export")
-    def export(fmt: str = typer.Option(..., "--format", help=f"one of {', '.join(FORMATS)}"),
-               candidate: str | None = CandidateOpt, input_path: Path | None = InputOpt,
-               output: Path | None = typer.Option(None, "--output", help="JSONL file (default: stdout)"),
-               chosen_from: str | None = typer.Option(
-                   None, "--chosen-from", help="URL/MODEL (or MODEL@URL) of the fallback/champion that answers "
-                                               "samples without a preferred answer")) -> None:
-        """Export captured samples as SFT or DPO JSONL (the fallback/champion answer is `chosen`)."""
-        if fmt not in FORMATS:
-            raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
-        _run(_export(fmt, candidate, input_path, output, chosen_from))
 
-    @samples.command("augment")
-    def augment(candidate: str | None = CandidateOpt, input_path: Path | None = InputOpt,
-                methods: str = typer.Option("perturb,distractor", help=f"comma list of {', '.join(METHODS)}"),
-                paraphraser: str | None = typer.Option(None, help="URL/MODEL (or MODEL@URL) that paraphrases"),
-                threshold: float = typer.Option(0.95, help="3-gram Jaccard similarity that counts as duplicate"),
-                output: Path | None = typer.Option(None, "--output", help="JSONL file (default: stdout)"),
-                request: bool = typer.Option(False, "--request", help="publish samples_augmentation.requested "
-                                                                      "for the monitor service instead")) -> None:
-        """Augment captured samples (paraphrases, perturbations, distractors), keeping provenance, deduplicated."""
-        if request:
-            if not candidate:
-                raise typer.BadParameter("--request needs --candidate")
-            run_id = _run(_request_augmentation(candidate, _methods(methods), None))
-            console.print(f"requested augmentation run {run_id}")
-            return
-        _run(_augment(candidate, input_path, _methods(methods), paraphraser, threshold, output))
+@samples_app.command("export")
+def export(fmt: ExportFormat, candidate: Candidate = None, input_path: Input = None, output: OutputFile = None,
+           chosen_from: ChosenFrom = None) -> None:
+    """Export captured samples as SFT or DPO JSONL (the fallback/champion answer is `chosen`)."""
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
+    _run(_export(fmt, candidate, input_path, output, chosen_from))
 
-    @samples.command("add-to-regression")
-    @with_output
-    def add_regression(task: str = typer.Option(..., "--task", help="the task whose regression suite grows"),
-                       candidate: str | None = CandidateOpt, input_path: Path | None = InputOpt,
-                       name: str | None = typer.Option(None, help="dataset name (default TASK-regression-captured)"),
-                       *, out: Output) -> None:
-        """Post captured (or augmented) samples to the registry as a task's regression dataset."""
-        _run(_regression(out, task, candidate, input_path, name))
 
-    @samples.command("label")
-    @with_output
-    def label(sample_id: int | None = typer.Argument(None, help="the captured sample to label; none: list the queue"),
-              value: str | None = typer.Argument(None, help="its label (the item's `expected`)"),
-              skip: bool = typer.Option(False, "--skip", help="no usable test: skip it instead"),
-              task: str | None = typer.Option(None, "--task", help="list only this task's queue"), *,
-              out: Output) -> None:
-        """Label captured samples that wait for a person (tasks without a teacher): no arguments
-        list the queue; SAMPLE_ID VALUE labels one, SAMPLE_ID --skip skips it."""
-        if sample_id is not None and (value is None) == (not skip):
-            raise typer.BadParameter("give either a VALUE or --skip")
-        _run(_label(out, sample_id, value, skip, task))
+@samples_app.command("augment")
+def augment(candidate: Candidate = None, input_path: Input = None, methods: Methods = "perturb,distractor",
+            paraphraser: Paraphraser = None, threshold: Threshold = 0.95, output: OutputFile = None,
+            request: Request = False) -> None:
+    """Augment captured samples (paraphrases, perturbations, distractors), keeping provenance, deduplicated."""
+    if request:
+        if not candidate:
+            raise typer.BadParameter("--request needs --candidate")
+        run_id = _run(_request_augmentation(candidate, _methods(methods), None))
+        console.print(f"requested augmentation run {run_id}")
+        return
+    _run(_augment(candidate, input_path, _methods(methods), paraphraser, threshold, output))
 
-    @monitor.command("reference")
-    @with_output
-    def reference(route: str = typer.Option(..., help="production route"),
-                  since: datetime = typer.Option(..., help="start of the period (ISO time, UTC)"),
-                  until: datetime = typer.Option(..., help="end of the period (ISO time, UTC)"), *,
-                  out: Output) -> None:
-        """Make the traffic the monitor logged on ROUTE in a chosen period the reference window
-        of each candidate that served it then (read when the monitor starts)."""
-        store = MonitorStore(Settings().home)
-        records = store.logged_records(route, _ts(since), _ts(until))
-        if not records:
-            fail(f"no logged records for route {route} between {since} and {until}")
-        saved = []
-        for candidate_id in sorted({r.candidate_id for r in records}):
-            own = [r for r in records if r.candidate_id == candidate_id]
-            path = store.save_reference(WindowKey(route, candidate_id), own)
-            saved.append({"route": route, "candidate_id": candidate_id, "records": len(own), "path": str(path)})
-        out.emit(saved, *(f"reference for {route}/{s['candidate_id']}: {s['records']} record(s) -> {s['path']}"
-                          for s in saved))
 
-    app.add_typer(samples, name="samples")
-    app.add_typer(monitor, name="monitor")
+RegressionTask = Annotated[str, typer.Option("--task", help="the task whose regression suite grows")]
+DatasetName = Annotated[str | None, typer.Option(help="dataset name (default TASK-regression-captured)")]
+
+
+@samples_app.command("add-to-regression")
+@with_output
+def add_regression(task: RegressionTask, candidate: Candidate = None, input_path: Input = None,
+                   name: DatasetName = None, *, out: Output) -> None:
+    """Post captured (or augmented) samples to the registry as a task's regression dataset."""
+    _run(_regression(out, task, candidate, input_path, name))
+
+
+SampleId = Annotated[int | None, typer.Argument(help="the captured sample to label; none: list the queue")]
+Value = Annotated[str | None, typer.Argument(help="its label (the item's `expected`)")]
+Skip = Annotated[bool, typer.Option("--skip", help="no usable test: skip it instead")]
+QueueTask = Annotated[str | None, typer.Option("--task", help="list only this task's queue")]
+
+
+@samples_app.command("label")
+@with_output
+def label(sample_id: SampleId = None, value: Value = None, skip: Skip = False, task: QueueTask = None, *,
+          out: Output) -> None:
+    """Label captured samples that wait for a person (tasks without a teacher): no arguments
+    list the queue; SAMPLE_ID VALUE labels one, SAMPLE_ID --skip skips it."""
+    if sample_id is not None and (value is None) == (not skip):
+        raise typer.BadParameter("give either a VALUE or --skip")
+    _run(_label(out, sample_id, value, skip, task))
+
+
+Route = Annotated[str, typer.Option(help="production route")]
+Since = Annotated[datetime, typer.Option(help="start of the period (ISO time, UTC)")]
+Until = Annotated[datetime, typer.Option(help="end of the period (ISO time, UTC)")]
+
+
+@monitor_app.command("reference")
+@with_output
+def reference(route: Route, since: Since, until: Until, *, out: Output) -> None:
+    """Make the traffic the monitor logged on ROUTE in a chosen period the reference window
+    of each candidate that served it then (read when the monitor starts)."""
+    store = MonitorStore(Settings().home)
+    records = store.logged_records(route, _ts(since), _ts(until))
+    if not records:
+        fail(f"no logged records for route {route} between {since} and {until}")
+    saved = []
+    for candidate_id in sorted({r.candidate_id for r in records}):
+        own = [r for r in records if r.candidate_id == candidate_id]
+        path = store.save_reference(WindowKey(route, candidate_id), own)
+        saved.append({"route": route, "candidate_id": candidate_id, "records": len(own), "path": str(path)})
+    out.emit(saved, *(f"reference for {route}/{s['candidate_id']}: {s['records']} record(s) -> {s['path']}"
+                      for s in saved))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(samples_app, name="samples")
+    app.add_typer(monitor_app, name="monitor")
 
 
 def _ts(when: datetime) -> float:

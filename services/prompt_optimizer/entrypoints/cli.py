@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 import yaml
@@ -17,7 +18,7 @@ from rich.live import Live
 from rich.table import Table
 
 from challenger.client.credentials import default_token
-from schemas.candidate import CandidateSpec, Decoding, Engine
+from schemas.candidate import CandidateSpec, Decoding
 from schemas.events.prompts import (
     Budget,
     ConfigSearchCompleted,
@@ -26,6 +27,16 @@ from schemas.events.prompts import (
     PromptOptimized,
 )
 from schemas.task import DatasetItem
+from services.cli.option_groups import OptionGroup, with_options
+from services.cli.options import (
+    CandidateOptions,
+    PromptOptions,
+    candidate_spec,
+    load_candidate,
+    parse_legacy_pair,
+    prompt_shape,
+    warn,
+)
 from services.cli.output import Column, Output, fail, progress_console, with_output
 from services.prompt_optimizer.adapters.registry import RegistryError, start_and_wait
 from services.prompt_optimizer.config_runner import run_config_search
@@ -148,81 +159,111 @@ def _registry_summary(out: Output, done: dict[str, Any]) -> list[Any]:
             done.get("reason", ""), f"report: {done.get('report_path')}"]
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("search")
-    @with_output
-    def search(
-        spec: Path = typer.Argument(..., exists=True, dir_okay=False, help="SPEC.yaml of the search"),
-        candidate: str | None = typer.Option(
-            None, help="go through the registry/stack: search this REGISTERED candidate (the spec's space and "
-                       "budget; its candidate and task are the registry's); without it the search runs here"),
-        submit_recommended: bool = typer.Option(False, help="with --candidate: enter the recommendation into "
-                                                            "the pipeline"),
-        timeout: float = typer.Option(3600, help="with --candidate: seconds to wait for the result"),
-        *, out: Output,
-    ) -> None:
-        """Search decoding x post-processing x endpoints by successive halving within a budget;
-        report the accuracy/stability/latency/cost frontier and a recommendation."""
-        if candidate is not None:
-            raw = yaml.safe_load(spec.read_text()) or {}
-            body = {"space": raw.get("space", {}), "budget": raw.get("budget", {}),
-                    "submit_recommended": submit_recommended}
-            found = _run(via_registry(candidate, body, timeout))
-            out.emit(found, *_registry_summary(out, found))
-            raise typer.Exit(0 if found.get("status") == "completed" else 1)
-        req, items = load_search_spec(spec)
-        with Live(console=progress_console(), refresh_per_second=4, transient=True) as live:
-            rungs = LiveRungs(live, out)
-            report_dir = config_store(Settings().reports_dir).run_dir(req.run_id)
-            done = _run(run_config_search(req, items, report_dir, on_rung=rungs))
-        out.emit(done, rungs.render(), *_search_summary(done))
+SearchSpec = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="SPEC.yaml of the search")]
+Registered = Annotated[str | None, typer.Option(
+    help="go through the registry/stack: search this REGISTERED candidate (the spec's space and budget; its "
+         "candidate and task are the registry's); without it the search runs here")]
+SubmitRecommended = Annotated[bool, typer.Option(help="with --candidate: enter the recommendation into the pipeline")]
+Wait = Annotated[float, typer.Option(help="with --candidate: seconds to wait for the result")]
 
-    @app.command("optimize")
-    @with_output
-    def optimize(
-        model_url: str = typer.Option(..., help="base URL of the model to optimize, e.g. http://127.0.0.1:8302"),
-        model: str = typer.Option("gemma3", help="model name the server knows"),
-        engine: Engine = typer.Option(Engine.openai, help="engine protocol of model-url"),
-        optimizer_url: str | None = typer.Option(None, help="base URL of the optimizer model (OPRO proposals)"),
-        optimizer_model: str = typer.Option("smollm2", help="optimizer model name"),
-        task: str = typer.Option("sentiment", help=f"built-in task: {', '.join(BUILTIN_TASKS)}"),
-        dataset: Path | None = typer.Option(None, help="JSONL of DatasetItem instead of the built-in golden set"),
-        limit: int | None = typer.Option(None, help="use only the first N items (a quick run)"),
-        style: str | None = typer.Option(None, help="chat | completion (base models need completion)"),
-        template: str | None = typer.Option(None, help="the current prompt template (default: the task's)"),
-        strategy: str = typer.Option("combined", help="instruction | fewshot | combined"),
-        rounds: int = typer.Option(3, help="search rounds"),
-        per_round: int = typer.Option(2, help="new variants per strategy per round"),
-        shots: int = typer.Option(4, help="demonstrations per few-shot variant"),
-        seed: int = typer.Option(0, help="seed of the splits and the search"),
-        max_new_tokens: int = typer.Option(8, help="max tokens of each answer"),
-        stop: str = typer.Option("\\n", help="stop sequence of answers ('\\n' = newline; '' for none)"),
-        max_eval_calls: int = typer.Option(500, help="budget: calls to the model being optimized"),
-        max_optimizer_calls: int = typer.Option(20, help="budget: calls to the optimizer model"),
-        max_tokens: int = typer.Option(500_000, help="budget: tokens in and out, both models"),
-        max_seconds: float | None = typer.Option(None, help="budget: wall-clock seconds"),
-        *, out: Output,
-    ) -> None:
-        """Optimize a prompt (OPRO instructions and/or few-shot demos) and prove it on held-out data."""
-        spec = BUILTIN_TASKS[task].spec
-        task_spec = spec.model_copy(update={k: v for k, v in (("prompt_style", style), ("prompt_template", template))
-                                            if v is not None})
-        stops = [stop.replace("\\n", "\n")] if stop else []
-        cand = CandidateSpec(name=f"{model}-cli", model=model, task=task, engine=engine, endpoint=model_url,
-                             decoding=Decoding(max_tokens=max_new_tokens, stop=stops))
-        opt = (CandidateSpec(name=f"{optimizer_model}-optimizer", model=optimizer_model, task=task,
-                             engine=Engine.openai, endpoint=optimizer_url) if optimizer_url else None)
-        req = PromptOptimizationRequested(
-            run_id=f"cli-{uuid.uuid4().hex[:10]}", candidate_id="cli", task=task, candidate=cand, task_spec=task_spec,
-            optimizer=opt, strategy=_strategy(strategy), seed=seed, max_rounds=rounds, candidates_per_round=per_round,
-            shots=shots, budget=Budget(max_optimizer_calls=max_optimizer_calls, max_eval_calls=max_eval_calls,
-                                       max_tokens=max_tokens, max_seconds=max_seconds))
-        with Live(console=progress_console(), refresh_per_second=4, transient=True) as live:
-            trials = LiveTrials(live, out)
-            live.update(trials.render(live.console.width))
-            report_dir = prompt_store(Settings().reports_dir).run_dir(req.run_id)
-            result = _run(run_optimization(req, _items(task, dataset, limit), report_dir, on_trial=trials))
-        out.emit(result, trials.render(), *_summary(result))
+
+@with_output
+def search(spec: SearchSpec, candidate: Registered = None, submit_recommended: SubmitRecommended = False,
+           timeout: Wait = 3600, *, out: Output) -> None:
+    """Search decoding x post-processing x endpoints by successive halving within a budget;
+    report the accuracy/stability/latency/cost frontier and a recommendation."""
+    if candidate is not None:
+        raw = yaml.safe_load(spec.read_text()) or {}
+        body = {"space": raw.get("space", {}), "budget": raw.get("budget", {}),
+                "submit_recommended": submit_recommended}
+        found = _run(via_registry(candidate, body, timeout))
+        out.emit(found, *_registry_summary(out, found))
+        raise typer.Exit(0 if found.get("status") == "completed" else 1)
+    req, items = load_search_spec(spec)
+    with Live(console=progress_console(), refresh_per_second=4, transient=True) as live:
+        rungs = LiveRungs(live, out)
+        report_dir = config_store(Settings().reports_dir).run_dir(req.run_id)
+        done = _run(run_config_search(req, items, report_dir, on_rung=rungs))
+    out.emit(done, rungs.render(), *_search_summary(done))
+
+
+@dataclass(frozen=True)
+class Optimizer(OptionGroup):
+    """The model that proposes instructions: --optimizer MODEL@URL (or a spec file)."""
+
+    optimizer: Annotated[str | None, typer.Option(
+        help="optimizer model (OPRO proposals): spec file (YAML/JSON), or MODEL@URL")] = None
+    optimizer_url: Annotated[str | None, typer.Option(hidden=True, help="deprecated: --optimizer MODEL@URL")] = None
+    optimizer_model: Annotated[str | None, typer.Option(hidden=True, help="deprecated: --optimizer MODEL@URL")] = None
+
+    def spec(self, task: str) -> CandidateSpec | None:
+        legacy = parse_legacy_pair("optimizer", self.optimizer_url, self.optimizer_model, "smollm2")
+        warn(legacy.deprecated)
+        value = self.optimizer or legacy.value
+        return load_candidate(value, task, "--optimizer") if value else None
+
+
+@dataclass(frozen=True)
+class Search(OptionGroup):
+    """The search: its strategy, rounds and answers."""
+
+    strategy: Annotated[str, typer.Option(help="instruction | fewshot | combined")] = "combined"
+    rounds: Annotated[int, typer.Option(help="search rounds")] = 3
+    per_round: Annotated[int, typer.Option(help="new variants per strategy per round")] = 2
+    shots: Annotated[int, typer.Option(help="demonstrations per few-shot variant")] = 4
+    seed: Annotated[int, typer.Option(help="seed of the splits and the search")] = 0
+    max_new_tokens: Annotated[int, typer.Option(help="max tokens of each answer")] = 8
+    stop: Annotated[str, typer.Option(help="stop sequence of answers ('\\n' = newline; '' for none)")] = "\\n"
+
+    def decoding(self, base: Decoding) -> Decoding:
+        """`base` with this search's answer length and stop sequence."""
+        stops = [self.stop.replace("\\n", "\n")] if self.stop else []
+        return base.model_copy(update={"max_tokens": self.max_new_tokens, "stop": stops})
+
+
+@dataclass(frozen=True)
+class Limits(OptionGroup):
+    """The budget: calls, tokens, seconds."""
+
+    max_eval_calls: Annotated[int, typer.Option(help="budget: calls to the model being optimized")] = 500
+    max_optimizer_calls: Annotated[int, typer.Option(help="budget: calls to the optimizer model")] = 20
+    max_tokens: Annotated[int, typer.Option(help="budget: tokens in and out, both models")] = 500_000
+    max_seconds: Annotated[float | None, typer.Option(help="budget: wall-clock seconds")] = None
+
+    def budget(self) -> Budget:
+        return Budget(max_optimizer_calls=self.max_optimizer_calls, max_eval_calls=self.max_eval_calls,
+                      max_tokens=self.max_tokens, max_seconds=self.max_seconds)
+
+
+OptimizeTask = Annotated[str, typer.Option(help=f"built-in task: {', '.join(BUILTIN_TASKS)}")]
+Dataset = Annotated[Path | None, typer.Option(help="JSONL of DatasetItem instead of the built-in golden set")]
+Limit = Annotated[int | None, typer.Option(help="use only the first N items (a quick run)")]
+
+
+@with_output
+@with_options
+def optimize(model: CandidateOptions, task: OptimizeTask = "sentiment", dataset: Dataset = None, limit: Limit = None,
+             *, prompt: PromptOptions, optimizer: Optimizer, search: Search, limits: Limits, out: Output) -> None:
+    """Optimize a prompt (OPRO instructions and/or few-shot demos) and prove it on held-out data."""
+    task_spec = BUILTIN_TASKS[task].spec.model_copy(update=prompt_shape(prompt).given())
+    cand = candidate_spec(model, task, default_model="gemma3")
+    cand = cand.model_copy(update={"name": f"{cand.model}-cli", "decoding": search.decoding(cand.decoding)})
+    req = PromptOptimizationRequested(
+        run_id=f"cli-{uuid.uuid4().hex[:10]}", candidate_id="cli", task=task, candidate=cand, task_spec=task_spec,
+        optimizer=optimizer.spec(task), strategy=_strategy(search.strategy), seed=search.seed,
+        max_rounds=search.rounds, candidates_per_round=search.per_round, shots=search.shots,
+        budget=limits.budget())
+    with Live(console=progress_console(), refresh_per_second=4, transient=True) as live:
+        trials = LiveTrials(live, out)
+        live.update(trials.render(live.console.width))
+        report_dir = prompt_store(Settings().reports_dir).run_dir(req.run_id)
+        result = _run(run_optimization(req, _items(task, dataset, limit), report_dir, on_trial=trials))
+    out.emit(result, trials.render(), *_summary(result))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("search")(search)
+    app.command("optimize")(optimize)
 
 
 def _run(job: Coroutine[Any, Any, T]) -> T:

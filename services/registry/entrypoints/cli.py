@@ -13,8 +13,19 @@ import typer
 from rich.text import Text
 
 from challenger.client import Client
+from schemas.candidate import CandidateSpec
 from schemas.events.loadtests import TrafficUsed
 from schemas.events.models import PolicyApplied
+from services.cli.option_groups import bind, with_options
+from services.cli.options import (
+    CandidateOptions,
+    PromptOptions,
+    existing_file,
+    load_spec,
+    parse_candidate,
+    prompt_shape,
+    warn,
+)
 from services.cli.output import Column, Output, registry_errors, with_output
 from services.deployer.domain.policy import applied_note, traffic_note
 from services.registry.models import TaskPublic
@@ -38,12 +49,27 @@ def _when(value: Any) -> str:
     return str(value)[:19].replace("T", " ")
 
 
+SubmitTask = Annotated[str | None, typer.Option(help="the task of a MODEL@URL candidate (a file names its own)")]
+
+
 @with_output
-def submit(file: Annotated[Path, typer.Argument(exists=True, readable=True, help="candidate YAML or JSON")],
-           out: Output) -> None:
-    """Submit a candidate (a CandidateSpec in YAML or JSON)."""
-    created = ask(lambda r: r.submit(file.read_bytes()))
+@with_options
+def submit(candidate: CandidateOptions, task: SubmitTask = None, *, out: Output) -> None:
+    """Submit a candidate: a CandidateSpec file (YAML or JSON, sent as written), or MODEL@URL with --task."""
+    created = ask(lambda r: r.submit(submission(candidate, task)))
     out.emit(created, f"✓ submitted {created.name} as {created.id} (stage {created.stage})")
+
+
+def submission(candidate: CandidateOptions, task: str | None) -> bytes | CandidateSpec:
+    """A file's bytes as written (the registry validates them and says what is wrong), or the spec."""
+    parsed = parse_candidate(candidate)
+    warn(parsed.deprecated)
+    ref, shown = parsed.value, candidate.candidate or str(parsed.value.model)
+    if ref.path is not None:
+        return existing_file(ref.path, shown).read_bytes()
+    if task is None:
+        raise typer.BadParameter("a candidate given as MODEL@URL or --model/--model-url needs --task")
+    return load_spec(ref, task, shown)
 
 
 @with_output
@@ -175,9 +201,6 @@ def dataset_list(task: Annotated[str | None, typer.Option(help="only this task")
 Metric = Annotated[str | None, typer.Option(help="exact_match | contains | regex | numeric | choice | json_valid | "
                                                  "json_schema | token_f1 | judge")]
 MetricArgs = Annotated[str | None, typer.Option(help='the metric\'s arguments as JSON, e.g. \'{"labels": ["a"]}\'')]
-Template = Annotated[str | None, typer.Option(help="prompt template over an item's fields, e.g. 'Q: {input}'")]
-Style = Annotated[str | None, typer.Option(help="chat | completion")]
-System = Annotated[str | None, typer.Option(help="system prompt")]
 Description = Annotated[str | None, typer.Option(help="what the task is for")]
 Teacher = Annotated[str | None, typer.Option(help="candidate id whose answers label captured samples")]
 Paraphraser = Annotated[str | None, typer.Option(help="candidate id that paraphrases labelled samples")]
@@ -207,25 +230,25 @@ def _task_view(out: Output, task: Any) -> Any:
     return out.table(f"task {task.name}", [Column("field", key=True), Column("value")], rows)
 
 
-def _task_write(verb: str, send: Callable[..., TaskPublic], doc: str) -> None:
-    """`task create` and `task update`: the same options, sent to POST or PATCH."""
-
-    @task_app.command(verb, help=doc)
-    @with_output
-    def write(name: TaskName, metric: Metric = None, metric_args: MetricArgs = None,
-              prompt_template: Template = None, prompt_style: Style = None, system_prompt: System = None,
-              description: Description = None, teacher_id: Teacher = None, paraphraser_id: Paraphraser = None,
-              traffic: Traffic = None, *, out: Output) -> None:
-        fields = _task_fields(metric_args, traffic, metric=metric, prompt_template=prompt_template,
-                              prompt_style=prompt_style, system_prompt=system_prompt, description=description,
-                              teacher_id=teacher_id, paraphraser_id=paraphraser_id)
-        task = ask(lambda r: send(r, name, **fields))
-        out.emit(task, f"✓ {verb}d task {task.name}", _task_view(out, task))
+TASK_SENDERS: dict[str, Callable[..., TaskPublic]] = {"create": Client.create_task, "update": Client.update_task}
 
 
-_task_write("create", Client.create_task, "Create a task (the same checks as POST /api/v1/tasks).")
-_task_write("update", Client.update_task, "Change the given fields of a task (the same checks as PATCH "
-                                          "/api/v1/tasks/NAME).")
+@with_output
+@with_options
+def task_write(verb: str, name: TaskName, metric: Metric = None, metric_args: MetricArgs = None,
+               description: Description = None, teacher_id: Teacher = None, paraphraser_id: Paraphraser = None,
+               traffic: Traffic = None, *, prompt: PromptOptions, out: Output) -> None:
+    """`task create` and `task update` (`verb`, bound when registered): the same options, sent to POST or PATCH."""
+    fields = _task_fields(metric_args, traffic, metric=metric, description=description, teacher_id=teacher_id,
+                          paraphraser_id=paraphraser_id, **prompt_shape(prompt).given())
+    task = ask(lambda r: TASK_SENDERS[verb](r, name, **fields))
+    out.emit(task, f"✓ {verb}d task {task.name}", _task_view(out, task))
+
+
+task_app.command("create", help="Create a task (the same checks as POST /api/v1/tasks).")(
+    bind(task_write, "verb", "create"))
+task_app.command("update", help="Change the given fields of a task (the same checks as PATCH /api/v1/tasks/NAME).")(
+    bind(task_write, "verb", "update"))
 
 
 @task_app.command("show")

@@ -92,7 +92,7 @@ def _runs(tmp: Path, url: str) -> dict[str, tuple[list[str], set[int]]]:
                   "--out", str(tmp / "reports")], {0}),
         "dataset label": ([str(tmp / "items.jsonl"), str(tmp / "silver.jsonl"), "--teacher", f"scripted@{url}"],
                           {0}),
-        "bench": ([url, "--model", "scripted", "--levels", "1", "--requests", "3", "--lengths", "8:2",
+        "bench": (["--model", "scripted", "--model-url", url, "--levels", "1", "--requests", "3", "--lengths", "8:2",
                    "--workers", "1", "--out", str(tmp / "bench")], {0}),
         "optimize": (["--model-url", url, "--model", "scripted", "--strategy", "fewshot", "--limit", "12",
                       "--rounds", "1", "--per-round", "1"], {0}),
@@ -100,7 +100,7 @@ def _runs(tmp: Path, url: str) -> dict[str, tuple[list[str], set[int]]]:
         "routes": (["--url", closed], {2}), "deployer runs": (["--url", closed], {2}),
         "policy show": (["--task", "sentiment", "--url", closed], {0}),  # no deployer: the policy file
         "deployer show": (["cand-x", "--url", closed], {2}), "sglang stop": (["cand-x"], {0}),
-        "redteam garak": (["--url", url, "--model", "scripted"], {2}),  # garak is not installed here
+        "redteam garak": (["--model", "scripted", "--model-url", url], {2}),  # garak is not installed here
     }
 
 
@@ -116,3 +116,36 @@ def test_with_json_stdout_is_json_alone(served: str, scripted: ScriptedServer, t
             json.loads(result.stdout)  # nothing but JSON, even where the command shows progress
         else:
             assert result.stderr.strip(), f"{name} failed without saying why"
+
+
+def _old_spellings(tmp: Path, url: str) -> dict[str, tuple[list[str], set[int], int]]:
+    """Commands in the spellings they had before one option set: args, exit codes, deprecation lines."""
+    (tmp / "items.jsonl").write_text("".join(json.dumps({"id": f"i{n}", "input": f"q{n}", "expected": "w"}) + "\n"
+                                             for n in range(4)))
+    return {
+        "bench": ([url, "--model", "scripted", "--levels", "1", "--requests", "2", "--lengths", "8:2", "--workers",
+                   "1", "--template", "Review: {input}", "--out", str(tmp / "bench")], {0}, 2),
+        "eval": ([f"scripted@{url}", "--dataset", str(tmp / "items.jsonl"), "--metric", "contains", "--template",
+                  "Q: {input}", "--style", "chat", "--system", "Answer briefly.", "--out", str(tmp / "reports")],
+                 {0}, 3),
+        "dataset label": ([str(tmp / "items.jsonl"), str(tmp / "silver.jsonl"), "--teacher", f"{url}/scripted",
+                           "--template", "Q: {input}"], {0}, 2),
+        "optimize": (["--model-url", url, "--model", "scripted", "--optimizer-url", url, "--optimizer-model",
+                      "scripted", "--style", "chat", "--strategy", "fewshot", "--limit", "12", "--rounds", "1",
+                      "--per-round", "1"], {0}, 2),
+        "redteam garak": (["--url", url, "--model", "scripted"], {2}, 1),
+        "task update": (["walk-task", "--template", "Q: {input}", "--style", "completion"], {0}, 2),
+    }
+
+
+def test_old_spellings_still_work_with_one_deprecation_line_each(served: str, scripted: ScriptedServer,
+                                                                  tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["task", "create", "walk-task"]).exit_code in {0, 1}  # 1: the walk made it already
+    for name, (args, codes, lines) in _old_spellings(tmp_path, scripted.url).items():
+        result = runner.invoke(app, [*name.split(), *args, "--json"], env={"COLUMNS": "80"})
+        assert result.exit_code in codes, f"{name}: exit {result.exit_code}\n{result.output}"
+        said = [line for line in result.stderr.splitlines() if line.startswith("deprecated: ")]
+        assert len(said) == lines, f"{name}: {said}"
+        if result.exit_code == 0:
+            json.loads(result.stdout)  # the deprecation lines stay off stdout

@@ -2,7 +2,8 @@ import pytest
 import typer
 
 from schemas.task import TaskSpec
-from services.evaluator.entrypoints.cli import load_candidate, resolve_task
+from services.cli.options import PromptShape, load_candidate
+from services.evaluator.entrypoints.cli import resolve_task
 from services.evaluator.labelling import label_from
 
 
@@ -15,13 +16,13 @@ def test_model_at_url_shorthand():
 
 
 def test_builtin_task_with_flag_overrides():
-    spec, datasets = resolve_task("sentiment", [], "choice", "pos,neg", None, "completion", None)
+    spec, datasets = resolve_task("sentiment", [], "choice", "pos,neg", PromptShape(prompt_style="completion"))
     assert spec.metric_args["labels"] == ["pos", "neg"] and spec.prompt_style == "completion"
     assert len(datasets["sentiment"]) > 10
     with pytest.raises(typer.BadParameter):
-        resolve_task(None, [], None, None, None, None, None)
+        resolve_task(None, [], None, None, PromptShape())
     with pytest.raises(typer.BadParameter):
-        resolve_task("sentiment", [], "bleu", None, None, None, None)
+        resolve_task("sentiment", [], "bleu", None, PromptShape())
 
 
 def test_silver_label_extraction():

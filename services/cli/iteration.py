@@ -26,10 +26,11 @@ from rich.text import Text
 from challenger.client import Client
 from schemas import new_event
 from schemas.candidate import CandidateSpec, Decoding, GpuCost
-from schemas.events.deployments import RouteTable, RouteTarget, RouteUpdated, ServingProfile
+from schemas.events.deployments import RouteUpdated
 from schemas.events.models import PolicyApplied
 from services.cli.output import Column, Output, progress_console
 from services.deployer.adapters.policy_file import DEFAULT_POLICY
+from services.deployer.domain import routes
 from services.deployer.domain.policy import applied_note, deep_merge
 from services.registry.entrypoints.cli import monthly_cost_line
 from services.registry.models import CandidatePublic
@@ -121,10 +122,9 @@ class Iteration:
     # ---- set-up ---------------------------------------------------------------------
 
     def serve_champion(self, champion: CandidatePublic, spec: CandidateSpec) -> None:
-        prompt = BUILTIN_TASKS[TASK].spec.model_dump(include={"prompt_template", "prompt_style", "system_prompt"})
-        target = RouteTarget(candidate_id=champion.id, url=str(spec.endpoint).rstrip("/"), model=spec.model,
-                             serving=ServingProfile(**prompt, decoding=spec.decoding))  # as the deployer serves it
-        table = RouteTable(route=TASK, targets=[target], sticky_key="x-user-id")
+        """The champion alone on the route, built by the deployer's own functions (prompt,
+        decoding and processing steps as it serves every candidate)."""
+        table = routes.sole(TASK, routes.target(champion.id, spec, BUILTIN_TASKS[TASK].spec))
         update = RouteUpdated(route=TASK, table=table, revision=int(time.time() * 1000))
         asyncio.run(_publish(self.bootstrap, update))
 

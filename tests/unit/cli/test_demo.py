@@ -149,3 +149,28 @@ def test_the_demo_checks_the_registry_recorded_the_fallback(
                    champion_id="cand-champion")
     assert _fallback_recorded(it, "cand-degraded", timeout_s=1) is recorded
     assert ("NOT the champion" in capsys.readouterr().err) is not recorded
+
+
+def test_the_demo_serves_its_champion_as_the_deployer_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The route comes from the deployer's own functions, so the champion's processing steps are
+    served too (the demo's hand-made copy of the target left them out)."""
+    from schemas.candidate import ProcessingStep
+    from services.cli import iteration
+    from services.deployer.domain import routes
+
+    published = []
+
+    async def publish(bootstrap: str, update: object) -> None:
+        published.append(update)
+
+    monkeypatch.setattr(iteration, "_publish", publish)
+    champion, _ = specs({"smollm2": 18301, "gemma3": 18302})
+    champion = champion.model_copy(update={"postprocess": [ProcessingStep(op="strip", args={"first_line": True})]})
+    now = datetime.now(UTC)
+    record = CandidatePublic(id="cand-champion", name=champion.name, task=TASK, stage="production",
+                             submitted_by="admin", spec={}, created_at=now, updated_at=now)
+    it = Iteration(None, "http://127.0.0.1:1", "127.0.0.1:2", "http://127.0.0.1:3")  # type: ignore[arg-type]
+    it.serve_champion(record, champion)
+    [update] = published
+    assert update.table == routes.sole(TASK, routes.target(record.id, champion, BUILTIN_TASKS[TASK].spec))
+    assert update.table.targets[0].serving.postprocess == champion.postprocess

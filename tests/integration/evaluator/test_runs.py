@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 from schemas.candidate import CandidateSpec
 from schemas.events.evaluations import EvaluationRequested
 from schemas.task import DatasetItem, TaskSpec
-from services.evaluator.entrypoints import cli
 from services.evaluator.adapters.datasets import builtin_attacks
 from services.evaluator.adapters.store import EvaluationStore
 from services.evaluator.domain.plan import plan_calls
 from services.evaluator.domain.results import ItemResult
+from services.evaluator.entrypoints import cli
 from services.evaluator.evaluation import engines_for, evaluate
 from tests.support.scripted_llm import ScriptedServer, start_scripted_llm
 

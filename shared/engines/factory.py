@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from schemas.candidate import CandidateSpec, Engine
-from shared.engines.base import EngineClient
-from shared.engines.openai import OpenAIClient
-from shared.engines.sglang import SGLangClient
+from shared.engines.client import EngineClient
+from shared.engines.openai import OpenAIProtocol
+from shared.engines.retry import RetryPolicy
+from shared.engines.sglang import SGLangProtocol
+from shared.engines.types import EngineProtocol
+
+
+def protocol_for(engine: Engine | str) -> EngineProtocol:
+    """SGLang speaks its native API for completions; every other engine is OpenAI-compatible."""
+    return SGLangProtocol() if Engine(engine) == Engine.sglang else OpenAIProtocol()
 
 
 def client_for(engine: Engine | str, base_url: str, model: str, *, api_key_env: str | None = None,
                timeout_s: float = 60.0, retries: int = 2) -> EngineClient:
-    cls = SGLangClient if Engine(engine) == Engine.sglang else OpenAIClient
-    return cls(base_url, model, api_key_env=api_key_env, timeout_s=timeout_s, retries=retries)
+    return EngineClient(base_url, model, protocol=protocol_for(engine), api_key_env=api_key_env,
+                        timeout_s=timeout_s, retry=RetryPolicy(retries=retries))
 
 
 def client_for_spec(spec: CandidateSpec, *, base_url: str | None = None, timeout_s: float = 60.0) -> EngineClient:

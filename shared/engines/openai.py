@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.engines.base import EngineClient, EngineError, Generation, GenerationRequest, sse_payload
+from shared.engines.types import EngineError, Generation, GenerationRequest
 
 
-class OpenAIClient(EngineClient):
-    def request_body(self, req: GenerationRequest, *, stream: bool) -> tuple[str, dict[str, Any]]:
+class OpenAIProtocol:
+    """`/v1/chat/completions` for chat, `/v1/completions` for a plain prompt."""
+
+    def request_body(self, model: str, req: GenerationRequest, *, stream: bool) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {
-            "model": self.model, "temperature": req.temperature, "top_p": req.top_p,
+            "model": model, "temperature": req.temperature, "top_p": req.top_p,
             "max_tokens": req.max_tokens, "stream": stream,
         }
         if req.seed is not None:
@@ -33,10 +35,9 @@ class OpenAIClient(EngineClient):
         return Generation(text or "", int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),
                           finish_reason=choice.get("finish_reason"))
 
-    def parse_stream_line(self, line: str, state: dict[str, Any]) -> str | None:
-        payload = sse_payload(line)
-        if not payload or not payload.get("choices"):
+    def stream_delta(self, event: dict[str, Any], state: dict[str, Any]) -> str | None:
+        if not event.get("choices"):
             return None
-        choice = payload["choices"][0]
+        choice = event["choices"][0]
         delta = choice.get("delta") or {}
         return delta.get("content") or choice.get("text") or None

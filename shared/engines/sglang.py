@@ -1,18 +1,18 @@
 """SGLang: completions through the native `/generate` API, chat through its OpenAI-compatible
-endpoint. Native `/generate` streams SSE lines whose `text` is cumulative."""
+endpoint. Native `/generate` streams SSE events whose `text` is cumulative."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.engines.base import EngineError, Generation, GenerationRequest, sse_payload
-from shared.engines.openai import OpenAIClient
+from shared.engines.openai import OpenAIProtocol
+from shared.engines.types import EngineError, Generation, GenerationRequest
 
 
-class SGLangClient(OpenAIClient):
-    def request_body(self, req: GenerationRequest, *, stream: bool) -> tuple[str, dict[str, Any]]:
+class SGLangProtocol(OpenAIProtocol):
+    def request_body(self, model: str, req: GenerationRequest, *, stream: bool) -> tuple[str, dict[str, Any]]:
         if req.messages is not None:
-            return super().request_body(req, stream=stream)
+            return super().request_body(model, req, stream=stream)
         params: dict[str, Any] = {"temperature": req.temperature, "top_p": req.top_p,
                                   "max_new_tokens": req.max_tokens}
         if req.stop:
@@ -32,13 +32,10 @@ class SGLangClient(OpenAIClient):
                           int(meta.get("completion_tokens", 0)),
                           finish_reason=finish.get("type") if isinstance(finish, dict) else finish)
 
-    def parse_stream_line(self, line: str, state: dict[str, Any]) -> str | None:
-        payload = sse_payload(line)
-        if payload is None:
-            return None
-        if "choices" in payload:
-            return super().parse_stream_line(line, state)
-        text = str(payload.get("text", ""))
+    def stream_delta(self, event: dict[str, Any], state: dict[str, Any]) -> str | None:
+        if "choices" in event:
+            return super().stream_delta(event, state)
+        text = str(event.get("text", ""))
         seen = int(state.get("seen", 0))
         state["seen"] = len(text)
         return text[seen:] or None

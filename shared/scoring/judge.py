@@ -12,9 +12,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from shared.engines.base import EngineClient, EngineError, GenerationRequest
+from shared.engines.types import EngineError, GenerationRequest
+
+if TYPE_CHECKING:
+    from shared.engines.client import EngineClient
 
 Outcome = Literal["pass", "fail", "unparseable", "error"]
 _VERDICT_LINE = re.compile(r"^[\s*#]*verdict[\s*]*:[\s*]*(pass|fail)[\s*.]*$", re.IGNORECASE)

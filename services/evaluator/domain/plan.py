@@ -11,7 +11,7 @@ from schemas.events.inference import Purpose
 from schemas.task import DatasetItem, TaskSpec
 from services.evaluator.domain.redteam import attack_system_prompt
 from services.evaluator.domain.results import Key, Kind, Role, result_key
-from shared.engines.base import GenerationRequest
+from shared.engines.types import GenerationRequest
 from shared.scoring.prompting import build_request, prepared_item
 
 REDTEAM_DATASET = "redteam"

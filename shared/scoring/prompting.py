@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 
 from schemas.candidate import Decoding, ProcessingStep
 from schemas.task import DatasetItem, TaskSpec
-from shared.engines.base import GenerationRequest
+from shared.engines.types import GenerationRequest
 from shared.processing import preprocess
 
 Input = str | list[dict[str, Any]]

@@ -1,22 +1,30 @@
 """The streaming HTTP client: one request in, one RequestRecord out. Never raises for a
 bad server; every failure becomes an error type on the record.
 
-aiohttp, one pooled session, SSE split by hand (no per-line async iteration) to keep
-per-chunk overhead low. Chunk times are the kernel's receive stamps (shared.rx_stamps) when the
-platform gives them, else time.perf_counter() when the bytes reach us; the send time is that
-of the send syscall that wrote the request's last bytes, else when the request was started.
+Its own client, not the engine client (`shared.engines.client`), for timing reasons: each read
+is stamped with the kernel's receive time (shared.rx_stamps) on sockets made for that, the send
+time is that of the send syscall that wrote the request's last bytes, failures are recorded per
+request and never retried (a retry would hide what users see), and chunks are read as they come
+(`readany`, no per-line async iteration) to keep per-chunk overhead low. Where stamps are not
+available, time.perf_counter() when the bytes reach us.
+
+The SSE is read with the one parser (`shared.engines.sse`): each read is stamped before it is
+parsed, so parsing moves no stamp.
 """
 
 from __future__ import annotations
 
 import json
 from time import perf_counter
+from typing import Any
 
 import aiohttp
 
-from services.loadtester.adapters.protocols import MalformedEvent, Protocol
+from services.loadtester.adapters.protocols import Protocol
 from services.loadtester.domain.records import RequestRecord
 from services.loadtester.domain.tokens import from_cumulative, split_tokens
+from shared.engines.sse import DONE, complete_lines, sse_data
+from shared.engines.types import EngineError
 from shared.rx_stamps import stamped_socket_factory, stamped_socket_of
 
 
@@ -40,22 +48,20 @@ class _Stream:
         self.done = False
 
     def feed(self, data: bytes, now: float) -> None:
-        self.buf += data
-        while (cut := self.buf.find(b"\n\n")) >= 0:
-            event, self.buf = self.buf[:cut], self.buf[cut + 2:]
-            for line in event.split(b"\n"):
-                if line.startswith(b"data:"):
-                    self._data(line[5:].strip(), now)
+        lines, self.buf = complete_lines(self.buf + data)
+        for line in lines:
+            try:
+                obj = sse_data(line)
+            except EngineError:
+                self.rec.error = self.rec.error or "malformed_sse"
+                continue
+            if obj is DONE:
+                self.done = True
+            elif obj is not None:
+                self._event(obj, now)
 
-    def _data(self, payload: bytes, now: float) -> None:
-        if payload == b"[DONE]":
-            self.done = True
-            return
-        try:
-            ev = self.proto.parse(payload, self.text)
-        except MalformedEvent:
-            self.rec.error = self.rec.error or "malformed_sse"
-            return
+    def _event(self, obj: dict[str, Any], now: float) -> None:
+        ev = self.proto.parse(obj, self.text)
         if ev.error:
             self.rec.error = self.rec.error or ev.error
         if ev.completion_tokens is not None:

@@ -1,22 +1,17 @@
 """Wire formats: how to ask for a streamed generation and how to read one SSE event.
 
-Each protocol turns (model, content, max tokens) into a request body and one parsed SSE
-`data:` payload into an `Event`. Content is a prompt or chat messages (`domain.prompts`);
-a completion protocol given messages sends them flattened. OpenAI chat/completions and
-SGLang's native /generate.
+Each protocol turns (model, content, max tokens) into a request body and the JSON object of
+one SSE `data:` line (read by the one SSE parser, `shared.engines.sse`) into an `Event`.
+Content is a prompt or chat messages (`domain.prompts`); a completion protocol given messages
+sends them flattened. OpenAI chat/completions and SGLang's native /generate.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from services.loadtester.domain.prompts import Content, flatten
-
-
-class MalformedEvent(ValueError):
-    pass
 
 
 @dataclass(slots=True)
@@ -51,8 +46,7 @@ class OpenAIChat:
     def whole_text(self, obj: dict[str, Any]) -> str:
         return ((obj.get("choices") or [{}])[0].get("message") or {}).get("content") or ""
 
-    def parse(self, payload: bytes, prev_text: str) -> Event:
-        obj = _json(payload)
+    def parse(self, obj: dict[str, Any], prev_text: str) -> Event:
         if "error" in obj and obj["error"]:
             return Event(error="stream_error")
         ev = Event()
@@ -98,8 +92,7 @@ class SGLangGenerate:
     def whole_text(self, obj: dict[str, Any]) -> str:
         return str(obj.get("text") or "")
 
-    def parse(self, payload: bytes, prev_text: str) -> Event:
-        obj = _json(payload)
+    def parse(self, obj: dict[str, Any], prev_text: str) -> Event:
         if "error" in obj and obj["error"]:
             return Event(error="stream_error")
         text = str(obj.get("text") or "")
@@ -108,16 +101,6 @@ class SGLangGenerate:
         return Event(text=text[len(prev_text):] if text.startswith(prev_text) else text,
                      cumulative_tokens=cumulative, completion_tokens=cumulative,
                      prompt_tokens=meta.get("prompt_tokens"))
-
-
-def _json(payload: bytes) -> dict[str, Any]:
-    try:
-        obj = json.loads(payload)
-    except ValueError as exc:
-        raise MalformedEvent(str(exc)) from exc
-    if not isinstance(obj, dict):
-        raise MalformedEvent("event is not a JSON object")
-    return obj
 
 
 Protocol = OpenAIChat | OpenAICompletions | SGLangGenerate

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from services.loadtester.adapters.client import _Stream
-from services.loadtester.adapters.protocols import MalformedEvent, protocol_for
+from services.loadtester.adapters.protocols import protocol_for
 from services.loadtester.domain.profiles import LengthProfile, parse_profile, prompt_of
 from services.loadtester.domain.records import RequestRecord
 
@@ -51,8 +51,9 @@ def test_malformed_event_marks_the_record_and_keeps_reading():
     s.feed(b'data: {"choices": [\n\n' + sse({"choices": [{"delta": {"content": "z"}}]}), 0.1)
     assert rec.error == "malformed_sse"
     assert rec.chunk_times == [0.1]
-    with pytest.raises(MalformedEvent):
-        protocol_for("sglang").parse(b"[1, 2]", "")
+    not_an_object = RequestRecord(0.0, 0.0)
+    _Stream(protocol_for("sglang"), not_an_object).feed(b"data: [1, 2]\n\n", 0.1)
+    assert not_an_object.error == "malformed_sse"
 
 
 def test_error_event_is_an_error():

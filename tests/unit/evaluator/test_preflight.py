@@ -10,7 +10,7 @@ from schemas.task import DatasetItem
 from services.evaluator.domain.plan import Call
 from services.evaluator.evaluation import Engines, EvaluationFailure, preflight
 from shared.engines import EngineError
-from shared.engines.base import Generation, GenerationRequest
+from shared.engines.types import Generation, GenerationRequest
 
 
 class Gateway:

@@ -12,7 +12,7 @@ from services.evaluator.domain.plan import PURPOSES, Call
 from services.evaluator.domain.results import Kind
 from services.evaluator.runner import generate_for
 from shared.engines import client_for
-from shared.engines.base import GenerationRequest
+from shared.engines.types import GenerationRequest
 
 
 def test_every_kind_has_an_allowed_purpose_and_attacks_are_redteam():

@@ -20,15 +20,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from schemas.events.deployments import RouteTable, RouteTarget
-from services.gateway.auth import ApiKeys
-from services.gateway.cache import ResponseCache
+from services.gateway.adapters.cache import ResponseCache
+from services.gateway.adapters.inference_log import InferenceLog
+from services.gateway.adapters.ratelimit import RateLimiter, RedisCounters
+from services.gateway.adapters.route_store import RouteStore
+from services.gateway.adapters.upstream import UpstreamReply
 from services.gateway.config import GatewaySettings
+from services.gateway.domain.auth import ApiKeys
 from services.gateway.domain.ratelimit import Limits
-from services.gateway.inference_log import InferenceLog
-from services.gateway.proxy import Gateway
-from services.gateway.ratelimit import RateLimiter, RedisCounters
-from services.gateway.route_store import RouteStore
-from services.gateway.upstream import UpstreamReply
+from services.gateway.handlers.proxy import Gateway
 
 REDIS_URL = os.environ.get("CHALLENGER_REDIS_URL", "redis://127.0.0.1:6379/0")
 NO_LIMIT_REACHED = Limits(rpm=10**9, tpm=10**12)
@@ -47,7 +47,7 @@ def gateway(auth: bool, limiter: RateLimiter | None) -> Gateway:
     store = RouteStore()
     store.apply(RouteTable(route="bench", targets=[RouteTarget(candidate_id="c", url="http://c", model="m")]), 1)
     keys = ApiKeys.from_config(KEYS, "") if auth else ApiKeys.off()
-    return Gateway(GatewaySettings(subscribe=False, log_sample_rate=0.0), store, InstantUpstream(),  # type: ignore[arg-type]
+    return Gateway(GatewaySettings(gateway_subscribe=False, gateway_log_sample_rate=0.0), store, InstantUpstream(),  # type: ignore[arg-type]
                    None, InferenceLog(10), keys, limiter=limiter)
 
 

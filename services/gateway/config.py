@@ -1,4 +1,6 @@
-"""Gateway settings (env prefix CHALLENGER_GATEWAY_) on top of the shared ones."""
+"""Gateway settings: the shared ones plus the gateway's own, each named `gateway_<x>` so the
+shared prefix gives it its env var CHALLENGER_GATEWAY_<X>. The port is not here: it comes from
+shared.ports (CHALLENGER_GATEWAY_PORT, or PORT), as every service's does."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.settings import Settings
 
 
 def _instance_id() -> str:
@@ -17,37 +20,34 @@ def _instance_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-class GatewaySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CHALLENGER_GATEWAY_", extra="ignore")
-
-    port: int = 8080
+class GatewaySettings(Settings):
     # processes sharing the port, each applying every route update (its own consumer group)
-    workers: int = Field(1, ge=1, le=64)
-    instance: str = Field(default_factory=_instance_id)
-    routes_file: Path | None = None
+    gateway_workers: int = Field(1, ge=1, le=64)
+    gateway_instance: str = Field(default_factory=_instance_id)
+    gateway_routes_file: Path | None = None
     # "on": the gateway refuses to start without a key; "off" (explicit): no authentication
-    auth: Literal["on", "off"] = "on"
+    gateway_auth: Literal["on", "off"] = "on"
     # comma-separated "client:key" pairs or bare keys
-    api_keys: str = ""
+    gateway_api_keys: str = ""
     # comma-separated "client:sha256-hex" or bare digests (preferred: see infra/gateway_keys.py)
-    api_key_hashes: str = ""
-    # rate limits per key, per minute (none by default); `rate_limits` overrides them per client:
-    # "team-a=60/100000,batch=-/2000000" (requests/tokens, "-" for no limit)
-    rate_limit_rpm: int | None = Field(None, ge=1)
-    rate_limit_tpm: int | None = Field(None, ge=1)
-    rate_limits: str = ""
-    rate_limit_prefix: str = "challenger:ratelimit:"
+    gateway_api_key_hashes: str = ""
+    # rate limits per key, per minute (none by default); `gateway_rate_limits` overrides them per
+    # client: "team-a=60/100000,batch=-/2000000" (requests/tokens, "-" for no limit)
+    gateway_rate_limit_rpm: int | None = Field(None, ge=1)
+    gateway_rate_limit_tpm: int | None = Field(None, ge=1)
+    gateway_rate_limits: str = ""
+    gateway_rate_limit_prefix: str = "challenger:ratelimit:"
     # empty: no Redis (no response cache; rate limits counted in-process)
-    redis_url: str = Field("redis://127.0.0.1:6379/0",
-                           validation_alias=AliasChoices("CHALLENGER_REDIS_URL", "CHALLENGER_GATEWAY_REDIS_URL",
-                                                         "redis_url"))
-    cache_prefix: str = "challenger:cache:"
-    log_sample_rate: float = Field(1.0, ge=0.0, le=1.0)
-    log_queue_size: int = Field(10_000, ge=1)
+    gateway_redis_url: str = Field("redis://127.0.0.1:6379/0",
+                                   validation_alias=AliasChoices("CHALLENGER_REDIS_URL", "CHALLENGER_GATEWAY_REDIS_URL",
+                                                                 "gateway_redis_url"))
+    gateway_cache_prefix: str = "challenger:cache:"
+    gateway_log_sample_rate: float = Field(1.0, ge=0.0, le=1.0)
+    gateway_log_queue_size: int = Field(10_000, ge=1)
     # the Kafka producer waits this long to batch inference.logged events: one write per batch,
     # not one per request (make bench-gateway); feedback events wait as long at most
-    log_linger_ms: int = Field(5, ge=0, le=1000)
-    timeout_s: float = Field(60.0, gt=0)
-    connect_timeout_s: float = Field(2.0, gt=0)
-    max_shadow_in_flight: int = Field(64, ge=0)
-    subscribe: bool = True
+    gateway_log_linger_ms: int = Field(5, ge=0, le=1000)
+    gateway_timeout_s: float = Field(60.0, gt=0)
+    gateway_connect_timeout_s: float = Field(2.0, gt=0)
+    gateway_max_shadow_in_flight: int = Field(64, ge=0)
+    gateway_subscribe: bool = True

@@ -20,12 +20,11 @@ from aiokafka import AIOKafkaConsumer
 
 from schemas import Envelope, new_event
 from schemas.events.deployments import RouteTable, RouteTarget, RouteUpdated
-from services.gateway.app import build_app
 from services.gateway.config import GatewaySettings
+from services.gateway.entrypoints.http import create_app
 from shared.bus.codec import PoisonMessage, decode
 from shared.bus.producer import EventProducer
 from shared.process import free_port, http_ok
-from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -82,13 +81,13 @@ async def running_gateway(broker: str, home: Path, routes: dict[str, Any] | None
                           **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     """A gateway on a free port (its lifespan, consumers and producer included); without
     authentication unless `settings` give it keys."""
-    keys = settings.get("api_keys") or settings.get("api_key_hashes")
-    gs_args: dict[str, Any] = {"subscribe": False, "auth": "on" if keys else "off", **settings}
+    keys = settings.get("gateway_api_keys") or settings.get("gateway_api_key_hashes")
+    gs_args: dict[str, Any] = {"gateway_subscribe": False, "gateway_auth": "on" if keys else "off", **settings}
     if routes is not None:
         path = home / f"routes-{free_port()}.yaml"
         path.write_text(yaml.safe_dump({"routes": routes}))
-        gs_args["routes_file"] = path
-    app = build_app(Settings(kafka_bootstrap=broker, home=home), GatewaySettings(**gs_args))
+        gs_args["gateway_routes_file"] = path
+    app = create_app(GatewaySettings(kafka_bootstrap=broker, home=home, **gs_args))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())

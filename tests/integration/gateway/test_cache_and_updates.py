@@ -34,7 +34,7 @@ async def test_cache_hits_only_same_candidate_and_never_stores_failed_answers(br
                    "cache_ttl_s": 60},
         "json": {"targets": [target("a", a.url)], "require_json": True, "cache_ttl_s": 60},
     }
-    async with running_gateway(broker, tmp_path, routes, cache_prefix=prefix) as gw:
+    async with running_gateway(broker, tmp_path, routes, gateway_cache_prefix=prefix) as gw:
         users = {}
         for i in range(40):  # find one user per candidate
             user = f"user{i}"
@@ -76,12 +76,12 @@ async def test_redis_unreachable_means_no_cache_one_warning_no_errors(broker, up
     up = upstreams("a")
     routes = {"cached": {"targets": [target("a", up.url)], "cache_ttl_s": 60}}
     closed = f"redis://127.0.0.1:{free_port()}/0"
-    with caplog.at_level(logging.WARNING, logger="services.gateway.cache"):
-        async with running_gateway(broker, tmp_path, routes, redis_url=closed) as gw:
+    with caplog.at_level(logging.WARNING, logger="services.gateway.adapters.cache"):
+        async with running_gateway(broker, tmp_path, routes, gateway_redis_url=closed) as gw:
             for i in range(10):
                 r = await gw.post("/v1/chat/completions", json=chat("cached", f"q{i % 2}", temperature=0))
                 assert r.status_code == 200 and r.headers["x-cache"] == "bypass"
-    warnings = [rec for rec in caplog.records if rec.name == "services.gateway.cache"]
+    warnings = [rec for rec in caplog.records if rec.name == "services.gateway.adapters.cache"]
     assert len(warnings) == 1 and "unavailable" in warnings[0].getMessage()
 
 
@@ -90,7 +90,7 @@ async def test_route_updated_events_apply_live_without_dropped_requests(broker, 
     route = f"live-{uid}"
     as_target = lambda cid, url: RouteTarget(**target(cid, url))  # noqa: E731
     await publish_route(broker, route, [as_target("old", old.url)], 1)
-    async with running_gateway(broker, tmp_path, subscribe=True) as gw:
+    async with running_gateway(broker, tmp_path, gateway_subscribe=True) as gw:
         async with asyncio.timeout(30):
             while not any(r["route"] == route for r in (await gw.get("/routes")).json()):
                 await asyncio.sleep(0.1)

@@ -15,9 +15,8 @@ import httpx
 import pytest
 import schemathesis
 
-from services.gateway.app import build_app
 from services.gateway.config import GatewaySettings
-from shared.settings import Settings
+from services.gateway.entrypoints.http import create_app
 from tests.fuzzing import CHECKS, fuzz_settings
 from tests.support.scripted_llm import start_scripted_llm
 
@@ -58,8 +57,8 @@ def gateway_url(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 # The document does not depend on the routes or the process, so it is read from the app at
 # collection time (schemathesis' pytest.from_fixture does not run under pytest 9); the test
 # below checks that the running process serves this very document.
-DOCUMENT = build_app(Settings(home=Path(tempfile.mkdtemp(prefix="gateway-fuzz-"))),
-                     GatewaySettings(subscribe=False, api_keys=f"fuzzer:{KEY}")).app.openapi()
+DOCUMENT = create_app(GatewaySettings(home=Path(tempfile.mkdtemp(prefix="gateway-fuzz-")), gateway_subscribe=False,
+                                     gateway_api_keys=f"fuzzer:{KEY}")).app.openapi()
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 
 

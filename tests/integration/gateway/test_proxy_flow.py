@@ -98,7 +98,7 @@ async def test_stream_falls_back_before_the_first_byte(broker, upstreams, tmp_pa
 async def test_api_keys_and_unknown_routes(broker, upstreams, tmp_path: Path):
     up = upstreams("a")
     async with running_gateway(broker, tmp_path, {"r": {"targets": [target("a", up.url)]}},
-                               api_keys="team-a:sk-alpha") as gw:
+                               gateway_api_keys="team-a:sk-alpha") as gw:
         r = await gw.post("/v1/chat/completions", json=chat("r", "x"))
         assert r.status_code == 401 and "API key" in r.json()["error"]["message"]
         auth = {"authorization": "Bearer sk-alpha"}

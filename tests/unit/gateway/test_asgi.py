@@ -4,8 +4,8 @@ that hangs up stops the upstream stream."""
 import asyncio
 from types import SimpleNamespace
 
-from services.gateway.asgi import ProxyASGI
-from services.gateway.replies import Reply
+from services.gateway.domain.replies import Reply
+from services.gateway.entrypoints.asgi import ProxyASGI
 
 
 class FakeGateway:
@@ -24,8 +24,8 @@ def make(reply: Reply):
     async def fastapi(scope, receive, send):
         calls.append(scope["path"])
 
-    fastapi.state = SimpleNamespace(gateway=FakeGateway(reply))  # type: ignore[attr-defined]
-    return ProxyASGI(fastapi), fastapi.state.gateway, calls
+    service = SimpleNamespace(gateway=FakeGateway(reply), serving=True)
+    return ProxyASGI(fastapi, service), service.gateway, calls  # type: ignore[arg-type]
 
 
 def scope(path: str, method: str = "POST"):

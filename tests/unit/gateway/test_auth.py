@@ -6,8 +6,8 @@ import hmac
 
 import pytest
 
-from services.gateway import auth
-from services.gateway.auth import ApiKeys, AuthConfigError, check_auth_config
+from services.gateway.domain import auth
+from services.gateway.domain.auth import ApiKeys, AuthConfigError, check_auth_config
 
 
 def digest(key: str) -> str:

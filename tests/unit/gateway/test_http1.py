@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from services.gateway.http1 import Pool
+from services.gateway.adapters.http1 import Pool
 
 Script = Callable[[int, bytes], list[bytes] | None]  # (connection no., request) -> what to send; None: close
 

@@ -3,7 +3,7 @@
 import asyncio
 
 from schemas.events.inference import InferenceLogged
-from services.gateway.inference_log import InferenceLog
+from services.gateway.adapters.inference_log import InferenceLog
 
 
 class StuckProducer:

@@ -5,13 +5,13 @@ import json
 import pytest
 
 from schemas.events.deployments import RouteTable, RouteTarget
-from services.gateway.auth import ApiKeys
-from services.gateway.cache import CacheUnavailable
+from services.gateway.adapters.cache import CacheUnavailable
+from services.gateway.adapters.inference_log import InferenceLog
+from services.gateway.adapters.route_store import RouteStore
+from services.gateway.adapters.upstream import UpstreamError, UpstreamReply
 from services.gateway.config import GatewaySettings
-from services.gateway.inference_log import InferenceLog
-from services.gateway.proxy import Gateway
-from services.gateway.route_store import RouteStore
-from services.gateway.upstream import UpstreamError, UpstreamReply
+from services.gateway.domain.auth import ApiKeys
+from services.gateway.handlers.proxy import Gateway
 
 
 def _target(cid: str, weight: float = 1.0) -> RouteTarget:
@@ -54,7 +54,7 @@ def make_gateway(table: RouteTable, answers, *, cache=None, keys="", queue=100):
     store = RouteStore()
     store.apply(table, 1)
     upstreams = FakeUpstreams(answers)
-    gw = Gateway(GatewaySettings(subscribe=False), store, upstreams, cache, InferenceLog(queue),  # type: ignore[arg-type]
+    gw = Gateway(GatewaySettings(gateway_subscribe=False), store, upstreams, cache, InferenceLog(queue),  # type: ignore[arg-type]
                  ApiKeys.from_config(keys, ""))
     return gw, upstreams
 

@@ -5,13 +5,13 @@ import asyncio
 import json
 
 from schemas.events.deployments import RouteTable
-from services.gateway.auth import ApiKeys
+from services.gateway.adapters.inference_log import InferenceLog
+from services.gateway.adapters.ratelimit import RateLimiter
+from services.gateway.adapters.route_store import RouteStore
 from services.gateway.config import GatewaySettings
+from services.gateway.domain.auth import ApiKeys
 from services.gateway.domain.ratelimit import Limits
-from services.gateway.inference_log import InferenceLog
-from services.gateway.proxy import Gateway
-from services.gateway.ratelimit import RateLimiter
-from services.gateway.route_store import RouteStore
+from services.gateway.handlers.proxy import Gateway
 from tests.unit.gateway.test_proxy import FakeUpstreams, _target, body, header
 
 
@@ -19,7 +19,7 @@ def limited_gateway(limits: Limits, per_client: dict[str, Limits] | None = None)
     store = RouteStore()
     store.apply(RouteTable(route="bot", targets=[_target("champ")]), 1)
     limiter = RateLimiter(limits, per_client or {}, None, clock=lambda: 3600.0)
-    return Gateway(GatewaySettings(subscribe=False), store, FakeUpstreams({"champ": "hi"}), None,  # type: ignore[arg-type]
+    return Gateway(GatewaySettings(gateway_subscribe=False), store, FakeUpstreams({"champ": "hi"}), None,  # type: ignore[arg-type]
                    InferenceLog(100), ApiKeys.from_config("a:sk-a,b:sk-b", ""), limiter=limiter)
 
 

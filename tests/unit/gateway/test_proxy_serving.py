@@ -5,13 +5,13 @@ import json
 
 from schemas.candidate import Decoding, ProcessingStep
 from schemas.events.deployments import RouteTable, RouteTarget, ServingProfile
-from services.gateway.auth import ApiKeys
+from services.gateway.adapters.inference_log import InferenceLog
+from services.gateway.adapters.route_store import RouteStore
+from services.gateway.adapters.upstream import UpstreamReply
 from services.gateway.config import GatewaySettings
+from services.gateway.domain.auth import ApiKeys
 from services.gateway.domain.caching import cache_key
-from services.gateway.inference_log import InferenceLog
-from services.gateway.proxy import Gateway
-from services.gateway.route_store import RouteStore
-from services.gateway.upstream import UpstreamReply
+from services.gateway.handlers.proxy import Gateway
 
 LABELS = ProcessingStep(op="label_map", args={"map": {"positive": "positive", "negative": "negative"}})
 PROFILE = ServingProfile(prompt_template="Review: {input}\nSentiment:", system_prompt="Be terse.", postprocess=[LABELS])
@@ -42,7 +42,7 @@ def make(table: RouteTable, answers: dict[str, str]):
     store = RouteStore()
     store.apply(table, 1)
     ups = KindAwareUpstreams(answers)
-    gw = Gateway(GatewaySettings(subscribe=False), store, ups, None, InferenceLog(100),  # type: ignore[arg-type]
+    gw = Gateway(GatewaySettings(gateway_subscribe=False), store, ups, None, InferenceLog(100),  # type: ignore[arg-type]
                  ApiKeys.from_config("", ""))
     return gw, ups
 
@@ -127,7 +127,7 @@ async def test_a_request_made_greedy_by_the_targets_decoding_is_cached():
     store = RouteStore()
     store.apply(RouteTable(route="bot", targets=[_target("cand", greedy)], cache_ttl_s=60), 1)
     ups = KindAwareUpstreams({"cand": "positive"})
-    gw = Gateway(GatewaySettings(subscribe=False), store, ups, FakeCache(), InferenceLog(100),  # type: ignore[arg-type]
+    gw = Gateway(GatewaySettings(gateway_subscribe=False), store, ups, FakeCache(), InferenceLog(100),  # type: ignore[arg-type]
                  ApiKeys.from_config("", ""))
     await gw.handle("chat", body("nice"), {})  # no temperature sent
     await gw.close()  # the answer is stored in the background

@@ -4,7 +4,7 @@ outside the allowed set are dropped, and the header is never forwarded upstream.
 import pytest
 
 from schemas.events.deployments import RouteTable
-from services.gateway.inference_log import PURPOSE_HEADER
+from services.gateway.adapters.inference_log import PURPOSE_HEADER
 from tests.unit.gateway.test_proxy import FakeUpstreams, _target, body, make_gateway
 
 

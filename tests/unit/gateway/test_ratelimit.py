@@ -5,6 +5,7 @@ import asyncio
 
 import pytest
 
+from services.gateway.adapters.ratelimit import RateLimiter, build_limiter
 from services.gateway.domain.ratelimit import (
     WINDOW_S,
     Counts,
@@ -15,7 +16,6 @@ from services.gateway.domain.ratelimit import (
     seconds_until,
     window_of,
 )
-from services.gateway.ratelimit import RateLimiter, build_limiter
 
 
 def test_window_of_splits_time_into_minutes():

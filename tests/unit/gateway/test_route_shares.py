@@ -4,7 +4,7 @@ and a target a new table drops stops being exported."""
 from prometheus_client import REGISTRY
 
 from schemas.events.deployments import RouteTable, RouteTarget
-from services.gateway.route_store import RouteStore
+from services.gateway.adapters.route_store import RouteStore
 
 
 def share(route: str, target: str) -> float | None:

@@ -8,8 +8,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from services.gateway import spans
-from services.gateway.spans import finish_span, start_request_span
+from services.gateway.adapters import spans
+from services.gateway.adapters.spans import finish_span, start_request_span
 from shared.telemetry import KEPT, production_sampler
 
 

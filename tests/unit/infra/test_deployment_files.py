@@ -97,7 +97,7 @@ def test_kubernetes_requires_the_keys_secret_that_gateway_keys_creates() -> None
 
 
 def test_generated_keys_authenticate_and_only_their_digests_reach_the_gateway() -> None:
-    from services.gateway.auth import ApiKeys
+    from services.gateway.domain.auth import ApiKeys
 
     made = subprocess.run([sys.executable, "infra/gateway_keys.py", "--env", "team-a", "ci"], cwd=ROOT,
                           capture_output=True, text=True, check=True)

@@ -1,6 +1,6 @@
 """The request path: authenticate, resolve the route, guard the input, pick a target, try
 the cache, call upstream with fallback, guard the output, answer, then log in the
-background. Adapters come in through the constructor (wired once in `app.py`)."""
+background. Adapters come in through the constructor (wired once in `bootstrap.py`)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,17 @@ from typing import Any
 
 from schemas.events.deployments import RouteTarget
 from schemas.events.inference import InferenceLogged, Purpose
-from services.gateway import metrics
-from services.gateway.auth import ApiKeys
-from services.gateway.cache import CacheUnavailable, ResponseCache
+from services.gateway.adapters import metrics
+from services.gateway.adapters.cache import CacheUnavailable, ResponseCache
+from services.gateway.adapters.inference_log import InferenceLog, purpose_of
+from services.gateway.adapters.ratelimit import RateLimiter
+from services.gateway.adapters.route_store import RouteStore
+from services.gateway.adapters.spans import finish_span, inject_traceparent, start_request_span
+from services.gateway.adapters.upstream import BufferedStream, UpstreamError, Upstreams, UpstreamStream
 from services.gateway.config import GatewaySettings
 from services.gateway.domain import openai_body as ob
 from services.gateway.domain import serving
+from services.gateway.domain.auth import ApiKeys
 from services.gateway.domain.caching import bypass_reason, cache_key
 from services.gateway.domain.guardrails import (
     InputPolicy,
@@ -31,14 +36,10 @@ from services.gateway.domain.guardrails import (
     json_valid,
     redact_pii,
 )
+from services.gateway.domain.replies import Reply, error_reply, json_reply, meta_headers
 from services.gateway.domain.routing import CompiledRoute, attempt_order, pick_target
-from services.gateway.inference_log import InferenceLog, purpose_of
-from services.gateway.ratelimit import RateLimiter
-from services.gateway.replies import Reply, error_reply, json_reply, meta_headers
-from services.gateway.route_store import RouteStore
-from services.gateway.spans import finish_span, inject_traceparent, start_request_span
-from services.gateway.stream_relay import parse_sse, relay
-from services.gateway.upstream import BufferedStream, UpstreamError, Upstreams, UpstreamStream
+from services.gateway.domain.sse import parse_sse
+from services.gateway.handlers.stream_relay import relay
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +243,7 @@ class Gateway:
         key, state, hit = None, "bypass", None
         sampled = serving.with_defaults(call.body, chosen.serving)  # as the target is called
         if self.cache is not None and bypass_reason(call.table, sampled) is None:
-            key = cache_key(self.settings.cache_prefix, call.kind, call.route.name, chosen, call.body)
+            key = cache_key(self.settings.gateway_cache_prefix, call.kind, call.route.name, chosen, call.body)
             try:
                 hit = await self.cache.get(key)
                 state = "miss" if hit is None else "hit"
@@ -366,7 +367,7 @@ class Gateway:
     # ---- shadows ----------------------------------------------------------------------
     def _mirror(self, call: Call) -> None:
         for target in call.table.shadows:
-            if self._shadows_in_flight >= self.settings.max_shadow_in_flight:
+            if self._shadows_in_flight >= self.settings.gateway_max_shadow_in_flight:
                 metrics.SHADOWS.labels(call.route.name, target.candidate_id, "skipped").inc()
                 continue
             self._shadows_in_flight += 1
@@ -391,7 +392,9 @@ class Gateway:
     def _log(self, call: Call, target: RouteTarget | None, role: str, text: str, *, status: str = "ok",
              error: str | None = None, usage: tuple[int, int] = (0, 0), ttft: float | None = None,
              hits: list[str] | None = None, cached: bool = False, latency_ms: float | None = None) -> None:
-        rate = self.settings.log_sample_rate if call.table.log_sample_rate is None else call.table.log_sample_rate
+        rate = call.table.log_sample_rate
+        if rate is None:
+            rate = self.settings.gateway_log_sample_rate
         if not self.log.sampled(rate):
             return
         if latency_ms is None:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from schemas import Envelope, new_event
 from schemas.events.deployments import RouteUpdated
 from schemas.events.inference import FeedbackReceived
-from services.gateway.route_store import RouteStore
+from services.gateway.adapters.route_store import RouteStore
 from shared.bus.producer import EventProducer
 
 log = logging.getLogger(__name__)

@@ -1,18 +1,17 @@
 """Relays an upstream SSE stream to the client unchanged, keeping the raw chunks so the
-answer can be guarded, counted and logged once the stream has ended."""
+answer can be guarded, counted and logged once the stream has ended (`domain.sse` reads them)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from schemas.events.deployments import RouteTarget
-from services.gateway.domain import openai_body as ob
-from services.gateway.upstream import BufferedStream, UpstreamStream
+from services.gateway.adapters.upstream import BufferedStream, UpstreamStream
+from services.gateway.domain.sse import parse_sse
 
 if TYPE_CHECKING:
-    from services.gateway.proxy import Call, Gateway
+    from services.gateway.handlers.proxy import Call, Gateway
 
 
 async def relay(gateway: Gateway, call: Call, target: RouteTarget, stream: UpstreamStream | BufferedStream,
@@ -32,23 +31,3 @@ async def relay(gateway: Gateway, call: Call, target: RouteTarget, stream: Upstr
     finally:
         text, usage = parse_sse(call.kind, b"".join(chunks))
         gateway.stream_done(call, target, stream.status, ttft, text, usage, error)
-
-
-def parse_sse(kind: str, raw: bytes) -> tuple[str, tuple[int, int]]:
-    """The streamed answer's text and its usage (when the upstream sent one)."""
-    parts: list[str] = []
-    usage = (0, 0)
-    for line in raw.split(b"\n"):
-        if not line.startswith(b"data:"):
-            continue
-        payload = line[5:].strip()
-        if payload == b"[DONE]" or not payload:
-            continue
-        try:
-            chunk = json.loads(payload)
-        except ValueError:
-            continue
-        parts.append(ob.stream_delta(kind, chunk))
-        if chunk.get("usage"):
-            usage = ob.usage(chunk)
-    return "".join(parts), usage

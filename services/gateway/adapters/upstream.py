@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from schemas.events.deployments import RouteTarget
+from services.gateway.adapters.http1 import Pool, Response
 from services.gateway.domain import openai_body as ob
-from services.gateway.http1 import Pool, Response
 
 PATHS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
 FIRST_TOKEN_WINDOW = 64 * 1024  # bytes of token-less chunks held back at most before the answer starts

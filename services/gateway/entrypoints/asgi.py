@@ -1,16 +1,19 @@
 """The hot path: /v1/chat/completions and /v1/completions are served by a bare ASGI
 handler in front of the FastAPI app (no middleware stack, no per-request validation
 models), which is most of the gateway's latency budget. Everything else, including the
-lifespan, goes to FastAPI."""
+lifespan, goes to FastAPI, and so do the proxied paths until the service is serving."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.gateway.domain.openai_body import stream_error_event
-from services.gateway.replies import Reply, error_reply
+from services.gateway.domain.replies import Reply, error_reply
+
+if TYPE_CHECKING:
+    from services.gateway.bootstrap import GatewayService
 
 log = logging.getLogger(__name__)
 
@@ -19,15 +22,16 @@ MAX_BODY = 8 * 1024 * 1024
 
 
 class ProxyASGI:
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, service: GatewayService) -> None:
         self.app = app
+        self.service = service
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         kind = PROXY_PATHS.get(scope.get("path", "")) if scope["type"] == "http" else None
-        gateway = getattr(self.app.state, "gateway", None)
-        if kind is None or scope["method"] != "POST" or gateway is None:
+        if kind is None or scope["method"] != "POST" or not self.service.serving:
             await self.app(scope, receive, send)
             return
+        gateway = self.service.gateway
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         body = await _read_body(receive)
         if body is None:

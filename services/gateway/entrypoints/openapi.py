@@ -9,8 +9,8 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException
 
-from services.gateway.asgi import MAX_BODY, PROXY_PATHS
 from services.gateway.domain import openai_body as ob
+from services.gateway.entrypoints.asgi import MAX_BODY, PROXY_PATHS
 
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["message", "type"],

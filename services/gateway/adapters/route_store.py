@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from schemas.events.deployments import RouteTable, RouteUpdated
-from services.gateway import metrics
+from services.gateway.adapters import metrics
 from services.gateway.domain.routing import CompiledRoute, compile_route
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import get_args
 
 from schemas import Envelope, new_event
 from schemas.events.inference import PURPOSE_HEADER, InferenceLogged, Purpose
-from services.gateway import metrics
+from services.gateway.adapters import metrics
 from shared.bus.producer import EventProducer
 
 log = logging.getLogger(__name__)

@@ -80,6 +80,7 @@ class Service:
     inbox: Inbox | None = None
     outbox: Engine | None = None  # this database's outbox is relayed to Kafka by the kit
     consumers: list[EventConsumer] = field(default_factory=list, init=False)
+    relay: OutboxRelay | None = field(default=None, init=False)  # while running with an outbox (its counters)
 
     def consumes(self) -> Sequence[Consumes]:
         return ()
@@ -111,8 +112,9 @@ async def running(service: Service) -> AsyncIterator[Service]:
     stop = asyncio.Event()
     loops: list[Loop] = []
     if service.outbox is not None:
-        loops.append(OutboxRelay(service.outbox, service.bus, bootstrap=settings.kafka_bootstrap,
-                                 retention_s=settings.outbox_retention_s).run)
+        service.relay = OutboxRelay(service.outbox, service.bus, bootstrap=settings.kafka_bootstrap,
+                                    retention_s=settings.outbox_retention_s)
+        loops.append(service.relay.run)
     if service.inbox is not None:
         loops.append(_pruning(service.inbox, settings.inbox_retention_s))
     tasks: list[asyncio.Task[None]] = []

@@ -28,8 +28,9 @@ from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, insert
 from sqlmodel import Session
 
 from schemas.candidate import CandidateSpec
-from services.registry.app import bootstrap, create_api
+from services.registry.bootstrap import bootstrap
 from services.registry.domain.roles import Role
+from services.registry.entrypoints.http import create_api
 from services.registry.handlers.tokens import create_token
 from shared.db import make_engine
 from shared.settings import Settings

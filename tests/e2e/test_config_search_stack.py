@@ -16,7 +16,8 @@ import pytest
 import uvicorn
 
 from services.prompt_optimizer.adapters.registry import start_and_wait
-from services.registry.app import bootstrap, create_app
+from services.registry.bootstrap import bootstrap
+from services.registry.entrypoints.http import create_app
 from shared.process import free_port, port_open
 from shared.settings import Settings
 from tests.conftest import own_broker
@@ -44,7 +45,7 @@ async def test_search_through_the_registry_on_smollm2(broker: str, smollm2_url: 
     settings = Settings(home=tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'registry.db'}", kafka_bootstrap=broker)
     registry = bootstrap(settings)
     port = free_port()
-    server, thread = serve(create_app(settings, registry), port)
+    server, thread = serve(create_app(registry), port)
     url, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {registry.admin_token}"}
     try:
         async with httpx.AsyncClient(base_url=f"{url}/api/v1", headers=auth) as http:

@@ -24,7 +24,8 @@ from schemas.events.degradations import CapturedSample, DegradationDetected
 from schemas.events.deployments import CanaryStepChanged
 from schemas.events.evaluations import EvaluationCompleted, MetricComparison, SecuritySummary, StabilitySummary
 from schemas.events.loadtests import CostSummary, LevelResult, LoadtestCompleted, Percentiles
-from services.registry.app import bootstrap, create_api
+from services.registry.bootstrap import bootstrap
+from services.registry.entrypoints.http import create_api
 from services.registry.handlers.projections import handle_event
 from shared.process import free_port, port_open
 from shared.settings import Settings
@@ -134,7 +135,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     s.move(cid, *TO_APPROVAL[3:])
     for event in [*results_for(cid, champ), completed(cid, "cs-dash", {"temperature": [0.0, 0.7], "max_tokens": [16]})]:
         handle_event(registry.engine, event, home)
-        server.config.app.state.feed.add(event)
+        server.config.app.state.service.feed.add(event)
     # Sam's candidates: one for alice to approve, one already in its canary for olga.
     review, canary = s.submit("qwen-review", "sam"), s.submit("qwen-canary", "sam")
     s.move(review, *TO_APPROVAL)

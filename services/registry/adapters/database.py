@@ -1,32 +1,29 @@
-"""The registry's database: one engine, Alembic migrations applied programmatically at start-up."""
+"""The registry's database: one engine, brought to the latest Alembic revision at start-up."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
 from shared.db import make_engine
+from shared.kit import migrations
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+VERSION_TABLE = "alembic_version"  # the registry's from its first release: existing databases keep it
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
-    config = Config(str(MIGRATIONS / "alembic.ini"))
-    config.set_main_option("script_location", str(MIGRATIONS))
-    if engine is not None:
-        config.attributes["engine"] = engine
-    return config
+    """For Alembic commands on the registry's revisions (tests, a new revision)."""
+    return migrations.alembic_config(MIGRATIONS, VERSION_TABLE, engine)
 
 
-def migrate(engine: Engine) -> None:
+def migrate_database(engine: Engine) -> Engine:
     """Bring the schema to the latest revision (idempotent; safe on every start)."""
-    command.upgrade(alembic_config(engine), "head")
+    migrations.migrate(engine, MIGRATIONS, VERSION_TABLE)
+    return engine
 
 
 def open_database(url: str) -> Engine:
-    engine = make_engine(url)
-    migrate(engine)
-    return engine
+    return migrate_database(make_engine(url))

@@ -22,6 +22,14 @@ class ResultRow:
     status: str
     summary: str
 
+    @property
+    def business_key(self) -> str | None:
+        """The outcome of one run ("evaluation:ev-1:completed"), the same whichever event carries
+        it: a service that crashed after publishing, or got its command twice, answers again with
+        a NEW event id. None for results that are not runs (a deployment change, a canary step).
+        Migration 0009 builds the same key in SQL from result_record rows."""
+        return None if self.run_id is None else f"{self.kind}:{self.run_id}:{self.status}"
+
 
 @dataclass(frozen=True)
 class Projection:
@@ -33,6 +41,12 @@ class Projection:
     def row(self, data: EventData) -> ResultRow:
         run_id = getattr(data, self.run_field) if self.run_field else None
         return ResultRow(self.kind, run_id, data.candidate_id, self.status(data), self.summary(data))  # type: ignore[attr-defined]
+
+
+def result_key(event_type: str, data: EventData) -> str | None:
+    """The business key of a result event (ResultRow.business_key), or None."""
+    projection = PROJECTIONS.get(event_type)
+    return None if projection is None else projection.row(data).business_key
 
 
 def _fixed(value: str) -> Callable[[Any], str]:

@@ -1,5 +1,5 @@
 """Consumed events: stage-change commands, result projections, derived prompts, captured samples.
-Idempotent by event id: the processed-event row commits with the handler's effects."""
+Idempotent through the kit inbox: by event id, or by a result's business key (`dedup_key`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from schemas import Envelope
 from schemas.events import degradations as dg
@@ -17,7 +17,7 @@ from schemas.events import evaluations as ev
 from schemas.events import models as md
 from schemas.events import prompts as pr
 from services.registry.domain.errors import Forbidden, NotFound
-from services.registry.domain.projections import PROJECTIONS
+from services.registry.domain.projections import PROJECTIONS, result_key
 from services.registry.domain.roles import Role
 from services.registry.domain.validation import Invalid
 from services.registry.handlers.approvals import void_approvals
@@ -26,13 +26,8 @@ from services.registry.handlers.catalog import mark_datasets_used
 from services.registry.handlers.config_search import on_config_search_completed
 from services.registry.handlers.emit import emit
 from services.registry.handlers.labelling import HOME_KEY, on_samples_labelled, open_job
-from services.registry.models import (
-    Candidate,
-    CapturedSample,
-    ProcessedEvent,
-    PromptVersion,
-    ResultRecord,
-)
+from services.registry.models import Candidate, CapturedSample, PromptVersion, ResultRecord
+from shared.kit.inbox import transaction
 from shared.pipeline import IllegalTransition
 from shared.settings import Settings
 
@@ -40,37 +35,23 @@ log = logging.getLogger(__name__)
 EventHandler = Callable[[Session, Envelope[Any]], None]
 
 
-def handle_event(engine: Engine, envelope: Envelope[Any], home: Path | None = None) -> bool:
-    """Apply one event once; return False if it was already processed. `home` holds the dataset
-    blobs the handlers write (a labelling job's regression version)."""
-    with Session(engine, info={HOME_KEY: home or Settings().home}) as session:
-        if session.get(ProcessedEvent, envelope.id) is not None:
-            return False
-        if not _repeated_result(session, envelope):
-            for handler in HANDLERS.get(envelope.type, ()):
-                handler(session, envelope)
-        session.add(ProcessedEvent(event_id=envelope.id, type=envelope.type))
-        session.commit()
-    return True
+def handle_event(engine: Engine, envelope: Envelope[Any], home: Path | None = None) -> None:
+    """Apply one event: every handler of its type, in one transaction. Under the consumer it is
+    the inbox's (see `dedup_key`), which commits the effects with the handled mark, so a repeat
+    is skipped before it gets here. `home` holds the dataset blobs the handlers write (a
+    labelling job's regression version)."""
+    with transaction(engine) as session:
+        session.info[HOME_KEY] = home or Settings().home
+        for handler in HANDLERS.get(envelope.type, ()):
+            handler(session, envelope)
 
 
-def _repeated_result(session: Session, envelope: Envelope[Any]) -> bool:
-    """A result already recorded under its business id (evaluation, load test, optimization run,
-    degradation): a service that crashed after publishing, or got its command twice, answers
-    again with a NEW event id. Its repeat changes nothing (no second row, no second derived
-    candidate)."""
-    projection = PROJECTIONS.get(envelope.type)
-    if projection is None:
-        return False
-    row = projection.row(envelope.data)
-    if row.run_id is None:
-        return False
-    query = select(ResultRecord.id).where(ResultRecord.kind == row.kind, ResultRecord.run_id == row.run_id,
-                                          ResultRecord.status == row.status)
-    if session.exec(query).first() is None:
-        return False
-    log.info("%s for %s %s is a repeat (event %s); ignored", envelope.type, row.kind, row.run_id, envelope.id)
-    return True
+def dedup_key(envelope: Envelope[Any]) -> str:
+    """What the registry's inbox remembers of a consumed event: a run's result by its business
+    key (kind, run id, outcome: a repeat under a new event id changes nothing, no second row, no
+    second derived candidate; another outcome of the same run is recorded), anything else by
+    its event id."""
+    return result_key(envelope.type, envelope.data) or envelope.id
 
 
 def on_stage_change_requested(session: Session, envelope: Envelope[md.StageChangeRequested]) -> None:

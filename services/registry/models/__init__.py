@@ -10,7 +10,7 @@ from services.registry.models.candidates import (
     StageHistoryPublic,
 )
 from services.registry.models.config_search import ConfigSearch
-from services.registry.models.results import CapturedSample, LabellingJob, ProcessedEvent, ResultRecord
+from services.registry.models.results import CapturedSample, LabellingJob, ResultRecord
 from services.registry.models.tasks import (
     Dataset,
     DatasetPublic,
@@ -25,7 +25,7 @@ from services.registry.models.tasks import (
 
 __all__ = [
     "ApiToken", "Approval", "ApprovalPublic", "Candidate", "CandidatePublic", "CapturedSample", "ConfigSearch",
-    "Dataset", "DatasetPublic", "LabellingJob", "ProcessedEvent", "PromptVersion", "PromptVersionCreate",
+    "Dataset", "DatasetPublic", "LabellingJob", "PromptVersion", "PromptVersionCreate",
     "PromptVersionPublic", "ResultRecord", "StageHistory", "StageHistoryPublic", "Task", "TaskCreate", "TaskPublic",
     "TaskUpdate", "TokenCreate", "TokenCreated", "TokenPublic",
 ]

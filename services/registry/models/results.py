@@ -1,4 +1,5 @@
-"""Read-models projected from result events, captured samples, and the processed-event log."""
+"""Read-models projected from result events, and captured samples. (Which events were handled
+is the kit inbox's `handled_event`, shared.kit.inbox.)"""
 
 from __future__ import annotations
 
@@ -73,10 +74,3 @@ class LabellingJob(SQLModel, table=True):
     created_at: datetime = Field(default_factory=now)
     updated_at: datetime = Field(default_factory=now)
 
-
-class ProcessedEvent(SQLModel, table=True):
-    __tablename__ = "processed_event"
-
-    event_id: str = Field(primary_key=True, max_length=64)
-    type: str = Field(max_length=120)
-    at: datetime = Field(default_factory=now)

@@ -22,9 +22,9 @@ from services.deployer.adapters import store
 from services.deployer.app import create_app as create_deployer
 from services.deployer.config import DeployerSettings
 from services.deployer.handlers import Deployer
-from services.registry.app import bootstrap
-from services.registry.app import create_app as create_registry
+from services.registry.bootstrap import bootstrap
 from services.registry.domain.consistency import CandidateView, GatewayView, TaskView, check
+from services.registry.entrypoints.http import create_app as create_registry
 from shared.bus.producer import EventProducer
 from shared.settings import Settings
 from tests.unit.deployer.factories import evaluation, loadtest
@@ -54,7 +54,7 @@ async def registry_and_deployer(broker: str, uid: str, tmp_path: Path) -> AsyncI
                             kafka_bootstrap=broker)
     registry = bootstrap(reg_settings)
     admin = {"Authorization": f"Bearer {registry.admin_token}"}
-    reg_app = create_registry(reg_settings, registry)
+    reg_app = create_registry(registry)
     dep_app = create_deployer(DeployerSettings(kafka_bootstrap=broker, home=tmp_path / "deployer",
                                                deployer_group=f"deployer-{uid}", deployer_tick_s=0.5,
                                                database_url=None))

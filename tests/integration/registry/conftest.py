@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from services.registry.app import Registry, bootstrap, create_api
+from schemas import Envelope
+from services.registry.bootstrap import GROUP, RegistryService, bootstrap
+from services.registry.entrypoints.http import create_api
 from shared.process import free_port, port_open
 from shared.settings import Settings
 
@@ -19,19 +23,30 @@ Auth = dict[str, str]
 
 
 @pytest.fixture
-def registry(db_url: str, tmp_path: Path) -> Iterator[Registry]:
+def registry(db_url: str, tmp_path: Path) -> Iterator[RegistryService]:
     reg = bootstrap(Settings(home=tmp_path, DATABASE_URL=db_url))
     yield reg
     reg.engine.dispose()
 
 
+def deliver(registry: RegistryService, envelope: Envelope[Any]) -> bool:
+    """`envelope` as the registry's consumer takes it (EventConsumer, without a broker): through
+    the inbox under the subscription's dedup key, then to its handler. False: a repeat, skipped."""
+    [consumes] = [c for c in registry.consumes() if c.group == GROUP]
+    assert registry.inbox is not None and consumes.dedup_key is not None
+    with registry.inbox.once(GROUP, consumes.dedup_key(envelope), envelope.type) as fresh:
+        if fresh:
+            asyncio.run(consumes.dispatch(envelope))
+    return fresh
+
+
 @pytest.fixture
-def client(registry: Registry) -> TestClient:
+def client(registry: RegistryService) -> TestClient:
     return TestClient(create_api(registry))
 
 
 @pytest.fixture
-def admin(registry: Registry) -> Auth:
+def admin(registry: RegistryService) -> Auth:
     assert registry.admin_token is not None
     return {"Authorization": f"Bearer {registry.admin_token}"}
 

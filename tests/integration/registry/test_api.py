@@ -8,7 +8,7 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from services.registry.app import Registry
+from services.registry.bootstrap import RegistryService
 from services.registry.models import ApiToken
 from shared.outbox import OutboxEvent
 from tests.integration.registry.conftest import Auth, candidate_body
@@ -22,14 +22,15 @@ def submit(client: TestClient, auth: Auth, **changes: object) -> dict:
     return response.json()
 
 
-def outbox_types(registry: Registry, candidate_id: str) -> list[str]:
+def outbox_types(registry: RegistryService, candidate_id: str) -> list[str]:
     with Session(registry.engine) as session:
         rows = session.exec(select(OutboxEvent).where(OutboxEvent.key == candidate_id)
                             .order_by(OutboxEvent.seq)).all()
         return [r.envelope["type"].removeprefix("io.challenger.") for r in rows]
 
 
-def test_submit_list_get_retire(client: TestClient, registry: Registry, token_for: Callable[[str, str], Auth]) -> None:
+def test_submit_list_get_retire(client: TestClient,
+                                registry: RegistryService, token_for: Callable[[str, str], Auth]) -> None:
     alice = token_for("alice", "submitter")
     created = submit(client, alice)
     assert created["stage"] == "submitted" and created["submitted_by"] == "alice"
@@ -49,7 +50,7 @@ def test_submit_list_get_retire(client: TestClient, registry: Registry, token_fo
     assert outbox_types(registry, created["id"]) == ["model.submitted", "model.stage_changed"]
 
 
-def test_model_submitted_carries_task_datasets_and_champion(client: TestClient, registry: Registry,
+def test_model_submitted_carries_task_datasets_and_champion(client: TestClient, registry: RegistryService,
                                                              admin: Auth) -> None:
     champion = client.post(f"{API}/candidates/import-champion", json=candidate_body(name="champ"), headers=admin).json()
     assert client.put(f"{API}/tasks/capitals/champion", json={"candidate_id": champion["id"]},
@@ -80,7 +81,7 @@ def test_writes_need_a_valid_token(client: TestClient) -> None:
     assert client.get(f"{API}/candidates").status_code == 200
 
 
-def test_tokens_are_hashed_at_rest(client: TestClient, registry: Registry,
+def test_tokens_are_hashed_at_rest(client: TestClient, registry: RegistryService,
                                    token_for: Callable[[str, str], Auth]) -> None:
     auth = token_for("carol", "operator")
     raw = auth["Authorization"].split()[1]
@@ -143,7 +144,7 @@ def test_transitions_409_and_operator_only_403(client: TestClient, admin: Auth,
     assert client.get(f"{API}/tasks/capitals").json()["champion_id"] == cid
 
 
-def test_approval_rules(client: TestClient, registry: Registry, admin: Auth,
+def test_approval_rules(client: TestClient, registry: RegistryService, admin: Auth,
                         token_for: Callable[[str, str], Auth]) -> None:
     approver = token_for("ann", "approver")
     cid = client.post(f"{API}/candidates", json=candidate_body(), headers=token_for("ann", "submitter")).json()["id"]
@@ -162,7 +163,7 @@ def test_approval_rules(client: TestClient, registry: Registry, admin: Auth,
     assert client.get(f"{API}/candidates/{cid}/scorecard").json()["approvals"][0]["approver"] == "ben"
 
 
-def test_dataset_upload_validation_and_immutability(client: TestClient, registry: Registry, admin: Auth) -> None:
+def test_dataset_upload_validation_and_immutability(client: TestClient, registry: RegistryService, admin: Auth) -> None:
     good = b'{"id": "1", "input": "France?", "expected": "Paris"}\n{"id": "2", "input": "Peru?", "expected": "Lima"}\n'
     created = client.post(f"{API}/datasets", data={"task": "capitals", "name": "mine"},
                           files={"file": ("d.jsonl", good)}, headers=admin)
@@ -188,7 +189,7 @@ def test_dataset_upload_validation_and_immutability(client: TestClient, registry
     assert refused.status_code == 409 and "ev-1" in refused.json()["detail"]
 
 
-def test_feedback_goes_to_the_outbox(client: TestClient, registry: Registry, admin: Auth) -> None:
+def test_feedback_goes_to_the_outbox(client: TestClient, registry: RegistryService, admin: Auth) -> None:
     response = client.post(f"{API}/feedback", json={"request_id": "r1", "route": "chat", "score": -1}, headers=admin)
     assert response.status_code == 202
     with Session(registry.engine) as session:
@@ -211,7 +212,7 @@ def test_task_crud(client: TestClient, admin: Auth, token_for: Callable[[str, st
     assert client.get(f"{API}/tasks/qa").status_code == 404
 
 
-def test_an_imported_champion_is_in_production_without_a_gauntlet(client: TestClient, registry: Registry,
+def test_an_imported_champion_is_in_production_without_a_gauntlet(client: TestClient, registry: RegistryService,
                                                                   admin: Auth, token_for) -> None:  # type: ignore[no-untyped-def]
     submitter = token_for("sub-import", "submitter")
     refused = client.post("/api/v1/candidates/import-champion", json=candidate_body(), headers=submitter)
@@ -226,7 +227,8 @@ def test_an_imported_champion_is_in_production_without_a_gauntlet(client: TestCl
     assert "io.challenger.champion.changed" in types and "io.challenger.model.submitted" not in types
 
 
-def test_endpoints_outside_the_allow_list_are_refused(client: TestClient, registry: Registry, admin: Auth) -> None:
+def test_endpoints_outside_the_allow_list_are_refused(client: TestClient,
+                                                      registry: RegistryService, admin: Auth) -> None:
     registry.settings.endpoint_allowlist = "models.internal, .example.com, 10.0.0.0/8"
     refused = client.post("/api/v1/candidates", json=candidate_body(endpoint="http://169.254.169.254/v1"),
                           headers=admin)
@@ -237,14 +239,14 @@ def test_endpoints_outside_the_allow_list_are_refused(client: TestClient, regist
         assert client.post("/api/v1/candidates", json=candidate_body(endpoint=ok), headers=admin).status_code == 201
 
 
-def test_oversized_bodies_get_413_with_the_limit(client: TestClient, registry: Registry, admin: Auth) -> None:
+def test_oversized_bodies_get_413_with_the_limit(client: TestClient, registry: RegistryService, admin: Auth) -> None:
     limit = registry.settings.max_body_bytes
     response = client.post("/api/v1/candidates", content=b"x" * (limit + 1), headers=admin)
     assert response.status_code == 413 and str(limit) in response.json()["detail"]
     assert client.post("/api/v1/candidates", json=candidate_body(), headers=admin).status_code == 201
 
 
-def test_a_task_carries_a_validated_traffic_profile_into_its_spec(client: TestClient, registry: Registry,
+def test_a_task_carries_a_validated_traffic_profile_into_its_spec(client: TestClient, registry: RegistryService,
                                                                   admin: Auth) -> None:
     traffic = {"requests_per_month": 1_200_000, "input_tokens": 350, "output_tokens": 60}
     body = {"name": "support", "metric": "contains", "traffic": traffic}

@@ -15,11 +15,10 @@ from schemas.candidate import CandidateSpec
 from schemas.events.evaluations import EvaluationCompleted, EvaluationFailed, SecuritySummary
 from schemas.events.loadtests import LoadtestCompleted
 from schemas.events.prompts import PromptOptimized
-from services.registry.app import Registry
-from services.registry.handlers.projections import handle_event
+from services.registry.bootstrap import RegistryService
 from services.registry.models import Candidate
 from shared.outbox import OutboxEvent
-from tests.integration.registry.conftest import Auth, candidate_body
+from tests.integration.registry.conftest import Auth, candidate_body, deliver
 
 API = "/api/v1"
 TO_AWAITING = ("evaluating", "load_testing", "dev_passed", "staging", "awaiting_approval")
@@ -38,8 +37,10 @@ def move(client: TestClient, cid: str, stages: tuple[str, ...], admin: Auth) -> 
         assert moved.status_code == 200, moved.text
 
 
-def publish(registry: Registry, data: EventData) -> None:
-    assert handle_event(registry.engine, new_event(data, source="test"))
+def publish(registry: RegistryService, data: EventData, *, repeat: bool = False) -> None:
+    """A result event with a new id; `repeat`: the same outcome as one delivered before, which the
+    registry's inbox skips."""
+    assert deliver(registry, new_event(data, source="test")) is not repeat
 
 
 def staging_result(cid: str, evaluation_id: str, e2e_passed: bool = True) -> EvaluationCompleted:
@@ -47,7 +48,7 @@ def staging_result(cid: str, evaluation_id: str, e2e_passed: bool = True) -> Eva
                                e2e_passed=e2e_passed, security=RED_TEAM)
 
 
-def approved_after_gauntlet(client: TestClient, registry: Registry, admin: Auth,
+def approved_after_gauntlet(client: TestClient, registry: RegistryService, admin: Auth,
                             token_for: Callable[[str, str], Auth]) -> str:
     """alice's candidate with the results Dev and Staging record (dev evaluation with red team,
     load test, staging evaluation with E2E and red team), approved by bob."""
@@ -91,7 +92,7 @@ def test_an_approval_before_dev_or_staging_ran_is_refused_and_never_kept(
 
 
 def test_an_approval_names_its_evidence_and_a_rerun_voids_it(
-        client: TestClient, registry: Registry, admin: Auth, token_for: Callable[[str, str], Auth]) -> None:
+        client: TestClient, registry: RegistryService, admin: Auth, token_for: Callable[[str, str], Auth]) -> None:
     cid = approved_after_gauntlet(client, registry, admin, token_for)
     evidence = {"evaluation": f"{cid}:dev-eval", "loadtest": f"{cid}:loadtest", "red_team": f"{cid}:staging-eval",
                 "e2e": f"{cid}:staging-eval"}
@@ -105,7 +106,7 @@ def test_an_approval_names_its_evidence_and_a_rerun_voids_it(
     assert published["data"]["evidence"] == evidence
 
     # the staging result delivered again (a service that crashed after publishing): not a re-run
-    publish(registry, staging_result(cid, f"{cid}:staging-eval"))
+    publish(registry, staging_result(cid, f"{cid}:staging-eval"), repeat=True)
     assert card(client, cid)["approvals"][0]["voided_at"] is None
 
     publish(registry, staging_result(cid, "rerun-1", e2e_passed=False))
@@ -117,7 +118,7 @@ def test_an_approval_names_its_evidence_and_a_rerun_voids_it(
 
 
 def test_a_void_approval_no_longer_counts_for_moving_to_approved(
-        client: TestClient, registry: Registry, admin: Auth, token_for: Callable[[str, str], Auth]) -> None:
+        client: TestClient, registry: RegistryService, admin: Auth, token_for: Callable[[str, str], Auth]) -> None:
     cid = approved_after_gauntlet(client, registry, admin, token_for)
     publish(registry, EvaluationFailed(evaluation_id="rerun-2", candidate_id=cid, reason="endpoint down"))
     assert "evaluation rerun-2 failed after the approval" in card(client, cid)["approvals"][0]["void_reason"]
@@ -131,7 +132,7 @@ def test_a_void_approval_no_longer_counts_for_moving_to_approved(
     assert refused.status_code == 403 and "needs a recorded approval" in refused.json()["detail"]
 
 
-def derive(registry: Registry, parent_id: str, run_id: str) -> str:
+def derive(registry: RegistryService, parent_id: str, run_id: str) -> str:
     spec = CandidateSpec.model_validate(candidate_body(name=f"opt-{run_id}"))
     publish(registry, PromptOptimized(run_id=run_id, candidate_id=parent_id, accepted=True, reason="+10 points",
                                       baseline_score=0.5, best_score=0.6, prompt_template="Capital of {input}?",
@@ -143,7 +144,7 @@ def derive(registry: Registry, parent_id: str, run_id: str) -> str:
 
 
 def test_the_root_submitter_cannot_approve_a_candidate_derived_from_theirs(
-        client: TestClient, registry: Registry, admin: Auth, token_for: Callable[[str, str], Auth]) -> None:
+        client: TestClient, registry: RegistryService, admin: Auth, token_for: Callable[[str, str], Auth]) -> None:
     root = submit(client, token_for("alice", "submitter"))
     child = derive(registry, root, "po-1")
     grandchild = derive(registry, child, "po-2")

@@ -18,11 +18,10 @@ from schemas.events.prompts import ConfigSearchCompleted, ConfigSearchRequested
 from schemas.task import TaskSpec
 from services.prompt_optimizer.config_runner import to_event
 from services.prompt_optimizer.domain.config_search import search_configs
-from services.registry.app import Registry
-from services.registry.handlers.projections import handle_event
+from services.registry.bootstrap import RegistryService
 from services.registry.models import Candidate
 from shared.outbox import OutboxEvent
-from tests.integration.registry.conftest import Auth, candidate_body
+from tests.integration.registry.conftest import Auth, candidate_body, deliver
 from tests.unit.prompt_optimizer.scripted import items
 from tests.unit.prompt_optimizer.test_config_search import SPACE, ScriptedModel, meter
 
@@ -46,18 +45,19 @@ def completed(cid: str, run_id: str, space: dict[str, Any] = SPACE) -> Envelope[
     return new_event(to_event(req, outcome, Path(f"/tmp/reports/configs/{run_id}/index.html")), source="test")
 
 
-def children(registry: Registry, cid: str) -> list[Candidate]:
+def children(registry: RegistryService, cid: str) -> list[Candidate]:
     with Session(registry.engine) as session:
         return list(session.exec(select(Candidate).where(Candidate.parent_id == cid)).all())
 
 
-def outbox(registry: Registry, suffix: str) -> list[dict[str, Any]]:
+def outbox(registry: RegistryService, suffix: str) -> list[dict[str, Any]]:
     with Session(registry.engine) as session:
         return [r.envelope for r in session.exec(select(OutboxEvent).order_by(OutboxEvent.seq)).all()
                 if r.envelope["type"].endswith(suffix)]
 
 
-def test_post_publishes_the_request_through_the_outbox(client: TestClient, registry: Registry, admin: Auth) -> None:
+def test_post_publishes_the_request_through_the_outbox(client: TestClient,
+                                                       registry: RegistryService, admin: Auth) -> None:
     cid = base(client, admin)
     response = client.post(f"/api/v1/candidates/{cid}/config-search", json=SEARCH | {"run_id": "cs-rest-1"},
                            headers=admin)
@@ -92,7 +92,7 @@ def test_bad_searches_get_a_422_naming_the_field(client: TestClient, admin: Auth
     assert error["field"] == field and reason in error["reason"], error
 
 
-def test_auth_unknown_candidate_and_endpoint_allow_list(client: TestClient, registry: Registry, admin: Auth,
+def test_auth_unknown_candidate_and_endpoint_allow_list(client: TestClient, registry: RegistryService, admin: Auth,
                                                         token_for: Any) -> None:
     cid = base(client, admin)
     assert client.post(f"/api/v1/candidates/{cid}/config-search", json=SEARCH).status_code == 401
@@ -108,11 +108,11 @@ def test_auth_unknown_candidate_and_endpoint_allow_list(client: TestClient, regi
     assert client.get("/api/v1/config-searches/cs-nope").status_code == 404
 
 
-def test_completed_search_registers_each_variant_with_lineage_once(client: TestClient, registry: Registry,
+def test_completed_search_registers_each_variant_with_lineage_once(client: TestClient, registry: RegistryService,
                                                                    admin: Auth) -> None:
     cid = base(client, admin)
     event = completed(cid, "cs-done-1")
-    assert handle_event(registry.engine, event) is True
+    assert deliver(registry, event) is True
     kids = children(registry, cid)
     assert len(kids) == len(event.data.variants) - 1 == 12  # every variant but the default (the base itself)
     assert {k.spec["tags"]["variant"] for k in kids} == {v.variant for v in event.data.variants} - {"default"}
@@ -121,8 +121,8 @@ def test_completed_search_registers_each_variant_with_lineage_once(client: TestC
     assert outbox(registry, "model.submitted")[-1]["data"]["candidate_id"] == cid  # no gauntlet asked for
 
     # Replays: the same event, and the same run under another event id (a re-published result).
-    assert handle_event(registry.engine, event) is False
-    assert handle_event(registry.engine, new_event(event.data, source="test")) is True
+    assert deliver(registry, event) is False
+    assert deliver(registry, new_event(event.data, source="test")) is True
     assert len(children(registry, cid)) == 12
 
     run = client.get("/api/v1/config-searches/cs-done-1").json()
@@ -140,12 +140,13 @@ def test_completed_search_registers_each_variant_with_lineage_once(client: TestC
     assert svg.text.count("data-variant=") == 13 and 'class="recommended"' in svg.text
 
 
-def test_requested_search_can_submit_its_recommendation(client: TestClient, registry: Registry, admin: Auth) -> None:
+def test_requested_search_can_submit_its_recommendation(client: TestClient,
+                                                        registry: RegistryService, admin: Auth) -> None:
     cid = base(client, admin)
     body = SEARCH | {"run_id": "cs-sub-1", "submit_recommended": True}
     assert client.post(f"/api/v1/candidates/{cid}/config-search", json=body, headers=admin).status_code == 202
     event = completed(cid, "cs-sub-1")
-    handle_event(registry.engine, event)
+    deliver(registry, event)
     run = client.get("/api/v1/config-searches/cs-sub-1").json()
     chosen = client.get(f"/api/v1/candidates/{run['recommended_candidate_id']}").json()
     assert chosen["stage"] == "submitted" and chosen["parent_id"] == cid
@@ -154,13 +155,13 @@ def test_requested_search_can_submit_its_recommendation(client: TestClient, regi
     assert sum(k.stage == "submitted" for k in children(registry, cid)) == 1
 
 
-def test_failed_search_and_unknown_base_register_nothing(client: TestClient, registry: Registry,
+def test_failed_search_and_unknown_base_register_nothing(client: TestClient, registry: RegistryService,
                                                          admin: Auth) -> None:
     cid = base(client, admin)
     failed = ConfigSearchCompleted(run_id="cs-fail-1", candidate_id=cid, status="failed", reason="failed: boom")
-    handle_event(registry.engine, new_event(failed, source="test"))
+    deliver(registry, new_event(failed, source="test"))
     assert client.get("/api/v1/config-searches/cs-fail-1").json()["status"] == "failed"
     orphan = completed("cand-unknown", "cs-orphan-1")
-    handle_event(registry.engine, orphan)
+    deliver(registry, orphan)
     run = client.get("/api/v1/config-searches/cs-orphan-1").json()
     assert "base candidate unknown" in run["reason"] and children(registry, "cand-unknown") == []

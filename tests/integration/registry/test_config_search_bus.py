@@ -10,7 +10,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from schemas.events.prompts import TOPIC
-from services.registry.app import bootstrap, create_app
+from services.registry.bootstrap import bootstrap
+from services.registry.entrypoints.http import create_app
 from shared.bus.producer import EventProducer
 from shared.settings import Settings
 from tests.integration.bus.helpers import first_event
@@ -30,7 +31,7 @@ def test_rest_request_reaches_the_broker_and_the_result_registers_variants(broke
     registry = bootstrap(settings)
     auth = {"Authorization": f"Bearer {registry.admin_token}"}
     run_id = f"cs-bus-{uid}"
-    with TestClient(create_app(settings, registry)) as client:
+    with TestClient(create_app(registry)) as client:
         cid = client.post("/api/v1/candidates", json=candidate_body(name=f"cs-{uid}"), headers=auth).json()["id"]
         started = client.post(f"/api/v1/candidates/{cid}/config-search", json=SEARCH | {"run_id": run_id},
                               headers=auth)

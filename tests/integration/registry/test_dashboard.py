@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from schemas import new_event
 from schemas.events.alerts import AlertRaised
-from services.registry.app import Registry
+from services.registry.bootstrap import RegistryService
 
 
 def test_dashboard_page_and_assets_are_served(client: TestClient) -> None:
@@ -17,7 +17,7 @@ def test_dashboard_page_and_assets_are_served(client: TestClient) -> None:
 
 
 def test_recent_events_are_returned_after_a_sequence_number(client: TestClient) -> None:
-    feed = client.app.state.feed  # type: ignore[attr-defined]
+    feed = client.app.state.service.feed  # type: ignore[attr-defined]
     for i in range(3):
         feed.add(new_event(AlertRaised(alert_id=f"a{i}", candidate_id="c1", severity="warning", title=f"t{i}"),
                            source="test"))
@@ -28,7 +28,7 @@ def test_recent_events_are_returned_after_a_sequence_number(client: TestClient) 
     assert later[0]["type"] == "alert.raised" and later[0]["subject"] == "c1"
 
 
-def test_reports_are_served_from_the_reports_folder_only(client: TestClient, registry: Registry) -> None:
+def test_reports_are_served_from_the_reports_folder_only(client: TestClient, registry: RegistryService) -> None:
     reports = registry.settings.reports_dir
     (reports / "evaluations" / "ev1").mkdir(parents=True)
     (reports / "evaluations" / "ev1" / "report.html").write_text("<h1>report</h1>")

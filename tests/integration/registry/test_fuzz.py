@@ -8,7 +8,8 @@ from pathlib import Path
 
 import schemathesis
 
-from services.registry.app import bootstrap, create_api
+from services.registry.bootstrap import bootstrap
+from services.registry.entrypoints.http import create_api
 from shared.settings import Settings
 from tests.fuzzing import CHECKS, fuzz_settings
 

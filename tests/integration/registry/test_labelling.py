@@ -13,11 +13,10 @@ from sqlmodel import Session, col, select
 from schemas import new_event
 from schemas.events.degradations import CapturedSample as SampleIn
 from schemas.events.degradations import DegradationDetected, LabelledSample, SamplesLabelled, SampleVariant
-from services.registry.app import Registry
-from services.registry.handlers.projections import handle_event
+from services.registry.bootstrap import RegistryService
 from services.registry.models import LabellingJob
 from shared.outbox import OutboxEvent
-from tests.integration.registry.conftest import Auth, candidate_body
+from tests.integration.registry.conftest import Auth, candidate_body, deliver
 
 TASK = "sentiment"
 
@@ -29,31 +28,31 @@ def candidate(client: TestClient, admin: Auth, name: str, path: str = "") -> str
     return str(response.json()["id"])
 
 
-def degrade(registry: Registry, cid: str, deg: str = "deg-1") -> None:
+def degrade(registry: RegistryService, cid: str, deg: str = "deg-1") -> None:
     event = DegradationDetected(
         degradation_id=deg, candidate_id=cid, route=TASK, rules=["refusal_spike"], window_id="w-3",
         samples=[SampleIn(request_id="r1", prompt="I loved this blender", response="I cannot help.", reason="refusal"),
                  SampleIn(request_id="r2", prompt="Broke in a day", response="positive", reason="negative_feedback")])
-    assert handle_event(registry.engine, new_event(event, source="challenger/monitor"), registry.settings.home)
+    assert deliver(registry, new_event(event, source="challenger/monitor"))
 
 
-def sent(registry: Registry, event_type: str) -> list[dict[str, Any]]:
+def sent(registry: RegistryService, event_type: str) -> list[dict[str, Any]]:
     with Session(registry.engine) as session:
         rows = session.exec(select(OutboxEvent).order_by(col(OutboxEvent.seq))).all()
     return [r.envelope for r in rows if r.envelope["type"] == event_type]
 
 
-def job(registry: Registry, deg: str = "deg-1") -> LabellingJob:
+def job(registry: RegistryService, deg: str = "deg-1") -> LabellingJob:
     with Session(registry.engine) as session:
         found = session.get(LabellingJob, deg)
         assert found is not None
         return found
 
 
-def labelled(registry: Registry, cid: str, samples: list[LabelledSample], variants: list[SampleVariant] = (),  # type: ignore[assignment]
+def labelled(registry: RegistryService, cid: str, samples: list[LabelledSample], variants: list[SampleVariant] = (),  # type: ignore[assignment]
              deg: str = "deg-1") -> None:
     done = SamplesLabelled(job_id=deg, candidate_id=cid, samples=samples, variants=list(variants))
-    assert handle_event(registry.engine, new_event(done, source="challenger/monitor"), registry.settings.home)
+    assert deliver(registry, new_event(done, source="challenger/monitor"))
 
 
 def regression(client: TestClient) -> list[dict[str, Any]]:
@@ -61,7 +60,7 @@ def regression(client: TestClient) -> list[dict[str, Any]]:
 
 
 def test_a_teachers_labels_become_a_regression_version_that_later_candidates_and_the_champion_run(
-        client: TestClient, registry: Registry, admin: Auth) -> None:
+        client: TestClient, registry: RegistryService, admin: Auth) -> None:
     champion = candidate(client, admin, "champ", "/import-champion")
     teacher = candidate(client, admin, "teacher")
     assert client.patch(f"/api/v1/tasks/{TASK}", json={"teacher_id": teacher}, headers=admin).status_code == 200
@@ -95,7 +94,7 @@ def test_a_teachers_labels_become_a_regression_version_that_later_candidates_and
 
 
 def test_people_label_the_queue_and_the_last_label_sends_the_job_on(
-        client: TestClient, registry: Registry, admin: Auth) -> None:
+        client: TestClient, registry: RegistryService, admin: Auth) -> None:
     champion = candidate(client, admin, "champ", "/import-champion")
     degrade(registry, champion)
     assert sent(registry, "io.challenger.labelling.requested") == [] and job(registry).status == "awaiting_labels"
@@ -132,7 +131,7 @@ def test_people_label_the_queue_and_the_last_label_sends_the_job_on(
 
 
 def test_a_second_degradation_adds_to_the_regression_dataset_as_a_new_version(
-        client: TestClient, registry: Registry, admin: Auth) -> None:
+        client: TestClient, registry: RegistryService, admin: Auth) -> None:
     champion = candidate(client, admin, "champ", "/import-champion")
     for deg in ("deg-1", "deg-2"):
         degrade(registry, champion, deg)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from services.registry.adapters.database import alembic_config
-from services.registry.app import Registry
+from services.registry.bootstrap import RegistryService
 from services.registry.models import Candidate, StageHistory
 from shared.db import make_engine
 from shared.outbox import OutboxEvent
@@ -44,13 +44,13 @@ def _champion(client: TestClient) -> str:
     return str(client.get(f"{API}/tasks/capitals").json()["champion_id"])
 
 
-def _moves(registry: Registry, cid: str) -> list[tuple[str | None, str, str]]:
+def _moves(registry: RegistryService, cid: str) -> list[tuple[str | None, str, str]]:
     with Session(registry.engine) as s:
         rows = s.exec(select(StageHistory).where(StageHistory.candidate_id == cid).order_by(StageHistory.id)).all()
         return [(h.from_stage, h.to_stage, h.reason) for h in rows]
 
 
-def _stage_events(registry: Registry, cid: str) -> list[tuple[str, str]]:
+def _stage_events(registry: RegistryService, cid: str) -> list[tuple[str, str]]:
     with Session(registry.engine) as s:
         rows = s.exec(select(OutboxEvent).where(OutboxEvent.key == cid).order_by(OutboxEvent.seq)).all()
         return [(r.envelope["data"]["from_stage"], r.envelope["data"]["to_stage"]) for r in rows
@@ -61,7 +61,7 @@ def _row(name: str, task: str, stage: str) -> Candidate:
     return Candidate(name=name, task=task, stage=stage, submitted_by="t", root_submitted_by="t")
 
 
-def test_the_database_refuses_a_second_production_candidate(registry: Registry) -> None:
+def test_the_database_refuses_a_second_production_candidate(registry: RegistryService) -> None:
     with Session(registry.engine) as s:
         s.add_all([_row("a", "capitals", "production"), _row("b", "capitals", "standby"),
                    _row("c", "sentiment", "production")])  # another task: fine
@@ -72,7 +72,7 @@ def test_the_database_refuses_a_second_production_candidate(registry: Registry) 
 
 
 def test_promotion_keeps_the_old_champion_as_standby_and_retires_the_older_one(
-        client: TestClient, registry: Registry, admin: Auth, token_for: Callable[[str, str], Auth]) -> None:
+        client: TestClient, registry: RegistryService, admin: Auth, token_for: Callable[[str, str], Auth]) -> None:
     bob = token_for("bob", "approver")
     first = client.post(f"{API}/candidates/import-champion", json=candidate_body(name="first"), headers=admin).json()
     second = _promote(client, admin, bob, "second")
@@ -90,7 +90,7 @@ def test_promotion_keeps_the_old_champion_as_standby_and_retires_the_older_one(
 
 
 def test_rolling_back_production_makes_the_standby_champion_again_in_one_step(
-        client: TestClient, registry: Registry, admin: Auth, token_for: Callable[[str, str], Auth]) -> None:
+        client: TestClient, registry: RegistryService, admin: Auth, token_for: Callable[[str, str], Auth]) -> None:
     old = client.post(f"{API}/candidates/import-champion", json=candidate_body(name="old"), headers=admin).json()["id"]
     new = _promote(client, admin, token_for("bob", "approver"), "new")
 
@@ -129,7 +129,7 @@ def test_consistency_without_a_gateway_checks_the_record_and_says_so(client: Tes
     assert "no gateway is configured" in report["notes"][0]["message"]
 
 
-def test_consistency_names_an_unreachable_gateway(client: TestClient, registry: Registry) -> None:
+def test_consistency_names_an_unreachable_gateway(client: TestClient, registry: RegistryService) -> None:
     registry.settings.gateway_admin_urls = "http://127.0.0.1:9"
 
     report = client.get(f"{API}/consistency").json()

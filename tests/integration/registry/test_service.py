@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 
 from schemas import new_event
 from schemas.events.models import StageChangeRequested
-from services.registry.app import bootstrap, create_app
+from services.registry.bootstrap import bootstrap
+from services.registry.entrypoints.http import create_app
 from shared.bus.producer import EventProducer
 from shared.settings import Settings
 from tests.integration.registry.conftest import candidate_body
@@ -37,7 +38,7 @@ def test_stage_change_request_is_applied_and_published(broker: str, sqlite_url: 
     settings = Settings(home=tmp_path, DATABASE_URL=sqlite_url, kafka_bootstrap=broker)
     registry = bootstrap(settings)
     auth = {"Authorization": f"Bearer {registry.admin_token}"}
-    with TestClient(create_app(settings, registry)) as client:
+    with TestClient(create_app(registry)) as client:
         cid = client.post("/api/v1/candidates", json=candidate_body(name=f"svc-{uid}"), headers=auth).json()["id"]
         cause = asyncio.run(request_move(broker, cid))
         wait_until(lambda: client.get(f"/api/v1/candidates/{cid}").json()["stage"] == "evaluating")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.registry.dashboard.actions import BUTTONS, button_table, buttons_for
 from services.registry.domain.roles import Role
 from services.registry.domain.stages import plan_transition
+from services.registry.entrypoints.dashboard.actions import BUTTONS, button_table, buttons_for
 from shared.pipeline import TERMINAL, Stage
 
 

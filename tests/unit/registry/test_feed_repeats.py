@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas import new_event
 from schemas.events.models import ModelApproved
-from services.registry.dashboard.feed import EventFeed
+from services.registry.entrypoints.dashboard.feed import EventFeed
 
 
 def test_a_redelivered_event_is_shown_once_and_forgotten_with_the_window() -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from schemas import new_event
 from schemas.events.deployments import CanaryStepChanged
 from schemas.events.evaluations import EvaluationCompleted, EvaluationFailed, SecuritySummary
+from schemas.events.models import StageChangeRequested
 from schemas.events.prompts import PromptOptimized
 from services.evaluator.domain.garak import summarize
 from services.registry.domain.projections import PROJECTIONS
+from services.registry.handlers.projections import dedup_key
 
 GARAK_REPORT = Path(__file__).parents[1] / "evaluator" / "data" / "garak_report.jsonl"
 
@@ -47,3 +50,16 @@ def test_exports_need_a_preferred_answer() -> None:
     assert export_line("dpo", prompt="p", response="bad", chosen="good") == {
         "prompt": "p", "chosen": "good", "rejected": "bad"}
     assert export_line("sft", prompt="p", response="bad", chosen="good")["messages"][1]["content"] == "good"
+
+
+def test_the_inbox_knows_a_run_result_by_its_outcome_and_anything_else_by_its_event_id() -> None:
+    completed = new_event(EvaluationCompleted(evaluation_id="e1", candidate_id="c1", task="t"), source="evaluator")
+    again = new_event(completed.data, source="evaluator")
+    failed = new_event(EvaluationFailed(evaluation_id="e1", candidate_id="c1", reason="down"), source="evaluator")
+    step = new_event(CanaryStepChanged(candidate_id="c", route="r1", weight_pct=25, decision="advance", reason="ok"),
+                     source="deployer")
+    move = new_event(StageChangeRequested(candidate_id="c1", to_stage="evaluating", actor="deployer"), source="t")
+
+    assert dedup_key(completed) == dedup_key(again) == "evaluation:e1:completed"  # a repeat under a new id
+    assert dedup_key(failed) == "evaluation:e1:failed"  # another outcome of the run
+    assert (dedup_key(step), dedup_key(move)) == (step.id, move.id)  # not a run's result

@@ -1,4 +1,5 @@
-"""Request-scoped dependencies: a DB session and the caller behind the bearer token."""
+"""Request-scoped dependencies: the running service, a DB session, and the caller behind the
+bearer token."""
 
 from __future__ import annotations
 
@@ -9,22 +10,31 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request, status
 from sqlmodel import Session
 
+from services.registry.bootstrap import RegistryService
 from services.registry.domain.tokens import bearer
 from services.registry.handlers.tokens import authenticate
 from services.registry.models import ApiToken
 
 
-def get_session(request: Request) -> Iterator[Session]:
+def registry_of(request: Request) -> RegistryService:
+    service: RegistryService = request.app.state.service
+    return service
+
+
+RegistryDep = Annotated[RegistryService, Depends(registry_of)]
+
+
+def get_session(registry: RegistryDep) -> Iterator[Session]:
     # Objects stay readable after commit: a route returns what it wrote without a re-SELECT.
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+    with Session(registry.engine, expire_on_commit=False) as session:
         yield session
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_home(request: Request) -> Path:
-    return Path(request.app.state.settings.home)
+def get_home(registry: RegistryDep) -> Path:
+    return Path(registry.settings.home)
 
 
 HomeDep = Annotated[Path, Depends(get_home)]

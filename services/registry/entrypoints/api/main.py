@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from services.registry.api.routes import (
+from services.registry.entrypoints.api.routes import (
     candidates,
     config_search,
     datasets,

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse, RedirectResponse
 
-from services.registry.dashboard.actions import button_table
-from services.registry.dashboard.feed import EventFeed
+from services.registry.entrypoints.api.deps import RegistryDep
+from services.registry.entrypoints.dashboard.actions import button_table
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
@@ -41,15 +41,14 @@ def asset(asset: str) -> FileResponse:
 
 
 @router.get("/api/v1/events/recent", include_in_schema=True, tags=["dashboard"])
-def recent_events(request: Request, after: int = Query(0, ge=0), limit: int = Query(200, ge=1, le=500)
+def recent_events(registry: RegistryDep, after: int = Query(0, ge=0), limit: int = Query(200, ge=1, le=500)
                   ) -> list[dict[str, Any]]:
-    feed: EventFeed = request.app.state.feed
-    return feed.after(after, limit)
+    return registry.feed.after(after, limit)
 
 
 @router.get("/reports/{path:path}")
-def report(request: Request, path: str) -> FileResponse:
-    root = request.app.state.settings.reports_dir.resolve()
+def report(registry: RegistryDep, path: str) -> FileResponse:
+    root = registry.settings.reports_dir.resolve()
     target = (root / path).resolve()
     if not target.is_relative_to(root) or not target.is_file():
         raise HTTPException(404, f"no report at {path!r}")

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, Field
 
 from schemas.candidate import CandidateSpec
-from services.registry.api.body import body_schema, parse_body
-from services.registry.api.deps import CurrentUser, SessionDep
 from services.registry.domain.endpoints import check_endpoint
 from services.registry.domain.roles import Action, require
 from services.registry.domain.validation import Invalid
+from services.registry.entrypoints.api.body import body_schema, parse_body
+from services.registry.entrypoints.api.deps import CurrentUser, SessionDep, registry_of
 from services.registry.handlers import candidates as handlers
 from services.registry.handlers.lookup import get_or_404
 from services.registry.handlers.scorecard import scorecard
@@ -39,7 +39,7 @@ class ApproveIn(BaseModel):
 async def candidate_spec(request: Request) -> CandidateSpec:
     spec = await parse_body(request, CandidateSpec)
     errors = check_endpoint(str(spec.endpoint) if spec.endpoint else None,
-                            request.app.state.settings.allowed_endpoints)
+                            registry_of(request).settings.allowed_endpoints)
     if errors:
         raise Invalid(errors)
     return spec

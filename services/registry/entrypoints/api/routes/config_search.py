@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events.prompts import Budget, ConfigVariantResult, SearchSpace
-from services.registry.api.deps import CurrentUser, SessionDep
 from services.registry.domain.endpoints import check_endpoint
 from services.registry.domain.roles import Action, require
 from services.registry.domain.validation import FieldError, Invalid
+from services.registry.entrypoints.api.deps import CurrentUser, RegistryDep, SessionDep
 from services.registry.handlers import config_search as handlers
 from services.registry.handlers.lookup import get_or_404
 from services.registry.models import ConfigSearch
@@ -29,8 +29,7 @@ class ConfigSearchIn(BaseModel):
     run_id: str | None = Field(None, min_length=3, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-def _check_endpoints(request: Request, space: SearchSpace) -> None:
-    allow = request.app.state.settings.allowed_endpoints
+def _check_endpoints(allow: tuple[str, ...], space: SearchSpace) -> None:
     errors = [FieldError(f"space.endpoints.{i}.url", e.reason)
               for i, ep in enumerate(space.endpoints or []) for e in check_endpoint(str(ep.url), allow)]
     if errors:
@@ -39,12 +38,12 @@ def _check_endpoints(request: Request, space: SearchSpace) -> None:
 
 @router.post("/candidates/{candidate_id}/config-search", status_code=status.HTTP_202_ACCEPTED,
              response_model=ConfigSearch)
-def start(request: Request, session: SessionDep, user: CurrentUser, candidate_id: str,
+def start(registry: RegistryDep, session: SessionDep, user: CurrentUser, candidate_id: str,
           body: ConfigSearchIn) -> ConfigSearch:
     """Publish `config_search.requested` (through the outbox); the prompt optimizer runs it and the
     result appears here when `config_search.completed` arrives."""
     require(user.role, Action.submit)
-    _check_endpoints(request, body.space)
+    _check_endpoints(registry.settings.allowed_endpoints, body.space)
     search = handlers.request_search(session=session, candidate_id=candidate_id, space=body.space,
                                      budget=body.budget, actor=user.name, submit_recommended=body.submit_recommended,
                                      run_id=body.run_id)

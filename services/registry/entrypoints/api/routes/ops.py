@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from services.registry.api.deps import SessionDep
+from services.registry.entrypoints.api.deps import RegistryDep, SessionDep
 from services.registry.handlers.consistency import consistency
 from shared import outbox
 
@@ -16,16 +16,15 @@ router = APIRouter(tags=["ops"])
 
 
 @router.get("/outbox")
-def outbox_status(request: Request) -> dict[str, Any]:
-    ctx = getattr(request.app.state, "ctx", None)
-    relay = ctx.state.get("relay") if ctx is not None else None
-    return {"pending": outbox.pending_count(request.app.state.engine),
+def outbox_status(registry: RegistryDep) -> dict[str, Any]:
+    relay = registry.relay  # None when the routes are served without the kit running the service
+    return {"pending": outbox.pending_count(registry.engine),
             "relay": None if relay is None else {"published": relay.published, "failures": relay.failures,
                                                  "replayed": relay.replayed, "pruned": relay.pruned}}
 
 
 @router.get("/consistency")
-def consistency_check(session: SessionDep, request: Request) -> dict[str, Any]:
+def consistency_check(session: SessionDep, registry: RegistryDep) -> dict[str, Any]:
     """Every mismatch between the registry's stages and champions and the live route tables of
     every gateway, in words (`problems`; `ok` when there is none), plus `notes`."""
-    return consistency(session=session, settings=request.app.state.settings).as_dict()
+    return consistency(session=session, settings=registry.settings).as_dict()

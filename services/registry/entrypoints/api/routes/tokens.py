@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from sqlmodel import select
 
-from services.registry.api.deps import CurrentUser, SessionDep
 from services.registry.domain.roles import Action, require
+from services.registry.entrypoints.api.deps import CurrentUser, SessionDep
 from services.registry.handlers.tokens import create_token
 from services.registry.models import ApiToken, TokenCreate, TokenCreated, TokenPublic
 

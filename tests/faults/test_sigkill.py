@@ -18,17 +18,22 @@ At the end `challenger doctor` finds one production candidate, the one the gatew
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
 
+from schemas import Envelope
+from schemas.catalogue import topic
 from schemas.events.deployments import CanaryStepChanged
 from schemas.events.evaluations import EvaluationCompleted, EvaluationRequested
 from schemas.events.loadtests import LoadtestCompleted, LoadtestRequested
 from schemas.events.prompts import PromptOptimizationRequested, PromptOptimized
+from services.registry.bootstrap import GROUP as REGISTRY_GROUP
+from shared.bus.log_probe import LogProbe
 from tests.faults.harness import EventLog, Stack, champion_serving, publish
 from tests.faults.sentiment_model import SentimentModel
 
@@ -123,19 +128,30 @@ def _redeliver_commands(stack: Stack, log: EventLog, challenger: str, derived: s
         reply = log.wait(lambda e, c=command, r=run_id: e.id not in before and e.type == answers[c.type].event_type
                          and r in (getattr(e.data, "evaluation_id", None), getattr(e.data, "loadtest_id", None),
                                    getattr(e.data, "run_id", None)), 120, f"a second answer to {run_id}")
-        replies.append(reply.id)
-    _wait_processed(stack.home / "registry.db", replies)
+        replies.append(reply)
+    _wait_consumed(stack, replies)
 
 
-def _wait_processed(db: Path, event_ids: list[str], timeout_s: float = 120) -> None:
-    """Until the registry has consumed every one of `event_ids` (its processed-event log)."""
-    deadline = time.monotonic() + timeout_s
-    marks = ",".join("?" * len(event_ids))
-    while True:
-        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-            seen = conn.execute(f"SELECT COUNT(*) FROM processed_event WHERE event_id IN ({marks})",  # noqa: S608
-                                event_ids).fetchone()[0]
-        if seen == len(event_ids):
-            return
-        assert time.monotonic() < deadline, f"the registry processed {seen}/{len(event_ids)} redelivered answers"
-        time.sleep(0.2)
+def _wait_consumed(stack: Stack, replies: list[Envelope[Any]], timeout_s: float = 120) -> None:
+    """Until the registry's consumer group has committed past everything on the replies' topics
+    (it commits after handling; a repeat its inbox skipped leaves no row to look for)."""
+    asyncio.run(_consumed(stack.bootstrap, sorted({r.topic for r in replies}), timeout_s))
+
+
+async def _consumed(bootstrap: str, topics: list[str], timeout_s: float) -> None:
+    parts = [TopicPartition(name, p) for name in topics for p in range(topic(name).partitions)]
+    async with LogProbe(bootstrap) as probe:
+        ends = {tp: end for tp, end in (await probe.end_offsets(parts)).items() if end}
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            committed = await admin.list_consumer_group_offsets(REGISTRY_GROUP, partitions=list(ends))
+            behind = {f"{tp.topic}:{tp.partition}": end for tp, end in ends.items() if committed[tp].offset < end}
+            if not behind:
+                return
+            assert time.monotonic() < deadline, f"the registry has not consumed up to {behind}"
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()

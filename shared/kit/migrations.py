@@ -22,6 +22,10 @@ from shared.outbox import OutboxEvent
 from shared.settings import Settings
 
 KIT_TABLES = frozenset({OutboxEvent.__tablename__, HandledEvent.__tablename__})
+# On PostgreSQL every service's migration takes this transaction-level advisory lock first: services
+# sharing one database and started together (compose, Kubernetes) migrate one at a time, so one
+# never creates a kit table the other has created but not yet committed.
+MIGRATION_LOCK = 0x6368616C6C656E  # "challen"
 
 
 def alembic_config(directory: Path, version_table: str, engine: Engine | None = None) -> Config:
@@ -60,6 +64,8 @@ def run_env(own_tables: set[str] | frozenset[str]) -> None:
                           render_as_batch=sqlite, compare_type=True,
                           version_table=config.attributes.get("version_table", "alembic_version"))
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             context.run_migrations()
         connection.commit()
         _foreign_keys(connection, on=True) if sqlite else None

@@ -70,19 +70,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_captured_sample_request_id'), ['request_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_captured_sample_route'), ['route'], unique=False)
 
-    op.create_table('outbox_event',
-    sa.Column('seq', sa.Integer(), nullable=False),
-    sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('topic', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('envelope', sa.JSON(), nullable=False),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('published_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.PrimaryKeyConstraint('seq')
-    )
-    with op.batch_alter_table('outbox_event', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_outbox_event_event_id'), ['event_id'], unique=True)
-        batch_op.create_index(batch_op.f('ix_outbox_event_published_at'), ['published_at'], unique=False)
+    # The deployer may share this database and have made the outbox first (its own migrations).
+    if not sa.inspect(op.get_bind()).has_table('outbox_event'):
+        op.create_table('outbox_event',
+        sa.Column('seq', sa.Integer(), nullable=False),
+        sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column('topic', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column('envelope', sa.JSON(), nullable=False),
+        sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column('published_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint('seq')
+        )
+        with op.batch_alter_table('outbox_event', schema=None) as batch_op:
+            batch_op.create_index(batch_op.f('ix_outbox_event_event_id'), ['event_id'], unique=True)
+            batch_op.create_index(batch_op.f('ix_outbox_event_published_at'), ['published_at'], unique=False)
 
     op.create_table('processed_event',
     sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),

@@ -1,7 +1,6 @@
-from services.deployer.app import create_app
-from shared.runtime import serve
-
-PORT = 8104
+from services.deployer.bootstrap import NAME
+from services.deployer.entrypoints.http import create_app
+from shared.kit.serve import serve
 
 if __name__ == "__main__":
-    serve(create_app(), PORT)
+    serve(create_app(), NAME)

@@ -1,10 +1,11 @@
 """Handlers: one typed event in, the driver's decision stored and its outputs staged in the
-outbox, all in one transaction, marked by event id so a redelivery changes nothing."""
+outbox, all in one transaction (`transaction(engine)`: inside the kit's inbox, the inbox's own,
+which commits them with the event's handled mark, so a redelivery changes nothing).
+
+Which event type goes to which handler is the service's table (bootstrap.DeployerService)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -18,14 +19,15 @@ from schemas.events import deployments, evaluations, inference, loadtests, model
 from schemas.events.degradations import DegradationDetected
 from schemas.events.deployments import FallbackActivated, RouteTable
 from services.deployer.adapters import store
+from services.deployer.adapters.sglang_launch import NotServing, SglangUnavailable, ensure_serving
 from services.deployer.domain import canary as ca
 from services.deployer.domain import driver, routes
 from services.deployer.domain.driver import ACTOR, Env, Output, Result
+from services.deployer.domain.live_traffic import CanaryTraffic, RouteVolumes
 from services.deployer.domain.run import ACTIVE_CANARY, Phase, Run
 from services.deployer.domain.traffic_profile import LoggedTraffic, merge
-from services.deployer.sglang_launch import NotServing, SglangUnavailable, ensure_serving
-from services.deployer.traffic import CanaryTraffic, RouteVolumes
 from shared import outbox
+from shared.kit.inbox import transaction
 from shared.pipeline import IllegalTransition, is_terminal
 
 log = logging.getLogger(__name__)
@@ -39,43 +41,18 @@ class Deployer:
                  serving: Serving = ensure_serving) -> None:
         self.engine, self.env, self.traffic, self.home, self._serving = engine, env, traffic, home, serving
         self.volumes = RouteVolumes()
-        self._routes: dict[str, Callable[[Envelope[Any]], Awaitable[None]]] = {
-            models.ModelSubmitted.event_type: self._submitted,
-            models.ModelStageChanged.event_type: self._stage_changed,
-            models.StageChangeRejected.event_type: self._stage_rejected,
-            models.ModelApproved.event_type: self._approved,
-            evaluations.EvaluationCompleted.event_type: self._evaluated,
-            evaluations.EvaluationFailed.event_type: self._failed,
-            loadtests.LoadtestCompleted.event_type: self._loadtested,
-            loadtests.LoadtestFailed.event_type: self._failed,
-            prompts.PromptOptimized.event_type: self._optimized,
-            prompts.PromptOptimizationFailed.event_type: self._failed,
-            DegradationDetected.event_type: self._degraded,
-            deployments.RouteUpdated.event_type: self._route_seen,
-            inference.InferenceLogged.event_type: self._inference,
-            inference.FeedbackReceived.event_type: self._feedback,
-        }
-
-    @property
-    def types(self) -> set[str]:
-        return set(self._routes)
-
-    async def handle(self, envelope: Envelope[Any]) -> None:
-        route = self._routes.get(envelope.type)
-        if route is not None:
-            await route(envelope)
 
     # ---- pipeline events --------------------------------------------------------------
 
-    async def _submitted(self, e: Envelope[models.ModelSubmitted]) -> None:
-        with Session(self.engine) as s:
-            if store.handled(s, e.id) or store.get_run(s, e.data.candidate_id) is not None:
+    async def submitted(self, e: Envelope[models.ModelSubmitted]) -> None:
+        with transaction(self.engine) as s:
+            if store.get_run(s, e.data.candidate_id) is not None:  # submitted again: the run goes on
                 return
             result = self._decide(None, lambda _: driver.on_submitted(
                 e.data, e.correlationid, self.env.policy.for_task(e.data.spec.task).workload))
-            self._commit(s, result.run, result.out, e)
+            self._stage(s, result.run, result.out, e)
 
-    async def _stage_changed(self, e: Envelope[models.ModelStageChanged]) -> None:
+    async def stage_changed(self, e: Envelope[models.ModelStageChanged]) -> None:
         if is_terminal(e.data.to_stage):
             self._unlist_fallback(e.data)
         await self._step(e, lambda run: driver.on_stage_changed(run, e.data, self.env))
@@ -83,46 +60,42 @@ class Deployer:
     def _unlist_fallback(self, moved: models.ModelStageChanged) -> None:
         """A candidate that left for good (an operator retired the standby, say) is no fallback
         any more: its task's route stops listing it (a no-op once the route has moved on)."""
-        with Session(self.engine) as s:
+        with transaction(self.engine) as s:
             table = store.route_table(s, routes.prod_route(moved.task))
             trimmed = routes.without_fallback(table, moved.candidate_id) if table is not None else None
             if trimmed is not None:
-                self._commit(s, None, [trimmed], None)
+                self._stage(s, None, [trimmed], None)
 
-    async def _stage_rejected(self, e: Envelope[models.StageChangeRejected]) -> None:
+    async def stage_rejected(self, e: Envelope[models.StageChangeRejected]) -> None:
         d = e.data
         if d.actor == ACTOR:
             log.warning("registry refused %s -> %s: %s", d.candidate_id, d.to_stage, d.reason)
         await self._step(e, lambda run: driver.on_rejected(run, d.to_stage, d.actor, d.reason))
 
-    async def _approved(self, e: Envelope[models.ModelApproved]) -> None:
+    async def approved(self, e: Envelope[models.ModelApproved]) -> None:
         await self._step(e, lambda run: driver.on_approved(run, e.data, self.env))
 
-    async def _evaluated(self, e: Envelope[evaluations.EvaluationCompleted]) -> None:
+    async def evaluated(self, e: Envelope[evaluations.EvaluationCompleted]) -> None:
         logged = self.logged_traffic(routes.prod_route(e.data.task))
         await self._step(e, lambda run: driver.on_evaluation_completed(run, e.data, self.env, logged))
 
-    async def _loadtested(self, e: Envelope[loadtests.LoadtestCompleted]) -> None:
+    async def loadtested(self, e: Envelope[loadtests.LoadtestCompleted]) -> None:
         await self._step(e, lambda run: driver.on_loadtest_completed(run, e.data, self.env))
 
-    async def _optimized(self, e: Envelope[prompts.PromptOptimized]) -> None:
+    async def optimized(self, e: Envelope[prompts.PromptOptimized]) -> None:
         await self._step(e, lambda run: driver.on_prompt_optimized(run, e.data))
 
-    async def _failed(self, e: Envelope[Any]) -> None:
+    async def failed(self, e: Envelope[Any]) -> None:
         reason = f"{e.type.removeprefix('io.challenger.')}: {e.data.reason}"
         await self._step(e, lambda run: driver.reject(Result(run), reason))
 
     async def _step(self, e: Envelope[Any], step: Step) -> None:
-        with Session(self.engine) as s:
-            if store.handled(s, e.id):
-                return
+        with transaction(self.engine) as s:
             run = store.get_run(s, e.data.candidate_id)
             if run is None:  # not a run this deployer drives
-                store.mark_handled(s, e.id, e.type)
-                s.commit()
                 return
             result = await self._checked(run, self._decide(run, step))
-            self._commit(s, result.run, result.out, e)
+            self._stage(s, result.run, result.out, e)
 
     def _decide(self, run: Run | None, step: Callable[[Run | None], Result]) -> Result:
         try:
@@ -147,11 +120,9 @@ class Deployer:
 
     # ---- fallback -----------------------------------------------------------------------
 
-    async def _degraded(self, e: Envelope[DegradationDetected]) -> None:
+    async def degraded(self, e: Envelope[DegradationDetected]) -> None:
         d = e.data
-        with Session(self.engine) as s:
-            if store.handled(s, e.id):
-                return
+        with transaction(self.engine) as s:
             reason = f"degradation {d.degradation_id}: {', '.join(d.rules)}"
             moved = self._fallback(store.route_table(s, d.route), d, reason)
             out: list[Output] = list(moved) if moved else []
@@ -163,7 +134,7 @@ class Deployer:
             elif moved:  # a serving candidate lost its route: the registry records who serves now
                 run, request = driver.record_fallback(run, moved[1])
                 out.append(request)
-            self._commit(s, run, out, e)
+            self._stage(s, run, out, e)
 
     @staticmethod
     def _fallback(table: RouteTable | None, d: DegradationDetected,
@@ -176,20 +147,19 @@ class Deployer:
         return new, FallbackActivated(candidate_id=d.candidate_id, route=d.route, reason=reason,
                                       fallback_candidate_id=chosen.candidate_id, degradation_id=d.degradation_id)
 
-    async def _route_seen(self, e: Envelope[deployments.RouteUpdated]) -> None:
-        with Session(self.engine) as s:
+    async def route_seen(self, e: Envelope[deployments.RouteUpdated]) -> None:
+        with transaction(self.engine) as s:
             store.remember_route(s, e.data.table, e.data.revision)
-            s.commit()
 
-    # ---- live traffic and the canary tick -------------------------------------------------
+    # ---- live traffic (deduplicated by request id in CanaryTraffic) and the canary tick ----
 
-    async def _inference(self, e: Envelope[inference.InferenceLogged]) -> None:
+    async def inference(self, e: Envelope[inference.InferenceLogged]) -> None:
         self.traffic.on_inference(e.data)
         self.volumes.on_inference(e.data, e.time.timestamp())
 
     def logged_traffic(self, route: str) -> LoggedTraffic | None:
         """What the gateway logged on `route`: stored, plus what came since the last tick."""
-        with Session(self.engine) as s:
+        with transaction(self.engine) as s:
             stored = store.logged_traffic(s, route)
         pending = self.volumes.pending(route)
         return merge(stored, pending) if stored and pending else stored or pending
@@ -197,40 +167,32 @@ class Deployer:
     def _store_volumes(self) -> None:
         drained = self.volumes.drain()
         if drained:
-            with Session(self.engine) as s:
+            with transaction(self.engine) as s:
                 for route, more in drained.items():
                     store.add_logged_traffic(s, route, more)
-                s.commit()
 
-    async def _feedback(self, e: Envelope[inference.FeedbackReceived]) -> None:
+    async def feedback(self, e: Envelope[inference.FeedbackReceived]) -> None:
         self.traffic.on_feedback(e.data)
 
     def tick(self) -> int:
-        """Analyse every active canary once; return how many were analysed."""
+        """Analyse every active canary once, each in its own transaction; return how many."""
         self._store_volumes()
-        with Session(self.engine) as s:
+        with transaction(self.engine) as s:
             runs = store.runs_in(s, ACTIVE_CANARY)
-            self.traffic.unwatch_except({routes.prod_route(r.task) for r in runs})
-            for run in runs:
-                champion, candidate = self.traffic.drain(routes.prod_route(run.task))
-                old_champion, old_candidate = run.arms()
-                run = run.with_arms(ca.merge(old_champion, champion), ca.merge(old_candidate, candidate))
-                result = self._decide(run, lambda r: driver.canary_tick(r, self.env))
-                self._commit(s, result.run, result.out, None)
-            return len(runs)
-
-    async def run_ticks(self, stop: asyncio.Event, every_s: float) -> None:
-        while not stop.is_set():
-            try:
-                self.tick()
-            except Exception:
-                log.exception("canary tick failed; retrying next tick")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=every_s)
+        self.traffic.unwatch_except({routes.prod_route(r.task) for r in runs})
+        for run in runs:
+            champion, candidate = self.traffic.drain(routes.prod_route(run.task))
+            old_champion, old_candidate = run.arms()
+            run = run.with_arms(ca.merge(old_champion, champion), ca.merge(old_candidate, candidate))
+            result = self._decide(run, lambda r: driver.canary_tick(r, self.env))
+            with transaction(self.engine) as s:
+                self._stage(s, result.run, result.out, None)
+        return len(runs)
 
     # ---- persistence ----------------------------------------------------------------------
 
-    def _commit(self, s: Session, run: Run | None, out: Sequence[Output], cause: Envelope[Any] | None) -> None:
+    def _stage(self, s: Session, run: Run | None, out: Sequence[Output], cause: Envelope[Any] | None) -> None:
+        """The run and its outputs (route tables become revisions) into `s`; its transaction commits them."""
         correlation = run.correlation_id if run is not None else None
         for item in out:
             data = store.route_update(s, item) if isinstance(item, RouteTable) else item
@@ -239,9 +201,6 @@ class Deployer:
         if run is not None:
             store.put_run(s, run)
             self._watch(run)
-        if cause is not None:
-            store.mark_handled(s, cause.id, cause.type)
-        s.commit()
 
     def _watch(self, run: Run) -> None:
         if run.phase in ACTIVE_CANARY and run.champion_id is not None:

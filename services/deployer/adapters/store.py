@@ -1,10 +1,13 @@
 """The deployer's own tables: pipeline runs (whole run state as JSON, so a restart resumes),
-handled event ids (idempotency) and the last table published per route (revisions)."""
+the last table published per route (revisions) and the traffic logged per route. Which events
+it handled is the kit's inbox (shared.kit.inbox); the schema is migrated by Alembic
+(services/deployer/migrations)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column
@@ -14,7 +17,11 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from schemas.events.deployments import RouteTable, RouteUpdated
 from services.deployer.domain.run import Phase, Run
 from services.deployer.domain.traffic_profile import LoggedTraffic, merge
-from shared.outbox import OutboxEvent, add_missing_columns
+from shared.db import make_engine
+from shared.kit.migrations import migrate
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+VERSION_TABLE = "alembic_version_deployer"  # the registry may share the database, with its own
 
 
 def _now() -> datetime:
@@ -29,14 +36,6 @@ class DeployerRun(SQLModel, table=True):
     phase: str = Field(index=True, max_length=40)
     state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     updated_at: datetime = Field(default_factory=_now)
-
-
-class DeployerHandled(SQLModel, table=True):
-    __tablename__ = "deployer_handled"
-
-    event_id: str = Field(primary_key=True, max_length=64)
-    event_type: str = Field(max_length=120)
-    handled_at: datetime = Field(default_factory=_now)
 
 
 class DeployerRoute(SQLModel, table=True):
@@ -62,13 +61,14 @@ class DeployerRouteTraffic(SQLModel, table=True):
     last_at: float | None = None
 
 
-TABLES = [DeployerRun.__table__, DeployerHandled.__table__, DeployerRoute.__table__,  # type: ignore[attr-defined]
-          DeployerRouteTraffic.__table__, OutboxEvent.__table__]  # type: ignore[attr-defined]
+OWN_TABLES = frozenset(m.__tablename__ for m in (DeployerRun, DeployerRoute, DeployerRouteTraffic))
 
 
-def create_tables(engine: Engine) -> None:
-    SQLModel.metadata.create_all(engine, tables=TABLES)
-    add_missing_columns(engine)  # an outbox created by an older version
+def open_database(url: str) -> Engine:
+    """The deployer's engine, its schema brought to the latest revision (safe on every start)."""
+    engine = make_engine(url)
+    migrate(engine, MIGRATIONS, VERSION_TABLE)
+    return engine
 
 
 def get_run(session: Session, candidate_id: str) -> Run | None:
@@ -92,14 +92,6 @@ def runs_in(session: Session, phases: Iterable[Phase]) -> list[Run]:
 def all_runs(session: Session, limit: int = 100) -> list[Run]:
     rows = session.exec(select(DeployerRun).order_by(col(DeployerRun.updated_at).desc()).limit(limit)).all()
     return [Run.model_validate(r.state) for r in rows]
-
-
-def handled(session: Session, event_id: str) -> bool:
-    return session.get(DeployerHandled, event_id) is not None
-
-
-def mark_handled(session: Session, event_id: str, event_type: str) -> None:
-    session.add(DeployerHandled(event_id=event_id, event_type=event_type))
 
 
 def logged_traffic(session: Session, route: str) -> LoggedTraffic | None:

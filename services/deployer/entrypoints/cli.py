@@ -15,7 +15,7 @@ from schemas.candidate import CandidateSpec
 from services.cli.option_groups import bind, with_options
 from services.cli.options import CandidateOptions, candidate_spec
 from services.cli.output import Column, Output, fail, progress_console, with_output
-from services.deployer import operator, sglang_launch
+from services.deployer.adapters import operator, sglang_launch
 from services.deployer.adapters.policy_file import DEFAULT_POLICY, PolicyError, load_policy
 from services.deployer.config import DeployerSettings
 from shared.pipeline import Stage

@@ -17,9 +17,9 @@ from schemas.events import deployments
 from schemas.events.deployments import CanaryStepChanged, RouteUpdated
 from schemas.events.models import ModelApproved
 from services.deployer.adapters import store
-from services.deployer.app import create_app
 from services.deployer.config import DeployerSettings
 from services.deployer.domain.run import Phase
+from services.deployer.entrypoints.http import create_app
 from shared.bus.producer import EventProducer
 from tests.integration.bus.helpers import first_event as first
 from tests.unit.deployer.factories import evaluation, loadtest, submitted, traffic
@@ -40,7 +40,7 @@ async def deployer(broker: str, uid: str, tmp_path: Path) -> AsyncIterator[Any]:
                                 deployer_tick_s=0.5, deployer_policy=policy, database_url=None)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        yield app.state.deployer
+        yield app.state.service.deployer
 
 
 async def wait_phase(deployer: Any, cid: str, phase: Phase, timeout_s: float = 30.0) -> None:

@@ -17,9 +17,9 @@ from schemas.events import deployments, evaluations, models
 from schemas.events.degradations import DegradationDetected
 from schemas.events.deployments import RouteTable, RouteUpdated
 from services.deployer.adapters import store
-from services.deployer.app import create_app
 from services.deployer.config import DeployerSettings
 from services.deployer.domain import routes
+from services.deployer.entrypoints.http import create_app
 from shared.bus.producer import EventProducer
 from tests.integration.bus.helpers import first_event as first
 from tests.unit.deployer.factories import spec, submitted
@@ -32,7 +32,7 @@ async def deployer(broker: str, uid: str, tmp_path: Path) -> AsyncIterator[Any]:
                                 deployer_tick_s=0.5, database_url=None)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        yield app.state.deployer
+        yield app.state.service.deployer
 
 
 

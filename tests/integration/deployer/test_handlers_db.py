@@ -11,25 +11,19 @@ from schemas import new_event
 from schemas.candidate import CandidateSpec
 from schemas.events.deployments import RouteUpdated
 from services.deployer.adapters import store
-from services.deployer.adapters.policy_file import load_policy
-from services.deployer.domain.driver import Env
 from services.deployer.domain.run import Phase
-from services.deployer.handlers import Deployer
-from services.deployer.traffic import CanaryTraffic
-from shared.db import make_engine
 from shared.outbox import OutboxEvent, to_envelope
 from shared.pipeline import Stage
 from shared.process import free_port
+from tests.integration.deployer.local import LocalDeployer
 from tests.unit.deployer.factories import evaluation, loadtest, submitted
 
 
-def make(db_url: str, home: Path) -> Deployer:
-    engine = make_engine(db_url)
-    store.create_tables(engine)
-    return Deployer(engine, Env(load_policy(), "http://127.0.0.1:8080"), CanaryTraffic(), home)
+def make(db_url: str, home: Path) -> LocalDeployer:
+    return LocalDeployer(db_url, home)
 
 
-def outbox_types(d: Deployer) -> list[str]:
+def outbox_types(d: LocalDeployer) -> list[str]:
     with Session(d.engine) as s:
         return [to_envelope(r).type.removeprefix("io.challenger.")
                 for r in s.exec(select(OutboxEvent).order_by(OutboxEvent.seq)).all()]
@@ -101,7 +95,7 @@ async def test_degradation_during_a_canary_falls_back_and_rolls_back(sqlite_url:
     assert run is not None and run.phase == Phase.done and run.expected == "rolled_back"
 
 
-def _serving(d: Deployer, primary: str, fallback: str) -> None:
+def _serving(d: LocalDeployer, primary: str, fallback: str) -> None:
     from schemas.events.deployments import RouteTable, RouteTarget
 
     def target(cid: str) -> RouteTarget:
@@ -113,7 +107,7 @@ def _serving(d: Deployer, primary: str, fallback: str) -> None:
         s.commit()
 
 
-def _staged(d: Deployer, event_type: str) -> list[object]:
+def _staged(d: LocalDeployer, event_type: str) -> list[object]:
     with Session(d.engine) as s:
         return [to_envelope(r).data for r in s.exec(select(OutboxEvent).order_by(OutboxEvent.seq)).all()
                 if r.envelope["type"] == event_type]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from schemas.events import models
-from services.deployer import operator
+from services.deployer.adapters import operator
 from tests.integration.bus.helpers import first_event as first
 
 pytestmark = pytest.mark.timeout(90)

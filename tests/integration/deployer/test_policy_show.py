@@ -15,14 +15,9 @@ from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from services.cli.main import app as cli
-from services.deployer.adapters import store
-from services.deployer.adapters.policy_file import load_policy
-from services.deployer.app import _read_routes
-from services.deployer.domain.driver import Env
-from services.deployer.handlers import Deployer
-from services.deployer.traffic import CanaryTraffic
-from shared.db import make_engine
+from services.deployer.entrypoints.http import read_routes
 from shared.process import free_port, port_open
+from tests.integration.deployer.local import LocalDeployer
 
 POLICY = "defaults:\n  accuracy: {min_items: 30}\ntasks:\n  sentiment:\n    accuracy: {non_inferiority_margin: 0.2}\n"
 
@@ -36,11 +31,9 @@ def policy_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def deployer_url(sqlite_url: str, tmp_path: Path, policy_file: Path) -> Iterator[str]:
-    engine = make_engine(sqlite_url)
-    store.create_tables(engine)
-    deployer = Deployer(engine, Env(load_policy(policy_file), "http://127.0.0.1:8080"), CanaryTraffic(), tmp_path)
+    deployer = LocalDeployer(sqlite_url, tmp_path, policy_file).deployer
     app = FastAPI()
-    app.include_router(_read_routes(deployer, policy_file))
+    app.include_router(read_routes(deployer, policy_file))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -17,10 +17,9 @@ import pytest
 from sqlmodel import Session
 
 from schemas import new_event
-from services.deployer import operator
-from services.deployer.adapters import store
-from services.deployer.app import create_app as create_deployer
+from services.deployer.adapters import operator, store
 from services.deployer.config import DeployerSettings
+from services.deployer.entrypoints.http import create_app as create_deployer
 from services.deployer.handlers import Deployer
 from services.registry.bootstrap import bootstrap
 from services.registry.domain.consistency import CandidateView, GatewayView, TaskView, check
@@ -64,7 +63,7 @@ async def registry_and_deployer(broker: str, uid: str, tmp_path: Path) -> AsyncI
             EventProducer(broker) as producer:
         bob = (await client.post("/api/v1/tokens", json={"name": f"bob-{uid}", "role": "approver"},
                                  headers=admin)).json()["token"]
-        yield Wired(client, producer, dep_app.state.deployer, admin, bob)
+        yield Wired(client, producer, dep_app.state.service.deployer, admin, bob)
 
 
 async def through_approval(w: Wired, cid: str) -> None:

@@ -8,9 +8,9 @@ from schemas.events.inference import FeedbackReceived
 from schemas.events.models import ModelApproved, StageChangeRequested
 from services.deployer.domain import canary as ca
 from services.deployer.domain import driver
+from services.deployer.domain.live_traffic import CanaryTraffic
 from services.deployer.domain.policy import Policy
 from services.deployer.domain.run import Phase, Run
-from services.deployer.traffic import CanaryTraffic
 from tests.unit.deployer.factories import TASK, env, submitted, traffic
 
 POLICY = Policy.model_validate({"defaults": {"canary": {"min_samples": 100, "min_samples_per_step": 100,

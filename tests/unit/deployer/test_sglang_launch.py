@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from schemas.candidate import CandidateSpec
-from services.deployer import sglang_launch as sl
+from services.deployer.adapters import sglang_launch as sl
 
 
 def sglang_spec(**launch) -> CandidateSpec:

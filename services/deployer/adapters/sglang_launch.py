@@ -19,7 +19,7 @@ import yaml
 from schemas.candidate import CandidateSpec, Engine, LaunchSpec
 from shared.process import Proc, http_ok, stop_pid_file
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "infra" / "sglang"
+TEMPLATES = Path(__file__).resolve().parents[3] / "infra" / "sglang"
 DEFAULT_IMAGE = "lmsysorg/sglang:v0.5.4-cu126"
 
 

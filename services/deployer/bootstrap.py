@@ -9,10 +9,11 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy.engine import Engine
 
+from schemas import Envelope
 from schemas.events import degradations, deployments, evaluations, inference, loadtests, models, prompts
 from services.deployer.adapters import store
 from services.deployer.adapters.policy_file import load_policy
@@ -34,6 +35,16 @@ class Adapters:
     serving: Serving = ensure_serving  # an SGLang target must pass /health before a route points at it
 
 
+TRAFFIC = frozenset({inference.InferenceLogged.event_type, inference.FeedbackReceived.event_type})
+
+
+def pipeline_key(envelope: Envelope[Any]) -> str | None:
+    """The inbox key: the event id for pipeline events. Logged traffic is high volume and
+    written only on the tick, not per event, so it stays out of the inbox (a row per
+    inference) and is deduplicated by request id in CanaryTraffic."""
+    return None if envelope.type in TRAFFIC else envelope.id
+
+
 @dataclass(kw_only=True)
 class DeployerService(Service):
     name: ClassVar[str] = NAME
@@ -42,7 +53,7 @@ class DeployerService(Service):
 
     def consumes(self) -> Sequence[Consumes]:
         d = self.deployer
-        pipeline = Consumes(self.settings.deployer_group, {
+        return [Consumes(self.settings.deployer_group, {
             models.ModelSubmitted: d.submitted,
             models.ModelStageChanged: d.stage_changed,
             models.StageChangeRejected: d.stage_rejected,
@@ -55,14 +66,9 @@ class DeployerService(Service):
             prompts.PromptOptimizationFailed: d.failed,
             degradations.DegradationDetected: d.degraded,
             deployments.RouteUpdated: d.route_seen,
-        })
-        # Logged traffic is high volume and written only on the tick, not per event: it stays out
-        # of the inbox (a row per inference) and is deduplicated by request id in CanaryTraffic.
-        traffic = Consumes(f"{self.settings.deployer_group}-traffic", {
             inference.InferenceLogged: d.inference,
             inference.FeedbackReceived: d.feedback,
-        }, dedup_key=None)
-        return [pipeline, traffic]
+        }, dedup_key=pipeline_key)]
 
     def background(self) -> Sequence[Loop]:
         return [self._ticks]

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope[Any]], Awaitable[None]]
 BatchHandler = Callable[[list[Envelope[Any]]], Awaitable[None]]
-DedupKey = Callable[[Envelope[Any]], str]
+DedupKey = Callable[[Envelope[Any]], str | None]  # None: this event is not deduplicated by the inbox
 
 
 def by_event_id(envelope: Envelope[Any]) -> str:
@@ -221,10 +221,11 @@ class EventConsumer:
         return last
 
     async def _handle_once(self, envelope: Envelope[Any]) -> None:
-        if self._inbox is None:
+        key = self._dedup_key(envelope) if self._inbox is not None else None
+        if key is None or self._inbox is None:
             await self._handler(envelope)
             return
-        with self._inbox.once(self.group_id, self._dedup_key(envelope), envelope.type) as fresh:
+        with self._inbox.once(self.group_id, key, envelope.type) as fresh:
             if fresh:
                 await self._handler(envelope)
                 return

@@ -43,10 +43,11 @@ PRUNE_EVERY_S = 3600.0
 class Consumes:
     """One consumer group: each event type it handles, with its handler.
 
-    `dedup_key` names what the inbox remembers (the event id by default, or a business id);
-    None opts out of the inbox: for a hot stream deduplicated by its own domain, handled by
-    `batch` once per fetched batch (`handlers` then serve the one-by-one retry of a failed
-    batch)."""
+    `dedup_key` names what the inbox remembers (the event id by default, or a business id).
+    It may return None for event types whose domain dedupes them itself (high-volume traffic
+    counted by request id). `dedup_key=None` opts the whole group out of the inbox: a hot
+    stream deduplicated by its own domain, handled by `batch` once per fetched batch
+    (`handlers` then serve the one-by-one retry of a failed batch)."""
 
     group: str
     handlers: Mapping[type[EventData], Handler]

@@ -1,10 +1,11 @@
-"""The deployer's consumer table: every pipeline event through the inbox in the deployer's
-group; logged traffic in a group of its own, outside the inbox (not written per event)."""
+"""The deployer's consumer table: one group; every pipeline event through the inbox, logged
+traffic outside it (not written per event; CanaryTraffic dedupes by request id)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from schemas import new_event
 from schemas.events import degradations, deployments, evaluations, inference, loadtests, models, prompts
 from services.deployer.bootstrap import Adapters, bootstrap
 from services.deployer.config import DeployerSettings
@@ -19,9 +20,13 @@ PIPELINE = {models.ModelSubmitted, models.ModelStageChanged, models.StageChangeR
 def test_pipeline_events_go_through_the_inbox_and_logged_traffic_does_not(tmp_path: Path) -> None:
     settings = DeployerSettings(home=tmp_path, deployer_group="dep")
     service = bootstrap(settings, Adapters(engine=make_engine("sqlite://")))
-    by_group = {c.group: c for c in service.consumes()}
-    assert set(by_group) == {"dep", "dep-traffic"}
-    assert set(by_group["dep"].handlers) == PIPELINE and by_group["dep"].dedup_key is not None
-    assert set(by_group["dep-traffic"].handlers) == {inference.InferenceLogged, inference.FeedbackReceived}
-    assert by_group["dep-traffic"].dedup_key is None
+    (consumes,) = service.consumes()
+    assert consumes.group == "dep"
+    assert set(consumes.handlers) == PIPELINE | {inference.InferenceLogged, inference.FeedbackReceived}
     assert service.inbox is not None and service.outbox is service.deployer.engine
+    key = consumes.dedup_key
+    assert key is not None
+    submitted = new_event(models.ModelSubmitted.model_construct(candidate_id="c"), source="t")
+    logged = new_event(inference.InferenceLogged.model_construct(route="r", request_id="q"), source="t")
+    assert key(submitted) == submitted.id
+    assert key(logged) is None

@@ -66,3 +66,18 @@ async def test_a_failing_handler_is_not_marked_and_is_retried(tmp_path: Path) ->
     event = submitted()
     assert await consumer._handle(event) is None  # noqa: SLF001
     assert len(attempts) == 2 and inbox.handled("g", event.id)
+
+
+async def test_a_key_of_none_bypasses_the_inbox(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    async def handler(e: Envelope[Any]) -> None:
+        calls.append(e.id)
+
+    inbox = FileInbox(tmp_path)
+    consumer = EventConsumer("127.0.0.1:1", ["t"], "g", handler, dlq=FakeDlq(),  # type: ignore[arg-type]
+                             inbox=inbox, dedup_key=lambda e: None)
+    event = submitted()
+    assert await consumer._handle(event) is None  # noqa: SLF001
+    assert await consumer._handle(event) is None  # noqa: SLF001
+    assert calls == [event.id, event.id] and not list(tmp_path.rglob("*.handled"))

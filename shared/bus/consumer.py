@@ -65,7 +65,10 @@ class EventConsumer:
     With an `inbox`, each event is handled once per group: `dedup_key` (the event id unless
     the subscription declares a business id) is looked up before the handler runs and
     recorded with the handler's writes (see shared.kit.inbox). A batch handler dedupes in its
-    own domain (the monitor's windows are keyed by request id).
+    own domain (the monitor's windows are keyed by request id). A request/reply service passes
+    `on_duplicate`: a duplicate is then answered again (its stored reply, see shared.kit.replies)
+    instead of dropped, since the first answer may have been lost with a broker that restarted
+    empty; the work itself is not done again.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class EventConsumer:
         service: str = "-",
         inbox: Inbox | None = None,
         dedup_key: DedupKey = by_event_id,
+        on_duplicate: Handler | None = None,
     ) -> None:
         self.group_id = group_id
         self.service = service
@@ -95,6 +99,7 @@ class EventConsumer:
         self._types = types
         self._inbox = inbox
         self._dedup_key = dedup_key
+        self._on_duplicate = on_duplicate
         self.deduplicated = 0
         self._topics = tuple(topics)
         self._config: dict[str, Any] = dict(
@@ -231,6 +236,8 @@ class EventConsumer:
                 return
         self.deduplicated += 1
         metrics.DEDUPLICATED.labels(self.service, self.group_id, envelope.topic).inc()
+        if self._on_duplicate is not None:
+            await self._on_duplicate(envelope)
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
         log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)

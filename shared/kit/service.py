@@ -47,17 +47,24 @@ class Consumes:
     It may return None for event types whose domain dedupes them itself (high-volume traffic
     counted by request id). `dedup_key=None` opts the whole group out of the inbox: a hot
     stream deduplicated by its own domain, handled by `batch` once per fetched batch
-    (`handlers` then serve the one-by-one retry of a failed batch)."""
+    (`handlers` then serve the one-by-one retry of a failed batch). `replay` is what a
+    request/reply service does with a duplicate command, per event type: answer again from its
+    stored reply (shared.kit.replies), not redo the work."""
 
     group: str
     handlers: Mapping[type[EventData], Handler]
     dedup_key: DedupKey | None = by_event_id
     batch: BatchHandler | None = None
     max_records: int = 100
+    replay: Mapping[type[EventData], Handler] = field(default_factory=dict)
 
     @cached_property
     def _by_type(self) -> dict[str, Handler]:
         return {cls.event_type: handler for cls, handler in self.handlers.items()}  # type: ignore[attr-defined]
+
+    @cached_property
+    def _replay_by_type(self) -> dict[str, Handler]:
+        return {cls.event_type: handler for cls, handler in self.replay.items()}  # type: ignore[attr-defined]
 
     @property
     def types(self) -> set[str]:
@@ -69,6 +76,11 @@ class Consumes:
 
     async def dispatch(self, envelope: Envelope[Any]) -> None:
         await self._by_type[envelope.type](envelope)
+
+    async def redispatch(self, envelope: Envelope[Any]) -> None:
+        """A duplicate: its type's `replay`, if it has one; else nothing (it was handled)."""
+        if (answer := self._replay_by_type.get(envelope.type)) is not None:
+            await answer(envelope)
 
 
 @dataclass(kw_only=True)
@@ -142,7 +154,7 @@ def _consumer(service: Service, c: Consumes) -> EventConsumer:
     return EventConsumer(service.settings.kafka_bootstrap, c.topics, c.group, c.dispatch, dlq=service.bus,
                          types=c.types, batch_handler=c.batch, max_records=c.max_records, service=service.name,
                          inbox=service.inbox if c.dedup_key is not None else None,
-                         dedup_key=c.dedup_key or by_event_id)
+                         dedup_key=c.dedup_key or by_event_id, on_duplicate=c.redispatch if c.replay else None)
 
 
 def _pruning(inbox: Inbox, retention_s: float) -> Loop:

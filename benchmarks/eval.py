@@ -28,8 +28,9 @@ import yaml
 from schemas.candidate import CandidateSpec, Engine
 from schemas.events.evaluations import EvaluationRequested
 from schemas.task import DatasetItem, TaskSpec
+from services.evaluator.adapters.engines import engines_for
 from services.evaluator.adapters.store import EvaluationStore
-from services.evaluator.evaluation import engines_for, evaluate
+from services.evaluator.handlers.evaluation import evaluate
 from tests.support.scripted_llm import start_scripted_llm
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,8 @@
 import gc
 
-from services.evaluator.app import PORT, create_app
-from shared.runtime import serve
+from services.evaluator.bootstrap import NAME
+from services.evaluator.entrypoints.http import create_app
+from shared.kit.serve import serve
 
 app = create_app()
 # Everything is imported now (~150k objects: matplotlib, scipy, pydantic models). Frozen, they
@@ -9,4 +10,4 @@ app = create_app()
 # loop, in about one evaluation of 1,000 items in three (measured with benchmarks.eval); ~15 ms after.
 gc.collect()
 gc.freeze()
-serve(app, PORT)
+serve(app, NAME)

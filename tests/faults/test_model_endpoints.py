@@ -24,8 +24,10 @@ from schemas.candidate import CandidateSpec
 from schemas.events.evaluations import EvaluationRequested
 from schemas.events.loadtests import LoadtestRequested, Slo
 from schemas.task import DatasetItem, TaskSpec
+from services.evaluator.adapters.engines import engines_for
 from services.evaluator.adapters.store import EvaluationStore
-from services.evaluator.evaluation import EvaluationFailure, engines_for, evaluate
+from services.evaluator.domain.checks import EvaluationFailure
+from services.evaluator.handlers.evaluation import evaluate
 from services.loadtester.domain.metrics import Slo as LevelSlo
 from services.loadtester.domain.metrics import summarize
 from services.loadtester.domain.profiles import LengthProfile

@@ -21,7 +21,7 @@ def load_task_datasets(task: TaskSpec, max_items: int | None = None) -> dict[str
 
 
 def builtin_attacks() -> list[DatasetItem]:
-    text = resources.files("services.evaluator.redteam").joinpath("suite.jsonl").read_text()
+    text = resources.files("services.evaluator.adapters").joinpath("redteam_suite.jsonl").read_text()
     return [validate_attack(i) for i in parse_jsonl(text)]
 
 

@@ -21,6 +21,7 @@ import yaml
 
 from schemas.events.evaluations import GarakScan, GarakSummary
 from services.evaluator.domain.garak import KEY_ENV, GarakReportError, garak_config, summarize
+from shared.kit.replies import write_atomically
 
 GARAK_VERSION = "0.17.1"
 TORCH_CPU = "torch==2.13.0"  # the CPU build; a bare `torch` requirement would pull a CUDA build of several GB
@@ -67,7 +68,7 @@ class GarakRunner:
         except (OSError, GarakReportError) as exc:
             raise GarakUnavailable(f"garak produced no usable report ({exc}); see {run_dir / 'garak.log'}") from exc
         summary = summary.model_copy(update={"report_uri": report.as_uri()})
-        summary_file.write_text(summary.model_dump_json())
+        write_atomically(summary_file, summary.model_dump_json())  # its presence means "scanned"
         return summary
 
     async def _run(self, scan: GarakScan, run_dir: Path, *, base_url: str, model: str,

@@ -28,10 +28,12 @@ from services.cli.options import (
 )
 from services.cli.output import Column, Output, fail, progress_console, with_output
 from services.evaluator.adapters.datasets import load_attacks
+from services.evaluator.adapters.engines import engines_for
 from services.evaluator.adapters.store import EvaluationStore
+from services.evaluator.domain.checks import EvaluationFailure
 from services.evaluator.entrypoints import cli_garak
-from services.evaluator.evaluation import EvaluationFailure, engines_for, evaluate
-from services.evaluator.labelling import label_items
+from services.evaluator.handlers.evaluation import evaluate
+from services.evaluator.handlers.labelling import label_items
 from shared.datasets import BUILTIN_TASKS, DatasetError, parse_jsonl
 from shared.engines import client_for_spec
 from shared.settings import Settings

@@ -15,7 +15,7 @@ from schemas.candidate import CandidateSpec, Decoding
 from schemas.envelope import Envelope, new_event
 from schemas.events.evaluations import TOPIC, EvaluationRequested
 from schemas.task import DatasetRef
-from services.evaluator.handlers import Deps, handle_requested
+from services.evaluator.handlers.requested import Deps, handle_requested
 from shared import blobs
 from shared.bus.consumer import EventConsumer
 from shared.bus.producer import EventProducer

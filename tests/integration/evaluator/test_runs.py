@@ -14,11 +14,12 @@ from schemas.candidate import CandidateSpec
 from schemas.events.evaluations import EvaluationRequested
 from schemas.task import DatasetItem, TaskSpec
 from services.evaluator.adapters.datasets import builtin_attacks
+from services.evaluator.adapters.engines import engines_for
 from services.evaluator.adapters.store import EvaluationStore
 from services.evaluator.domain.plan import plan_calls
 from services.evaluator.domain.results import ItemResult
 from services.evaluator.entrypoints import cli
-from services.evaluator.evaluation import engines_for, evaluate
+from services.evaluator.handlers.evaluation import evaluate
 from tests.support.scripted_llm import ScriptedServer, start_scripted_llm
 
 ITEMS = {"d": [DatasetItem(id=f"i{i}", input=f"question {i}", expected="w1") for i in range(8)]}

@@ -13,8 +13,9 @@ from pathlib import Path
 from schemas.candidate import CandidateSpec, Decoding
 from schemas.events.evaluations import EvaluationRequested
 from schemas.task import DatasetItem, TaskSpec
+from services.evaluator.adapters.engines import engines_for
 from services.evaluator.adapters.store import EvaluationStore
-from services.evaluator.evaluation import engines_for, evaluate
+from services.evaluator.handlers.evaluation import evaluate
 
 QUESTIONS = ["Describe the sea in one sentence.", "Name a colour and say why you like it.",
              "Write a short greeting for a friend.", "Tell me one fact about cats.",

@@ -16,8 +16,9 @@ from schemas.task import DatasetItem, TaskSpec
 from services.deployer.domain import driver
 from services.deployer.domain.policy import Policy
 from services.deployer.domain.run import Run
+from services.evaluator.adapters.engines import engines_for
 from services.evaluator.adapters.store import EvaluationStore
-from services.evaluator.evaluation import engines_for, evaluate
+from services.evaluator.handlers.evaluation import evaluate
 from shared.pipeline import Stage
 
 from .conftest import running_gateway

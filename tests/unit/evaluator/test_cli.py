@@ -4,7 +4,7 @@ import typer
 from schemas.task import TaskSpec
 from services.cli.options import PromptShape, load_candidate
 from services.evaluator.entrypoints.cli import resolve_task
-from services.evaluator.labelling import label_from
+from services.evaluator.handlers.labelling import label_from
 
 
 def test_model_at_url_shorthand():

@@ -7,8 +7,10 @@ from __future__ import annotations
 import pytest
 
 from schemas.task import DatasetItem
+from services.evaluator.adapters.engines import Engines
+from services.evaluator.domain.checks import EvaluationFailure
 from services.evaluator.domain.plan import Call
-from services.evaluator.evaluation import Engines, EvaluationFailure, preflight
+from services.evaluator.handlers.evaluation import preflight
 from shared.engines import EngineError
 from shared.engines.types import Generation, GenerationRequest
 

@@ -8,9 +8,9 @@ from aiohttp import web
 from schemas.events.inference import PURPOSE_HEADER, Purpose
 from schemas.task import DatasetItem
 from services.evaluator.adapters.engine_http import PooledEngine
+from services.evaluator.adapters.runner import generate_for
 from services.evaluator.domain.plan import PURPOSES, Call
 from services.evaluator.domain.results import Kind
-from services.evaluator.runner import generate_for
 from shared.engines import client_for
 from shared.engines.types import GenerationRequest
 

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from schemas.candidate import CandidateSpec
 from schemas.task import DatasetItem, TaskSpec
+from services.evaluator.adapters.runner import Progress, Runner
 from services.evaluator.domain.plan import Call
 from services.evaluator.domain.results import ItemResult
-from services.evaluator.runner import Progress, Runner
 from shared.engines import EngineClient, EngineError, Generation
 from shared.processing import postprocess
 from shared.scoring.labels import label_from, teacher_name

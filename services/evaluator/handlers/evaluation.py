@@ -1,5 +1,6 @@
 """One evaluation, end to end, with its I/O injected: used by the Kafka handler and by
-`challenger eval` alike."""
+`challenger eval` alike. It writes the results, the report and the per-item checkpoint; the
+reply (the evaluation.completed payload) is the caller's to keep."""
 
 from __future__ import annotations
 
@@ -7,73 +8,19 @@ import asyncio
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
-from schemas.candidate import CandidateSpec
 from schemas.events.evaluations import EvaluationCompleted, EvaluationRequested, GarakSummary
-from schemas.task import DatasetItem, TaskSpec
+from schemas.task import DatasetItem
 from services.evaluator.adapters.engine_http import PooledEngine
+from services.evaluator.adapters.engines import Engines
 from services.evaluator.adapters.garak_runner import GarakRunner, GarakUnavailable
 from services.evaluator.adapters.report import write_report
+from services.evaluator.adapters.runner import Progress, Runner, Scorer, generate_for
 from services.evaluator.adapters.store import EvaluationStore
+from services.evaluator.domain.checks import EvaluationFailure, validate_task
 from services.evaluator.domain.plan import Call, plan_calls
 from services.evaluator.domain.scorecard import build_completed, failing_endpoint
-from services.evaluator.runner import Progress, Runner, Scorer, generate_for
-from shared.engines import EngineClient, EngineError, client_for, client_for_spec
-from shared.scoring.metrics import METRICS, score
-
-
-class EvaluationFailure(Exception):
-    """The evaluation cannot produce a trustworthy result; `reason` goes into evaluation.failed."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass
-class Engines:
-    clients: dict[str, EngineClient | PooledEngine]
-    judge: EngineClient | PooledEngine | None = None
-    owned: list[EngineClient | PooledEngine] = field(default_factory=list)
-
-    async def aclose(self) -> None:
-        for c in self.owned:
-            await c.aclose()
-
-
-def pooled_for_spec(spec: CandidateSpec, *, base_url: str | None = None, timeout_s: float = 60.0) -> PooledEngine:
-    return PooledEngine(client_for_spec(spec, base_url=base_url, timeout_s=timeout_s), api_key_env=spec.api_key_env,
-                        timeout_s=timeout_s)
-
-
-def engines_for(req: EvaluationRequested, *, timeout_s: float = 60.0) -> Engines:
-    clients = {"candidate": pooled_for_spec(req.candidate, base_url=req.target_url, timeout_s=timeout_s)}
-    if req.champion is not None:
-        clients["champion"] = pooled_for_spec(req.champion, timeout_s=timeout_s)
-    args = req.task_spec.metric_args
-    judge = None
-    if req.task_spec.metric == "judge" and args.get("judge_url") and args.get("judge_model"):
-        judge = PooledEngine(client_for(str(args.get("judge_engine", "openai")), str(args["judge_url"]),
-                                        str(args["judge_model"]), timeout_s=timeout_s), timeout_s=timeout_s)
-    return Engines(clients, judge, [*clients.values(), *([judge] if judge else [])])
-
-
-def validate_task(task: TaskSpec, datasets: Mapping[str, Sequence[DatasetItem]]) -> None:
-    """Surface a mis-declared metric before any model is called."""
-    if task.metric == "judge":
-        if not (task.metric_args.get("judge_url") and task.metric_args.get("judge_model")):
-            raise EvaluationFailure("metric 'judge' needs metric_args.judge_url and metric_args.judge_model")
-        return
-    if task.metric not in METRICS:
-        raise EvaluationFailure(f"unknown metric {task.metric!r}")
-    for name, items in datasets.items():
-        try:
-            for item in items:
-                score(task.metric, "", item.expected, task.metric_args)
-        except ValueError as exc:
-            raise EvaluationFailure(f"dataset {name}: {exc}") from exc
-
+from shared.engines import EngineClient, EngineError
 
 ROUTE_WAIT_S = 30.0
 
@@ -157,6 +104,4 @@ def _finish(req: EvaluationRequested, datasets: Mapping[str, Sequence[DatasetIte
     done = build_completed(req, datasets, attacks, results, n_boot=n_boot).model_copy(update={"garak": scan})
     uri, sha = store.write_results(results)
     report = write_report(store.dir, done, results)
-    done = done.model_copy(update={"report_path": str(report), "results_uri": uri, "results_sha256": sha})
-    store.save_completed(done)
-    return done
+    return done.model_copy(update={"report_path": str(report), "results_uri": uri, "results_sha256": sha})

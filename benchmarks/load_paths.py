@@ -17,8 +17,8 @@ import os
 
 import numpy as np
 
+from services.loadtester.adapters.generator import LevelPlan, run_level
 from services.loadtester.domain.profiles import LengthProfile
-from services.loadtester.generator import LevelPlan, run_level
 from tests.support.scripted_llm import ScriptConfig, ScriptedServer
 
 

@@ -1,7 +1,8 @@
-"""`python -m services.loadtester`: the load tester on port 8102."""
+"""`python -m services.loadtester`: the load tester on its port (shared.ports)."""
 
-from services.loadtester.app import PORT, build_app
-from shared.runtime import serve
+from services.loadtester.bootstrap import NAME
+from services.loadtester.entrypoints.http import create_app
+from shared.kit.serve import serve
 
 if __name__ == "__main__":
-    serve(build_app(), PORT)
+    serve(create_app(), NAME)

@@ -1,36 +1,41 @@
-"""Turns a `loadtest.requested` into a sweep, a cost summary, a report and the result
-event. Idempotent by loadtest id: a finished run's event is stored beside its report and
-returned again instead of re-running the load."""
+"""Turns a `loadtest.requested` into a sweep, a cost summary, a report and the result event.
+
+The consumer's inbox runs each load test once (keyed by loadtest_id). Its reply, a result or a
+failure, is stored before it is published (shared.kit.replies): a request redelivered after a
+crash between the two publishes the stored reply instead of loading the endpoint again, and a
+duplicate the inbox recognises is answered with it. A run interrupted mid-sweep runs again from
+the start (a partial sweep is not a measurement)."""
 
 from __future__ import annotations
 
-import json
+import logging
 import os
-from itertools import islice
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from schemas.candidate import ApiCost, CandidateSpec, Engine, GpuCost
-from schemas.events.loadtests import (
-    CostSummary,
-    InputSizing,
-    LevelResult,
-    LoadtestCompleted,
-    LoadtestRequested,
-    Percentiles,
-    TrafficUsed,
-)
+from schemas.candidate import CandidateSpec, Engine, GpuCost
+from schemas.envelope import Envelope
+from schemas.events.loadtests import CostSummary, InputSizing, LoadtestCompleted, LoadtestFailed, LoadtestRequested
 from schemas.task import TaskSpec
 from services.loadtester.adapters.calibration import calibrate
 from services.loadtester.adapters.client import new_session, probe
+from services.loadtester.adapters.generator import LevelPlan, Progress
 from services.loadtester.adapters.protocols import protocol_for
 from services.loadtester.adapters.report import write_report
+from services.loadtester.adapters.sweep import LevelDone, SweepPlan, SweepResult, run_sweep
 from services.loadtester.domain import cost as costs
 from services.loadtester.domain.metrics import LevelSummary, Slo
+from services.loadtester.domain.outcome import best_throughput, cost_of, level_result, samples, traffic_used
 from services.loadtester.domain.profiles import LengthProfile
 from services.loadtester.domain.prompts import PromptShape
-from services.loadtester.domain.records import RequestRecord
-from services.loadtester.generator import LevelPlan, Progress
-from services.loadtester.runner import LevelDone, SweepPlan, SweepResult, run_sweep
+from shared.bus.producer import EventProducer
+from shared.kit.replies import Replies
+
+log = logging.getLogger(__name__)
+SOURCE = "loadtester"
+Measure = Callable[[SweepPlan, Progress | None, LevelDone | None], Awaitable[SweepResult]]
 
 
 class Unreachable(RuntimeError):
@@ -70,38 +75,6 @@ def sweep_plan(req: LoadtestRequested, candidate: CandidateSpec, url: str | None
     return SweepPlan(base, list(req.levels), Slo(req.slo.ttft_ms, req.slo.tpot_ms, req.slo.e2e_ms))
 
 
-def _pct(p: dict[str, float] | None) -> Percentiles | None:
-    return Percentiles(**p) if p else None
-
-
-def level_result(s: LevelSummary) -> LevelResult:
-    return LevelResult(level=s.level, requests=s.requests, errors=s.errors, request_rate=s.request_rate,
-                       achieved_rate=s.achieved_rate, output_tokens_per_s=s.output_tokens_per_s,
-                       input_tokens_per_s=s.input_tokens_per_s, goodput_rps=s.goodput_rps,
-                       ttft_ms=_pct(s.ttft_ms), itl_ms=_pct(s.itl_ms), tpot_ms=_pct(s.tpot_ms), e2e_ms=_pct(s.e2e_ms),
-                       client_bound=s.client_bound, target_rate=s.target_rate, errors_by_type=s.errors_by_type,
-                       goodput_tokens_per_s=s.goodput_tokens_per_s, client=s.client,
-                       mean_input_tokens=s.mean_input_tokens, target_input_tokens=s.target_input_tokens,
-                       mean_output_tokens=s.mean_output_tokens, postprocess_ms=_pct(s.postprocess_ms),
-                       error_reasons=s.error_reasons)
-
-
-def best_throughput(levels: list[LevelSummary]) -> costs.Throughput | None:
-    best = max(levels, key=lambda s: s.goodput_tokens_per_s, default=None)
-    if best is None or best.goodput_rps <= 0:
-        return None
-    return costs.Throughput(best.goodput_rps, best.goodput_tokens_per_s, best.mean_input_tokens,
-                            best.mean_output_tokens)
-
-
-def cost_of(spec: CandidateSpec, tp: costs.Throughput, traffic: costs.Traffic | None) -> costs.Cost | None:
-    if isinstance(spec.cost, GpuCost):
-        return costs.gpu_cost(spec.cost.gpu_hourly_usd, tp, traffic)
-    if isinstance(spec.cost, ApiCost):
-        return costs.api_cost(spec.cost.input_per_1m_usd, spec.cost.output_per_1m_usd, tp, traffic)
-    return None
-
-
 async def _prepare(base: LevelPlan) -> None:
     """Fails fast on an endpoint that does not answer; sizes inputs on the server's token counts."""
     async with new_session(min(base.timeout_s, 120.0)) as session:
@@ -118,51 +91,33 @@ async def measure(plan: SweepPlan, progress: Progress | None = None,
     return await run_sweep(plan, progress, level_done)
 
 
-async def champion_cost(req: LoadtestRequested, tp: costs.Throughput,
-                        traffic: costs.Traffic | None) -> costs.Cost | None:
+async def champion_cost(req: LoadtestRequested, tp: costs.Throughput, traffic: costs.Traffic | None,
+                        measure: Measure = measure) -> costs.Cost | None:
     """API champions are priced on the candidate's token profile; GPU champions need their
     own goodput, so they are measured with the same sweep."""
     champ = req.champion
     if champ is None or champ.cost is None:
         return None
     if isinstance(champ.cost, GpuCost):
-        result = await measure(sweep_plan(req, champ, base_url(champ, None), req.champion_task_spec))
+        result = await measure(sweep_plan(req, champ, base_url(champ, None), req.champion_task_spec), None, None)
         champ_tp = best_throughput(result.levels)
         return cost_of(champ, champ_tp, traffic) if champ_tp else None
     return cost_of(champ, tp, traffic)
 
 
-async def cost_summary(req: LoadtestRequested, levels: list[LevelSummary]) -> CostSummary | None:
+async def cost_summary(req: LoadtestRequested, levels: list[LevelSummary],
+                       measure: Measure = measure) -> CostSummary | None:
     tp = best_throughput(levels)
     traffic = costs.Traffic(req.monthly_requests, req.peak_to_mean) if req.monthly_requests else None
     mine = cost_of(req.candidate, tp, traffic) if tp else None
     if mine is None or tp is None:
         return None
-    champ = await champion_cost(req, tp, traffic)
+    champ = await champion_cost(req, tp, traffic, measure)
     d_tokens, d_month = costs.delta(mine, champ) if champ else (None, None)
     return CostSummary(usd_per_1m_tokens=mine.usd_per_1m_tokens, usd_per_request=mine.usd_per_request,
                        monthly_usd=mine.monthly_usd,
                        champion_usd_per_1m_tokens=champ.usd_per_1m_tokens if champ else None,
                        delta_usd_per_1m_tokens=d_tokens, delta_monthly_usd=d_month)
-
-
-def traffic_used(req: LoadtestRequested) -> TrafficUsed | None:
-    """The traffic profile the monthly cost was computed at (none without a monthly volume)."""
-    if req.monthly_requests is None:
-        return None
-    return TrafficUsed(requests_per_month=req.monthly_requests, input_tokens=req.input_tokens,
-                       output_tokens=req.output_tokens, source=req.traffic_source or "the load test request")
-
-
-def samples(records: list[RequestRecord], n: int = 5) -> list[dict[str, object]]:
-    """A few answers as the user got them (after post-processing), for the report."""
-    measured = islice((r for r in records if not r.warmup), n)
-    return [{"input_tokens": r.input_tokens, "output_tokens": r.output_tokens, "output": r.output[:500],
-             "error": r.error, "error_reason": r.error_reason} for r in measured]
-
-
-def _done_path(out_dir: Path) -> Path:
-    return out_dir / "completed.json"
 
 
 def report_dir(reports_dir: Path, loadtest_id: str) -> Path:
@@ -171,15 +126,15 @@ def report_dir(reports_dir: Path, loadtest_id: str) -> Path:
 
 async def run_loadtest(req: LoadtestRequested, out_dir: Path, progress: Progress | None = None,
                        level_done: LevelDone | None = None, workers: int = 0,
-                       lengths: LengthProfile | None = None) -> LoadtestCompleted:
-    if _done_path(out_dir).exists():
-        return LoadtestCompleted.model_validate_json(_done_path(out_dir).read_text())
+                       lengths: LengthProfile | None = None, *, measure: Measure = measure) -> LoadtestCompleted:
+    """One load test: the sweep, its cost, the report in `out_dir`; the service and
+    `challenger bench` both call it."""
     plan = sweep_plan(req, req.candidate)
     plan.workers = workers
     if lengths is not None:
         plan.base.lengths = lengths
     result = await measure(plan, progress, level_done)
-    summary = await cost_summary(req, result.levels)
+    summary = await cost_summary(req, result.levels, measure)
     sz = plan.base.sizing
     sizing = InputSizing(tokens_per_word=sz.tokens_per_word, overhead_tokens=sz.overhead_tokens, measured=sz.measured)
     extra = {"loadtest_id": req.loadtest_id, "candidate_id": req.candidate_id, "url": plan.base.url,
@@ -189,9 +144,40 @@ async def run_loadtest(req: LoadtestRequested, out_dir: Path, progress: Progress
              "postprocess": [s.model_dump() for s in plan.base.postprocess], "samples": samples(result.records)}
     page = write_report(out_dir, f"load test {req.loadtest_id} ({req.candidate.name})", result.levels,
                         result.records, extra)
-    done = LoadtestCompleted(loadtest_id=req.loadtest_id, candidate_id=req.candidate_id,
+    return LoadtestCompleted(loadtest_id=req.loadtest_id, candidate_id=req.candidate_id,
                              levels=[level_result(s) for s in result.levels], saturated_at=result.saturated_at,
                              cost=summary, report_path=str(page), results_path=str(out_dir / "results.json"),
                              input_sizing=sizing, traffic=traffic_used(req))
-    _done_path(out_dir).write_text(json.dumps(done.model_dump(mode="json")))
-    return done
+
+
+# ---- the service's consumer ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Deps:
+    bus: EventProducer
+    reports_dir: Path
+    measure: Measure = measure
+
+    @property
+    def replies(self) -> Replies:
+        return Replies(self.bus, SOURCE, (LoadtestCompleted, LoadtestFailed),
+                       lambda request: report_dir(self.reports_dir, request.data.loadtest_id))
+
+
+def loadtest_id(envelope: Envelope[Any]) -> str:
+    """The inbox's key: a repeated request is the same load test, whatever its event id."""
+    return str(envelope.data.loadtest_id)
+
+
+async def on_requested(envelope: Envelope[Any], deps: Deps) -> None:
+    await deps.replies.answer(envelope, lambda: _outcome(envelope.data, deps))
+
+
+async def _outcome(req: LoadtestRequested, deps: Deps) -> LoadtestCompleted | LoadtestFailed:
+    """The result, or any failure of the run as a `failed` reply with the reason."""
+    try:
+        return await run_loadtest(req, report_dir(deps.reports_dir, req.loadtest_id), measure=deps.measure)
+    except Exception as exc:  # a bad endpoint or spec must not stop the consumer
+        log.warning("load test %s failed: %s", req.loadtest_id, exc)
+        return LoadtestFailed(loadtest_id=req.loadtest_id, candidate_id=req.candidate_id,
+                              reason=f"{type(exc).__name__}: {exc}"[:2000])

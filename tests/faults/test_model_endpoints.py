@@ -28,10 +28,10 @@ from services.evaluator.adapters.engines import engines_for
 from services.evaluator.adapters.store import EvaluationStore
 from services.evaluator.domain.checks import EvaluationFailure
 from services.evaluator.handlers.evaluation import evaluate
+from services.loadtester.adapters.generator import LevelPlan, run_level
 from services.loadtester.domain.metrics import Slo as LevelSlo
 from services.loadtester.domain.metrics import summarize
 from services.loadtester.domain.profiles import LengthProfile
-from services.loadtester.generator import LevelPlan, run_level
 from services.loadtester.handlers import run_loadtest
 from tests.support.scripted_llm import start_scripted_llm
 

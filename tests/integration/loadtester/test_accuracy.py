@@ -10,9 +10,9 @@ import asyncio
 import numpy as np
 import pytest
 
+from services.loadtester.adapters.generator import LevelPlan, run_level
 from services.loadtester.domain.metrics import Slo, summarize
 from services.loadtester.domain.profiles import LengthProfile
-from services.loadtester.generator import LevelPlan, run_level
 from tests.support.scripted_llm import start_scripted_llm
 
 CASES = {

@@ -13,7 +13,8 @@ import pytest
 from schemas import Envelope, new_event
 from schemas.candidate import ApiCost, CandidateSpec, GpuCost
 from schemas.events.loadtests import TOPIC, LoadtestCompleted, LoadtestFailed, LoadtestRequested
-from services.loadtester.app import build_app
+from services.loadtester.bootstrap import bootstrap
+from services.loadtester.entrypoints.http import create_app
 from shared.bus.producer import EventProducer
 from shared.process import free_port
 from shared.settings import Settings
@@ -33,7 +34,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 async def service(broker: str, uid: str, tmp_path: Path) -> AsyncIterator[Path]:
-    app = build_app(Settings(kafka_bootstrap=broker, home=tmp_path), group_id=f"loadtester-{uid}")
+    app = create_app(bootstrap(Settings(kafka_bootstrap=broker, home=tmp_path), group=f"loadtester-{uid}"))
     async with app.router.lifespan_context(app):
         yield tmp_path
 

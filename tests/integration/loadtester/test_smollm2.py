@@ -4,9 +4,9 @@ import asyncio
 
 import pytest
 
+from services.loadtester.adapters.generator import LevelPlan, run_level
 from services.loadtester.domain.metrics import Slo, summarize
 from services.loadtester.domain.profiles import LengthProfile
-from services.loadtester.generator import LevelPlan, run_level
 
 pytestmark = [pytest.mark.models, pytest.mark.timeout(180)]
 

@@ -4,10 +4,10 @@ import asyncio
 
 import pytest
 
+from services.loadtester.adapters.generator import LevelPlan
+from services.loadtester.adapters.sweep import SweepPlan, run_spread, run_sweep
 from services.loadtester.domain.metrics import Slo, summarize
 from services.loadtester.domain.profiles import LengthProfile
-from services.loadtester.generator import LevelPlan
-from services.loadtester.runner import SweepPlan, run_spread, run_sweep
 from tests.support.scripted_llm import start_scripted_llm
 
 pytestmark = pytest.mark.timeout(120)

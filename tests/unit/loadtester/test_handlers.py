@@ -4,9 +4,10 @@ from schemas.candidate import ApiCost, CandidateSpec, GpuCost
 from schemas.events.loadtests import LoadtestRequested, Slo
 from services.loadtester.domain.metrics import Slo as MetricSlo
 from services.loadtester.domain.metrics import summarize
+from services.loadtester.domain.outcome import best_throughput, cost_of, level_result
 from services.loadtester.domain.profiles import dataset_profile
 from services.loadtester.domain.records import RequestRecord
-from services.loadtester.handlers import base_url, best_throughput, cost_of, level_result, sweep_plan
+from services.loadtester.handlers import base_url, sweep_plan
 from tests.support.scripted_llm import ScriptConfig, schedule_offsets
 
 

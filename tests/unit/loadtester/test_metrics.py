@@ -101,7 +101,7 @@ def test_tokens_from_cumulative_counts():
 
 
 def test_auto_workers_follow_the_open_loop_rate(monkeypatch):
-    from services.loadtester import runner
+    from services.loadtester.adapters import sweep as runner
 
     monkeypatch.setattr(runner.os, "cpu_count", lambda: 8)
     assert runner.workers_for(3, "poisson", 1000) == 3  # asked for

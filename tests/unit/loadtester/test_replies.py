@@ -6,9 +6,10 @@ from schemas.candidate import CandidateSpec, ProcessingStep
 from schemas.events.loadtests import LoadtestRequested
 from schemas.task import TaskSpec
 from services.loadtester.domain.metrics import Slo, summarize, tpot, ttft
+from services.loadtester.domain.outcome import level_result, samples
 from services.loadtester.domain.records import RequestRecord
 from services.loadtester.domain.replies import POSTPROCESS_ERROR, finish_reply
-from services.loadtester.handlers import level_result, samples, sweep_plan
+from services.loadtester.handlers import sweep_plan
 
 LABELS = ProcessingStep(op="label_map", args={"map": {"w1": "positive"}, "default": "unknown"})
 

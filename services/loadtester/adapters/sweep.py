@@ -12,9 +12,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from time import perf_counter
 
+from services.loadtester.adapters.generator import OPEN_LOOP, LevelPlan, Progress, WorkerSlice, run_level
 from services.loadtester.domain.metrics import LevelSummary, Slo, is_cpu_bound, saturation_index, summarize
 from services.loadtester.domain.records import RequestRecord
-from services.loadtester.generator import OPEN_LOOP, LevelPlan, Progress, WorkerSlice, run_level
 
 
 @dataclass

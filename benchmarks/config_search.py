@@ -22,9 +22,9 @@ from pathlib import Path
 from challenger.stack.models import model_proc
 from schemas.candidate import CandidateSpec
 from schemas.events.prompts import ConfigSearchCompleted
-from services.prompt_optimizer.config_runner import run_config_search
 from services.prompt_optimizer.domain.halving import Arm
 from services.prompt_optimizer.entrypoints.cli import load_search_spec
+from services.prompt_optimizer.handlers import run_config_search
 from shared.process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,8 @@
-"""`python -m services.prompt_optimizer`: the prompt optimizer on port 8103."""
+"""`python -m services.prompt_optimizer`: the prompt optimizer on its port (shared.ports)."""
 
-from services.prompt_optimizer.app import PORT, build_app
-from shared.runtime import serve
+from services.prompt_optimizer.bootstrap import NAME
+from services.prompt_optimizer.entrypoints.http import create_app
+from shared.kit.serve import serve
 
 if __name__ == "__main__":
-    serve(build_app(), PORT)
+    serve(create_app(), NAME)

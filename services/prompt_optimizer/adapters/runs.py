@@ -1,9 +1,15 @@
-"""The run store: each accepted request is written before its offset is committed, and each
-finished run's outcome beside it. A redelivered request re-publishes the stored outcome
-(idempotency by deterministic run id); requests without an outcome are resumed at startup.
-A failed run's outcome is stored too: retrying means a new run id. An outcome is marked once
-published; one stored but never marked (the service died between the two) is published again
-at startup, since its request's offset was committed long before."""
+"""The run store, $CHALLENGER_HOME/reports/{prompts,configs}/<run_id>/. Whether a request was
+handled is the inbox's to say (keyed by run id); these files are what a run needs across a crash:
+
+- request.json: the accepted request, written before its offset is committed: the durable queue
+  of runs to do. A request without an outcome is resumed at startup (same seed);
+- <Outcome>.json: the run's reply (shared.kit.replies), a cache: a repeated request, or one
+  redelivered after a crash, is answered with it and the run is not repeated. A failed run's
+  outcome is stored too: retrying means a new run id;
+- published: the reply reached the broker. An outcome stored but never marked (the service died
+  between the two) is published at startup, since its request's offset was committed long before.
+
+Every file is written atomically (temp file, then rename): each decides what a restart does."""
 
 from __future__ import annotations
 
@@ -13,14 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.envelope import Envelope, EventData
-
-
-def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-    return path
+from shared.kit.replies import save_reply, stored_reply, write_atomically
 
 
 @dataclass(frozen=True)
@@ -33,18 +32,13 @@ class RunStore:
         return self.root / re.sub(r"[^A-Za-z0-9._-]", "_", run_id)[:120]
 
     def load(self, run_id: str) -> EventData | None:
-        for cls in self.outcomes:
-            path = self.run_dir(run_id) / f"{cls.__name__}.json"
-            if path.exists():
-                return cls.model_validate_json(path.read_text())
-        return None
+        return stored_reply(self.run_dir(run_id), self.outcomes)
 
     def save(self, outcome: EventData) -> Path:
-        run_id = outcome.run_id  # type: ignore[attr-defined]
-        return _write(self.run_dir(run_id) / f"{type(outcome).__name__}.json", outcome.model_dump_json(indent=2))
+        return save_reply(self.run_dir(outcome.run_id), outcome)  # type: ignore[attr-defined]
 
     def mark_published(self, run_id: str) -> Path:
-        return _write(self.run_dir(run_id) / "published", "")
+        return write_atomically(self.run_dir(run_id) / "published", "")
 
     def unpublished(self) -> list[tuple[EventData, Envelope[Any]]]:
         """Finished runs whose outcome may never have reached the broker, with their request."""
@@ -56,7 +50,7 @@ class RunStore:
         return found
 
     def save_request(self, env: Envelope[Any]) -> Path:
-        return _write(self.run_dir(env.data.run_id) / "request.json", env.model_dump_json(indent=2))
+        return write_atomically(self.run_dir(env.data.run_id) / "request.json", env.model_dump_json(indent=2))
 
     def pending(self) -> list[Envelope[Any]]:
         """Accepted requests whose run never finished (the service stopped midway)."""

@@ -39,12 +39,10 @@ from services.cli.options import (
 )
 from services.cli.output import Column, Output, fail, progress_console, with_output
 from services.prompt_optimizer.adapters.registry import RegistryError, start_and_wait
-from services.prompt_optimizer.config_runner import run_config_search
 from services.prompt_optimizer.domain.budget import BudgetExhausted
 from services.prompt_optimizer.domain.halving import Arm
 from services.prompt_optimizer.domain.trials import Trial
-from services.prompt_optimizer.handlers import config_store, prompt_store
-from services.prompt_optimizer.runner import run_optimization
+from services.prompt_optimizer.handlers import config_store, prompt_store, run_config_search, run_optimization
 from shared.datasets import BUILTIN_TASKS, load_builtin, parse_jsonl
 from shared.engines import EngineError
 from shared.settings import Settings

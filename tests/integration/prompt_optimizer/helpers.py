@@ -12,7 +12,8 @@ from aiokafka import ConsumerRecord
 from schemas.envelope import Envelope, new_event
 from schemas.events.prompts import TOPIC, PromptOptimizationRequested
 from schemas.task import DatasetRef
-from services.prompt_optimizer.app import build_app
+from services.prompt_optimizer.bootstrap import bootstrap
+from services.prompt_optimizer.entrypoints.http import create_app
 from shared.blobs import put
 from shared.bus.codec import PoisonMessage, decode
 from shared.bus.producer import EventProducer
@@ -29,7 +30,7 @@ def dataset_ref(home: Path, task: str, n: int, *, sha256: str | None = None) -> 
 
 @contextlib.asynccontextmanager
 async def running_service(broker: str, home: Path, uid: str) -> AsyncIterator[None]:
-    app = build_app(Settings(home=home, kafka_bootstrap=broker), group_id=f"po-{uid}")
+    app = create_app(bootstrap(Settings(home=home, kafka_bootstrap=broker), group=f"po-{uid}"))
     async with app.router.lifespan_context(app):
         yield
 

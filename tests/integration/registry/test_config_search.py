@@ -16,7 +16,7 @@ from schemas import Envelope, new_event
 from schemas.candidate import CandidateSpec
 from schemas.events.prompts import ConfigSearchCompleted, ConfigSearchRequested
 from schemas.task import TaskSpec
-from services.prompt_optimizer.config_runner import to_event
+from services.prompt_optimizer.domain.config_event import to_event
 from services.prompt_optimizer.domain.config_search import search_configs
 from services.registry.bootstrap import RegistryService
 from services.registry.models import Candidate

@@ -11,7 +11,7 @@ import pytest
 from schemas.candidate import GpuCost
 from schemas.events.prompts import ConfigSearchCompleted, ConfigSearchRequested, SearchSpace
 from schemas.task import DatasetItem, TaskSpec
-from services.prompt_optimizer.config_runner import to_event
+from services.prompt_optimizer.domain.config_event import to_event
 from services.prompt_optimizer.domain.config_search import search_configs
 from services.prompt_optimizer.domain.configs import ConfigVariant, SpaceError, expand
 from services.prompt_optimizer.domain.halving import Obs

@@ -9,8 +9,8 @@ from typing import Any
 
 from schemas import Envelope, EventData, new_event
 from schemas.events.prompts import PromptOptimizationFailed, PromptOptimizationRequested, PromptOptimized
+from services.prompt_optimizer.adapters.run_queue import RunQueue
 from services.prompt_optimizer.adapters.runs import RunStore
-from services.prompt_optimizer.queue import RunQueue
 from tests.unit.prompt_optimizer.test_result_event import request
 
 

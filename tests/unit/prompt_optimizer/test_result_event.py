@@ -4,8 +4,8 @@ from schemas.candidate import CandidateSpec, Engine
 from schemas.events.prompts import PromptOptimizationRequested
 from schemas.task import TaskSpec
 from services.prompt_optimizer.domain.optimize import optimize
+from services.prompt_optimizer.domain.optimized import to_event
 from services.prompt_optimizer.domain.search import SearchConfig
-from services.prompt_optimizer.runner import to_event
 from tests.unit.prompt_optimizer.scripted import ScriptedTarget, evaluator, items
 
 CURRENT = "Review: {input}\nSentiment:"

@@ -1,10 +1,10 @@
 """Background runs. A run takes minutes of model calls, longer than a consumer may go without
-polling, so the consumer only stores the request (durably, before its offset is committed)
-and hands it here. One run at a time across all kinds (the model servers are the
-bottleneck); outcomes are stored by run id and re-published on redelivery; unfinished runs
-resume at startup from the same seed, and outcomes stored but not marked published are
-published then (a crash between the two would otherwise lose them: the request's offset was
-committed long before)."""
+polling, so the consumer only stores the request (durably, before its offset is committed and
+the inbox marks its run id) and hands it here. One run at a time across all kinds (the model
+servers are the bottleneck). Outcomes are stored by run id and published; a repeated request is
+answered with the stored outcome (`replay`); unfinished runs resume at startup from the same
+seed, and outcomes stored but not marked published are published then (a crash between the two
+would otherwise lose them: the request's offset was committed long before)."""
 
 from __future__ import annotations
 
@@ -29,13 +29,22 @@ class RunQueue:
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     async def accept(self, env: Envelope[Any]) -> None:
+        """A request the inbox has not seen: store it and run it. One whose outcome is stored
+        already (the service died before the inbox marked it) is answered with that outcome;
+        one under way (resumed at startup) is not started twice."""
         run_id = env.data.run_id
-        done = self.store.load(run_id)
-        if done is not None:
-            await self._published(done, env)
+        if self.store.load(run_id) is not None:
+            await self.replay(env)
         elif run_id not in self._tasks:
             self.store.save_request(env)
             self._start(env)
+
+    async def replay(self, env: Envelope[Any]) -> None:
+        """A repeated request: its stored outcome again. A run not finished yet publishes its
+        outcome when it finishes."""
+        outcome = self.store.load(env.data.run_id)
+        if outcome is not None:
+            await self._published(outcome, env)
 
     def resume(self) -> int:
         """At startup: run what was accepted but never finished, publish what finished but

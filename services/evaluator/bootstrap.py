@@ -11,7 +11,7 @@ from typing import ClassVar
 from schemas.events.evaluations import EvaluationRequested
 from services.evaluator.adapters.engines import Engines, engines_for
 from services.evaluator.adapters.garak_runner import GarakRunner, garak_python
-from services.evaluator.handlers.requested import Deps, evaluation_id, handle_requested, replay_requested
+from services.evaluator.handlers.requested import Deps, handle_requested, replay_requested
 from shared.kit.inbox import FileInbox
 from shared.kit.service import Consumes, Service, new_bus
 from shared.settings import Settings
@@ -39,8 +39,9 @@ class EvaluatorService(Service):
     group: str = GROUP
 
     def consumes(self) -> Sequence[Consumes]:
+        """Keyed by evaluation id: a repeated request is the same evaluation, whatever its event id."""
         return [Consumes(self.group, {EvaluationRequested: partial(handle_requested, deps=self.deps)},
-                         dedup_key=evaluation_id,
+                         dedup_key=lambda request: request.data.evaluation_id,
                          replay={EvaluationRequested: partial(replay_requested, deps=self.deps)})]
 
 

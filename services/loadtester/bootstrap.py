@@ -9,7 +9,7 @@ from functools import partial
 from typing import ClassVar
 
 from schemas.events.loadtests import LoadtestRequested
-from services.loadtester.handlers import Deps, Measure, loadtest_id, measure, on_requested
+from services.loadtester.handlers import Deps, Measure, measure, on_requested
 from shared.kit.inbox import FileInbox
 from shared.kit.service import Consumes, Service, new_bus
 from shared.settings import Settings
@@ -32,8 +32,10 @@ class LoadtesterService(Service):
     group: str = GROUP
 
     def consumes(self) -> Sequence[Consumes]:
+        """Keyed by loadtest id: a repeated request is the same load test, whatever its event id."""
         return [Consumes(self.group, {LoadtestRequested: partial(on_requested, deps=self.deps)},
-                         dedup_key=loadtest_id, replay={LoadtestRequested: self.deps.replies.replay})]
+                         dedup_key=lambda request: request.data.loadtest_id,
+                         replay={LoadtestRequested: self.deps.replies.replay})]
 
 
 def bootstrap(settings: Settings, adapters: LoadtesterAdapters | None = None, *,

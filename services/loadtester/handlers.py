@@ -164,11 +164,6 @@ class Deps:
                        lambda request: report_dir(self.reports_dir, request.data.loadtest_id))
 
 
-def loadtest_id(envelope: Envelope[Any]) -> str:
-    """The inbox's key: a repeated request is the same load test, whatever its event id."""
-    return str(envelope.data.loadtest_id)
-
-
 async def on_requested(envelope: Envelope[Any], deps: Deps) -> None:
     await deps.replies.answer(envelope, lambda: _outcome(envelope.data, deps))
 

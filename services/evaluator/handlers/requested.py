@@ -53,11 +53,6 @@ class Deps:
                        lambda request: evaluation_dir(self.reports_dir, request.data.evaluation_id))
 
 
-def evaluation_id(envelope: Envelope[Any]) -> str:
-    """The inbox's key: a repeated request is the same evaluation, whatever its event id."""
-    return str(envelope.data.evaluation_id)
-
-
 async def handle_requested(envelope: Envelope[Any], deps: Deps) -> None:
     if await deps.replies.answer(envelope, lambda: _outcome(envelope.data, deps)):
         log.info("evaluation %s already done; republishing its result", envelope.data.evaluation_id)

@@ -5,9 +5,8 @@ again with the same reply and no model call; a failure is a reply too."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from schemas import Envelope, new_event
+from schemas import new_event
 from schemas.candidate import CandidateSpec
 from schemas.events.evaluations import EvaluationCompleted, EvaluationFailed, EvaluationRequested
 from schemas.task import DatasetItem, DatasetRef, TaskSpec
@@ -19,6 +18,7 @@ from shared.bus.consumer import EventConsumer
 from shared.engines.base import Generation, GenerationRequest
 from shared.kit.service import _consumer
 from shared.settings import Settings
+from tests.unit.kit.test_replies import FakeBus
 
 
 class Model:
@@ -42,14 +42,6 @@ class Model:
     async def aclose(self) -> None: ...
 
 
-class Bus:
-    def __init__(self) -> None:
-        self.sent: list[Envelope[Any]] = []
-
-    async def publish(self, envelope: Envelope[Any]) -> None:
-        self.sent.append(envelope)
-
-
 def request(home: Path, *, sha256: str | None = None) -> EvaluationRequested:
     uri, digest = blobs.put(home, b"".join(DatasetItem(id=f"i{i}", input="q", expected="ok").model_dump_json()
                                            .encode() + b"\n" for i in range(4)))
@@ -59,9 +51,9 @@ def request(home: Path, *, sha256: str | None = None) -> EvaluationRequested:
                                task_spec=TaskSpec(name="t", metric="exact_match", datasets=[ref]))
 
 
-def service(home: Path, model: Model) -> tuple[EvaluatorService, Bus]:
+def service(home: Path, model: Model) -> tuple[EvaluatorService, FakeBus]:
     svc = bootstrap(Settings(home=home), EvaluatorAdapters(engines=lambda _req: Engines({"candidate": model})))  # type: ignore[dict-item]
-    bus = svc.deps.producer = Bus()  # type: ignore[assignment]
+    bus = svc.deps.producer = FakeBus()  # type: ignore[assignment]
     return svc, bus
 
 

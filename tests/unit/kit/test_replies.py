@@ -18,6 +18,8 @@ from tests.unit.kit.test_service import FakeDlq
 
 
 class FakeBus:
+    """Records what a service publishes."""
+
     def __init__(self) -> None:
         self.sent: list[Envelope[Any]] = []
 

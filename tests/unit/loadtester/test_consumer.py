@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from schemas import Envelope, new_event
 from schemas.candidate import CandidateSpec
@@ -19,14 +18,7 @@ from services.loadtester.handlers import Unreachable
 from shared.bus.consumer import EventConsumer
 from shared.kit.service import _consumer
 from shared.settings import Settings
-
-
-class Bus:
-    def __init__(self) -> None:
-        self.sent: list[Envelope[Any]] = []
-
-    async def publish(self, envelope: Envelope[Any]) -> None:
-        self.sent.append(envelope)
+from tests.unit.kit.test_replies import FakeBus
 
 
 class Sweep:
@@ -55,9 +47,9 @@ def request() -> Envelope[LoadtestRequested]:
                      source="t")
 
 
-def wired(home: Path, sweep: Sweep) -> tuple[LoadtesterService, EventConsumer, Bus]:
+def wired(home: Path, sweep: Sweep) -> tuple[LoadtesterService, EventConsumer, FakeBus]:
     svc = bootstrap(Settings(home=home), LoadtesterAdapters(measure=sweep))
-    bus = Bus()
+    bus = FakeBus()
     svc.deps = replace(svc.deps, bus=bus)  # type: ignore[arg-type]
     [table] = svc.consumes()
     return svc, _consumer(svc, table), bus

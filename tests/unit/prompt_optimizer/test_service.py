@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from schemas import Envelope, EventData, new_event
+from schemas import EventData, new_event
 from schemas.events.prompts import PromptOptimizationFailed, PromptOptimizationRequested
 from services.prompt_optimizer import bootstrap as wiring
 from services.prompt_optimizer.bootstrap import PromptOptimizerAdapters, PromptOptimizerService
@@ -18,15 +17,8 @@ from services.prompt_optimizer.handlers import Deps
 from shared.bus.consumer import EventConsumer
 from shared.kit.service import _consumer
 from shared.settings import Settings
+from tests.unit.kit.test_replies import FakeBus
 from tests.unit.prompt_optimizer.test_result_event import request
-
-
-class Bus:
-    def __init__(self) -> None:
-        self.sent: list[Envelope[Any]] = []
-
-    async def publish(self, envelope: Envelope[Any]) -> None:
-        self.sent.append(envelope)
 
 
 class Run:
@@ -42,8 +34,9 @@ class Run:
         return PromptOptimizationFailed(run_id=req.run_id, candidate_id=req.candidate_id, reason="scripted")
 
 
-def wired(home: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> tuple[PromptOptimizerService, EventConsumer, Bus]:
-    bus = Bus()
+def wired(home: Path, run: Run,
+          monkeypatch: pytest.MonkeyPatch) -> tuple[PromptOptimizerService, EventConsumer, FakeBus]:
+    bus = FakeBus()
     monkeypatch.setattr(wiring, "new_bus", lambda *_a, **_k: bus)
     svc = wiring.bootstrap(Settings(home=home), PromptOptimizerAdapters(optimize=run))  # type: ignore[arg-type]
     [table] = svc.consumes()

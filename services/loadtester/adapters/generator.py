@@ -125,14 +125,19 @@ async def run_level(plan: LevelPlan, part: WorkerSlice | None = None,
             records = await _closed_loop(plan, part, mine, one)
     probe.running = False
     await probe_task
+    return records, _client_figures(probe, records, cpu0, wall0, part)
+
+
+def _client_figures(probe: _LagProbe, records: list[RequestRecord], cpu0: float, wall0: float,
+                    part: WorkerSlice) -> dict[str, float]:
+    """How busy the client itself was: its CPU share, event-loop lag and dispatch lag."""
     wall = perf_counter() - wall0
     lags = np.asarray(probe.lags or [0.0]) * 1000
     dispatch = np.asarray([r.sent - r.scheduled for r in records if r.scheduled] or [0.0]) * 1000
-    client = {"cpu_share": (time.process_time() - cpu0) / wall if wall else 0.0,
-              "loop_lag_p50_ms": float(np.percentile(lags, 50)), "loop_lag_p99_ms": float(np.percentile(lags, 99)),
-              "dispatch_lag_p50_ms": float(np.percentile(dispatch, 50)),
-              "dispatch_lag_p99_ms": float(np.percentile(dispatch, 99)), "workers": float(part.count)}
-    return records, client
+    return {"cpu_share": (time.process_time() - cpu0) / wall if wall else 0.0,
+            "loop_lag_p50_ms": float(np.percentile(lags, 50)), "loop_lag_p99_ms": float(np.percentile(lags, 99)),
+            "dispatch_lag_p50_ms": float(np.percentile(dispatch, 50)),
+            "dispatch_lag_p99_ms": float(np.percentile(dispatch, 99)), "workers": float(part.count)}
 
 
 async def _open_loop(plan: LevelPlan, part: WorkerSlice, mine: range, total: int,

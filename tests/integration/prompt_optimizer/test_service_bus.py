@@ -1,6 +1,9 @@
 """The service on a real broker: bad input becomes a `failed` event and the consumer keeps going."""
 
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from schemas.candidate import CandidateSpec, Engine
 from schemas.envelope import new_event
@@ -8,9 +11,18 @@ from schemas.events.prompts import ConfigSearchRequested, PromptOptimizationRequ
 from services.prompt_optimizer.handlers import prompt_store
 from shared.datasets import BUILTIN_TASKS
 from shared.settings import Settings
+from tests.conftest import own_broker
 from tests.integration.prompt_optimizer.helpers import dataset_ref, publish, results_for, running_service
 
 NOWHERE = "http://127.0.0.1:9"  # never called: each request fails before any model call
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """This module's own broker: the service reads challenger.prompts from the beginning, and a
+    request another test left on the shared broker (the demo's real optimization run) would
+    hold the one-run-at-a-time queue ahead of these for longer than they wait."""
+    yield from own_broker(tmp_path_factory.mktemp("optimizer-broker"))
 
 
 def request(run_id: str, task_spec: object, **extra: object) -> PromptOptimizationRequested:

@@ -19,8 +19,9 @@ from services.deployer.adapters import operator, sglang_launch
 from services.deployer.adapters.policy_file import DEFAULT_POLICY, PolicyError, load_policy
 from services.deployer.config import DeployerSettings
 from shared.pipeline import Stage
+from shared.ports import port_of
 
-DEPLOYER_URL = "http://127.0.0.1:8104"
+DEPLOYER_URL = f"http://127.0.0.1:{port_of('deployer')}"
 MOVES = {"promote": (Stage.production, "promote a canary to production (the registry makes it the champion)"),
          "abort": (Stage.rejected, "stop a candidate's pipeline before it reaches production"),
          "rollback": (Stage.rolled_back, "roll a canary back to the champion, or a production candidate back to its "

@@ -50,6 +50,19 @@ def test_the_wheel_ships_no_fake_server_and_no_tests() -> None:
     assert not TEST_ONLY.search("services.loadtester.generator")
 
 
+def test_every_data_file_of_a_shipped_package_ships() -> None:
+    """The dashboard's app.js and style.css were left out of the wheel once: package-data named
+    neither. Every non-Python file in a shipped package must match a package-data pattern."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        config = read_configuration(ROOT / "pyproject.toml", expand=True)
+    patterns = config["tool"]["setuptools"]["package-data"][""]  # "*" (every package), as setuptools expands it
+    missing = [str(path.relative_to(ROOT)) for package in shipped_packages()
+               for path in sorted((ROOT / package.replace(".", "/")).iterdir())
+               if path.is_file() and path.suffix not in {".py", ".pyc"} and not any(path.match(p) for p in patterns)]
+    assert not missing, f"not in the wheel: {missing}"
+
+
 def test_the_image_copies_exactly_the_shipped_packages() -> None:
     """`pip install .` in the image builds from what was copied: a shipped package left out breaks
     the services that import it (the monitor imports challenger.client); tests must stay out."""

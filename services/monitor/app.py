@@ -17,9 +17,9 @@ from services.monitor.adapters.judge import Judge
 from services.monitor.adapters.outbox import OutboxPublish, open_outbox
 from services.monitor.adapters.store import MonitorStore
 from services.monitor.config import MonitorConfig, config_path, load_config
-from services.monitor.handlers import Deps, Monitor, Publish, warm_drift
-from services.monitor.labelling import LabellingHandler
-from services.monitor.samples import AugmentationHandler
+from services.monitor.handlers.labelling import LabellingHandler
+from services.monitor.handlers.monitor import Deps, Monitor, Publish, warm_drift
+from services.monitor.handlers.samples import AugmentationHandler
 from shared.outbox import OutboxRelay
 from shared.runtime import ServiceContext, Subscription, service_app
 from shared.settings import Settings

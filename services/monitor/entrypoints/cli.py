@@ -23,7 +23,7 @@ from services.monitor.adapters.store import MonitorStore
 from services.monitor.domain.augment import METHODS
 from services.monitor.domain.exports import FORMATS, export_rows, sample_row, sources
 from services.monitor.domain.windows import WindowKey
-from services.monitor.samples import add_to_regression, augment_samples, fill_chosen, load_samples
+from services.monitor.handlers.samples import add_to_regression, augment_samples, fill_chosen, load_samples
 from shared.bus.producer import EventProducer
 from shared.engines import EngineClient, client_for_spec
 from shared.settings import Settings

@@ -20,7 +20,7 @@ from services.monitor.domain.exports import export_rows
 from services.monitor.domain.features import record_of
 from services.monitor.domain.rules import Breach
 from services.monitor.domain.windows import Window, WindowKey
-from services.monitor.samples import add_to_regression, load_samples
+from services.monitor.handlers.samples import add_to_regression, load_samples
 from shared.bus.producer import EventProducer
 from shared.process import Proc, free_port
 from tests.unit.monitor.synthetic import stream

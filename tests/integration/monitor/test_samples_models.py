@@ -11,7 +11,7 @@ from services.monitor.config import JudgeConfig
 from services.monitor.domain.augment import Sample
 from services.monitor.domain.exports import export_rows
 from services.monitor.domain.features import Record
-from services.monitor.samples import augment_samples, fill_chosen
+from services.monitor.handlers.samples import augment_samples, fill_chosen
 
 pytestmark = pytest.mark.models
 

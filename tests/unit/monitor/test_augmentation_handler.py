@@ -7,7 +7,7 @@ from typing import Any
 
 from schemas import new_event
 from schemas.events.degradations import SamplesAugmentationRequested, SamplesAugmented
-from services.monitor.samples import AugmentationHandler, read_jsonl
+from services.monitor.handlers.samples import AugmentationHandler, read_jsonl
 from tests.unit.monitor.fakes import Published
 
 

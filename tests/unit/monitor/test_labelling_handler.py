@@ -12,7 +12,7 @@ from schemas import new_event
 from schemas.candidate import CandidateSpec
 from schemas.events.degradations import LabelledSample, LabellingRequested, SamplesLabelled
 from schemas.task import TaskSpec
-from services.monitor import labelling
+from services.monitor.handlers import labelling
 from shared.engines import EngineError, Generation, GenerationRequest
 from tests.unit.monitor.fakes import Published
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from services.monitor.config import MonitorConfig
 from services.monitor.domain.windows import counted
-from services.monitor.handlers import Deps, Monitor
+from services.monitor.handlers.monitor import Deps, Monitor
 from tests.unit.monitor.fakes import MemoryStore, Published, mean_shift_drift
 from tests.unit.monitor.synthetic import stream
 

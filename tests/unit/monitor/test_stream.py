@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from schemas import new_event
 from schemas.events.inference import FeedbackReceived
 from services.monitor.config import MonitorConfig
-from services.monitor.handlers import Deps, Monitor, Publish
+from services.monitor.handlers.monitor import Deps, Monitor, Publish
 from tests.unit.monitor.fakes import MemoryStore, Published, mean_shift_drift
 from tests.unit.monitor.synthetic import stream
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from schemas import Envelope, new_event
 from schemas.events.inference import FeedbackReceived, InferenceLogged
-from services.monitor import metrics
+from services.monitor.adapters import metrics
 from services.monitor.adapters.judge import Judge
 from services.monitor.adapters.store import MonitorStore, safe
 from services.monitor.adapters.webhook import post_webhook, slack_message

@@ -1,4 +1,4 @@
-"""The monitor's Prometheus metrics (served on /metrics by shared.runtime)."""
+"""The monitor's Prometheus metrics (served on /metrics by the service kit)."""
 
 from prometheus_client import Counter, Gauge, Histogram
 

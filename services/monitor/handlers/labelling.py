@@ -16,14 +16,14 @@ from schemas.events.degradations import LabelledSample, LabellingRequested, Samp
 from schemas.task import DatasetItem, TaskSpec
 from services.monitor.domain.augment import Sample
 from services.monitor.domain.event_ids import stable
-from services.monitor.samples import augment_samples
+from services.monitor.handlers.samples import augment_samples
 from shared.engines import EngineClient, EngineError, client_for_spec
 from shared.processing import ProcessingError, postprocess
 from shared.scoring.labels import label_of, teacher_name
 from shared.scoring.prompting import PromptError, build_request
 
 if TYPE_CHECKING:
-    from services.monitor.handlers import Publish
+    from services.monitor.handlers.monitor import Publish
 
 log = logging.getLogger(__name__)
 SOURCE = "challenger/monitor"

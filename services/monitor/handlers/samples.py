@@ -24,7 +24,7 @@ from services.registry.models import DatasetPublic
 from shared.engines import EngineClient, client_for_spec
 
 if TYPE_CHECKING:
-    from services.monitor.handlers import Publish
+    from services.monitor.handlers.monitor import Publish
 
 log = logging.getLogger(__name__)
 

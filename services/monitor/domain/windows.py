@@ -91,6 +91,16 @@ class Windows:
             closed.append(self._close(key, record.at))
         return closed
 
+    def holds(self, key: WindowKey, request_id: str, at: float) -> bool:
+        """Whether `key`'s open window holds this request at this event time: the same event
+        delivered again (a batch retried event by event, a consumer restarted before its
+        commit, a journal replayed), which must not count twice. The monitor dedupes records
+        here, by request id, and nowhere else. The same request id at another time is another
+        request that reused the id (a client's x-request-id): `add` replaces the held one."""
+        current = self._open.get(key)
+        held = current.records.get(request_id) if current is not None else None
+        return held is not None and held.at == at
+
     def tick(self, now: float) -> list[Window]:
         if self.policy.seconds is None:
             return []

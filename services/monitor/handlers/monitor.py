@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
@@ -32,7 +32,6 @@ from services.monitor.domain.windows import Window, WindowKey, Windows, counted,
 
 log = logging.getLogger(__name__)
 SOURCE = "challenger/monitor"
-SEEN_IDS = 100_000
 
 
 class Publish(Protocol):
@@ -91,7 +90,7 @@ class Monitor:
         self._hysteresis: dict[WindowKey, Hysteresis] = {}
         self._recent: dict[WindowKey, deque[list[Breach]]] = {}
         self._last_drift: dict[WindowKey, DriftResult] = {}  # windows past the drift backlog reuse it
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._rewrite = False  # a batch failed: the next journal write writes the open windows whole
         self._lock = asyncio.Lock()
         self.fired: list[str] = []
 
@@ -100,19 +99,23 @@ class Monitor:
 
     async def handle_batch(self, envelopes: list[Envelope[Any]]) -> None:
         """Ingest a fetched batch: features and windows per event, then ONE journal write (an
-        append, or a rewrite when windows closed) before the consumer commits the batch."""
+        append, or a rewrite when windows closed) before the consumer commits the batch. An
+        event delivered again is skipped by the windows (`Windows.holds`): the inference stream
+        has no inbox, since a database row per record would cost more than all the rest."""
         async with self._lock:
             entries: list[dict[str, Any]] = []
             closed: list[tuple[Window, Envelope[Any]]] = []
-            for envelope in envelopes:
-                if envelope.id in self._seen or not monitored(getattr(envelope.data, "route", ""), self._watched):
-                    continue  # a redelivery (already counted), or a route this monitor does not watch
-                entry, now_closed = self._ingest(envelope)
-                entries += [entry] if entry is not None else []
-                closed += [(w, envelope) for w in now_closed]
-            self._journal(entries, bool(closed))
-            for envelope in envelopes:  # only once journaled: a batch retried event by event re-ingests
-                self._remember(envelope.id)
+            try:
+                for envelope in envelopes:
+                    if not monitored(getattr(envelope.data, "route", ""), self._watched):
+                        continue  # a route this monitor does not watch
+                    entry, now_closed = self._ingest(envelope)
+                    entries += [entry] if entry is not None else []
+                    closed += [(w, envelope) for w in now_closed]
+                self._journal(entries, bool(closed))
+            except Exception:  # the windows may hold records the journal lacks, which a retry skips as held
+                self._rewrite = True
+                raise
             for window, cause in closed:
                 await self._closed([window], cause)
 
@@ -123,8 +126,11 @@ class Monitor:
             metrics.EXCLUDED.labels(data.purpose or "").inc()  # a red-team attack on the reference
             return None, []
         if isinstance(data, InferenceLogged):
+            at = envelope.time.timestamp()
+            if self.windows.holds(WindowKey(data.route, data.candidate_id), data.request_id, at):
+                return None, []  # delivered again: its window holds it already
             metrics.RECORDS.inc()
-            record = record_of(data, envelope.time.timestamp())
+            record = record_of(data, at)
             return {"record": record.as_dict()}, self.windows.add(record)
         if isinstance(data, FeedbackReceived):
             self.on_feedback(data)
@@ -159,11 +165,13 @@ class Monitor:
 
     def _journal(self, entries: list[dict[str, Any]], closed: bool) -> None:
         """Keep what the open windows hold on disk: append the new entries, or, when windows
-        closed, rewrite the journal with just what is still open."""
-        if closed:
+        closed (or a failed batch left records in the windows but not on disk), rewrite the
+        journal with just what is still open."""
+        if closed or self._rewrite:
             self.deps.store.rewrite_journal({"record": r.as_dict()} for r in self.windows.open_records())
         elif entries:
             self.deps.store.journal(entries)
+        self._rewrite = False
 
     def status(self) -> dict[str, Any]:
         """What an operator asks first: what is open, what the references hold, what fired."""
@@ -294,8 +302,3 @@ class Monitor:
         if self.cfg.webhook_url:
             message = slack_message(alert_for(event, breaches).title, alert_lines(event, breaches))
             await post_webhook(self.cfg.webhook_url, message, self.cfg.webhook_timeout_s)
-
-    def _remember(self, event_id: str) -> None:
-        self._seen[event_id] = None
-        while len(self._seen) > SEEN_IDS:
-            self._seen.popitem(last=False)

@@ -4,6 +4,7 @@ shift; the unshifted control never alarms."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,44 @@ async def test_redelivered_events_are_counted_once() -> None:
     await feed(m, events + events)
     assert store.windows == []  # 24 distinct records: the window of 25 is still open
     assert m.status()["open_windows"] == [{"route": "qa", "candidate_id": "cand-a", "records": WINDOW - 1}]
+    assert len(store.journal_entries) == WINDOW - 1  # and journaled once
+
+
+async def test_a_request_id_reused_later_replaces_the_held_record() -> None:
+    """Only the same event (same request id, same event time) is a redelivery: a later request
+    that reused the id (a client's x-request-id) is another record, and the last one counts."""
+    store = MemoryStore()
+    m = monitor(Published(), store)
+    first, *_ = stream(1, shift_at=None)
+    retried = first.model_copy(update={"id": "another", "time": first.time + timedelta(seconds=1)})
+    await feed(m, [first, first, retried])
+    [held] = m.windows.open_records()
+    assert held.at == retried.time.timestamp() and len(store.journal_entries) == 2
+
+
+async def test_a_failed_journal_write_is_made_good_by_the_retry_of_its_batch() -> None:
+    """The consumer retries a failed batch event by event; the windows skip what they hold, so
+    the retry's journal write must bring back what the failed one lost."""
+
+    class FlakyStore(MemoryStore):
+        failures = 1
+
+        def journal(self, entries):  # type: ignore[no-untyped-def]
+            if self.failures:
+                self.failures -= 1
+                raise OSError("disk full")
+            super().journal(entries)
+
+    store = FlakyStore()
+    m = monitor(Published(), store)
+    events = stream(WINDOW - 1, shift_at=None)
+    with pytest.raises(OSError):
+        await m.handle_batch(events)
+    for e in events:  # what EventConsumer does after a batch handler failed
+        await m.handle(e)
+    assert [e["record"]["request_id"] for e in store.journal_entries] == [e.data.request_id for e in events]
+    again = monitor(Published(), store)
+    assert await again.restore() == WINDOW - 1
 
 
 async def test_feedback_joins_its_record_and_a_drop_fires() -> None:

@@ -1,5 +1,5 @@
 from services.monitor.domain.features import Record
-from services.monitor.domain.windows import WindowPolicy, Windows, reference_route
+from services.monitor.domain.windows import WindowKey, WindowPolicy, Windows, reference_route
 
 
 def rec(i: int, route: str = "qa", cand: str = "c1", at: float | None = None) -> Record:
@@ -39,3 +39,15 @@ def test_watched_routes() -> None:
 
     assert monitored("qa", None) and monitored("qa-staging", frozenset({"qa"}))
     assert not monitored("chat", frozenset({"qa"})) and not monitored("chat-staging", frozenset({"qa"}))
+
+
+def test_the_open_window_knows_a_request_delivered_again() -> None:
+    """The monitor's one dedup of records: its open window holds the request at that event time."""
+    w = Windows(WindowPolicy(size=3))
+    w.add(rec(1, at=5.0))
+    key = WindowKey("qa", "c1")
+    assert w.holds(key, "r1", 5.0)  # the same event again
+    assert not w.holds(key, "r1", 6.0)  # the id reused by a later request: it replaces the held one
+    assert not w.holds(key, "r2", 5.0) and not w.holds(WindowKey("qa", "c2"), "r1", 5.0)
+    w.add(rec(1, at=6.0))
+    assert w.holds(key, "r1", 6.0) and w.open_sizes() == {key: 1}

@@ -32,10 +32,10 @@ from prometheus_client import REGISTRY
 from benchmarks.monitor_faust import faust_rate
 from challenger.stack.broker import broker_proc
 from schemas.events import degradations, inference
-from services.monitor.app import create_app
 from services.monitor.config import MonitorConfig
 from services.monitor.domain.features import record_of
 from services.monitor.domain.windows import WindowKey
+from services.monitor.entrypoints.http import create_app
 from shared.bus.codec import decode, encode
 from shared.bus.producer import EventProducer
 from shared.bus.topics import ensure_topics
@@ -73,8 +73,8 @@ async def monitor_rate(home: Path, bootstrap: str, route: str, events: list[Any]
     encoded = [encode(e) for e in events]
     n, max_lag = len(events), 0
     async with app.router.lifespan_context(app):
-        await app.state.ctx.state["drift_ready"]
-        consumer = app.state.ctx.consumers[0]
+        await app.state.service.drift_ready
+        consumer = app.state.service.consumers[0]
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
         await producer.start()
         try:
@@ -86,7 +86,7 @@ async def monitor_rate(home: Path, bootstrap: str, route: str, events: list[Any]
                 max_lag = max(max_lag, *consumer.lag().values(), 0)
                 await asyncio.sleep(0.01)
             ingested = time.perf_counter() - first
-            await app.state.ctx.state["monitor"].drain()
+            await app.state.service.monitor.drain()
             analysed = time.perf_counter() - first
             await asyncio.gather(*sent)
         finally:
@@ -128,15 +128,15 @@ async def bench_detection(home: Path, bootstrap: str, window: int, rate: float) 
     app = create_app(Settings(home=home / "detect", kafka_bootstrap=bootstrap), cfg, group=f"bench-{route}")
     async with app.router.lifespan_context(app), EventProducer(bootstrap) as producer:
         await producer.publish_many(stream(2 * window, shift_at=None, route=f"{route}-staging", prefix="s"))
-        monitor = app.state.ctx.state["monitor"]
+        monitor = app.state.service.monitor
         while len(monitor.reference(WindowKey(route, "cand-a"))) < 2 * window:  # stream()'s candidate
             await asyncio.sleep(0.05)
-        await app.state.ctx.state["drift_ready"]  # the service's warm-up: Evidently imported in its worker
+        await app.state.service.drift_ready  # the service's warm-up: Evidently imported in its worker
         normal, shifted = stream(2 * window, shift_at=None, route=route), stream(6 * window, shift_at=0, route=route,
                                                                                   prefix="x")
         waiter = asyncio.create_task(first_degradation(bootstrap, route, timeout=300))
         await asyncio.sleep(1.0)  # the waiter is positioned at the end of the topic
-        lags = asyncio.create_task(max_lag(app.state.ctx.consumers[0]))
+        lags = asyncio.create_task(max_lag(app.state.service.consumers[0]))
         await paced(producer, normal, rate)
         shift_at = time.perf_counter()
         sender = asyncio.create_task(paced(producer, shifted, rate))

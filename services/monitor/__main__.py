@@ -1,7 +1,6 @@
-from services.monitor.app import create_app
-from shared.runtime import serve
-
-PORT = 8105
+from services.monitor.bootstrap import NAME
+from services.monitor.entrypoints.http import create_app
+from shared.kit.serve import serve
 
 if __name__ == "__main__":
-    serve(create_app(), PORT)
+    serve(create_app(), NAME)

@@ -12,8 +12,8 @@ from schemas.candidate import CandidateSpec, Decoding
 from schemas.events import degradations
 from schemas.events.degradations import LabelledSample, LabellingRequested, SamplesLabelled
 from schemas.task import TaskSpec
-from services.monitor.app import create_app
 from services.monitor.config import MonitorConfig
+from services.monitor.entrypoints.http import create_app
 from shared.bus.codec import PoisonMessage, decode
 from shared.bus.producer import EventProducer
 from shared.settings import Settings

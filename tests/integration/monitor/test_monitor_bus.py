@@ -15,9 +15,9 @@ from aiokafka import ConsumerRecord
 from schemas import Envelope
 from schemas.events import alerts, degradations
 from services.monitor.adapters.store import MonitorStore
-from services.monitor.app import create_app
 from services.monitor.config import MonitorConfig
 from services.monitor.domain.windows import WindowKey
+from services.monitor.entrypoints.http import create_app
 from shared.bus.codec import PoisonMessage, decode
 from shared.bus.producer import EventProducer
 from shared.settings import Settings
@@ -60,7 +60,7 @@ async def test_shifted_traffic_publishes_degradation_and_alert(broker: str, uid:
         await producer.publish_many(stream(2 * WINDOW, shift_at=None, route=f"{route}-staging", candidate=f"cand-{uid}",
                                                 prefix="s"))
         await wait_for(lambda: len(store.load_reference(WindowKey(route, f"cand-{uid}"))) == 2 * WINDOW, timeout=30)
-        await asyncio.wait_for(app.state.ctx.state["drift_ready"], 60)  # Evidently imported in its worker
+        await asyncio.wait_for(app.state.service.drift_ready, 60)  # Evidently imported in its worker
         await producer.publish_many(stream(3 * WINDOW, shift_at=0, route=route, candidate=f"cand-{uid}"))
         [deg] = await read_events(broker, degradations.TOPIC, route, want=1, timeout=40)
         [alert] = await read_events(broker, alerts.TOPIC, route, want=1, timeout=10)

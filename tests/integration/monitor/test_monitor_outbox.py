@@ -12,9 +12,9 @@ from sqlmodel import Session, select
 from schemas.events import alerts, degradations
 from services.monitor.adapters.outbox import OutboxPublish, open_outbox
 from services.monitor.adapters.store import MonitorStore
-from services.monitor.app import create_app
 from services.monitor.config import MonitorConfig
 from services.monitor.domain.windows import WindowKey
+from services.monitor.entrypoints.http import create_app
 from shared import outbox
 from shared.bus.producer import EventProducer
 from shared.settings import Settings
@@ -70,8 +70,8 @@ async def test_a_degradation_sent_before_a_broker_restart_is_on_the_new_log(
                              "the staging traffic to become the reference")
             await producer.publish_many(stream(3 * WINDOW, shift_at=0, route=route, candidate=f"cand-{uid}"))
             [before] = await read_events(bootstrap, degradations.TOPIC, route, want=1, timeout=90)
-        relay: outbox.OutboxRelay = app.state.ctx.state["relay"]
-        await wait_until(lambda: outbox.pending_count(app.state.ctx.state["outbox"]) == 0, 30,
+        relay: outbox.OutboxRelay = app.state.service.relay
+        await wait_until(lambda: outbox.pending_count(app.state.service.outbox) == 0, 30,
                          "the relay to mark the degradation and its alert sent")
 
         restartable_broker.restart()  # empty: no topics, no events

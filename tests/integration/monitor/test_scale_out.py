@@ -14,8 +14,8 @@ from aiokafka.partitioner import murmur2
 
 from schemas.catalogue import TOPICS
 from schemas.events import inference
-from services.monitor.app import create_app
 from services.monitor.config import MonitorConfig
+from services.monitor.entrypoints.http import create_app
 from shared.bus.producer import EventProducer
 from shared.settings import Settings
 from tests.conftest import own_broker
@@ -63,7 +63,7 @@ async def test_two_instances_split_the_partitions_and_analyse_each_route_once(br
     async with contextlib.AsyncExitStack() as stack:
         for app in apps:
             await stack.enter_async_context(app.router.lifespan_context(app))
-        consumers = [app.state.ctx.consumers[0] for app in apps]  # the inference group's consumer
+        consumers = [app.state.service.consumers[0] for app in apps]  # the inference group's consumer
 
         def owned(i: int) -> set[int]:
             return {tp.partition for tp in consumers[i].assignment() if tp.topic == inference.TOPIC}
@@ -71,7 +71,7 @@ async def test_two_instances_split_the_partitions_and_analyse_each_route_once(br
         await wait_until(lambda: owned(0) and owned(1) and len(owned(0) | owned(1)) == PARTITIONS, 60,
                          "both instances to own partitions")
         for app in apps:  # windows wait in one analysis queue behind the first drift (Evidently's import)
-            await asyncio.wait_for(app.state.ctx.state["drift_ready"], 90)
+            await asyncio.wait_for(app.state.service.drift_ready, 90)
         async with EventProducer(broker) as producer:
             for route in routes.values():
                 await producer.publish_many(stream(WINDOW * WINDOWS_PER_ROUTE, shift_at=None, route=route))

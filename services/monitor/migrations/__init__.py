@@ -1,0 +1,1 @@
+"""Alembic migrations of the monitor's database (a package so wheels ship them)."""

@@ -82,7 +82,11 @@ async def add_to_regression(registry: AsyncClient, task: str, samples: Sequence[
 class AugmentationHandler:
     """samples_augmentation.requested -> augmented JSONL under $CHALLENGER_HOME/monitor/augmented/
     -> samples.augmented (an operator's extra run; the event path's augmentations travel in
-    samples.labelled and land in the task's regression dataset, see labelling.py)."""
+    samples.labelled and land in the task's regression dataset, see labelling.py).
+
+    The kit's inbox skips a redelivered request (by event id). The JSONL is the run's result,
+    not a dedup marker; a request for a run whose result exists (the same run id under another
+    event id) stops there rather than redo the model calls."""
 
     def __init__(self, *, registry: AsyncClient, home: Path, publish: Publish) -> None:
         self.registry = registry

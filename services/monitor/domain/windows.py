@@ -80,26 +80,27 @@ class Windows:
         self._seq: dict[WindowKey, int] = {}
         self._pending: OrderedDict[tuple[str, str], dict[str, float]] = OrderedDict()
 
-    def add(self, record: Record) -> list[Window]:
+    def add(self, record: Record) -> list[Window] | None:
+        """Put `record` in its window; return the windows that closed. None when that window
+        holds it already: the same event delivered again (same request id, same event time: a
+        batch retried event by event, a consumer restarted before its commit), which must not
+        count twice. The monitor dedupes records here and nowhere else. The same request id at
+        another time is another request that reused the id (a client's x-request-id): it
+        replaces the held one."""
+        key = WindowKey(record.route, record.candidate_id)
+        current = self._open.get(key)
+        if current is not None and (held := current.records.get(record.request_id)) and held.at == record.at:
+            return None
         closed = self.tick(record.at)
+        if closed:  # a time window of this key may have closed
+            current = self._open.get(key)
         for name, value in self._pending.pop((record.route, record.request_id), {}).items():
             record = record.with_feature(name, value)
-        key = WindowKey(record.route, record.candidate_id)
-        current = self._open.get(key) or self._start(key, record.at)
+        current = current or self._start(key, record.at)
         current.records[record.request_id] = record
         if len(current.records) >= self.policy.size:
             closed.append(self._close(key, record.at))
         return closed
-
-    def holds(self, key: WindowKey, request_id: str, at: float) -> bool:
-        """Whether `key`'s open window holds this request at this event time: the same event
-        delivered again (a batch retried event by event, a consumer restarted before its
-        commit, a journal replayed), which must not count twice. The monitor dedupes records
-        here, by request id, and nowhere else. The same request id at another time is another
-        request that reused the id (a client's x-request-id): `add` replaces the held one."""
-        current = self._open.get(key)
-        held = current.records.get(request_id) if current is not None else None
-        return held is not None and held.at == at
 
     def tick(self, now: float) -> list[Window]:
         if self.policy.seconds is None:

@@ -100,7 +100,7 @@ class Monitor:
     async def handle_batch(self, envelopes: list[Envelope[Any]]) -> None:
         """Ingest a fetched batch: features and windows per event, then ONE journal write (an
         append, or a rewrite when windows closed) before the consumer commits the batch. An
-        event delivered again is skipped by the windows (`Windows.holds`): the inference stream
+        event delivered again is skipped by the windows (`Windows.add`): the inference stream
         has no inbox, since a database row per record would cost more than all the rest."""
         async with self._lock:
             entries: list[dict[str, Any]] = []
@@ -126,12 +126,11 @@ class Monitor:
             metrics.EXCLUDED.labels(data.purpose or "").inc()  # a red-team attack on the reference
             return None, []
         if isinstance(data, InferenceLogged):
-            at = envelope.time.timestamp()
-            if self.windows.holds(WindowKey(data.route, data.candidate_id), data.request_id, at):
+            record = record_of(data, envelope.time.timestamp())
+            if (closed := self.windows.add(record)) is None:
                 return None, []  # delivered again: its window holds it already
             metrics.RECORDS.inc()
-            record = record_of(data, at)
-            return {"record": record.as_dict()}, self.windows.add(record)
+            return {"record": record.as_dict()}, closed
         if isinstance(data, FeedbackReceived):
             self.on_feedback(data)
             return ({"feature": [data.route, data.request_id, "feedback", data.score]},
@@ -156,7 +155,7 @@ class Monitor:
             closed: list[Window] = []
             for entry in entries:
                 if "record" in entry:
-                    closed += self.windows.add(Record(**entry["record"]))
+                    closed += self.windows.add(Record(**entry["record"])) or []
                 elif "feature" in entry:
                     route, request_id, name, value = entry["feature"]
                     self.windows.set_feature(route, request_id, name, value)

@@ -41,13 +41,12 @@ def test_watched_routes() -> None:
     assert not monitored("chat", frozenset({"qa"})) and not monitored("chat-staging", frozenset({"qa"}))
 
 
-def test_the_open_window_knows_a_request_delivered_again() -> None:
+def test_the_open_window_skips_a_request_delivered_again() -> None:
     """The monitor's one dedup of records: its open window holds the request at that event time."""
     w = Windows(WindowPolicy(size=3))
-    w.add(rec(1, at=5.0))
-    key = WindowKey("qa", "c1")
-    assert w.holds(key, "r1", 5.0)  # the same event again
-    assert not w.holds(key, "r1", 6.0)  # the id reused by a later request: it replaces the held one
-    assert not w.holds(key, "r2", 5.0) and not w.holds(WindowKey("qa", "c2"), "r1", 5.0)
-    w.add(rec(1, at=6.0))
-    assert w.holds(key, "r1", 6.0) and w.open_sizes() == {key: 1}
+    assert w.add(rec(1, at=5.0)) == []
+    assert w.add(rec(1, at=5.0)) is None  # the same event again
+    assert w.add(rec(1, at=6.0)) == []  # the id reused by a later request: it replaces the held one
+    assert w.add(rec(1, cand="c2", at=5.0)) == []  # another window
+    assert w.open_sizes() == {WindowKey("qa", "c1"): 1, WindowKey("qa", "c2"): 1}
+    assert [r.at for r in w.open_records()] == [6.0, 5.0]

@@ -93,3 +93,34 @@ def test_domain_modules_import_nothing_above_them(module: str) -> None:
     above = [m for m in imports_of(module) if m.startswith(f"services.{service}.")
              and m.split(".")[2] in {"handlers", "adapters", "entrypoints", "bootstrap"}]
     assert not above, f"{module} imports {above}"
+
+
+ROOT_ENTRIES = {"__init__.py", "__main__.py", "bootstrap.py", "config.py", "handlers.py", "handlers", "domain",
+                "adapters", "entrypoints", "migrations"}
+REQUIRED = ("bootstrap.py", "domain", "adapters", "entrypoints")
+
+
+def _holds_python(path: Path) -> bool:
+    return path.suffix == ".py" or (path.is_dir() and any(path.rglob("*.py")))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_has_the_same_floor_plan(service: str) -> None:
+    """entrypoints/ -> handlers -> domain/ (pure) -> adapters/, wired by bootstrap.py; nothing
+    else at the root that holds code (data files such as a packaged policy may sit there)."""
+    folder = ROOT / "services" / service
+    assert all((folder / name).exists() for name in REQUIRED), f"{service} lacks one of {REQUIRED}"
+    assert (folder / "handlers.py").exists() or (folder / "handlers").is_dir()
+    stray = sorted(p.name for p in folder.iterdir()
+                   if p.name not in ROOT_ENTRIES and p.name != "__pycache__" and _holds_python(p))
+    assert not stray, f"services/{service} has code outside the floor plan: {stray}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_is_wired_by_the_kit(service: str) -> None:
+    """One way to build and run a service: its bootstrap builds a kit Service; nothing uses the
+    old string-keyed runtime."""
+    source = (ROOT / "services" / service / "bootstrap.py").read_text()
+    assert "def bootstrap(" in source and "(Service)" in source
+    users = [str(p.relative_to(ROOT)) for p in (ROOT / "services").rglob("*.py") if "shared.runtime" in p.read_text()]
+    assert not users, f"still on shared.runtime: {users}"

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka.structs import TopicPartition
-from sqlalchemy import JSON, BigInteger, Column, delete, inspect, text, update
+from sqlalchemy import JSON, BigInteger, Column, delete, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, func, select
@@ -87,19 +87,6 @@ def add_if_absent(session: Session, envelope: Envelope[Any]) -> bool:
 def to_envelope(row: OutboxEvent) -> Envelope[Any]:
     cls = EVENT_TYPES[row.envelope["type"]]
     return Envelope[cls].model_validate(row.envelope)  # type: ignore[valid-type]
-
-
-def add_missing_columns(engine: Engine) -> list[str]:
-    """Bring an outbox table created by an older version (with `create_all`, which adds no
-    columns) up to date; the registry's Alembic migrations do the same for its database."""
-    table = OutboxEvent.__table__  # type: ignore[attr-defined]
-    have = {c["name"] for c in inspect(engine).get_columns(table.name)}
-    missing = [c for c in table.columns if c.name not in have]
-    with engine.begin() as conn:
-        for column in missing:
-            kind = column.type.compile(dialect=engine.dialect)
-            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
-    return [c.name for c in missing]
 
 
 def pending_count(engine: Engine) -> int:

@@ -43,7 +43,7 @@ def stack_env(home: Path, ports: Mapping[str, int], database_url: str | None,
 
 def service_proc(name: str, home: Path, port: int, env: dict[str, str]) -> Proc:
     url = f"http://127.0.0.1:{port}"
-    # PORT: shared.runtime.serve listens there whatever the service's own default is.
+    # PORT: shared.kit.serve.serve listens there whatever the service's own default is.
     return Proc(name=name, argv=[sys.executable, "-m", f"services.{name}"], port=port, home=home,
                 env=env | {"PORT": str(port)},
                 url=url, health_url=f"{url}/health", start_timeout=120)

@@ -17,7 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # The deployer may share this database and have added them already (shared.outbox.add_missing_columns).
+    # The deployer may share this database and have added them already (shared.kit.migrations.create_kit_tables).
     have = {c["name"] for c in sa.inspect(op.get_bind()).get_columns('outbox_event')}
     with op.batch_alter_table('outbox_event', schema=None) as batch_op:
         if 'acked_partition' not in have:

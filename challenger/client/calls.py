@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from schemas.candidate import CandidateSpec
 from schemas.task import DatasetItem, TaskSpec
-from services.registry.models import (
+from services.registry.adapters.models import (
     ApprovalPublic,
     CandidatePublic,
     DatasetPublic,

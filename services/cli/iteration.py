@@ -32,8 +32,8 @@ from services.cli.output import Column, Output, progress_console
 from services.deployer.adapters.policy_file import DEFAULT_POLICY
 from services.deployer.domain import routes
 from services.deployer.domain.policy import applied_note, deep_merge
+from services.registry.adapters.models import CandidatePublic
 from services.registry.entrypoints.cli import monthly_cost_line
-from services.registry.models import CandidatePublic
 from shared.bus.producer import EventProducer
 from shared.datasets import BUILTIN_TASKS, load_builtin
 from shared.pipeline import TERMINAL

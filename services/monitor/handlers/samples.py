@@ -20,7 +20,7 @@ from services.monitor.adapters.store import safe
 from services.monitor.domain.augment import Sample, augment
 from services.monitor.domain.event_ids import stable
 from services.monitor.domain.exports import regression_item, sample_of, sample_row
-from services.registry.models import DatasetPublic
+from services.registry.adapters.models import DatasetPublic
 from shared.engines import EngineClient, client_for_spec
 
 if TYPE_CHECKING:

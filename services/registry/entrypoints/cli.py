@@ -28,7 +28,7 @@ from services.cli.options import (
 )
 from services.cli.output import Column, Output, registry_errors, with_output
 from services.deployer.domain.policy import applied_note, traffic_note
-from services.registry.models import TaskPublic
+from services.registry.adapters.models import TaskPublic
 
 token_app = typer.Typer(help="API tokens (admin only).", no_args_is_help=True)
 dataset_app = typer.Typer(help="Datasets: JSONL files of schemas.task.DatasetItem.", no_args_is_help=True)

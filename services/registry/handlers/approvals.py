@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from services.registry.adapters.models import Approval, Candidate, ResultRecord, StageHistory
+from services.registry.adapters.models.columns import now
 from services.registry.domain import approvals as rules
-from services.registry.models import Approval, Candidate, ResultRecord, StageHistory
-from services.registry.models.columns import now
 
 ACTOR = "registry"
 

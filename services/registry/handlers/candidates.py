@@ -10,6 +10,8 @@ from schemas import Envelope
 from schemas.candidate import CandidateSpec
 from schemas.events.models import ModelApproved, ModelStageChanged, ModelSubmitted, PolicyApplied
 from schemas.task import TaskSpec
+from services.registry.adapters.models import Approval, Candidate, Dataset, PromptVersion, StageHistory, Task
+from services.registry.adapters.models.columns import now
 from services.registry.domain.approvals import describe
 from services.registry.domain.errors import Conflict, Forbidden
 from services.registry.domain.roles import Action, Role, check_approver, require
@@ -19,8 +21,6 @@ from services.registry.handlers.approvals import record_approval, root_submitter
 from services.registry.handlers.catalog import active_datasets, set_champion, task_spec
 from services.registry.handlers.emit import emit
 from services.registry.handlers.lookup import get_or_404
-from services.registry.models import Approval, Candidate, Dataset, PromptVersion, StageHistory, Task
-from services.registry.models.columns import now
 from shared.pipeline import Stage
 
 

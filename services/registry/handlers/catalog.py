@@ -8,11 +8,7 @@ from sqlmodel import Session, col, select
 
 from schemas.events.models import ChampionChanged
 from schemas.task import DatasetRef, TaskSpec, TrafficProfile
-from services.registry.domain.errors import Conflict
-from services.registry.domain.validation import FieldError, Invalid, common_metadata_keys, template_syntax_errors
-from services.registry.handlers.emit import emit
-from services.registry.handlers.lookup import get_or_404
-from services.registry.models import (
+from services.registry.adapters.models import (
     Candidate,
     Dataset,
     PromptVersion,
@@ -21,6 +17,10 @@ from services.registry.models import (
     TaskCreate,
     TaskUpdate,
 )
+from services.registry.domain.errors import Conflict
+from services.registry.domain.validation import FieldError, Invalid, common_metadata_keys, template_syntax_errors
+from services.registry.handlers.emit import emit
+from services.registry.handlers.lookup import get_or_404
 from shared import blobs
 from shared.datasets import DatasetError, parse_jsonl
 from shared.pipeline import Stage

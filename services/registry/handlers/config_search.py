@@ -15,12 +15,12 @@ from sqlmodel import Session, col, select
 from schemas import Envelope
 from schemas.candidate import CandidateSpec
 from schemas.events import prompts as pr
+from services.registry.adapters.models import Candidate, ConfigSearch
 from services.registry.domain.errors import Conflict
 from services.registry.domain.validation import Invalid
 from services.registry.handlers.candidates import candidate_task_spec, register_candidate, submit_candidate
 from services.registry.handlers.emit import emit
 from services.registry.handlers.lookup import get_or_404
-from services.registry.models import Candidate, ConfigSearch
 from shared.pipeline import Stage
 
 ACTOR = "config_search"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from services.registry.adapters.gateways import read_gateways
+from services.registry.adapters.models import Candidate, Task
 from services.registry.domain.consistency import CandidateView, Report, TaskView, check
-from services.registry.models import Candidate, Task
 from shared.settings import Settings
 
 

@@ -16,14 +16,14 @@ from schemas import Envelope
 from schemas.candidate import CandidateSpec
 from schemas.events import degradations as dg
 from schemas.task import TaskSpec
+from services.registry.adapters.models import Candidate, CapturedSample, LabellingJob, StageHistory, Task
+from services.registry.adapters.models.columns import now
 from services.registry.domain import labelling as lab
 from services.registry.domain.errors import Conflict, NotFound
 from services.registry.domain.validation import FieldError, Invalid
 from services.registry.handlers.candidates import candidate_task_spec
 from services.registry.handlers.catalog import active_datasets, dataset_items, upload_dataset
 from services.registry.handlers.emit import emit
-from services.registry.models import Candidate, CapturedSample, LabellingJob, StageHistory, Task
-from services.registry.models.columns import now
 from shared.scoring.labels import label_error
 
 log = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ from schemas.events import degradations as dg
 from schemas.events import evaluations as ev
 from schemas.events import models as md
 from schemas.events import prompts as pr
+from services.registry.adapters.models import Candidate, CapturedSample, PromptVersion, ResultRecord
 from services.registry.domain.errors import Forbidden, NotFound
 from services.registry.domain.projections import PROJECTIONS, result_key
 from services.registry.domain.roles import Role
@@ -26,7 +27,6 @@ from services.registry.handlers.catalog import mark_datasets_used
 from services.registry.handlers.config_search import on_config_search_completed
 from services.registry.handlers.emit import emit
 from services.registry.handlers.labelling import HOME_KEY, on_samples_labelled, open_job
-from services.registry.models import Candidate, CapturedSample, PromptVersion, ResultRecord
 from shared.kit.inbox import transaction
 from shared.pipeline import IllegalTransition
 from shared.settings import Settings

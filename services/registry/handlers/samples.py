@@ -9,11 +9,11 @@ from sqlmodel import Session, col, select
 
 from schemas import Envelope
 from schemas.events.inference import FeedbackReceived
+from services.registry.adapters.models import CapturedSample
 from services.registry.domain.errors import NotFound
 from services.registry.domain.exports import ExportFormat, export_line
 from services.registry.domain.labelling import preferred
 from services.registry.handlers.emit import emit
-from services.registry.models import CapturedSample
 
 
 def list_samples(*, session: Session, candidate_id: str | None = None, route: str | None = None,

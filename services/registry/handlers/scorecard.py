@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
+from services.registry.adapters.models import Approval, Candidate, CapturedSample, ResultRecord, Task
 from services.registry.handlers.candidates import stage_history
 from services.registry.handlers.lookup import get_or_404
-from services.registry.models import Approval, Candidate, CapturedSample, ResultRecord, Task
 from shared.pipeline import Stage
 
 LATEST_KINDS = ("evaluation", "loadtest", "prompt_optimization")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from services.registry.adapters.models import Task
 from services.registry.handlers.catalog import upload_dataset
-from services.registry.models import Task
 from shared.datasets import BUILTIN_TASKS, BuiltinTask
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from services.registry.adapters.models import ApiToken
 from services.registry.domain.roles import Role
 from services.registry.domain.tokens import hash_token, new_token
-from services.registry.models import ApiToken
 
 
 def create_token(*, session: Session, name: str, role: Role | str, created_by: str | None) -> tuple[ApiToken, str]:

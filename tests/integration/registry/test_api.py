@@ -8,8 +8,8 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from services.registry.adapters.models import ApiToken
 from services.registry.bootstrap import RegistryService
-from services.registry.models import ApiToken
 from shared.outbox import OutboxEvent
 from tests.integration.registry.conftest import Auth, candidate_body
 

@@ -15,8 +15,8 @@ from schemas.candidate import CandidateSpec
 from schemas.events.evaluations import EvaluationCompleted, EvaluationFailed, SecuritySummary
 from schemas.events.loadtests import LoadtestCompleted
 from schemas.events.prompts import PromptOptimized
+from services.registry.adapters.models import Candidate
 from services.registry.bootstrap import RegistryService
-from services.registry.models import Candidate
 from shared.outbox import OutboxEvent
 from tests.integration.registry.conftest import Auth, candidate_body, deliver
 

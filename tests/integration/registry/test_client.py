@@ -12,7 +12,7 @@ import pytest
 from challenger.client import AsyncClient, Client, Conflict, Forbidden, Invalid, NotFound, RegistryError, Unreachable
 from schemas.task import DatasetItem
 from services.prompt_optimizer.adapters.registry import candidate_spec, start_and_wait
-from services.registry.models import CandidatePublic, TaskPublic
+from services.registry.adapters.models import CandidatePublic, TaskPublic
 from shared.process import free_port
 from tests.integration.registry.conftest import candidate_body
 

@@ -18,8 +18,8 @@ from schemas.events.prompts import ConfigSearchCompleted, ConfigSearchRequested
 from schemas.task import TaskSpec
 from services.prompt_optimizer.domain.config_event import to_event
 from services.prompt_optimizer.domain.config_search import search_configs
+from services.registry.adapters.models import Candidate
 from services.registry.bootstrap import RegistryService
-from services.registry.models import Candidate
 from shared.outbox import OutboxEvent
 from tests.integration.registry.conftest import Auth, candidate_body, deliver
 from tests.unit.prompt_optimizer.scripted import items

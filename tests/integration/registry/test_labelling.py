@@ -13,8 +13,8 @@ from sqlmodel import Session, col, select
 from schemas import new_event
 from schemas.events.degradations import CapturedSample as SampleIn
 from schemas.events.degradations import DegradationDetected, LabelledSample, SamplesLabelled, SampleVariant
+from services.registry.adapters.models import LabellingJob
 from services.registry.bootstrap import RegistryService
-from services.registry.models import LabellingJob
 from shared.outbox import OutboxEvent
 from tests.integration.registry.conftest import Auth, candidate_body, deliver
 

@@ -14,8 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from services.registry.adapters.database import alembic_config
+from services.registry.adapters.models import Candidate, StageHistory
 from services.registry.bootstrap import RegistryService
-from services.registry.models import Candidate, StageHistory
 from shared.db import make_engine
 from shared.outbox import OutboxEvent
 from tests.integration.registry.conftest import Auth, candidate_body

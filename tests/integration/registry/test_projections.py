@@ -17,9 +17,9 @@ from schemas.events.degradations import DegradationDetected
 from schemas.events.evaluations import EvaluationCompleted
 from schemas.events.models import PolicyApplied, StageChangeRequested
 from schemas.events.prompts import PromptOptimized
+from services.registry.adapters.models import Candidate, CapturedSample, PromptVersion, ResultRecord
 from services.registry.bootstrap import GROUP, RegistryService
 from services.registry.handlers.projections import dedup_key
-from services.registry.models import Candidate, CapturedSample, PromptVersion, ResultRecord
 from shared.outbox import OutboxEvent
 from tests.integration.registry.conftest import Auth, candidate_body, deliver
 

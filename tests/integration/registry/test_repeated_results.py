@@ -9,8 +9,8 @@ from schemas import new_event
 from schemas.candidate import CandidateSpec
 from schemas.events.evaluations import EvaluationCompleted, EvaluationFailed
 from schemas.events.prompts import PromptOptimized
+from services.registry.adapters.models import Candidate, ResultRecord
 from services.registry.bootstrap import RegistryService
-from services.registry.models import Candidate, ResultRecord
 from tests.integration.registry.conftest import Auth, candidate_body, deliver
 from tests.integration.registry.test_projections import count, submitted
 

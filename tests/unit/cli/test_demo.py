@@ -9,7 +9,7 @@ import pytest
 from services.cli.iteration import TASK, Iteration, specs, write_demo_configs
 from services.deployer.domain.policy import Policy
 from services.monitor.config import load_config
-from services.registry.models import CandidatePublic, StageHistoryPublic
+from services.registry.adapters.models import CandidatePublic, StageHistoryPublic
 from shared.datasets import BUILTIN_TASKS
 
 
@@ -126,7 +126,7 @@ def test_the_demos_accuracy_gate_fails_when_underpowered(tmp_path: Path) -> None
 def test_the_demo_checks_the_registry_recorded_the_fallback(
         capsys: pytest.CaptureFixture[str], champion_stage: str, task_champion: str, recorded: bool) -> None:
     from services.cli.iteration import _fallback_recorded
-    from services.registry.models import TaskPublic
+    from services.registry.adapters.models import TaskPublic
 
     now = datetime.now(UTC)
     stages = {"cand-degraded": "rolled_back", "cand-champion": champion_stage}

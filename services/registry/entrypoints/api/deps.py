@@ -10,10 +10,10 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request, status
 from sqlmodel import Session
 
+from services.registry.adapters.models import ApiToken
 from services.registry.bootstrap import RegistryService
 from services.registry.domain.tokens import bearer
 from services.registry.handlers.tokens import authenticate
-from services.registry.models import ApiToken
 
 
 def registry_of(request: Request) -> RegistryService:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, Field
 
 from schemas.candidate import CandidateSpec
+from services.registry.adapters.models import ApprovalPublic, Candidate, CandidatePublic, StageHistoryPublic
 from services.registry.domain.endpoints import check_endpoint
 from services.registry.domain.roles import Action, require
 from services.registry.domain.validation import Invalid
@@ -16,7 +17,6 @@ from services.registry.entrypoints.api.deps import CurrentUser, SessionDep, regi
 from services.registry.handlers import candidates as handlers
 from services.registry.handlers.lookup import get_or_404
 from services.registry.handlers.scorecard import scorecard
-from services.registry.models import ApprovalPublic, Candidate, CandidatePublic, StageHistoryPublic
 
 router = APIRouter(prefix="/candidates", tags=["candidates"])
 

@@ -6,13 +6,13 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events.prompts import Budget, ConfigVariantResult, SearchSpace
+from services.registry.adapters.models import ConfigSearch
 from services.registry.domain.endpoints import check_endpoint
 from services.registry.domain.roles import Action, require
 from services.registry.domain.validation import FieldError, Invalid
 from services.registry.entrypoints.api.deps import CurrentUser, RegistryDep, SessionDep
 from services.registry.handlers import config_search as handlers
 from services.registry.handlers.lookup import get_or_404
-from services.registry.models import ConfigSearch
 from shared.frontier_chart import frontier_svg
 
 router = APIRouter(tags=["config search"])

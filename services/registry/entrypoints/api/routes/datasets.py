@@ -7,12 +7,12 @@ from typing import Any
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from sqlmodel import col, select
 
+from services.registry.adapters.models import Dataset, DatasetPublic
+from services.registry.adapters.models.tasks import DatasetKind
 from services.registry.domain.roles import Action, require
 from services.registry.entrypoints.api.deps import CurrentUser, HomeDep, SessionDep
 from services.registry.handlers import catalog
 from services.registry.handlers.lookup import get_or_404
-from services.registry.models import Dataset, DatasetPublic
-from services.registry.models.tasks import DatasetKind
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 

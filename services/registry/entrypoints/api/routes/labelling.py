@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, model_validator
 
 from schemas.events.degradations import Label
+from services.registry.adapters.models import CapturedSample, LabellingJob
 from services.registry.domain.roles import Action, require
 from services.registry.entrypoints.api.deps import CurrentUser, SessionDep
 from services.registry.handlers import labelling
 from services.registry.handlers.lookup import get_or_404
-from services.registry.models import CapturedSample, LabellingJob
 
 router = APIRouter(prefix="/labelling", tags=["labelling"])
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from sqlmodel import col, select
 
+from services.registry.adapters.models import PromptVersion, PromptVersionCreate, PromptVersionPublic
 from services.registry.domain.roles import Action, require
 from services.registry.entrypoints.api.deps import CurrentUser, SessionDep
 from services.registry.handlers import catalog
 from services.registry.handlers.lookup import get_or_404
-from services.registry.models import PromptVersion, PromptVersionCreate, PromptVersionPublic
 
 router = APIRouter(prefix="/prompts", tags=["prompts"])
 

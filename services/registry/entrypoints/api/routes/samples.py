@@ -9,11 +9,11 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from schemas.events.inference import FeedbackReceived
+from services.registry.adapters.models import CapturedSample
 from services.registry.domain.exports import ExportFormat
 from services.registry.domain.roles import Action, require
 from services.registry.entrypoints.api.deps import CurrentUser, SessionDep
 from services.registry.handlers.samples import export_samples, list_samples, record_feedback, set_chosen
-from services.registry.models import CapturedSample
 
 router = APIRouter(tags=["samples"])
 

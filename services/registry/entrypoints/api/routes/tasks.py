@@ -7,11 +7,11 @@ from pydantic import BaseModel
 from sqlmodel import select
 
 from schemas.task import TaskSpec
+from services.registry.adapters.models import Task, TaskCreate, TaskPublic, TaskUpdate
 from services.registry.domain.roles import Action, require
 from services.registry.entrypoints.api.deps import CurrentUser, SessionDep
 from services.registry.handlers import catalog
 from services.registry.handlers.lookup import get_or_404
-from services.registry.models import Task, TaskCreate, TaskPublic, TaskUpdate
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 

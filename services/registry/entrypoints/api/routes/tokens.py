@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from sqlmodel import select
 
+from services.registry.adapters.models import ApiToken, TokenCreate, TokenCreated, TokenPublic
 from services.registry.domain.roles import Action, require
 from services.registry.entrypoints.api.deps import CurrentUser, SessionDep
 from services.registry.handlers.tokens import create_token
-from services.registry.models import ApiToken, TokenCreate, TokenCreated, TokenPublic
 
 router = APIRouter(tags=["auth"])
 

@@ -1,7 +1,7 @@
 """The registry's tables and API models (SQLModel: XBase / XCreate / X(table) / XPublic)."""
 
-from services.registry.models.auth import ApiToken, TokenCreate, TokenCreated, TokenPublic
-from services.registry.models.candidates import (
+from services.registry.adapters.models.auth import ApiToken, TokenCreate, TokenCreated, TokenPublic
+from services.registry.adapters.models.candidates import (
     Approval,
     ApprovalPublic,
     Candidate,
@@ -9,9 +9,9 @@ from services.registry.models.candidates import (
     StageHistory,
     StageHistoryPublic,
 )
-from services.registry.models.config_search import ConfigSearch
-from services.registry.models.results import CapturedSample, LabellingJob, ResultRecord
-from services.registry.models.tasks import (
+from services.registry.adapters.models.config_search import ConfigSearch
+from services.registry.adapters.models.results import CapturedSample, LabellingJob, ResultRecord
+from services.registry.adapters.models.tasks import (
     Dataset,
     DatasetPublic,
     PromptVersion,

@@ -9,7 +9,7 @@ from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from schemas.task import MetricName, TrafficProfile
-from services.registry.models.columns import json_field, new_id, now
+from services.registry.adapters.models.columns import json_field, new_id, now
 
 DatasetKind = Literal["golden", "silver", "captured", "regression", "redteam"]
 PromptStyle = Literal["chat", "completion"]

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from services.registry.models.columns import json_field, now
+from services.registry.adapters.models.columns import json_field, now
 
 ResultKind = Literal["evaluation", "loadtest", "prompt_optimization", "deployment", "canary_step",
                      "fallback", "degradation"]

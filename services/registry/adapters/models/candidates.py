@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
-from services.registry.models.columns import json_field, new_id, now
+from services.registry.adapters.models.columns import json_field, new_id, now
 
 
 class CandidateBase(SQLModel):

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
+from services.registry.adapters.models.columns import new_id, now
 from services.registry.domain.roles import Role
-from services.registry.models.columns import new_id, now
 
 
 class TokenBase(SQLModel):

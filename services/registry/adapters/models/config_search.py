@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Field, SQLModel
 
-from services.registry.models.columns import json_field, now
+from services.registry.adapters.models.columns import json_field, now
 
 
 class ConfigSearch(SQLModel, table=True):

@@ -11,6 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from shared.engines.sse import DONE, complete_lines, sse_data
+from shared.engines.types import EngineError
+
 Body = dict[str, Any]
 
 _JSON_TYPES: dict[str, Callable[[Any], bool]] = {
@@ -212,16 +215,14 @@ def stream_has_begun(kind: str, raw: bytes) -> bool:
     """Whether the SSE read so far holds an answer's first token (or its end, an error, or
     anything that is not an OpenAI chunk). Until then, role-only and empty chunks have told the
     client nothing, and the request can still go to another target."""
-    *events, _partial = raw.replace(b"\r\n", b"\n").split(b"\n\n")
-    for event in events:
-        for line in event.split(b"\n"):
-            if not line.startswith(b"data:"):
-                continue
-            payload = line[5:].strip()
-            try:
-                chunk = json.loads(payload)
-            except ValueError:
-                return True  # [DONE], or something we do not read: hand it over as it is
-            if not isinstance(chunk, dict) or "choices" not in chunk or stream_delta(kind, chunk):
-                return True
+    lines, _partial = complete_lines(raw)
+    for line in lines:
+        try:
+            chunk = sse_data(line)
+        except EngineError:
+            return True  # something we do not read: hand it over as it is
+        if chunk is None:
+            continue
+        if chunk is DONE or "choices" not in chunk or stream_delta(kind, chunk):
+            return True
     return False

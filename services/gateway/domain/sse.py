@@ -1,11 +1,13 @@
 """The text and usage of a streamed (server-sent events) OpenAI answer, read once the
-stream has ended: what the gateway guards, counts and logs."""
+stream has ended: what the gateway guards, counts and logs. Lines are read by the one SSE
+parser (shared.engines.sse); a line that is not a JSON object is skipped here, since the
+client has had the stream as the upstream sent it."""
 
 from __future__ import annotations
 
-import json
-
 from services.gateway.domain import openai_body as ob
+from shared.engines.sse import sse_data
+from shared.engines.types import EngineError
 
 
 def parse_sse(kind: str, raw: bytes) -> tuple[str, tuple[int, int]]:
@@ -13,14 +15,11 @@ def parse_sse(kind: str, raw: bytes) -> tuple[str, tuple[int, int]]:
     parts: list[str] = []
     usage = (0, 0)
     for line in raw.split(b"\n"):
-        if not line.startswith(b"data:"):
-            continue
-        payload = line[5:].strip()
-        if payload == b"[DONE]" or not payload:
-            continue
         try:
-            chunk = json.loads(payload)
-        except ValueError:
+            chunk = sse_data(line)
+        except EngineError:
+            continue
+        if not isinstance(chunk, dict):  # not a data line, or [DONE]
             continue
         parts.append(ob.stream_delta(kind, chunk))
         if chunk.get("usage"):

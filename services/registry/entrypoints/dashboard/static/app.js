@@ -426,10 +426,14 @@ function renderActions(c) {
   if (key === state.actionsKey) return;  // keep what is being typed across live refreshes
   state.actionsKey = key;
   const box = $("#actions");
+  // a re-render for the same candidate (a stage change, a sign-in, a racing refresh) keeps the typed text
+  const typed = state.actionsFor === c.id ? ($("#action-text")?.value ?? "") : "";
+  state.actionsFor = c.id;
   box.innerHTML = names.length ? `<textarea id="action-text" rows="2"
       placeholder="comment or reason (kept in the stage history)"></textarea>
     <div class="buttons">${names.map((n) => `<button type="button" data-action="${esc(n)}">${esc(state.rules.buttons[n].label)}</button>`).join("")}</div>` : "";
   box.querySelectorAll("button").forEach((b) => b.addEventListener("click", () => act(c.id, b.dataset.action)));
+  if (typed && $("#action-text")) $("#action-text").value = typed;
 }
 
 async function act(id, name) {

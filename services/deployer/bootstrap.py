@@ -35,14 +35,12 @@ class Adapters:
     serving: Serving = ensure_serving  # an SGLang target must pass /health before a route points at it
 
 
-TRAFFIC = frozenset({inference.InferenceLogged.event_type, inference.FeedbackReceived.event_type})
-
-
 def pipeline_key(envelope: Envelope[Any]) -> str | None:
-    """The inbox key: the event id for pipeline events. Logged traffic is high volume and
-    written only on the tick, not per event, so it stays out of the inbox (a row per
-    inference) and is deduplicated by request id in CanaryTraffic."""
-    return None if envelope.type in TRAFFIC else envelope.id
+    """The inbox key: the event id, but none for a logged inference. Those are high volume and
+    most count for no canary: one that does is folded into its canary's stored arm once per
+    request id (store.fold_request), a row that lives only as long as the canary and that
+    feedback needs anyway to find its arm; the rest write nothing per event."""
+    return None if envelope.type == inference.InferenceLogged.event_type else envelope.id
 
 
 @dataclass(kw_only=True)
@@ -69,6 +67,11 @@ class DeployerService(Service):
             inference.InferenceLogged: d.inference,
             inference.FeedbackReceived: d.feedback,
         }, dedup_key=pipeline_key)]
+
+    async def start(self) -> None:
+        """Before the consumers: the active canaries' routes are watched again, so what they
+        log from the first event on is folded into their stored arms."""
+        self.deployer.restore()
 
     def background(self) -> Sequence[Loop]:
         return [self._ticks]

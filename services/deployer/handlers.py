@@ -21,7 +21,7 @@ from schemas.events.deployments import FallbackActivated, RouteTable
 from services.deployer.adapters import store
 from services.deployer.adapters.sglang_launch import NotServing, SglangUnavailable, ensure_serving
 from services.deployer.domain import canary as ca
-from services.deployer.domain import driver, routes
+from services.deployer.domain import driver, live_traffic, routes
 from services.deployer.domain.driver import ACTOR, Env, Output, Result
 from services.deployer.domain.live_traffic import CanaryTraffic, RouteVolumes
 from services.deployer.domain.run import ACTIVE_CANARY, Phase, Run
@@ -151,11 +151,24 @@ class Deployer:
         with transaction(self.engine) as s:
             store.remember_route(s, e.data.table, e.data.revision)
 
-    # ---- live traffic (deduplicated by request id in CanaryTraffic) and the canary tick ----
+    # ---- live traffic, folded into the stored arms per event, and the canary tick ----------
 
     async def inference(self, e: Envelope[inference.InferenceLogged]) -> None:
-        self.traffic.on_inference(e.data)
+        """Count towards the route's volume (in memory until the tick) and, on an active
+        canary's route, fold into its stored arm in this event's transaction, once per request id."""
         self.volumes.on_inference(e.data, e.time.timestamp())
+        seen = self.traffic.observation(e.data)
+        if seen is not None:
+            with transaction(self.engine) as s:
+                store.fold_request(s, e.data.request_id, seen)
+
+    async def feedback(self, e: Envelope[inference.FeedbackReceived]) -> None:
+        """Feedback on a request an active canary counted: fold into the same arm, in the
+        transaction of the event's inbox mark (so a redelivered feedback counts once)."""
+        with transaction(self.engine) as s:
+            arm = store.served(s, e.data.request_id)
+            if arm is not None:
+                store.fold_observation(s, live_traffic.feedback(*arm, e.data.score))
 
     def logged_traffic(self, route: str) -> LoggedTraffic | None:
         """What the gateway logged on `route`: stored, plus what came since the last tick."""
@@ -171,21 +184,28 @@ class Deployer:
                 for route, more in drained.items():
                     store.add_logged_traffic(s, route, more)
 
-    async def feedback(self, e: Envelope[inference.FeedbackReceived]) -> None:
-        self.traffic.on_feedback(e.data)
+    def restore(self) -> int:
+        """On start: watch the routes of the active canaries (their arms are in the store)."""
+        with transaction(self.engine) as s:
+            runs = store.runs_in(s, ACTIVE_CANARY)
+        for run in runs:
+            self._watch(run)
+        return len(runs)
 
     def tick(self) -> int:
-        """Analyse every active canary once, each in its own transaction; return how many."""
+        """Analyse every active canary once, each in its own transaction: the observations
+        stored since the last tick are merged into the run and the decision staged together."""
         self._store_volumes()
         with transaction(self.engine) as s:
             runs = store.runs_in(s, ACTIVE_CANARY)
+            store.forget_canaries_except(s, {r.candidate_id for r in runs})
         self.traffic.unwatch_except({routes.prod_route(r.task) for r in runs})
         for run in runs:
-            champion, candidate = self.traffic.drain(routes.prod_route(run.task))
-            old_champion, old_candidate = run.arms()
-            run = run.with_arms(ca.merge(old_champion, champion), ca.merge(old_candidate, candidate))
-            result = self._decide(run, lambda r: driver.canary_tick(r, self.env))
             with transaction(self.engine) as s:
+                champion, candidate = store.take_arms(s, run.candidate_id)
+                old_champion, old_candidate = run.arms()
+                merged = run.with_arms(ca.merge(old_champion, champion), ca.merge(old_candidate, candidate))
+                result = self._decide(merged, lambda r: driver.canary_tick(r, self.env))
                 self._stage(s, result.run, result.out, None)
         return len(runs)
 

@@ -1,7 +1,8 @@
 """The deployer's own tables: pipeline runs (whole run state as JSON, so a restart resumes),
-the last table published per route (revisions) and the traffic logged per route. Which events
-it handled is the kit's inbox (shared.kit.inbox); the schema is migrated by Alembic
-(services/deployer/migrations)."""
+the last table published per route (revisions), the traffic logged per route, and each
+active canary's observations since its last tick (its arms, and the requests folded into
+them). Which events it handled is the kit's inbox (shared.kit.inbox); the schema is migrated
+by Alembic (services/deployer/migrations)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column
+from sqlalchemy import JSON, BigInteger, Column, delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from schemas.events.deployments import RouteTable, RouteUpdated
+from services.deployer.domain.canary import dump_arm, load_arm
+from services.deployer.domain.live_traffic import ArmName, Arms, Observation, fold
 from services.deployer.domain.run import Phase, Run
 from services.deployer.domain.traffic_profile import LoggedTraffic, merge
 from shared.db import make_engine
@@ -61,7 +64,30 @@ class DeployerRouteTraffic(SQLModel, table=True):
     last_at: float | None = None
 
 
-OWN_TABLES = frozenset(m.__tablename__ for m in (DeployerRun, DeployerRoute, DeployerRouteTraffic))
+class DeployerCanaryArms(SQLModel, table=True):
+    """An active canary's observations per arm since its last tick (Moments per metric, as
+    `canary.dump_arm` writes them): folded into per event, drained into the run by the tick."""
+
+    __tablename__ = "deployer_canary_arms"
+
+    canary: str = Field(primary_key=True, max_length=200)  # the canary run's candidate id
+    champion: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    candidate: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class DeployerCanaryRequest(SQLModel, table=True):
+    """A logged request folded into a canary's arm: a redelivered one is not counted again,
+    and feedback on it finds its arm. Kept while the canary is active."""
+
+    __tablename__ = "deployer_canary_request"
+
+    request_id: str = Field(primary_key=True, max_length=200)
+    canary: str = Field(index=True, max_length=200)
+    arm: str = Field(max_length=20)
+
+
+OWN_TABLES = frozenset(m.__tablename__ for m in (DeployerRun, DeployerRoute, DeployerRouteTraffic,
+                                                 DeployerCanaryArms, DeployerCanaryRequest))
 
 
 def open_database(url: str) -> Engine:
@@ -107,6 +133,54 @@ def add_logged_traffic(session: Session, route: str, more: LoggedTraffic) -> Non
     row.requests, row.input_tokens, row.output_tokens = total.requests, total.input_tokens, total.output_tokens
     row.first_at, row.last_at = total.first_at, total.last_at
     session.add(row)
+
+
+def fold_request(session: Session, request_id: str, obs: Observation) -> bool:
+    """Fold a logged request into its canary's arm, once: False (nothing changes) when this
+    request was folded already."""
+    if session.get(DeployerCanaryRequest, request_id) is not None:
+        return False
+    session.add(DeployerCanaryRequest(request_id=request_id, canary=obs.canary, arm=obs.arm))
+    fold_observation(session, obs)
+    return True
+
+
+def served(session: Session, request_id: str) -> tuple[str, ArmName] | None:
+    """(canary, arm) a folded request counted for, or None when it counted for no active canary."""
+    row = session.get(DeployerCanaryRequest, request_id)
+    return (row.canary, row.arm) if row is not None else None  # type: ignore[return-value]
+
+
+def fold_observation(session: Session, obs: Observation) -> None:
+    """Add `obs` to its canary's stored arms (locked on PostgreSQL until the transaction ends)."""
+    row = session.get(DeployerCanaryArms, obs.canary, with_for_update=True)
+    arms = _arms(row) if row is not None else ({}, {})
+    champion, candidate = fold(arms, obs)
+    row = row or DeployerCanaryArms(canary=obs.canary, champion={}, candidate={})
+    row.champion, row.candidate = dump_arm(champion), dump_arm(candidate)
+    session.add(row)
+
+
+def take_arms(session: Session, canary: str) -> Arms:
+    """The canary's observations since the last take, which start again from none; committed
+    with the run they are merged into, they are counted exactly once."""
+    row = session.get(DeployerCanaryArms, canary, with_for_update=True)
+    if row is None:
+        return {}, {}
+    arms = _arms(row)
+    row.champion, row.candidate = {}, {}
+    session.add(row)
+    return arms
+
+
+def forget_canaries_except(session: Session, active: set[str]) -> None:
+    """Drop the arms and folded requests of every canary not in `active` (it has ended)."""
+    for model in (DeployerCanaryArms, DeployerCanaryRequest):
+        session.exec(delete(model).where(col(model.canary).not_in(active)))  # type: ignore[call-overload]
+
+
+def _arms(row: DeployerCanaryArms) -> Arms:
+    return load_arm(row.champion), load_arm(row.candidate)
 
 
 def route_table(session: Session, route: str) -> RouteTable | None:

@@ -150,3 +150,12 @@ def rollback_weights(rule: CanaryRule, step: int) -> list[float]:
 
 def merge(a: Arm, b: Arm) -> Arm:
     return {name: a.get(name, Moments()).merge(b.get(name, Moments())) for name in set(a) | set(b)}
+
+
+def load_arm(raw: dict[str, list[float]]) -> Arm:
+    """An arm from its stored (JSON) form."""
+    return {name: Moments.from_list(values) for name, values in raw.items()}
+
+
+def dump_arm(arm: Arm) -> dict[str, list[float]]:
+    return {name: m.as_list() for name, m in arm.items()}

@@ -1,78 +1,79 @@
-"""Live canary traffic, accumulated in memory between ticks.
+"""Live canary traffic: which active canary, and which of its arms, a logged inference or a
+feedback counts for, and the pure fold of one observation into a canary's arms.
 
-Logged inferences are high volume, so they are not written per event: each active canary
-collects per-arm deltas here and the periodic tick folds them into the persisted run.
-Duplicates (a redelivered batch) are dropped by request id within a bounded window.
+The observations themselves are not kept here: the handler folds each one into the canary's
+stored arms (services.deployer.adapters.store) in the transaction that also marks it folded
+(its request id, or the feedback's inbox mark), so a crash loses none and a redelivery counts
+none twice. The tick drains the stored arms into the run. `CanaryTraffic` only knows which
+routes carry an active canary; it is restored from the stored runs when the deployer starts.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Literal
 
-from schemas.events.inference import FeedbackReceived, InferenceLogged
+from schemas.events.inference import InferenceLogged
 from services.deployer.domain import traffic_profile as tp
 from services.deployer.domain.canary import Arm, feedback_signal, observe, request_signals
 
+ArmName = Literal["champion", "candidate"]
+Arms = tuple[Arm, Arm]  # (champion, candidate)
 
-@dataclass
+
+@dataclass(frozen=True)
+class Observation:
+    """What one request (or one feedback on it) adds to arm `arm` of the canary of `canary`
+    (the canary run's candidate id)."""
+
+    canary: str
+    arm: ArmName
+    signals: dict[str, float]
+
+
+@dataclass(frozen=True)
 class _Canary:
     champion_id: str
     candidate_id: str
     slo_ms: float
-    champion: Arm = field(default_factory=dict)
-    candidate: Arm = field(default_factory=dict)
 
 
 class CanaryTraffic:
-    def __init__(self, window: int = 200_000) -> None:
+    """The active canaries by route: which logged inferences are observations."""
+
+    def __init__(self) -> None:
         self._by_route: dict[str, _Canary] = {}
-        self._seen: OrderedDict[str, tuple[str, str]] = OrderedDict()  # request id -> (route, candidate id)
-        self._window = window
-        self.dropped_duplicates = 0
 
     def watch(self, route: str, champion_id: str, candidate_id: str, slo_ms: float) -> None:
-        current = self._by_route.get(route)
-        if current is None or current.candidate_id != candidate_id:
-            self._by_route[route] = _Canary(champion_id, candidate_id, slo_ms)
+        self._by_route[route] = _Canary(champion_id, candidate_id, slo_ms)
 
     def unwatch_except(self, routes: set[str]) -> None:
         for route in set(self._by_route) - routes:
             del self._by_route[route]
 
-    def on_inference(self, ev: InferenceLogged) -> None:
+    def observation(self, ev: InferenceLogged) -> Observation | None:
+        """The observation a logged inference is, or None: no canary on its route, a shadow
+        answer, or a target that is neither arm."""
         canary = self._by_route.get(ev.route)
-        if canary is None or ev.role != "primary" or ev.request_id in self._seen:
-            self.dropped_duplicates += ev.request_id in self._seen
-            return
-        self._remember(ev.request_id, ev.route, ev.candidate_id)
-        self._add(canary, ev.candidate_id, request_signals(ev, canary.slo_ms))
+        if canary is None or ev.role != "primary":
+            return None
+        arm: ArmName | None = ("candidate" if ev.candidate_id == canary.candidate_id
+                               else "champion" if ev.candidate_id == canary.champion_id else None)
+        if arm is None:
+            return None
+        return Observation(canary.candidate_id, arm, request_signals(ev, canary.slo_ms))
 
-    def on_feedback(self, ev: FeedbackReceived) -> None:
-        route, candidate_id = self._seen.get(ev.request_id, (ev.route, ""))
-        canary = self._by_route.get(route)
-        if canary is not None and candidate_id:
-            self._add(canary, candidate_id, feedback_signal(ev.score))
 
-    def drain(self, route: str) -> tuple[Arm, Arm]:
-        """The (champion, candidate) observations since the last drain."""
-        canary = self._by_route.get(route)
-        if canary is None:
-            return {}, {}
-        out = (canary.champion, canary.candidate)
-        canary.champion, canary.candidate = {}, {}
-        return out
+def feedback(canary: str, arm: ArmName, score: float) -> Observation:
+    """Feedback on a request that was an observation of `canary`'s `arm`."""
+    return Observation(canary, arm, feedback_signal(score))
 
-    def _add(self, canary: _Canary, candidate_id: str, signals: dict[str, float]) -> None:
-        if candidate_id == canary.candidate_id:
-            canary.candidate = observe(canary.candidate, signals)
-        elif candidate_id == canary.champion_id:
-            canary.champion = observe(canary.champion, signals)
 
-    def _remember(self, request_id: str, route: str, candidate_id: str) -> None:
-        self._seen[request_id] = (route, candidate_id)
-        while len(self._seen) > self._window:
-            self._seen.popitem(last=False)
+def fold(arms: Arms, obs: Observation) -> Arms:
+    champion, candidate = arms
+    if obs.arm == "champion":
+        return observe(champion, obs.signals), candidate
+    return champion, observe(candidate, obs.signals)
 
 
 class RouteVolumes:

@@ -12,9 +12,8 @@ from schemas.candidate import CandidateSpec
 from schemas.events.evaluations import EvaluationCompleted
 from schemas.events.loadtests import LoadtestCompleted
 from schemas.task import TaskSpec
-from services.deployer.domain.canary import Arm
+from services.deployer.domain.canary import Arm, dump_arm, load_arm
 from shared.pipeline import Stage
-from shared.stats.sequential import Moments
 
 
 class Phase(StrEnum):
@@ -69,19 +68,12 @@ class Run(BaseModel):
         return self.champion_id is not None and self.champion_spec is not None
 
     def arms(self) -> tuple[Arm, Arm]:
-        return _arm(self.champion_arm), _arm(self.candidate_arm)
+        return load_arm(self.champion_arm), load_arm(self.candidate_arm)
 
     def with_arms(self, champion: Arm, candidate: Arm) -> Run:
-        return self.model_copy(update={"champion_arm": _dump(champion), "candidate_arm": _dump(candidate)})
+        return self.model_copy(update={"champion_arm": dump_arm(champion), "candidate_arm": dump_arm(candidate)})
 
     def noted(self, actor: str, action: str, reason: str = "") -> Run:
         return self.model_copy(update={"history": [*self.history, HistoryEntry(actor=actor, action=action,
                                                                                 reason=reason)]})
 
-
-def _arm(raw: dict[str, list[float]]) -> Arm:
-    return {name: Moments.from_list(values) for name, values in raw.items()}
-
-
-def _dump(arm: Arm) -> dict[str, list[float]]:
-    return {name: m.as_list() for name, m in arm.items()}

@@ -4,10 +4,11 @@ too little traffic, stepping through to promotion on equal arms, gradual rollbac
 from __future__ import annotations
 
 from schemas.events.deployments import CanaryStepChanged, RouteTable
-from schemas.events.inference import FeedbackReceived
+from schemas.events.inference import InferenceLogged
 from schemas.events.models import ModelApproved, StageChangeRequested
 from services.deployer.domain import canary as ca
 from services.deployer.domain import driver
+from services.deployer.domain import live_traffic as lt
 from services.deployer.domain.live_traffic import CanaryTraffic
 from services.deployer.domain.policy import Policy
 from services.deployer.domain.run import Phase, Run
@@ -24,13 +25,23 @@ def canary_run(policy_env: driver.Env = ENV) -> Run:
     return driver.on_approved(run, ModelApproved(candidate_id="cand-1", approver="bob"), policy_env).run
 
 
-def feed(run: Run, n: int, *, cand_errors: float = 0.01, cand_latency: float = 300.0, seed: int = 0) -> Run:
+def watching() -> CanaryTraffic:
     book = CanaryTraffic()
     book.watch(TASK, "champ-1", "cand-1", slo_ms=2000)
-    for ev in traffic("champ-1", n, seed=seed) + traffic("cand-1", n, error_rate=cand_errors,
-                                                         latency_ms=cand_latency, seed=seed + 1):
-        book.on_inference(ev)
-    champion, candidate = book.drain(TASK)
+    return book
+
+
+def folded(book: CanaryTraffic, events: list[InferenceLogged]) -> lt.Arms:
+    arms: lt.Arms = ({}, {})
+    for ev in events:
+        if (obs := book.observation(ev)) is not None:
+            arms = lt.fold(arms, obs)
+    return arms
+
+
+def feed(run: Run, n: int, *, cand_errors: float = 0.01, cand_latency: float = 300.0, seed: int = 0) -> Run:
+    champion, candidate = folded(watching(), traffic("champ-1", n, seed=seed) + traffic(
+        "cand-1", n, error_rate=cand_errors, latency_ms=cand_latency, seed=seed + 1))
     old_champion, old_candidate = run.arms()
     return run.with_arms(ca.merge(old_champion, champion), ca.merge(old_candidate, candidate))
 
@@ -99,25 +110,27 @@ def test_slower_candidate_rolls_back_gradually_when_configured():
 
 
 def test_negative_feedback_counts_once_it_has_enough_samples():
-    book = CanaryTraffic()
-    book.watch(TASK, "champ-1", "cand-1", slo_ms=2000)
+    book, arms = watching(), ({}, {})
     for ev in traffic("champ-1", 300) + traffic("cand-1", 300, seed=1):
-        book.on_inference(ev)
+        obs = book.observation(ev)
+        assert obs is not None
         score = -1.0 if ev.candidate_id == "cand-1" and int(ev.request_id.rsplit("-", 1)[1]) % 3 == 0 else 1.0
-        book.on_feedback(FeedbackReceived(request_id=ev.request_id, route=TASK, score=score))
-    champion, candidate = book.drain(TASK)
+        arms = lt.fold(lt.fold(arms, obs), lt.feedback(obs.canary, obs.arm, score))
+    champion, candidate = arms
     analysis = ca.analyse_step(champion, candidate, rule=POLICY.for_task(TASK).canary, step=0, step_start_n=0)
     assert analysis.decision == "rollback" and "negative_feedback_rate" in analysis.reason
 
 
-def test_shadow_answers_and_duplicates_do_not_count():
-    book = CanaryTraffic()
-    book.watch(TASK, "champ-1", "cand-1", slo_ms=2000)
+def test_shadow_answers_other_targets_and_other_routes_are_no_observation():
+    book = watching()
     evs = traffic("cand-1", 10)
-    for ev in evs + evs + [e.model_copy(update={"role": "shadow", "request_id": e.request_id + "s"}) for e in evs]:
-        book.on_inference(ev)
-    _, candidate = book.drain(TASK)
-    assert ca.requests_seen(candidate) == 10 and book.dropped_duplicates == 10
+    shadows = [e.model_copy(update={"role": "shadow", "request_id": e.request_id + "s"}) for e in evs]
+    elsewhere = traffic("cand-1", 3, route="other") + traffic("third", 3)
+    assert all(book.observation(e) is None for e in shadows + elsewhere)
+    _, candidate = folded(book, evs + shadows + elsewhere)
+    assert ca.requests_seen(candidate) == 10
+    book.unwatch_except(set())
+    assert book.observation(evs[0]) is None
 
 
 def test_a_candidate_slower_within_the_margin_advances_and_one_slower_beyond_it_rolls_back():

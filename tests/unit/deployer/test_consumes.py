@@ -1,5 +1,5 @@
-"""The deployer's consumer table: one group; every pipeline event through the inbox, logged
-traffic outside it (not written per event; CanaryTraffic dedupes by request id)."""
+"""The deployer's consumer table: one group; every pipeline event and feedback through the
+inbox, logged inferences outside it (a canary's are folded once per request id by the store)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ PIPELINE = {models.ModelSubmitted, models.ModelStageChanged, models.StageChangeR
             degradations.DegradationDetected, deployments.RouteUpdated}
 
 
-def test_pipeline_events_go_through_the_inbox_and_logged_traffic_does_not(tmp_path: Path) -> None:
+def test_pipeline_events_and_feedback_go_through_the_inbox_and_logged_inferences_do_not(tmp_path: Path) -> None:
     settings = DeployerSettings(home=tmp_path, deployer_group="dep")
     service = bootstrap(settings, Adapters(engine=make_engine("sqlite://")))
     (consumes,) = service.consumes()
@@ -29,4 +29,5 @@ def test_pipeline_events_go_through_the_inbox_and_logged_traffic_does_not(tmp_pa
     submitted = new_event(models.ModelSubmitted.model_construct(candidate_id="c"), source="t")
     logged = new_event(inference.InferenceLogged.model_construct(route="r", request_id="q"), source="t")
     assert key(submitted) == submitted.id
-    assert key(logged) is None
+    feedback = new_event(inference.FeedbackReceived.model_construct(route="r", request_id="q"), source="t")
+    assert key(logged) is None and key(feedback) == feedback.id

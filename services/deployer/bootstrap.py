@@ -1,6 +1,11 @@
 """Wiring: the ONE place that builds the deployer, from real adapters or from the ones a test
 passes. `DeployerService` says what it consumes (event type -> handler) and runs the canary
-tick beside its consumers; the kit runs the rest (producer, outbox relay, inbox)."""
+tick beside its consumers; the kit runs the rest (producer, outbox relay, inbox).
+
+Two consumer groups: the pipeline's events, one at a time through the inbox; and the live
+traffic on challenger.inference, a batch at a time, each batch folded into the active
+canaries' stored arms in one transaction that also records what it folded (the inbox would
+write a row per event, and most logged inferences count for no canary)."""
 
 from __future__ import annotations
 
@@ -9,11 +14,10 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from sqlalchemy.engine import Engine
 
-from schemas import Envelope
 from schemas.events import degradations, deployments, evaluations, inference, loadtests, models, prompts
 from services.deployer.adapters import store
 from services.deployer.adapters.policy_file import load_policy
@@ -35,12 +39,7 @@ class Adapters:
     serving: Serving = ensure_serving  # an SGLang target must pass /health before a route points at it
 
 
-def pipeline_key(envelope: Envelope[Any]) -> str | None:
-    """The inbox key: the event id, but none for a logged inference. Those are high volume and
-    most count for no canary: one that does is folded into its canary's stored arm once per
-    request id (store.fold_request), a row that lives only as long as the canary and that
-    feedback needs anyway to find its arm; the rest write nothing per event."""
-    return None if envelope.type == inference.InferenceLogged.event_type else envelope.id
+TRAFFIC_BATCH = 500  # logged inferences and feedback folded per transaction, at most
 
 
 @dataclass(kw_only=True)
@@ -64,9 +63,10 @@ class DeployerService(Service):
             prompts.PromptOptimizationFailed: d.failed,
             degradations.DegradationDetected: d.degraded,
             deployments.RouteUpdated: d.route_seen,
-            inference.InferenceLogged: d.inference,
-            inference.FeedbackReceived: d.feedback,
-        }, dedup_key=pipeline_key)]
+        }), Consumes(self.settings.deployer_traffic_group, {
+            inference.InferenceLogged: d.fold_one,
+            inference.FeedbackReceived: d.fold_one,
+        }, dedup_key=None, batch=d.fold_traffic, max_records=TRAFFIC_BATCH)]
 
     async def start(self) -> None:
         """Before the consumers: the active canaries' routes are watched again, so what they

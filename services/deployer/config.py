@@ -18,5 +18,10 @@ class DeployerSettings(Settings):
         description="NAME of the env var holding the key the staging suite uses on the gateway")
 
     @property
+    def deployer_traffic_group(self) -> str:
+        """The group reading live traffic (challenger.inference) in batches."""
+        return f"{self.deployer_group}-traffic"
+
+    @property
     def deployer_db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'deployer.db'}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -151,24 +152,33 @@ class Deployer:
         with transaction(self.engine) as s:
             store.remember_route(s, e.data.table, e.data.revision)
 
-    # ---- live traffic, folded into the stored arms per event, and the canary tick ----------
+    # ---- live traffic, folded into the stored arms per batch, and the canary tick ---------
 
-    async def inference(self, e: Envelope[inference.InferenceLogged]) -> None:
-        """Count towards the route's volume (in memory until the tick) and, on an active
-        canary's route, fold into its stored arm in this event's transaction, once per request id."""
-        self.volumes.on_inference(e.data, e.time.timestamp())
-        seen = self.traffic.observation(e.data)
-        if seen is not None:
+    async def fold_traffic(self, batch: list[Envelope[Any]]) -> None:
+        """One fetched batch of logged inferences and feedback: what counts for an active
+        canary is folded into its stored arms in one transaction, before the consumer commits
+        the batch's offsets; each request and feedback once (store.fold_batch). The routes'
+        volumes are counted in memory once that committed (stored on the tick)."""
+        requests: list[tuple[str, live_traffic.Observation]] = []
+        feedback: list[store.Feedback] = []
+        logged: list[tuple[inference.InferenceLogged, float]] = []
+        for e in batch:
+            if isinstance(e.data, inference.InferenceLogged):
+                at = e.time.timestamp()
+                logged.append((e.data, at))
+                if (seen := self.traffic.observation(e.data, at)) is not None:
+                    requests.append((e.data.request_id, seen))
+            elif isinstance(e.data, inference.FeedbackReceived):
+                feedback.append((e.id, e.data.request_id, e.data.score))
+        if requests or feedback:
             with transaction(self.engine) as s:
-                store.fold_request(s, e.data.request_id, seen)
+                store.fold_batch(s, requests, feedback)
+        for ev, at in logged:
+            self.volumes.on_inference(ev, at)
 
-    async def feedback(self, e: Envelope[inference.FeedbackReceived]) -> None:
-        """Feedback on a request an active canary counted: fold into the same arm, in the
-        transaction of the event's inbox mark (so a redelivered feedback counts once)."""
-        with transaction(self.engine) as s:
-            arm = store.served(s, e.data.request_id)
-            if arm is not None:
-                store.fold_observation(s, live_traffic.feedback(*arm, e.data.score))
+    async def fold_one(self, e: Envelope[Any]) -> None:
+        """One event of a batch that failed, handled on its own (the consumer's retry)."""
+        await self.fold_traffic([e])
 
     def logged_traffic(self, route: str) -> LoggedTraffic | None:
         """What the gateway logged on `route`: stored, plus what came since the last tick."""
@@ -185,11 +195,13 @@ class Deployer:
                     store.add_logged_traffic(s, route, more)
 
     def restore(self) -> int:
-        """On start: watch the routes of the active canaries (their arms are in the store)."""
+        """On start: watch the routes of the active canaries again (their arms are in the
+        store), and count no route's traffic the store has counted already."""
         with transaction(self.engine) as s:
             runs = store.runs_in(s, ACTIVE_CANARY)
-        for run in runs:
-            self._watch(run)
+            for run in runs:
+                self._watch(s, run)
+            self.volumes.resume_after(store.traffic_counted_until(s))
         return len(runs)
 
     def tick(self) -> int:
@@ -220,9 +232,11 @@ class Deployer:
                 outbox.add(s, new_event(data, source=SOURCE, cause=cause, correlation_id=correlation))
         if run is not None:
             store.put_run(s, run)
-            self._watch(run)
+            self._watch(s, run)
 
-    def _watch(self, run: Run) -> None:
+    def _watch(self, s: Session, run: Run) -> None:
+        """An active canary's route is watched; its stored arms collect from when it began."""
         if run.phase in ACTIVE_CANARY and run.champion_id is not None:
             slo = self.env.policy.for_task(run.task).canary.latency_slo_ms
-            self.traffic.watch(routes.prod_route(run.task), run.champion_id, run.candidate_id, slo)
+            since = store.open_canary(s, run.candidate_id, datetime.now(UTC).timestamp())
+            self.traffic.watch(routes.prod_route(run.task), run.champion_id, run.candidate_id, slo, since)

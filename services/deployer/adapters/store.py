@@ -6,20 +6,22 @@ by Alembic (services/deployer/migrations)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, delete
+from sqlalchemy import JSON, BigInteger, Column, delete, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from schemas.events.deployments import RouteTable, RouteUpdated
-from services.deployer.domain.canary import dump_arm, load_arm
+from services.deployer.domain.canary import dump_arm, load_arm, merge
 from services.deployer.domain.live_traffic import ArmName, Arms, Observation, fold
+from services.deployer.domain.live_traffic import feedback as feedback_on
 from services.deployer.domain.run import Phase, Run
-from services.deployer.domain.traffic_profile import LoggedTraffic, merge
+from services.deployer.domain.traffic_profile import LoggedTraffic
+from services.deployer.domain.traffic_profile import merge as merge_traffic
 from shared.db import make_engine
 from shared.kit.migrations import migrate
 
@@ -66,28 +68,31 @@ class DeployerRouteTraffic(SQLModel, table=True):
 
 class DeployerCanaryArms(SQLModel, table=True):
     """An active canary's observations per arm since its last tick (Moments per metric, as
-    `canary.dump_arm` writes them): folded into per event, drained into the run by the tick."""
+    `canary.dump_arm` writes them): folded into per consumed batch, drained into the run by
+    the tick. `since`: when the canary began to collect (earlier traffic is no observation)."""
 
     __tablename__ = "deployer_canary_arms"
 
     canary: str = Field(primary_key=True, max_length=200)  # the canary run's candidate id
+    since: float
     champion: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     candidate: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
 
 
-class DeployerCanaryRequest(SQLModel, table=True):
-    """A logged request folded into a canary's arm: a redelivered one is not counted again,
-    and feedback on it finds its arm. Kept while the canary is active."""
+class DeployerCanaryEvent(SQLModel, table=True):
+    """What was folded into a canary's arms, so a redelivery counts nothing twice: a logged
+    request (key: its request id; feedback on it finds its arm here) or a feedback (key:
+    `feedback:` + its event id). Kept while the canary is active, dropped with it."""
 
-    __tablename__ = "deployer_canary_request"
+    __tablename__ = "deployer_canary_event"
 
-    request_id: str = Field(primary_key=True, max_length=200)
+    key: str = Field(primary_key=True, max_length=220)
     canary: str = Field(index=True, max_length=200)
     arm: str = Field(max_length=20)
 
 
 OWN_TABLES = frozenset(m.__tablename__ for m in (DeployerRun, DeployerRoute, DeployerRouteTraffic,
-                                                 DeployerCanaryArms, DeployerCanaryRequest))
+                                                 DeployerCanaryArms, DeployerCanaryEvent))
 
 
 def open_database(url: str) -> Engine:
@@ -128,37 +133,74 @@ def logged_traffic(session: Session, route: str) -> LoggedTraffic | None:
 
 
 def add_logged_traffic(session: Session, route: str, more: LoggedTraffic) -> None:
-    total = merge(logged_traffic(session, route) or LoggedTraffic(), more)
+    total = merge_traffic(logged_traffic(session, route) or LoggedTraffic(), more)
     row = session.get(DeployerRouteTraffic, route) or DeployerRouteTraffic(route=route)
     row.requests, row.input_tokens, row.output_tokens = total.requests, total.input_tokens, total.output_tokens
     row.first_at, row.last_at = total.first_at, total.last_at
     session.add(row)
 
 
-def fold_request(session: Session, request_id: str, obs: Observation) -> bool:
-    """Fold a logged request into its canary's arm, once: False (nothing changes) when this
-    request was folded already."""
-    if session.get(DeployerCanaryRequest, request_id) is not None:
-        return False
-    session.add(DeployerCanaryRequest(request_id=request_id, canary=obs.canary, arm=obs.arm))
-    fold_observation(session, obs)
-    return True
+def traffic_counted_until(session: Session) -> dict[str, float]:
+    """Per route, the time of the last logged request the stored volumes count."""
+    rows = session.exec(select(DeployerRouteTraffic)).all()
+    return {r.route: r.last_at for r in rows if r.last_at is not None}
 
 
-def served(session: Session, request_id: str) -> tuple[str, ArmName] | None:
-    """(canary, arm) a folded request counted for, or None when it counted for no active canary."""
-    row = session.get(DeployerCanaryRequest, request_id)
-    return (row.canary, row.arm) if row is not None else None  # type: ignore[return-value]
+def open_canary(session: Session, canary: str, since: float) -> float:
+    """The canary's stored arms, from `since` if it has none yet; returns when it began."""
+    row = session.get(DeployerCanaryArms, canary)
+    if row is None:
+        row = DeployerCanaryArms(canary=canary, since=since, champion={}, candidate={})
+        session.add(row)
+    return row.since
 
 
-def fold_observation(session: Session, obs: Observation) -> None:
-    """Add `obs` to its canary's stored arms (locked on PostgreSQL until the transaction ends)."""
-    row = session.get(DeployerCanaryArms, obs.canary, with_for_update=True)
-    arms = _arms(row) if row is not None else ({}, {})
-    champion, candidate = fold(arms, obs)
-    row = row or DeployerCanaryArms(canary=obs.canary, champion={}, candidate={})
-    row.champion, row.candidate = dump_arm(champion), dump_arm(candidate)
-    session.add(row)
+Feedback = tuple[str, str, float]  # (event id, request id, score)
+
+
+def fold_batch(session: Session, requests: Sequence[tuple[str, Observation]], feedback: Sequence[Feedback]) -> int:
+    """Fold logged requests (request id, observation) and feedback into their canaries' arms,
+    each once: what was folded before (in an earlier transaction or earlier in the batch) is
+    skipped. Feedback counts for the arm its request counted for, if it counted. Returns how
+    many were folded. One statement per kind of row, whatever the batch's size."""
+    keys = [rid for rid, _ in requests] + [_feedback_key(eid) for eid, _, _ in feedback]
+    done = set(session.exec(select(DeployerCanaryEvent.key).where(col(DeployerCanaryEvent.key).in_(keys)))) \
+        if keys else set()
+    served: dict[str, tuple[str, ArmName]] = {}
+    folded: dict[str, Arms] = {}
+    rows: list[dict[str, str]] = []
+
+    def add(key: str, obs: Observation) -> None:
+        done.add(key)
+        rows.append({"key": key, "canary": obs.canary, "arm": obs.arm})
+        folded[obs.canary] = fold(folded.get(obs.canary, ({}, {})), obs)
+
+    for request_id, obs in requests:
+        if request_id not in done:
+            add(request_id, obs)
+            served[request_id] = (obs.canary, obs.arm)
+    if fresh := [(eid, rid, score) for eid, rid, score in feedback if _feedback_key(eid) not in done]:
+        asked = {rid for _, rid, _ in fresh} - set(served)
+        if asked:
+            found = session.exec(select(DeployerCanaryEvent).where(col(DeployerCanaryEvent.key).in_(asked)))
+            served |= {r.key: (r.canary, r.arm) for r in found}  # type: ignore[misc]
+        for eid, rid, score in fresh:
+            if rid in served and _feedback_key(eid) not in done:
+                add(_feedback_key(eid), feedback_on(*served[rid], score))
+    if rows:  # one multi-row INSERT (the ORM would build an object per row)
+        session.execute(insert(DeployerCanaryEvent), rows)
+    for canary, more in folded.items():
+        row = session.get(DeployerCanaryArms, canary, with_for_update=True)
+        row = row or DeployerCanaryArms(canary=canary, since=0.0, champion={}, candidate={})
+        champion, candidate = _arms(row)
+        row.champion = dump_arm(merge(champion, more[0]))
+        row.candidate = dump_arm(merge(candidate, more[1]))
+        session.add(row)
+    return len(rows)
+
+
+def _feedback_key(event_id: str) -> str:
+    return f"feedback:{event_id}"
 
 
 def take_arms(session: Session, canary: str) -> Arms:
@@ -175,7 +217,7 @@ def take_arms(session: Session, canary: str) -> Arms:
 
 def forget_canaries_except(session: Session, active: set[str]) -> None:
     """Drop the arms and folded requests of every canary not in `active` (it has ended)."""
-    for model in (DeployerCanaryArms, DeployerCanaryRequest):
+    for model in (DeployerCanaryArms, DeployerCanaryEvent):
         session.exec(delete(model).where(col(model.canary).not_in(active)))  # type: ignore[call-overload]
 
 

@@ -1,11 +1,13 @@
 """Live canary traffic: which active canary, and which of its arms, a logged inference or a
 feedback counts for, and the pure fold of one observation into a canary's arms.
 
-The observations themselves are not kept here: the handler folds each one into the canary's
-stored arms (services.deployer.adapters.store) in the transaction that also marks it folded
-(its request id, or the feedback's inbox mark), so a crash loses none and a redelivery counts
-none twice. The tick drains the stored arms into the run. `CanaryTraffic` only knows which
-routes carry an active canary; it is restored from the stored runs when the deployer starts.
+The observations themselves are not kept here: the handler folds each fetched batch into the
+canaries' stored arms (services.deployer.adapters.store) in one transaction with the keys of
+what it folded (a logged request's id, a feedback's event id), before the batch's offsets are
+committed, so a crash loses none and a redelivery counts none twice. The tick drains the
+stored arms into the run. `CanaryTraffic` only knows which routes carry an active canary and
+since when (traffic logged before a canary began is no observation of it); it is restored
+from the store when the deployer starts.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class _Canary:
     champion_id: str
     candidate_id: str
     slo_ms: float
+    since: float  # epoch seconds: when the canary began to collect
 
 
 class CanaryTraffic:
@@ -44,18 +47,19 @@ class CanaryTraffic:
     def __init__(self) -> None:
         self._by_route: dict[str, _Canary] = {}
 
-    def watch(self, route: str, champion_id: str, candidate_id: str, slo_ms: float) -> None:
-        self._by_route[route] = _Canary(champion_id, candidate_id, slo_ms)
+    def watch(self, route: str, champion_id: str, candidate_id: str, slo_ms: float, since: float = 0.0) -> None:
+        self._by_route[route] = _Canary(champion_id, candidate_id, slo_ms, since)
 
     def unwatch_except(self, routes: set[str]) -> None:
         for route in set(self._by_route) - routes:
             del self._by_route[route]
 
-    def observation(self, ev: InferenceLogged) -> Observation | None:
-        """The observation a logged inference is, or None: no canary on its route, a shadow
-        answer, or a target that is neither arm."""
+    def observation(self, ev: InferenceLogged, at: float) -> Observation | None:
+        """The observation a logged inference (logged at `at`, epoch seconds) is, or None: no
+        canary on its route, logged before the canary began, a shadow answer, or a target that
+        is neither arm."""
         canary = self._by_route.get(ev.route)
-        if canary is None or ev.role != "primary":
+        if canary is None or ev.role != "primary" or at < canary.since:
             return None
         arm: ArmName | None = ("candidate" if ev.candidate_id == canary.candidate_id
                                else "champion" if ev.candidate_id == canary.champion_id else None)
@@ -78,13 +82,19 @@ def fold(arms: Arms, obs: Observation) -> Arms:
 
 class RouteVolumes:
     """Every route's ordinary logged traffic since the last drain (folded into the store on the
-    tick), for the tasks' default traffic profiles."""
+    tick), for the tasks' default traffic profiles. `resume_after`: per route, the last time
+    the store has counted; traffic logged before it is not counted again (a consumer group
+    reading the topic from its beginning)."""
 
     def __init__(self) -> None:
         self._by_route: dict[str, tp.LoggedTraffic] = {}
+        self._counted_until: dict[str, float] = {}
+
+    def resume_after(self, counted_until: dict[str, float]) -> None:
+        self._counted_until = dict(counted_until)
 
     def on_inference(self, ev: InferenceLogged, at: float) -> None:
-        if tp.counts(ev):
+        if tp.counts(ev) and at > self._counted_until.get(ev.route, float("-inf")):
             self._by_route[ev.route] = tp.add(self._by_route.get(ev.route, tp.LoggedTraffic()), ev, at)
 
     def pending(self, route: str) -> tp.LoggedTraffic | None:

@@ -87,12 +87,12 @@ async def test_a_deployer_killed_before_its_tick_loses_no_observation_and_counts
     with Session(engine) as s:
         store.put_run(s, run)
         s.commit()
-    logged = traffic(f"champ-{uid}", CHAMPION, route=route) + traffic(cid, CANDIDATE, route=route, seed=1)
-    sent: list[Envelope[Any]] = [new_event(ev, source="gateway") for ev in logged]
-    sent += [new_event(FeedbackReceived(request_id=ev.request_id, route=route, score=-1.0), source="gateway")
-             for ev in logged[CHAMPION:CHAMPION + FEEDBACK]]
     try:
         first = start(tick_s=3600)  # ticks once as it starts, then not again before the kill
+        logged = traffic(f"champ-{uid}", CHAMPION, route=route) + traffic(cid, CANDIDATE, route=route, seed=1)
+        sent: list[Envelope[Any]] = [new_event(ev, source="gateway") for ev in logged]  # logged in the canary
+        sent += [new_event(FeedbackReceived(request_id=ev.request_id, route=route, score=-1.0), source="gateway")
+                 for ev in logged[CHAMPION:CHAMPION + FEEDBACK]]
         async with EventProducer(broker) as p:
             await p.publish_many(sent)
             await wait_until(lambda: counted(engine, cid) == (CHAMPION, CANDIDATE, FEEDBACK), 60,

@@ -34,7 +34,7 @@ def watching() -> CanaryTraffic:
 def folded(book: CanaryTraffic, events: list[InferenceLogged]) -> lt.Arms:
     arms: lt.Arms = ({}, {})
     for ev in events:
-        if (obs := book.observation(ev)) is not None:
+        if (obs := book.observation(ev, 0.0)) is not None:
             arms = lt.fold(arms, obs)
     return arms
 
@@ -112,7 +112,7 @@ def test_slower_candidate_rolls_back_gradually_when_configured():
 def test_negative_feedback_counts_once_it_has_enough_samples():
     book, arms = watching(), ({}, {})
     for ev in traffic("champ-1", 300) + traffic("cand-1", 300, seed=1):
-        obs = book.observation(ev)
+        obs = book.observation(ev, 0.0)
         assert obs is not None
         score = -1.0 if ev.candidate_id == "cand-1" and int(ev.request_id.rsplit("-", 1)[1]) % 3 == 0 else 1.0
         arms = lt.fold(lt.fold(arms, obs), lt.feedback(obs.canary, obs.arm, score))
@@ -126,11 +126,13 @@ def test_shadow_answers_other_targets_and_other_routes_are_no_observation():
     evs = traffic("cand-1", 10)
     shadows = [e.model_copy(update={"role": "shadow", "request_id": e.request_id + "s"}) for e in evs]
     elsewhere = traffic("cand-1", 3, route="other") + traffic("third", 3)
-    assert all(book.observation(e) is None for e in shadows + elsewhere)
+    assert all(book.observation(e, 0.0) is None for e in shadows + elsewhere)
     _, candidate = folded(book, evs + shadows + elsewhere)
     assert ca.requests_seen(candidate) == 10
+    book.watch(TASK, "champ-1", "cand-1", slo_ms=2000, since=10.0)
+    assert book.observation(evs[0], 9.9) is None and book.observation(evs[0], 10.0) is not None  # logged before
     book.unwatch_except(set())
-    assert book.observation(evs[0]) is None
+    assert book.observation(evs[0], 10.0) is None
 
 
 def test_a_candidate_slower_within_the_margin_advances_and_one_slower_beyond_it_rolls_back():

@@ -1,5 +1,6 @@
-"""The deployer's consumer table: one group; every pipeline event and feedback through the
-inbox, logged inferences outside it (a canary's are folded once per request id by the store)."""
+"""The deployer's consumer table: the pipeline's events one at a time through the inbox; live
+traffic in its own group, in batches, outside the inbox (the store folds each request and
+feedback once)."""
 
 from __future__ import annotations
 
@@ -17,17 +18,15 @@ PIPELINE = {models.ModelSubmitted, models.ModelStageChanged, models.StageChangeR
             degradations.DegradationDetected, deployments.RouteUpdated}
 
 
-def test_pipeline_events_and_feedback_go_through_the_inbox_and_logged_inferences_do_not(tmp_path: Path) -> None:
+def test_pipeline_events_go_through_the_inbox_and_live_traffic_is_folded_in_batches(tmp_path: Path) -> None:
     settings = DeployerSettings(home=tmp_path, deployer_group="dep")
     service = bootstrap(settings, Adapters(engine=make_engine("sqlite://")))
-    (consumes,) = service.consumes()
-    assert consumes.group == "dep"
-    assert set(consumes.handlers) == PIPELINE | {inference.InferenceLogged, inference.FeedbackReceived}
+    pipeline, traffic = service.consumes()
+    assert (pipeline.group, traffic.group) == ("dep", "dep-traffic")
+    assert set(pipeline.handlers) == PIPELINE and pipeline.batch is None
     assert service.inbox is not None and service.outbox is service.deployer.engine
-    key = consumes.dedup_key
-    assert key is not None
     submitted = new_event(models.ModelSubmitted.model_construct(candidate_id="c"), source="t")
-    logged = new_event(inference.InferenceLogged.model_construct(route="r", request_id="q"), source="t")
-    assert key(submitted) == submitted.id
-    feedback = new_event(inference.FeedbackReceived.model_construct(route="r", request_id="q"), source="t")
-    assert key(logged) is None and key(feedback) == feedback.id
+    assert pipeline.dedup_key is not None and pipeline.dedup_key(submitted) == submitted.id
+    assert set(traffic.handlers) == {inference.InferenceLogged, inference.FeedbackReceived}
+    assert traffic.dedup_key is None and traffic.batch == service.deployer.fold_traffic and traffic.topics == [
+        inference.TOPIC]

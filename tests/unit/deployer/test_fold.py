@@ -1,7 +1,8 @@
-"""The fold of live canary traffic into the deployer's database: each logged request counts
-once (by request id) in its canary's stored arm, feedback lands in the arm of the request it
-is about, the tick drains the arms into the run in the run's transaction, and a deployer
-rebuilt on the same database (a restart) goes on from what was folded."""
+"""The fold of live canary traffic into the deployer's database: each logged request and each
+feedback counts once in its canary's stored arms, however often and in whichever batches it is
+delivered; feedback lands in the arm of the request it is about; the tick drains the arms into
+the run in the run's transaction; a deployer rebuilt on the same database (a restart) goes on
+from what was folded; traffic logged before a canary began is none of its observations."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from schemas import new_event
-from schemas.events.inference import FeedbackReceived
+from schemas.events.inference import FeedbackReceived, InferenceLogged
 from schemas.events.models import ModelApproved
 from services.deployer.adapters import store
 from services.deployer.bootstrap import Adapters, bootstrap
@@ -44,50 +45,41 @@ def n(arm: ca.Arm, metric: str = "error_rate") -> int:
     return arm[metric].n if metric in arm else 0
 
 
-def test_a_request_is_folded_once_however_often_it_is_delivered(engine: Engine) -> None:
-    for _ in range(3):
-        with Session(engine) as s:
-            first = store.fold_request(s, "q1", obs("candidate", 1.0))
-            s.commit()
-    assert not first
+def fold(engine: Engine, requests: list[tuple[str, lt.Observation]], feedback: list[store.Feedback] = (),
+         commit: bool = True) -> int:
     with Session(engine) as s:
-        assert store.fold_request(s, "q2", obs("champion"))
-        s.commit()
+        folded = store.fold_batch(s, requests, list(feedback))
+        s.commit() if commit else s.rollback()
+    return folded
+
+
+def test_a_request_is_folded_once_however_often_and_in_whichever_batch_it_comes(engine: Engine) -> None:
+    assert fold(engine, [("q1", obs("candidate", 1.0)), ("q1", obs("candidate", 1.0)), ("q2", obs("champion"))]) == 2
+    assert fold(engine, [("q1", obs("candidate", 1.0)), ("q3", obs("champion"))]) == 1
+    assert fold(engine, [("q1", obs("candidate", 1.0))]) == 0
     champion, candidate = stored(engine)
-    assert (n(champion), n(candidate)) == (1, 1) and candidate["error_rate"].total == 1.0
+    assert (n(champion), n(candidate)) == (2, 1) and candidate["error_rate"].total == 1.0
 
 
-def test_a_fold_rolled_back_leaves_no_trace_and_counts_when_delivered_again(engine: Engine) -> None:
-    with Session(engine) as s:
-        store.fold_request(s, "q1", obs("candidate"))
-        s.rollback()  # the deployer died before the commit
+def test_a_batch_rolled_back_leaves_no_trace_and_counts_when_delivered_again(engine: Engine) -> None:
+    fold(engine, [("q1", obs("candidate")), ("q2", obs("champion"))], commit=False)  # died before the commit
     assert stored(engine) == ({}, {})
-    with Session(engine) as s:
-        assert store.fold_request(s, "q1", obs("candidate"))
-        s.commit()
-    assert n(stored(engine)[1]) == 1
+    assert fold(engine, [("q1", obs("candidate")), ("q2", obs("champion"))]) == 2
+    assert tuple(map(n, stored(engine))) == (1, 1)
 
 
-def test_feedback_finds_the_arm_of_its_request(engine: Engine) -> None:
-    with Session(engine) as s:
-        store.fold_request(s, "q1", obs("champion"))
-        s.commit()
-    with Session(engine) as s:
-        served = store.served(s, "q1")
-        assert served == ("cand-1", "champion") and store.served(s, "unknown") is None
-        store.fold_observation(s, lt.feedback(*served, -1.0))
-        s.commit()
+def test_feedback_counts_once_in_the_arm_of_its_request_and_not_without_one(engine: Engine) -> None:
+    fold(engine, [("q1", obs("champion"))])
+    feedback = [("f1", "q1", -1.0), ("f1", "q1", -1.0), ("f2", "q2", -1.0), ("f3", "unknown", -1.0)]
+    assert fold(engine, [("q2", obs("candidate"))], feedback) == 3  # q2, then f1 (once) and f2
+    assert fold(engine, [], feedback) == 0
     champion, candidate = stored(engine)
-    assert n(champion, "negative_feedback_rate") == 1 and champion["negative_feedback_rate"].total == 1.0
-    assert candidate == {}
+    assert n(champion, "negative_feedback_rate") == 1 and n(candidate, "negative_feedback_rate") == 1
 
 
 def test_taking_the_arms_drains_them_and_an_ended_canary_is_forgotten(engine: Engine) -> None:
-    with Session(engine) as s:
-        for i in range(5):
-            store.fold_request(s, f"a{i}", obs("candidate"))
-            store.fold_request(s, f"b{i}", obs("champion", canary="cand-2"))
-        s.commit()
+    fold(engine, [(f"a{i}", obs("candidate")) for i in range(5)] + [(f"b{i}", obs("champion", canary="cand-2"))
+                                                                    for i in range(5)])
     with Session(engine) as s:
         champion, candidate = store.take_arms(s, "cand-1")
         s.rollback()  # a tick that failed: nothing was taken
@@ -99,8 +91,9 @@ def test_taking_the_arms_drains_them_and_an_ended_canary_is_forgotten(engine: En
         store.forget_canaries_except(s, {"cand-2"})
         s.commit()
     with Session(engine) as s:
-        assert {r.canary for r in s.exec(select(store.DeployerCanaryRequest))} == {"cand-2"}
-        assert store.served(s, "a0") is None and n(store.take_arms(s, "cand-2")[0]) == 5
+        assert {r.canary for r in s.exec(select(store.DeployerCanaryEvent))} == {"cand-2"}
+        assert n(store.take_arms(s, "cand-2")[0]) == 5
+    assert fold(engine, [("a0", obs("candidate"))]) == 1  # the ended canary's keys went with it
 
 
 # ---- through the handlers --------------------------------------------------------------
@@ -127,20 +120,43 @@ async def test_a_restart_between_ticks_loses_no_observation_and_counts_none_twic
     in_canary(engine)
     before = deployer(engine, tmp_path)
     logged = [new_event(ev, source="gateway") for ev in traffic("champ-1", 30) + traffic("cand-1", 20, seed=1)]
-    for e in logged:
-        await before.inference(e)
+    feedback = [new_event(FeedbackReceived(request_id=e.data.request_id, route=TASK, score=-1.0), source="gateway")
+                for e in logged[-4:]]
+    await before.fold_traffic(logged[:25])
+    await before.fold_traffic(logged[25:] + feedback[:2])
     del before  # a crash: nothing in memory survives
 
     after = deployer(engine, tmp_path)
-    for e in logged[:10] + logged[-10:]:  # redelivered: the batch whose offsets were not committed
-        await after.inference(e)
+    await after.fold_traffic(logged[20:] + feedback)  # redelivered: the batches whose offsets were not committed
+    await after.fold_one(feedback[0])  # one at a time (a failed batch's retry)
     assert after.tick() == 1
     with Session(engine) as s:
         run = store.get_run(s, "cand-1")
     assert run is not None
     champion, candidate = run.arms()
-    assert (ca.requests_seen(champion), ca.requests_seen(candidate)) == (30, 20)
+    assert (ca.requests_seen(champion), ca.requests_seen(candidate), n(candidate, "negative_feedback_rate")) == (
+        30, 20, 4)
     assert stored(engine) == ({}, {})  # drained into the run
-    await after.feedback(new_event(FeedbackReceived(request_id=logged[-1].data.request_id, route=TASK, score=-1.0),
-                                   source="gateway"))
-    assert n(stored(engine)[1], "negative_feedback_rate") == 1
+
+
+async def test_traffic_logged_before_a_canary_began_is_none_of_its_observations(engine: Engine,
+                                                                               tmp_path: Path) -> None:
+    early = [new_event(ev, source="gateway") for ev in traffic("cand-1", 5)]  # logged, then the canary begins
+    in_canary(engine)
+    d = deployer(engine, tmp_path)
+    await d.fold_traffic(early + [new_event(ev, source="gateway") for ev in traffic("cand-1", 3, seed=1)])
+    assert n(stored(engine)[1]) == 3
+
+
+async def test_a_routes_volume_already_stored_is_not_counted_again(engine: Engine, tmp_path: Path) -> None:
+    """A new traffic group reads the topic from its beginning: what the stored volume counts stays counted once."""
+    ordinary = [new_event(InferenceLogged(request_id=f"r{i}", route="other", candidate_id="x", prompt="p",
+                                          response="r"), source="gateway") for i in range(10)]
+    first = deployer(engine, tmp_path)
+    await first.fold_traffic(ordinary[:6])
+    first.tick()
+    again = deployer(engine, tmp_path)
+    await again.fold_traffic(ordinary)
+    again.tick()
+    volume = again.logged_traffic("other")
+    assert volume is not None and volume.requests == 10

@@ -168,7 +168,7 @@ class Deployer:
                 logged.append((e.data, at))
                 if (seen := self.traffic.observation(e.data, at)) is not None:
                     requests.append((e.data.request_id, seen))
-            elif isinstance(e.data, inference.FeedbackReceived):
+            elif isinstance(e.data, inference.FeedbackReceived) and self.traffic.active:
                 feedback.append((e.id, e.data.request_id, e.data.score))
         if requests or feedback:
             with transaction(self.engine) as s:

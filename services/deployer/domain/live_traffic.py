@@ -50,6 +50,11 @@ class CanaryTraffic:
     def watch(self, route: str, champion_id: str, candidate_id: str, slo_ms: float, since: float = 0.0) -> None:
         self._by_route[route] = _Canary(champion_id, candidate_id, slo_ms, since)
 
+    @property
+    def active(self) -> bool:
+        """Whether any canary is watched (else no traffic is an observation)."""
+        return bool(self._by_route)
+
     def unwatch_except(self, routes: set[str]) -> None:
         for route in set(self._by_route) - routes:
             del self._by_route[route]

@@ -15,9 +15,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
@@ -88,6 +90,7 @@ class EventConsumer:
         inbox: Inbox | None = None,
         dedup_key: DedupKey = by_event_id,
         on_duplicate: Handler | None = None,
+        rebalance: Rebalance | None = None,
     ) -> None:
         self.group_id = group_id
         self.service = service
@@ -100,6 +103,7 @@ class EventConsumer:
         self._inbox = inbox
         self._dedup_key = dedup_key
         self._on_duplicate = on_duplicate
+        self._rebalance = rebalance
         self.deduplicated = 0
         self._topics = tuple(topics)
         self._config: dict[str, Any] = dict(
@@ -125,6 +129,8 @@ class EventConsumer:
         gets a fresh one; committed offsets carry the position over."""
         if self._consumer._closed:  # noqa: SLF001 - aiokafka exposes no public flag
             self._consumer = AIOKafkaConsumer(*self._topics, **self._config)
+        if self._rebalance is not None:
+            self._consumer.subscribe(self._topics, listener=_Listener(self._rebalance))
         await self._consumer.start()
 
     async def stop(self) -> None:
@@ -157,6 +163,9 @@ class EventConsumer:
         while not stop.is_set():
             batches = await self._consumer.getmany(timeout_ms=200, max_records=self._max_records)
             for tp, records in batches.items():
+                if tp not in self._consumer.assignment():
+                    continue  # revoked since the fetch: its new owner reads it from the committed offset
+                _consuming.set(tp)
                 if self._batch_handler is not None:
                     await self._process_batch(records, self._batch_handler)
                 else:
@@ -252,3 +261,33 @@ class EventConsumer:
 
     def assignment(self) -> set[TopicPartition]:
         return self._consumer.assignment()
+
+
+_consuming: ContextVar[TopicPartition | None] = ContextVar("consuming", default=None)
+
+
+def consuming() -> TopicPartition | None:
+    """The partition whose records the running handler was given (None outside a consumer): a
+    handler that keeps state per partition (the monitor's window journal) files it under this."""
+    return _consuming.get()
+
+
+class Rebalance(Protocol):
+    """What the owner of a consumer does when its group moves partitions (`Consumes.rebalance`):
+    `revoked` before this member gives up what it held, `assigned` once it has its new set and
+    before it fetches from it. Every member's `revoked` runs before any member's `assigned`."""
+
+    async def revoked(self, partitions: set[TopicPartition]) -> None: ...
+
+    async def assigned(self, partitions: set[TopicPartition]) -> None: ...
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, hook: Rebalance) -> None:
+        self._hook = hook
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._hook.revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self._hook.assigned(set(assigned))

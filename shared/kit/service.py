@@ -26,7 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.engine import Engine
 
 from schemas import Envelope, EventData
-from shared.bus.consumer import BatchHandler, DedupKey, EventConsumer, Handler, by_event_id
+from shared.bus.consumer import BatchHandler, DedupKey, EventConsumer, Handler, Rebalance, by_event_id
 from shared.bus.producer import EventProducer
 from shared.bus.topics import ensure_topics
 from shared.kit.inbox import Inbox
@@ -49,7 +49,8 @@ class Consumes:
     stream deduplicated by its own domain, handled by `batch` once per fetched batch
     (`handlers` then serve the one-by-one retry of a failed batch). `replay` is what a
     request/reply service does with a duplicate command, per event type: answer again from its
-    stored reply (shared.kit.replies), not redo the work."""
+    stored reply (shared.kit.replies), not redo the work. `rebalance` is told when the group
+    moves partitions to or from this instance (state kept per partition: the monitor's windows)."""
 
     group: str
     handlers: Mapping[type[EventData], Handler]
@@ -57,6 +58,7 @@ class Consumes:
     batch: BatchHandler | None = None
     max_records: int = 100
     replay: Mapping[type[EventData], Handler] = field(default_factory=dict)
+    rebalance: Rebalance | None = None
 
     @cached_property
     def _by_type(self) -> dict[str, Handler]:
@@ -154,7 +156,8 @@ def _consumer(service: Service, c: Consumes) -> EventConsumer:
     return EventConsumer(service.settings.kafka_bootstrap, c.topics, c.group, c.dispatch, dlq=service.bus,
                          types=c.types, batch_handler=c.batch, max_records=c.max_records, service=service.name,
                          inbox=service.inbox if c.dedup_key is not None else None,
-                         dedup_key=c.dedup_key or by_event_id, on_duplicate=c.redispatch if c.replay else None)
+                         dedup_key=c.dedup_key or by_event_id, on_duplicate=c.redispatch if c.replay else None,
+                         rebalance=c.rebalance)
 
 
 def _pruning(inbox: Inbox, retention_s: float) -> Loop:

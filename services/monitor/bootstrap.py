@@ -18,12 +18,13 @@ from sqlalchemy.engine import Engine
 from challenger.client import AsyncClient
 from schemas.events.degradations import LabellingRequested, SamplesAugmentationRequested
 from schemas.events.inference import FeedbackReceived, InferenceLogged
+from services.monitor.adapters.journal import SqlJournal
 from services.monitor.adapters.judge import Judge
 from services.monitor.adapters.outbox import OutboxPublish, open_outbox
 from services.monitor.adapters.store import MonitorStore
 from services.monitor.config import MonitorConfig, config_path, load_config
 from services.monitor.handlers.labelling import LabellingHandler
-from services.monitor.handlers.monitor import Deps, Monitor, warm_drift
+from services.monitor.handlers.monitor import Deps, Journal, Monitor, warm_drift
 from services.monitor.handlers.samples import AugmentationHandler
 from shared.kit.inbox import SqlInbox
 from shared.kit.service import Consumes, Loop, Service, new_bus
@@ -45,18 +46,21 @@ def drift_pool() -> ProcessPoolExecutor:
 
 @dataclass
 class MonitorAdapters:
-    """The monitor's ports: its database (outbox and inbox), its files, the registry, the
-    judge model, the drift worker. `real` builds them from the settings."""
+    """The monitor's ports: its database (outbox, inbox, and the window journal every instance
+    reads), its files, the registry, the judge model, the drift worker. `real` builds them from
+    the settings."""
 
     outbox: Engine
     store: MonitorStore
+    journal: Journal
     registry: AsyncClient
     judge: Judge | None
     executor: Executor
 
     @classmethod
-    def real(cls, settings: Settings, cfg: MonitorConfig) -> MonitorAdapters:
-        return cls(outbox=open_outbox(settings), store=MonitorStore(settings.home),
+    def real(cls, settings: Settings, cfg: MonitorConfig, group: str = GROUP) -> MonitorAdapters:
+        engine = open_outbox(settings)
+        return cls(outbox=engine, store=MonitorStore(settings.home), journal=SqlJournal(engine, group),
                    registry=AsyncClient(settings.registry_url, token=settings.token or ""),
                    judge=Judge(cfg.judge) if cfg.judge else None, executor=drift_pool())
 
@@ -76,8 +80,10 @@ class MonitorService(Service):
         return [
             # The hot stream: deduplicated by the monitor's windows (request id), not by the inbox,
             # whose row per record would cost more than all the rest at thousands of records/s.
+            # Split by partition among the group's instances: the monitor holds the windows of the
+            # partitions it is assigned, rebuilt from the shared journal (`rebalance`).
             Consumes(self.group, {InferenceLogged: self.monitor.handle, FeedbackReceived: self.monitor.handle},
-                     dedup_key=None, batch=self.monitor.handle_batch, max_records=BATCH),
+                     dedup_key=None, batch=self.monitor.handle_batch, max_records=BATCH, rebalance=self.monitor),
             Consumes(f"{self.group}-augment", {SamplesAugmentationRequested: self.augmenter.handle}),
             Consumes(f"{self.group}-label", {LabellingRequested: self.labeller.handle}),
         ]
@@ -86,11 +92,10 @@ class MonitorService(Service):
         return [self._analyse, self._tick] if self.monitor.cfg.window_seconds else [self._analyse]
 
     async def start(self) -> None:
-        """Import Evidently in the drift worker ahead of the first window, and rebuild the open
-        windows and alarm counters from the journal (their events' offsets are committed)."""
+        """Import Evidently in the drift worker ahead of the first window. The open windows come
+        back from the journal when the group assigns this instance its partitions
+        (`Monitor.assigned`), the alarm counters when a window stream is first judged."""
         self.drift_ready = asyncio.wrap_future(self.executor.submit(warm_drift))
-        if restored := await self.monitor.restore():
-            log.info("rebuilt the open windows from %d journaled record(s)", restored)
 
     async def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -124,10 +129,10 @@ def bootstrap(settings: Settings | None = None, adapters: MonitorAdapters | None
     names its consumer groups (tests give each run its own)."""
     settings = settings or Settings()
     cfg = cfg or load_config(config_path(settings.home))
-    ports = adapters or MonitorAdapters.real(settings, cfg)
+    ports = adapters or MonitorAdapters.real(settings, cfg, group)
     publish = OutboxPublish(ports.outbox)
-    deps = Deps(publish=publish, store=ports.store, reports_dir=settings.reports_dir, judge=ports.judge,
-                executor=ports.executor)
+    deps = Deps(publish=publish, store=ports.store, journal=ports.journal,
+                reports_dir=settings.reports_dir, judge=ports.judge, executor=ports.executor)
     return MonitorService(
         settings=settings, bus=new_bus(settings, NAME), inbox=SqlInbox(ports.outbox), outbox=ports.outbox,
         monitor=Monitor(cfg, deps, queue_size=DRIFT_BACKLOG), registry=ports.registry,

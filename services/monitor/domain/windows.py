@@ -112,6 +112,14 @@ class Windows:
         """Every record the open windows hold, oldest window first."""
         return [r for current in self._open.values() for r in current.records.values()]
 
+    def drop(self, routes: set[str]) -> None:
+        """Forget the open windows (and the waiting late features) of `routes`: another instance
+        holds them now. Their sequence numbers stay, so a window id is not reused here."""
+        for key in [k for k in self._open if k.route in routes]:
+            del self._open[key]
+        for pending in [p for p in self._pending if p[0] in routes]:
+            del self._pending[pending]
+
     def open_sizes(self) -> dict[WindowKey, int]:
         return {key: len(current.records) for key, current in self._open.items()}
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from schemas import Envelope, new_event
-from schemas.events.inference import FeedbackReceived, InferenceLogged
+from schemas.events.inference import TOPIC, FeedbackReceived, InferenceLogged
 from services.monitor.adapters import metrics
 from services.monitor.adapters.judge import Judge
 from services.monitor.adapters.store import MonitorStore, safe
@@ -29,6 +29,7 @@ from services.monitor.domain.rules import Breach, Hysteresis, evaluate, merge_br
 from services.monitor.domain.sampling import reservoir
 from services.monitor.domain.stats import window_stats
 from services.monitor.domain.windows import Window, WindowKey, Windows, counted, monitored, reference_route
+from shared.bus.consumer import consuming
 
 log = logging.getLogger(__name__)
 SOURCE = "challenger/monitor"
@@ -37,6 +38,25 @@ SOURCE = "challenger/monitor"
 class Publish(Protocol):
     async def __call__(self, *envelopes: Envelope[Any]) -> None:
         """Publish `envelopes`, all or none."""
+
+
+JournalRow = tuple[int, str, dict[str, Any]]  # (partition of challenger.inference, route, entry)
+
+
+class Journal(Protocol):
+    """What the open windows hold and the alarm counters, where every instance of the monitor
+    group reads them (adapters/journal.SqlJournal: the monitor's database)."""
+
+    def write(self, rows: Sequence[JournalRow], *, clear_routes: Collection[str] = (),
+              clear_partitions: Collection[int] = ()) -> None:
+        """One transaction: forget what the cleared routes/partitions held, append `rows`."""
+
+    def entries(self, partitions: Collection[int] | None = None) -> list[JournalRow]:
+        """The rows of `partitions` (all: None), oldest first."""
+
+    def alarm(self, route: str, candidate_id: str) -> dict[str, Any] | None: ...
+
+    def save_alarm(self, route: str, candidate_id: str, state: dict[str, Any]) -> None: ...
 
 
 DriftFn = Callable[[Sequence[Record], Sequence[Record], Path | None], DriftResult]
@@ -65,6 +85,7 @@ def warm_drift() -> None:
 class Deps:
     publish: Publish
     store: MonitorStore
+    journal: Journal
     reports_dir: Path
     judge: Judge | None = None
     drift: DriftFn = evidently_drift
@@ -76,7 +97,12 @@ class Monitor:
     """Ingest (features, windows) runs in the consumer; the analysis of a closed window (judge,
     drift, rules, alarm) runs inline, or, with `queue_size`, in `analyse_forever`, so a slow
     Evidently run does not stall ingest. When `queue_size` windows already wait, the next ones
-    are analysed without drift (the cheap rules still run): ingest never blocks on Evidently."""
+    are analysed without drift (the cheap rules still run): ingest never blocks on Evidently.
+
+    Instances in one consumer group split `challenger.inference` by partition (keyed by route).
+    What the open windows hold is journaled per partition in the shared database, and the
+    consumer tells the monitor when the group moves partitions (`revoked`, `assigned`): memory
+    then holds exactly the journal of the partitions this instance owns."""
 
     def __init__(self, cfg: MonitorConfig, deps: Deps, queue_size: int | None = None) -> None:
         self.cfg = cfg
@@ -91,6 +117,7 @@ class Monitor:
         self._recent: dict[WindowKey, deque[list[Breach]]] = {}
         self._last_drift: dict[WindowKey, DriftResult] = {}  # windows past the drift backlog reuse it
         self._rewrite = False  # a batch failed: the next journal write writes the open windows whole
+        self._partition: dict[str, int] = {}  # route -> its partition of challenger.inference, for the held routes
         self._lock = asyncio.Lock()
         self.fired: list[str] = []
 
@@ -102,17 +129,20 @@ class Monitor:
         append, or a rewrite when windows closed) before the consumer commits the batch. An
         event delivered again is skipped by the windows (`Windows.add`): the inference stream
         has no inbox, since a database row per record would cost more than all the rest."""
+        tp = consuming()
+        partition = tp.partition if tp is not None else 0  # outside a consumer (tests): one partition
         async with self._lock:
-            entries: list[dict[str, Any]] = []
+            entries: list[JournalRow] = []
             closed: list[tuple[Window, Envelope[Any]]] = []
             try:
                 for envelope in envelopes:
-                    if not monitored(getattr(envelope.data, "route", ""), self._watched):
+                    if not monitored(route := getattr(envelope.data, "route", ""), self._watched):
                         continue  # a route this monitor does not watch
+                    self._partition[route] = partition
                     entry, now_closed = self._ingest(envelope)
-                    entries += [entry] if entry is not None else []
+                    entries += [(partition, route, entry)] if entry is not None else []
                     closed += [(w, envelope) for w in now_closed]
-                self._journal(entries, bool(closed))
+                self._journal(entries, {w.key.route for w, _ in closed})
             except Exception:  # the windows may hold records the journal lacks, which a retry skips as held
                 self._rewrite = True
                 raise
@@ -141,36 +171,76 @@ class Monitor:
         """Close time windows that are due even when their route went quiet."""
         async with self._lock:
             closed = self.windows.tick(now)
-            self._journal([], bool(closed))
+            self._journal([], {w.key.route for w in closed})
             await self._closed(closed, None)
 
-    async def restore(self) -> int:
-        """After a crash: rebuild the alarm counters and the open windows from the journal (their
-        events' offsets were committed, so they are not delivered again); returns how many
-        records came back."""
-        entries = self.deps.store.journaled()
-        for route, candidate_id, state in self.deps.store.load_alarms():
-            self._hysteresis[WindowKey(route, candidate_id)] = Hysteresis.restored(self.cfg.hysteresis, state)
+    async def revoked(self, partitions: set[Any]) -> None:
+        """The group takes `partitions` (TopicPartitions) away: once the batch under way is
+        journaled, forget their open windows and alarm counters (the journal has them, for the
+        instance that gets them next). Windows that closed already are still analysed here."""
         async with self._lock:
+            try:
+                self._journal([], set())  # a failed batch's rewrite, if one is pending
+            finally:  # unwritten, those records were not committed either: their new owner reads them again
+                self._forget({tp.partition for tp in partitions if tp.topic == TOPIC})
+
+    async def assigned(self, partitions: set[Any]) -> None:
+        """The group gives this instance `partitions` (TopicPartitions; every one it owns from
+        now on): rebuild their open windows from the journal, dropping whatever else memory holds
+        (records of a partition revoked while their batch waited for the lock)."""
+        owned = {tp.partition for tp in partitions if tp.topic == TOPIC}
+        restored = await self.restore(owned, only=True)
+        log.info("partitions %s of %s: %d open-window record(s) rebuilt from the journal", sorted(owned), TOPIC,
+                 restored)
+
+    async def restore(self, partitions: Collection[int] | None = None, *, only: bool = False) -> int:
+        """Rebuild the open windows of `partitions` (every one: None) from the journal, in place of
+        what memory held of them (their events' offsets were committed, so they are not delivered
+        again); with `only`, forget every other partition too. Returns how many records came back."""
+        async with self._lock:
+            held = set(self._partition.values())
+            self._forget(held if partitions is None or only else held & set(partitions))
+            rows = self.deps.journal.entries(partitions)
             closed: list[Window] = []
-            for entry in entries:
+            for partition, route, entry in rows:
+                self._partition[route] = partition
                 if "record" in entry:
                     closed += self.windows.add(Record(**entry["record"])) or []
                 elif "feature" in entry:
                     route, request_id, name, value = entry["feature"]
                     self.windows.set_feature(route, request_id, name, value)
+            self._journal([], {w.key.route for w in closed})
             await self._closed(closed, None)
-        return sum(1 for e in entries if "record" in e)
+        return sum(1 for _, _, e in rows if "record" in e)
 
-    def _journal(self, entries: list[dict[str, Any]], closed: bool) -> None:
-        """Keep what the open windows hold on disk: append the new entries, or, when windows
-        closed (or a failed batch left records in the windows but not on disk), rewrite the
-        journal with just what is still open."""
-        if closed or self._rewrite:
-            self.deps.store.rewrite_journal({"record": r.as_dict()} for r in self.windows.open_records())
+    def _forget(self, partitions: set[int]) -> None:
+        """Drop the open windows and alarm counters of the routes of `partitions`."""
+        routes = {route for route, p in self._partition.items() if p in partitions}
+        self.windows.drop(routes)
+        for route in routes:
+            del self._partition[route]
+        for state in (self._hysteresis, self._recent, self._last_drift):  # and any a late analysis left
+            for key in [k for k in state if k.route not in self._partition]:
+                del state[key]
+
+    def _journal(self, entries: list[JournalRow], closed: set[str]) -> None:
+        """Keep what the open windows hold in the journal, in one write: append the new entries;
+        for routes whose windows `closed`, replace their rows by what is still open; after a
+        failed batch (which left records in the windows but not in the journal), rewrite every
+        partition held."""
+        if self._rewrite:
+            held = set(self._partition.values()) | {p for p, _, _ in entries}
+            self.deps.journal.write(self._open_rows(), clear_partitions=held)
+        elif closed:
+            self.deps.journal.write([e for e in entries if e[1] not in closed] + self._open_rows(closed),
+                                    clear_routes=closed)
         elif entries:
-            self.deps.store.journal(entries)
+            self.deps.journal.write(entries)
         self._rewrite = False
+
+    def _open_rows(self, routes: set[str] | None = None) -> list[JournalRow]:
+        return [(self._partition[r.route], r.route, {"record": r.as_dict()}) for r in self.windows.open_records()
+                if routes is None or r.route in routes]
 
     def status(self) -> dict[str, Any]:
         """What an operator asks first: what is open, what the references hold, what fired."""
@@ -248,7 +318,7 @@ class Monitor:
         drift = await self._drift(window, ref) if with_drift else NO_DRIFT
         stats, ref_stats = window_stats(window.records), (window_stats(ref) if ref else None)
         breaches = evaluate(stats, ref_stats, drift.share if with_drift else None, self.cfg.rules)
-        hysteresis = self._hysteresis.setdefault(window.key, Hysteresis(self.cfg.hysteresis))
+        hysteresis = self._alarm(window.key)
         recent = self._recent.setdefault(window.key, deque(maxlen=self.cfg.hysteresis.m))
         recent.append(breaches)
         if with_drift:
@@ -258,10 +328,19 @@ class Monitor:
             log.info("window %s %s breached: %s", window.key.slug(), window.window_id,
                      ", ".join(b.describe() for b in breaches))
         fire = hysteresis.step(bool(breaches))
-        self.deps.store.save_alarms([(k.route, k.candidate_id, h.state()) for k, h in self._hysteresis.items()])
+        self.deps.journal.save_alarm(window.key.route, window.key.candidate_id, hysteresis.state())
         if fire:
             await self._fire(window, merge_breaches(recent), self._last_drift.get(window.key), ref, cause)
             recent.clear()
+
+    def _alarm(self, key: WindowKey) -> Hysteresis:
+        """`key`'s alarm counters: from the journal the first time this instance judges `key`
+        (after a restart, or once its partition moved here)."""
+        if key not in self._hysteresis:
+            state = self.deps.journal.alarm(key.route, key.candidate_id)
+            self._hysteresis[key] = (Hysteresis.restored(self.cfg.hysteresis, state) if state is not None
+                                     else Hysteresis(self.cfg.hysteresis))
+        return self._hysteresis[key]
 
     async def _drift(self, window: Window, ref: list[Record]) -> DriftResult:
         ref_sample, cur_sample = self._samples(window, ref)

@@ -11,12 +11,14 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from services.monitor.adapters.journal import OWN_TABLES
 from services.monitor.adapters.outbox import VERSION_TABLE, open_outbox
 from services.registry.adapters.database import open_database
 from shared.db import make_engine
 from shared.settings import Settings
 
 KIT = {"outbox_event", "handled_event"}
+HEAD = "0002"  # the window journal
 
 
 def tables(engine: Engine) -> set[str]:
@@ -28,12 +30,12 @@ def revision(engine: Engine, table: str) -> str:
         return str(conn.execute(sa.text(f"SELECT version_num FROM {table}")).scalar_one())
 
 
-def test_an_empty_database_gets_the_kit_tables_and_a_second_start_changes_nothing(db_url: str,
-                                                                                  tmp_path: Path) -> None:
+def test_an_empty_database_gets_the_kit_and_journal_tables_and_a_second_start_changes_nothing(
+        db_url: str, tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, DATABASE_URL=db_url)
     for _ in range(2):
         engine = open_outbox(settings)
-        assert tables(engine) == KIT | {VERSION_TABLE} and revision(engine, VERSION_TABLE) == "0001"
+        assert tables(engine) == KIT | OWN_TABLES | {VERSION_TABLE} and revision(engine, VERSION_TABLE) == HEAD
         engine.dispose()
 
 
@@ -67,7 +69,7 @@ def test_a_database_shared_with_the_registry_keeps_its_tables_and_revision(db_ur
     after = tables(monitor)
     monitor.dispose()
     again = open_database(db_url)  # the registry restarts on the shared database: nothing to do
-    assert after == before | KIT | {VERSION_TABLE}
+    assert after == before | KIT | OWN_TABLES | {VERSION_TABLE}
     assert revision(again, "alembic_version") == registry_revision and tables(again) == after
     registry.dispose()
     again.dispose()

@@ -1,24 +1,36 @@
 """Two monitor instances in one consumer group split `challenger.inference` by partition:
-each route's windows are analysed by exactly one of them, the one that owns its partition
-(issue 16, scale-out)."""
+each route's windows are analysed by exactly one of them, the one that owns its partition;
+and when one is killed mid-window, the other takes its partitions and closes that window
+with every record, from the journal the two share in the database (issue 16, scale-out)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
+import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
+from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import murmur2
+from aiokafka.structs import TopicPartition
 
 from schemas.catalogue import TOPICS
 from schemas.events import inference
+from services.monitor.adapters.journal import SqlJournal
+from services.monitor.bootstrap import GROUP
 from services.monitor.config import MonitorConfig
 from services.monitor.entrypoints.http import create_app
 from shared.bus.producer import EventProducer
+from shared.db import make_engine
+from shared.process import Proc, free_port
 from shared.settings import Settings
-from tests.conftest import own_broker
+from tests.conftest import own_broker, started
 from tests.integration.bus.helpers import wait_until
 from tests.unit.monitor.synthetic import stream
 
@@ -84,3 +96,81 @@ async def test_two_instances_split_the_partitions_and_analyse_each_route_once(br
         assert partitions and analysed(home) == {routes[p] for p in partitions}
         for p in partitions:  # the first window became the reference, the second was judged
             assert len(list((home / "monitor" / "windows" / routes[p]).rglob("*.jsonl"))) == WINDOWS_PER_ROUTE
+
+
+def monitor_proc(home: Path, broker: str, db_url: str, cfg: MonitorConfig) -> Proc:
+    """`python -m services.monitor` as its own process (group `monitor`), so it can be SIGKILLed."""
+    (home / "monitor").mkdir(parents=True, exist_ok=True)
+    config = home / "monitor" / "config.yaml"
+    config.write_text(yaml.safe_dump(cfg.model_dump(exclude_none=True)))
+    port = free_port()
+    env = {"PORT": str(port), "CHALLENGER_HOME": str(home), "CHALLENGER_KAFKA_BOOTSTRAP": broker,
+           "DATABASE_URL": db_url, "CHALLENGER_MONITOR_CONFIG": str(config), "CHALLENGER_TRACE_RATIO": "0"}
+    return Proc(name="monitor", argv=[sys.executable, "-m", "services.monitor"], port=port, home=home, env=env,
+                health_url=f"http://127.0.0.1:{port}/health", start_timeout=90)
+
+
+def logged_windows(home: Path, route: str) -> list[list[dict[str, object]]]:
+    """The records of each window of `route` this instance logged (analysed)."""
+    return [[json.loads(line) for line in path.read_text().splitlines()]
+            for path in sorted((home / "monitor" / "windows" / route).rglob("*.jsonl"))]
+
+
+async def test_a_killed_instance_loses_no_window_the_survivor_closes_it_with_every_record(
+        broker: str, uid: str, pg_url: str, tmp_path: Path) -> None:
+    """A (its own process) owns the route's partition and journals the first records of a window
+    in PostgreSQL; A is SIGKILLed (no leave, no flush); the rest of the window is sent. B, in the
+    same group on the same database, is given A's partitions once A's session expires, rebuilds
+    the open window from the journal, and closes it with all its records: analysed once, by B."""
+    routes = one_route_per_partition(f"k{uid}")
+    first, window = 7, WINDOW
+    cfg = MonitorConfig(window_size=window, html_reports=False, routes=list(routes.values()))
+    homes = tmp_path / "a", tmp_path / "b"
+    a = started(monitor_proc(homes[0], broker, pg_url, cfg))
+    try:
+        app = create_app(Settings(home=homes[1], kafka_bootstrap=broker, DATABASE_URL=pg_url), cfg, group=GROUP)
+        async with app.router.lifespan_context(app):
+            consumer = app.state.service.consumers[0]
+
+            def owned() -> set[int]:
+                return {tp.partition for tp in consumer.assignment() if tp.topic == inference.TOPIC}
+
+            await wait_until(lambda: 0 < len(owned()) < PARTITIONS, 60, "A and B to split the partitions")
+            partition = min(set(routes) - owned())  # one A owns
+            route, tp = routes[partition], TopicPartition(inference.TOPIC, partition)
+            events = stream(window, shift_at=None, route=route)
+            journal = SqlJournal(make_engine(pg_url), GROUP)
+            offsets = AIOKafkaConsumer(bootstrap_servers=broker, group_id=GROUP)  # reads the group's commits only
+            await offsets.start()
+            end = (await offsets.end_offsets([tp]))[tp]
+
+            def journaled() -> list[str]:
+                return [str(e["record"]["request_id"]) for _, r, e in journal.entries() if r == route and "record" in e]
+
+            async def committed() -> int:
+                return await offsets.committed(tp) or 0
+
+            async with EventProducer(broker) as producer:
+                await producer.publish_many(events[:first])
+                await wait_until(lambda: len(journaled()) == first, 60, "A to journal the window's first records")
+                for _ in range(300):  # A commits right after the journal write
+                    if await committed() >= end + first:
+                        break
+                    await asyncio.sleep(0.2)
+                assert await committed() == end + first, "A did not commit the first records"
+                await offsets.stop()
+                os.killpg(a.popen.pid, signal.SIGKILL)  # type: ignore[union-attr]
+                a.popen.wait()  # type: ignore[union-attr]
+                await wait_until(lambda: len(owned()) == PARTITIONS, 60, "B to take A's partitions")
+                # committed, those records will not be delivered again: B has them from the journal
+                monitor = app.state.service.monitor
+                assert {k.route: n for k, n in monitor.windows.open_sizes().items()} == {route: first}
+                await producer.publish_many(events[first:])
+            await wait_until(lambda: bool(logged_windows(homes[1], route)), 60, "B to close the window")
+            await asyncio.sleep(1.0)  # a second window of the route, if records were counted twice, by now
+            assert [[r["request_id"] for r in w] for w in logged_windows(homes[1], route)] == [
+                [e.data.request_id for e in events]]  # every record, once, in one window
+            assert logged_windows(homes[0], route) == [] and journaled() == []  # A analysed nothing; nothing left open
+            journal.engine.dispose()
+    finally:
+        a.stop()

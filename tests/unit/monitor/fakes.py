@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,6 @@ class MemoryStore:
     def __init__(self) -> None:
         self.references: dict[str, list[Record]] = {}  # by "route/candidate"
         self.windows: list[Window] = []
-        self.journal_entries: list[dict[str, Any]] = []
-        self.alarms: list[tuple[str, str, dict[str, Any]]] = []
 
     def load_reference(self, key: WindowKey) -> list[Record]:
         return list(self.references.get(key.slug(), []))
@@ -30,20 +28,33 @@ class MemoryStore:
         self.windows.append(window)
         return Path("/dev/null")
 
-    def journal(self, entries: Sequence[dict[str, Any]]) -> None:
-        self.journal_entries += entries
 
-    def rewrite_journal(self, entries: Iterable[dict[str, Any]]) -> None:
-        self.journal_entries = list(entries)
+JournalRow = tuple[int, str, dict[str, Any]]
 
-    def journaled(self) -> list[dict[str, Any]]:
-        return list(self.journal_entries)
 
-    def save_alarms(self, states: list[tuple[str, str, dict[str, Any]]]) -> None:
-        self.alarms = list(states)
+class MemoryJournal:
+    """The window journal (adapters/journal.SqlJournal) in memory: rows in order, alarm states."""
 
-    def load_alarms(self) -> list[tuple[str, str, dict[str, Any]]]:
-        return list(self.alarms)
+    def __init__(self) -> None:
+        self.rows: list[JournalRow] = []
+        self.alarms: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def write(self, rows: Sequence[JournalRow], *, clear_routes: Collection[str] = (),
+              clear_partitions: Collection[int] = ()) -> None:
+        self.rows = [r for r in self.rows if r[1] not in clear_routes and r[0] not in clear_partitions] + list(rows)
+
+    def entries(self, partitions: Collection[int] | None = None) -> list[JournalRow]:
+        return [r for r in self.rows if partitions is None or r[0] in partitions]
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return [entry["record"] for _, _, entry in self.rows if "record" in entry]
+
+    def alarm(self, route: str, candidate_id: str) -> dict[str, Any] | None:
+        return self.alarms.get((route, candidate_id))
+
+    def save_alarm(self, route: str, candidate_id: str, state: dict[str, Any]) -> None:
+        self.alarms[(route, candidate_id)] = dict(state)
 
 
 class Published(list[Envelope[Any]]):

@@ -8,15 +8,16 @@ from pathlib import Path
 from services.monitor.config import MonitorConfig
 from services.monitor.domain.windows import counted
 from services.monitor.handlers.monitor import Deps, Monitor
-from tests.unit.monitor.fakes import MemoryStore, Published, mean_shift_drift
+from tests.unit.monitor.fakes import MemoryJournal, MemoryStore, Published, mean_shift_drift
 from tests.unit.monitor.synthetic import stream
 
 WINDOW = 25
 
 
-def monitor(published: Published, store: MemoryStore) -> Monitor:
+def monitor(published: Published, store: MemoryStore, journal: MemoryJournal | None = None) -> Monitor:
     config = MonitorConfig.model_validate({"window_size": WINDOW, "html_reports": False})
-    return Monitor(config, Deps(publish=published, store=store, reports_dir=Path("/nonexistent"),
+    return Monitor(config, Deps(publish=published, store=store, journal=journal or MemoryJournal(),
+                                reports_dir=Path("/nonexistent"),
                                 drift=mean_shift_drift))
 
 
@@ -31,15 +32,15 @@ def test_only_red_team_requests_on_a_staging_route_are_left_out():
 
 
 async def test_red_team_attacks_on_staging_never_reach_the_reference_or_raise_a_false_alarm():
-    published, store = Published(), MemoryStore()
-    m = monitor(published, store)
+    published, store, journal = Published(), MemoryStore(), MemoryJournal()
+    m = monitor(published, store, journal)
     reviews = with_purpose(stream(2 * WINDOW, shift_at=None, route="qa-staging", prefix="s"), "e2e")
     attacks = with_purpose(stream(2 * WINDOW, shift_at=0, route="qa-staging", prefix="a"), "redteam")
     for review, attack in zip(reviews, attacks, strict=True):  # interleaved, as in an evaluation
         await m.handle(review)
         await m.handle(attack)
     assert [r.request_id for r in store.references["qa/cand-a"]] == [e.data.request_id for e in reviews]
-    assert not store.journal_entries and not m.windows.open_records()
+    assert not journal.rows and not m.windows.open_records()
     await m.handle(attacks[0])  # redelivery-safe: still nothing
     await m.handle(attacks[0].model_copy(update={"id": "other"}))
     for e in stream(4 * WINDOW, shift_at=None, route="qa"):

@@ -14,7 +14,7 @@ from schemas import new_event
 from schemas.events.inference import FeedbackReceived
 from services.monitor.config import MonitorConfig
 from services.monitor.handlers.monitor import Deps, Monitor, Publish
-from tests.unit.monitor.fakes import MemoryStore, Published, mean_shift_drift
+from tests.unit.monitor.fakes import MemoryJournal, MemoryStore, Published, mean_shift_drift
 from tests.unit.monitor.synthetic import stream
 
 WINDOW = 25
@@ -22,9 +22,11 @@ SHIFT_AT = 6 * WINDOW  # the 7th window is the first shifted one
 DETECT_WITHIN = 2      # k=2 of m=3: the second shifted window fires
 
 
-def monitor(published: Publish, store: MemoryStore | None = None, **cfg: object) -> Monitor:
+def monitor(published: Publish, store: MemoryStore | None = None, journal: MemoryJournal | None = None,
+            **cfg: object) -> Monitor:
     config = MonitorConfig.model_validate({"window_size": WINDOW, "html_reports": False, **cfg})
-    return Monitor(config, Deps(publish=published, store=store or MemoryStore(), reports_dir=Path("/nonexistent"),
+    return Monitor(config, Deps(publish=published, store=store or MemoryStore(), journal=journal or MemoryJournal(),
+                                reports_dir=Path("/nonexistent"),
                                 drift=mean_shift_drift))
 
 
@@ -100,49 +102,49 @@ async def test_a_challengers_staging_traffic_is_not_the_champions_reference() ->
 
 
 async def test_redelivered_events_are_counted_once() -> None:
-    published, store = Published(), MemoryStore()
-    m = monitor(published, store)
+    published, store, journal = Published(), MemoryStore(), MemoryJournal()
+    m = monitor(published, store, journal)
     events = stream(WINDOW - 1, shift_at=None)
     await feed(m, events + events)
     assert store.windows == []  # 24 distinct records: the window of 25 is still open
     assert m.status()["open_windows"] == [{"route": "qa", "candidate_id": "cand-a", "records": WINDOW - 1}]
-    assert len(store.journal_entries) == WINDOW - 1  # and journaled once
+    assert len(journal.rows) == WINDOW - 1  # and journaled once
 
 
 async def test_a_request_id_reused_later_replaces_the_held_record() -> None:
     """Only the same event (same request id, same event time) is a redelivery: a later request
     that reused the id (a client's x-request-id) is another record, and the last one counts."""
-    store = MemoryStore()
-    m = monitor(Published(), store)
+    journal = MemoryJournal()
+    m = monitor(Published(), journal=journal)
     first, *_ = stream(1, shift_at=None)
     retried = first.model_copy(update={"id": "another", "time": first.time + timedelta(seconds=1)})
     await feed(m, [first, first, retried])
     [held] = m.windows.open_records()
-    assert held.at == retried.time.timestamp() and len(store.journal_entries) == 2
+    assert held.at == retried.time.timestamp() and len(journal.rows) == 2
 
 
 async def test_a_failed_journal_write_is_made_good_by_the_retry_of_its_batch() -> None:
     """The consumer retries a failed batch event by event; the windows skip what they hold, so
     the retry's journal write must bring back what the failed one lost."""
 
-    class FlakyStore(MemoryStore):
+    class FlakyJournal(MemoryJournal):
         failures = 1
 
-        def journal(self, entries):  # type: ignore[no-untyped-def]
+        def write(self, rows, **clear):  # type: ignore[no-untyped-def]
             if self.failures:
                 self.failures -= 1
-                raise OSError("disk full")
-            super().journal(entries)
+                raise OSError("database gone")
+            super().write(rows, **clear)
 
-    store = FlakyStore()
-    m = monitor(Published(), store)
+    journal = FlakyJournal()
+    m = monitor(Published(), journal=journal)
     events = stream(WINDOW - 1, shift_at=None)
     with pytest.raises(OSError):
         await m.handle_batch(events)
     for e in events:  # what EventConsumer does after a batch handler failed
         await m.handle(e)
-    assert [e["record"]["request_id"] for e in store.journal_entries] == [e.data.request_id for e in events]
-    again = monitor(Published(), store)
+    assert [r["request_id"] for r in journal.records] == [e.data.request_id for e in events]
+    again = monitor(Published(), journal=journal)
     assert await again.restore() == WINDOW - 1
 
 
@@ -163,8 +165,8 @@ async def test_feedback_joins_its_record_and_a_drop_fires() -> None:
 async def test_queued_analysis_detects_the_same_shift() -> None:
     published = Published()
     config = MonitorConfig(window_size=WINDOW, html_reports=False)
-    m = Monitor(config, Deps(publish=published, store=MemoryStore(), reports_dir=Path("/nonexistent"),
-                             drift=mean_shift_drift), queue_size=2)
+    m = Monitor(config, Deps(publish=published, store=MemoryStore(), journal=MemoryJournal(),
+                             reports_dir=Path("/nonexistent"), drift=mean_shift_drift), queue_size=2)
     worker = asyncio.create_task(m.analyse_forever())
     await feed(m, stream(SHIFT_AT + DETECT_WITHIN * WINDOW, shift_at=SHIFT_AT))
     await asyncio.wait_for(m.drain(), 10)
@@ -190,8 +192,8 @@ async def test_a_drift_backlog_never_blocks_ingest_and_rules_still_run() -> None
         return mean_shift_drift(ref, cur, html)
 
     config = MonitorConfig(window_size=WINDOW, html_reports=False, hysteresis={"k": 1, "m": 1})
-    m = Monitor(config, Deps(publish=published, store=MemoryStore(), reports_dir=Path("/nonexistent"),
-                             drift=counting_drift), queue_size=2)
+    m = Monitor(config, Deps(publish=published, store=MemoryStore(), journal=MemoryJournal(),
+                             reports_dir=Path("/nonexistent"), drift=counting_drift), queue_size=2)
     await feed(m, stream(7 * WINDOW, shift_at=6 * WINDOW))  # no worker yet: 7 windows wait
     worker = asyncio.create_task(m.analyse_forever())
     await asyncio.wait_for(m.drain(), 10)
@@ -209,8 +211,8 @@ async def test_drift_compares_fixed_size_samples_however_large_the_window() -> N
         return mean_shift_drift(ref, cur, html)
 
     config = MonitorConfig(window_size=300, reference_size=600, drift_sample=40, html_reports=False)
-    m = Monitor(config, Deps(publish=published, store=MemoryStore(), reports_dir=Path("/nonexistent"),
-                             drift=sized_drift))
+    m = Monitor(config, Deps(publish=published, store=MemoryStore(), journal=MemoryJournal(),
+                             reports_dir=Path("/nonexistent"), drift=sized_drift))
     await feed(m, stream(3 * 300, shift_at=None))  # window 1 becomes the reference, 2 and 3 are compared
     assert sizes == [(40, 40), (40, 40)]
 
@@ -218,16 +220,16 @@ async def test_drift_compares_fixed_size_samples_however_large_the_window() -> N
 async def test_a_batch_is_journaled_in_one_write_and_rebuilds_the_same_open_window() -> None:
     writes: list[int] = []
 
-    class CountingStore(MemoryStore):
-        def journal(self, entries):  # type: ignore[no-untyped-def]
-            writes.append(len(entries))
-            super().journal(entries)
+    class CountingJournal(MemoryJournal):
+        def write(self, rows, **clear):  # type: ignore[no-untyped-def]
+            writes.append(len(rows))
+            super().write(rows, **clear)
 
-    store = CountingStore()
-    m = monitor(Published(), store)
+    journal = CountingJournal()
+    m = monitor(Published(), journal=journal)
     events = stream(WINDOW - 1, shift_at=None)
     await m.handle_batch(events)
     assert writes == [WINDOW - 1]
-    again = monitor(Published(), store)
+    again = monitor(Published(), journal=journal)
     assert await again.restore() == WINDOW - 1
     assert again.status()["open_windows"] == m.status()["open_windows"]

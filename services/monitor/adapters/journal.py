@@ -1,0 +1,107 @@
+"""The monitor's window journal, in its database (the outbox's: a SQLite file under
+$CHALLENGER_HOME/monitor/, or the shared DATABASE_URL), so that ANY instance of the monitor
+group can rebuild the open windows of a partition of `challenger.inference` it is given:
+
+* `monitor_journal`: what the open windows hold (each ingested record, each late feature),
+  filed under the consumer group, and the partition and route it came from, in order (`seq`).
+  Per group, as the committed offsets it complements are. One transaction per
+  consumed batch, committed before the batch's offsets are: a SIGKILL loses nothing, and the
+  records delivered again after it are skipped by the windows (request id and event time).
+  When windows close, their route's rows are replaced by what is still open.
+* `monitor_alarm`: each (route, candidate) window stream's alarm counters (recent breaches,
+  cool-down), read when that stream is first judged on an instance.
+
+Migrated by Alembic with the rest of the monitor's database (services/monitor/migrations)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, SQLModel
+
+Row = tuple[int, str, dict[str, Any]]  # (partition of challenger.inference, route, entry)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class JournalEntry(SQLModel, table=True):
+    __tablename__ = "monitor_journal"
+    __table_args__ = (sa.Index("ix_monitor_journal_partition", "consumer", "kafka_partition"),
+                      sa.Index("ix_monitor_journal_route", "consumer", "route"))
+
+    seq: int | None = Field(default=None, sa_column=sa.Column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True))
+    consumer: str = Field(max_length=200)
+    kafka_partition: int
+    route: str = Field(max_length=200)
+    entry: str = Field(sa_column=sa.Column(sa.Text, nullable=False))  # JSON text: a feature may be NaN (absent)
+
+
+class AlarmState(SQLModel, table=True):
+    __tablename__ = "monitor_alarm"
+
+    consumer: str = Field(primary_key=True, max_length=200)
+    route: str = Field(primary_key=True, max_length=200)
+    candidate_id: str = Field(primary_key=True, max_length=200)
+    state: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=_now)
+
+
+OWN_TABLES = frozenset({JournalEntry.__tablename__, AlarmState.__tablename__})
+_JOURNAL: sa.Table = JournalEntry.__table__  # type: ignore[attr-defined]
+_ALARM: sa.Table = AlarmState.__table__  # type: ignore[attr-defined]
+
+
+class SqlJournal:
+    """The journal of the consumer group `consumer`."""
+
+    def __init__(self, engine: Engine, consumer: str) -> None:
+        self.engine = engine
+        self.consumer = consumer
+
+    def write(self, rows: Sequence[Row], *, clear_routes: Collection[str] = (),
+              clear_partitions: Collection[int] = ()) -> None:
+        """In one transaction: forget what `clear_routes` / `clear_partitions` held, then append
+        `rows` in their order."""
+        ours = _JOURNAL.c.consumer == self.consumer
+        with self.engine.begin() as conn:
+            if clear_routes:
+                conn.execute(_JOURNAL.delete().where(ours, _JOURNAL.c.route.in_(list(clear_routes))))
+            if clear_partitions:
+                conn.execute(_JOURNAL.delete().where(ours, _JOURNAL.c.kafka_partition.in_(list(clear_partitions))))
+            if rows:
+                conn.execute(_JOURNAL.insert(), [
+                    {"consumer": self.consumer, "kafka_partition": p, "route": route, "entry": json.dumps(entry)}
+                    for p, route, entry in rows])
+
+    def entries(self, partitions: Collection[int] | None = None) -> list[Row]:
+        """The journal of `partitions` (all: None), oldest first."""
+        query = (sa.select(_JOURNAL.c.kafka_partition, _JOURNAL.c.route, _JOURNAL.c.entry)
+                 .where(_JOURNAL.c.consumer == self.consumer).order_by(_JOURNAL.c.seq))
+        if partitions is not None:
+            query = query.where(_JOURNAL.c.kafka_partition.in_(list(partitions)))
+        with self.engine.connect() as conn:
+            return [(int(p), str(route), json.loads(entry)) for p, route, entry in conn.execute(query)]
+
+    def alarm(self, route: str, candidate_id: str) -> dict[str, Any] | None:
+        query = sa.select(_ALARM.c.state).where(_ALARM.c.consumer == self.consumer, _ALARM.c.route == route,
+                                                _ALARM.c.candidate_id == candidate_id)
+        with self.engine.connect() as conn:
+            state = conn.execute(query).scalar_one_or_none()
+        return dict(state) if state is not None else None
+
+    def save_alarm(self, route: str, candidate_id: str, state: dict[str, Any]) -> None:
+        key = {"consumer": self.consumer, "route": route, "candidate_id": candidate_id}
+        changed = {"state": state, "updated_at": _now()}
+        insert = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(_ALARM)
+        upsert = insert.values(**key, **changed).on_conflict_do_update(index_elements=list(key), set_=changed)
+        with self.engine.begin() as conn:
+            conn.execute(upsert)

@@ -3,11 +3,13 @@ $CHALLENGER_HOME/monitor/, or the shared DATABASE_URL), so that ANY instance of 
 group can rebuild the open windows of a partition of `challenger.inference` it is given:
 
 * `monitor_journal`: what the open windows hold (each ingested record, each late feature),
-  filed under the consumer group, and the partition and route it came from, in order (`seq`).
-  Per group, as the committed offsets it complements are. One transaction per
-  consumed batch, committed before the batch's offsets are: a SIGKILL loses nothing, and the
-  records delivered again after it are skipped by the windows (request id and event time).
-  When windows close, their route's rows are replaced by what is still open.
+  filed under the consumer group (as the committed offsets it complements are), the partition
+  and the route it came from, in order (`seq`). One transaction per consumed batch, committed
+  before the batch's offsets are: a SIGKILL loses nothing, and the records delivered again
+  after it are skipped by the windows (request id and event time). A batch's entries of one
+  route are ONE row (a JSON list): a row per record cost PostgreSQL half the monitor's ingest
+  rate (docs/benchmarks.md). When windows close, their route's rows are replaced by what is
+  still open.
 * `monitor_alarm`: each (route, candidate) window stream's alarm counters (recent breaches,
   cool-down), read when that stream is first judged on an instance.
 
@@ -42,7 +44,7 @@ class JournalEntry(SQLModel, table=True):
     consumer: str = Field(max_length=200)
     kafka_partition: int
     route: str = Field(max_length=200)
-    entry: str = Field(sa_column=sa.Column(sa.Text, nullable=False))  # JSON text: a feature may be NaN (absent)
+    entries: str = Field(sa_column=sa.Column(sa.Text, nullable=False))  # a JSON list; text: a feature may be NaN
 
 
 class AlarmState(SQLModel, table=True):
@@ -70,26 +72,30 @@ class SqlJournal:
     def write(self, rows: Sequence[Row], *, clear_routes: Collection[str] = (),
               clear_partitions: Collection[int] = ()) -> None:
         """In one transaction: forget what `clear_routes` / `clear_partitions` held, then append
-        `rows` in their order."""
+        `rows` (one row per partition and route, each route's entries in their order)."""
+        grouped: dict[tuple[int, str], list[dict[str, Any]]] = {}
+        for p, route, entry in rows:
+            grouped.setdefault((p, route), []).append(entry)
         ours = _JOURNAL.c.consumer == self.consumer
         with self.engine.begin() as conn:
             if clear_routes:
                 conn.execute(_JOURNAL.delete().where(ours, _JOURNAL.c.route.in_(list(clear_routes))))
             if clear_partitions:
                 conn.execute(_JOURNAL.delete().where(ours, _JOURNAL.c.kafka_partition.in_(list(clear_partitions))))
-            if rows:
+            if grouped:
                 conn.execute(_JOURNAL.insert(), [
-                    {"consumer": self.consumer, "kafka_partition": p, "route": route, "entry": json.dumps(entry)}
-                    for p, route, entry in rows])
+                    {"consumer": self.consumer, "kafka_partition": p, "route": route, "entries": json.dumps(entries)}
+                    for (p, route), entries in grouped.items()])
 
     def entries(self, partitions: Collection[int] | None = None) -> list[Row]:
         """The journal of `partitions` (all: None), oldest first."""
-        query = (sa.select(_JOURNAL.c.kafka_partition, _JOURNAL.c.route, _JOURNAL.c.entry)
+        query = (sa.select(_JOURNAL.c.kafka_partition, _JOURNAL.c.route, _JOURNAL.c.entries)
                  .where(_JOURNAL.c.consumer == self.consumer).order_by(_JOURNAL.c.seq))
         if partitions is not None:
             query = query.where(_JOURNAL.c.kafka_partition.in_(list(partitions)))
         with self.engine.connect() as conn:
-            return [(int(p), str(route), json.loads(entry)) for p, route, entry in conn.execute(query)]
+            return [(int(p), str(route), entry) for p, route, entries in conn.execute(query)
+                    for entry in json.loads(entries)]
 
     def alarm(self, route: str, candidate_id: str) -> dict[str, Any] | None:
         query = sa.select(_ALARM.c.state).where(_ALARM.c.consumer == self.consumer, _ALARM.c.route == route,

@@ -29,7 +29,7 @@ TABLES = (
              sa.Column('consumer', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
              sa.Column('kafka_partition', sa.Integer(), nullable=False),
              sa.Column('route', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-             sa.Column('entry', sa.Text(), nullable=False),
+             sa.Column('entries', sa.Text(), nullable=False),
              sa.Index('ix_monitor_journal_partition', 'consumer', 'kafka_partition'),
              sa.Index('ix_monitor_journal_route', 'consumer', 'route')),
     sa.Table('monitor_alarm', _schema,

@@ -52,7 +52,7 @@ class Journal(Protocol):
         """One transaction: forget what the cleared routes/partitions held, append `rows`."""
 
     def entries(self, partitions: Collection[int] | None = None) -> list[JournalRow]:
-        """The rows of `partitions` (all: None), oldest first."""
+        """The rows of `partitions` (all: None), each route's oldest first."""
 
     def alarm(self, route: str, candidate_id: str) -> dict[str, Any] | None: ...
 

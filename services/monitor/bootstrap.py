@@ -60,7 +60,7 @@ class MonitorAdapters:
     @classmethod
     def real(cls, settings: Settings, cfg: MonitorConfig, group: str = GROUP) -> MonitorAdapters:
         engine = open_outbox(settings)
-        return cls(outbox=engine, store=MonitorStore(settings.home), journal=SqlJournal(engine, group),
+        return cls(outbox=engine, store=MonitorStore(settings.home, engine), journal=SqlJournal(engine, group),
                    registry=AsyncClient(settings.registry_url, token=settings.token or ""),
                    judge=Judge(cfg.judge) if cfg.judge else None, executor=drift_pool())
 

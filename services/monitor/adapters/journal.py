@@ -12,6 +12,9 @@ group can rebuild the open windows of a partition of `challenger.inference` it i
   still open.
 * `monitor_alarm`: each (route, candidate) window stream's alarm counters (recent breaches,
   cool-down), read when that stream is first judged on an instance.
+* `monitor_reference`: each (route, candidate)'s reference window, read afresh for every
+  window judged: a route's staging traffic (its reference) is keyed `<route>-staging`, so it
+  may well sit on a partition another instance owns.
 
 Migrated by Alembic with the rest of the monitor's database (services/monitor/migrations)."""
 
@@ -57,9 +60,38 @@ class AlarmState(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=_now)
 
 
-OWN_TABLES = frozenset({JournalEntry.__tablename__, AlarmState.__tablename__})
+class ReferenceWindow(SQLModel, table=True):
+    __tablename__ = "monitor_reference"
+
+    route: str = Field(primary_key=True, max_length=200)
+    candidate_id: str = Field(primary_key=True, max_length=200)
+    records: str = Field(sa_column=sa.Column(sa.Text, nullable=False))  # a JSON list of records
+    updated_at: datetime = Field(default_factory=_now)
+
+
+OWN_TABLES = frozenset({JournalEntry.__tablename__, AlarmState.__tablename__, ReferenceWindow.__tablename__})
 _JOURNAL: sa.Table = JournalEntry.__table__  # type: ignore[attr-defined]
 _ALARM: sa.Table = AlarmState.__table__  # type: ignore[attr-defined]
+_REFERENCE: sa.Table = ReferenceWindow.__table__  # type: ignore[attr-defined]
+
+
+def _upsert(engine: Engine, table: sa.Table, key: dict[str, Any], changed: dict[str, Any]) -> None:
+    insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(table)
+    with engine.begin() as conn:
+        conn.execute(insert.values(**key, **changed).on_conflict_do_update(index_elements=list(key), set_=changed))
+
+
+def load_reference(engine: Engine, route: str, candidate_id: str) -> list[dict[str, Any]]:
+    query = sa.select(_REFERENCE.c.records).where(_REFERENCE.c.route == route,
+                                                  _REFERENCE.c.candidate_id == candidate_id)
+    with engine.connect() as conn:
+        records = conn.execute(query).scalar_one_or_none()
+    return list(json.loads(records)) if records is not None else []
+
+
+def save_reference(engine: Engine, route: str, candidate_id: str, records: Sequence[dict[str, Any]]) -> None:
+    _upsert(engine, _REFERENCE, {"route": route, "candidate_id": candidate_id},
+            {"records": json.dumps(list(records)), "updated_at": _now()})
 
 
 class SqlJournal:
@@ -105,9 +137,5 @@ class SqlJournal:
         return dict(state) if state is not None else None
 
     def save_alarm(self, route: str, candidate_id: str, state: dict[str, Any]) -> None:
-        key = {"consumer": self.consumer, "route": route, "candidate_id": candidate_id}
-        changed = {"state": state, "updated_at": _now()}
-        insert = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(_ALARM)
-        upsert = insert.values(**key, **changed).on_conflict_do_update(index_elements=list(key), set_=changed)
-        with self.engine.begin() as conn:
-            conn.execute(upsert)
+        _upsert(self.engine, _ALARM, {"consumer": self.consumer, "route": route, "candidate_id": candidate_id},
+                {"state": state, "updated_at": _now()})

@@ -1,7 +1,8 @@
-"""Files under $CHALLENGER_HOME/monitor/: reference windows per (route, candidate), and the log of
-closed windows (from which an operator can pick a reference period). What the open windows
-hold and the alarm counters are in the database, where every instance reads them
-(adapters/journal.py)."""
+"""What the monitor keeps beside its windows: the reference window per (route, candidate), in its
+database (adapters/journal.py), where every instance of the group reads it; and the log of
+closed windows, files under $CHALLENGER_HOME/monitor/windows (from which an operator can pick
+a reference period). What the open windows hold and the alarm counters are in the database too
+(adapters/journal.SqlJournal)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
+
+from services.monitor.adapters import journal
 from services.monitor.domain.features import Record
 from services.monitor.domain.windows import Window, WindowKey
 
@@ -30,20 +34,15 @@ def _read_jsonl(path: Path) -> list[Record]:
 
 
 class MonitorStore:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, engine: Engine) -> None:
         self.root = home / "monitor"
-
-    def reference_path(self, key: WindowKey) -> Path:
-        return self.root / "reference" / safe(key.route) / f"{safe(key.candidate_id)}.jsonl"
+        self.engine = engine
 
     def load_reference(self, key: WindowKey) -> list[Record]:
-        path = self.reference_path(key)
-        return _read_jsonl(path) if path.exists() else []
+        return [Record(**r) for r in journal.load_reference(self.engine, key.route, key.candidate_id)]
 
-    def save_reference(self, key: WindowKey, records: Sequence[Record]) -> Path:
-        path = self.reference_path(key)
-        _write_jsonl(path, records)
-        return path
+    def save_reference(self, key: WindowKey, records: Sequence[Record]) -> None:
+        journal.save_reference(self.engine, key.route, key.candidate_id, [r.as_dict() for r in records])
 
     def log_window(self, window: Window) -> Path:
         folder = self.root / "windows" / safe(window.key.route) / safe(window.key.candidate_id)

@@ -19,6 +19,7 @@ from schemas import new_event
 from schemas.events.degradations import SamplesAugmentationRequested
 from services.cli.options import load_candidate
 from services.cli.output import Column, Output, fail, progress_console, with_output
+from services.monitor.adapters.outbox import open_outbox
 from services.monitor.adapters.store import MonitorStore
 from services.monitor.domain.augment import METHODS
 from services.monitor.domain.exports import FORMATS, export_rows, sample_row, sources
@@ -216,18 +217,20 @@ Until = Annotated[datetime, typer.Option(help="end of the period (ISO time, UTC)
 @with_output
 def reference(route: Route, since: Since, until: Until, *, out: Output) -> None:
     """Make the traffic the monitor logged on ROUTE in a chosen period the reference window
-    of each candidate that served it then (read when the monitor starts)."""
-    store = MonitorStore(Settings().home)
+    of each candidate that served it then (in the monitor's database, read for the next window
+    judged)."""
+    settings = Settings()
+    store = MonitorStore(settings.home, open_outbox(settings))
     records = store.logged_records(route, _ts(since), _ts(until))
     if not records:
         fail(f"no logged records for route {route} between {since} and {until}")
     saved = []
     for candidate_id in sorted({r.candidate_id for r in records}):
         own = [r for r in records if r.candidate_id == candidate_id]
-        path = store.save_reference(WindowKey(route, candidate_id), own)
-        saved.append({"route": route, "candidate_id": candidate_id, "records": len(own), "path": str(path)})
-    out.emit(saved, *(f"reference for {route}/{s['candidate_id']}: {s['records']} record(s) -> {s['path']}"
-                      for s in saved))
+        store.save_reference(WindowKey(route, candidate_id), own)
+        saved.append({"route": route, "candidate_id": candidate_id, "records": len(own)})
+    store.engine.dispose()
+    out.emit(saved, *(f"reference for {route}/{s['candidate_id']}: {s['records']} record(s)" for s in saved))
 
 
 def register(app: typer.Typer) -> None:

@@ -261,10 +261,10 @@ class Monitor:
         staging traffic, or else its first production window (or a period an operator chose
         with `challenger monitor reference`). Per candidate, because half the features (answer
         length, tokens, latency) describe the model: judged against another model's reference,
-        a healthy champion looked drifted the moment a challenger's staging traffic arrived."""
-        if key not in self._reference:
-            loaded = self.deps.store.load_reference(key)
-            self._reference[key] = deque(loaded, maxlen=self.cfg.reference_size)
+        a healthy champion looked drifted the moment a challenger's staging traffic arrived.
+        Read from the store for every window: the staging route is another key, whose windows
+        may close on another instance of the group (or an operator may have set it)."""
+        self._reference[key] = deque(self.deps.store.load_reference(key), maxlen=self.cfg.reference_size)
         return self._reference[key]
 
     def set_reference(self, key: WindowKey, records: Sequence[Record]) -> None:

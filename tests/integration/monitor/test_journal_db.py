@@ -1,6 +1,7 @@
 """The window journal in the monitor's database (SQLite and PostgreSQL): each route's rows come
 back in their order, filed by partition and consumer group; clearing a route or a partition forgets
-just that; alarm counters are upserted per (group, route, candidate)."""
+just that; alarm counters are upserted per (group, route, candidate); a reference window is
+replaced whole."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from pathlib import Path
 
 from services.monitor.adapters.journal import SqlJournal
 from services.monitor.adapters.outbox import open_outbox
+from services.monitor.adapters.store import MonitorStore
+from services.monitor.domain.features import record_of
+from services.monitor.domain.windows import WindowKey
 from shared.settings import Settings
+from tests.unit.monitor.synthetic import stream
 
 
 def test_rows_by_partition_in_order_and_cleared_by_route_or_partition(db_url: str, tmp_path: Path) -> None:
@@ -33,3 +38,17 @@ def test_rows_by_partition_in_order_and_cleared_by_route_or_partition(db_url: st
     journal.save_alarm("r0", "c", {"recent": [True, False], "quiet": 2})
     assert journal.alarm("r0", "c") == {"recent": [True, False], "quiet": 2} and other_group.alarm("r0", "c") is None
     engine.dispose()
+
+
+def test_a_reference_window_is_stored_whole_and_read_back(db_url: str, tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, DATABASE_URL=db_url)
+    store = MonitorStore(tmp_path, open_outbox(settings))
+    key = WindowKey("qa", "cand-a")
+    records = [e.data for e in stream(30, shift_at=None)]
+    assert store.load_reference(key) == []
+    store.save_reference(key, [record_of(r, 0.0) for r in records[:10]])
+    store.save_reference(key, [record_of(r, 1.0) for r in records[10:]])
+    again = MonitorStore(tmp_path / "elsewhere", open_outbox(settings))  # another instance, same database
+    assert [r.request_id for r in again.load_reference(key)] == [r.request_id for r in records[10:]]
+    store.engine.dispose()
+    again.engine.dispose()

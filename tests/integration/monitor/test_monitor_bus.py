@@ -14,7 +14,6 @@ from aiokafka import ConsumerRecord
 
 from schemas import Envelope
 from schemas.events import alerts, degradations
-from services.monitor.adapters.store import MonitorStore
 from services.monitor.config import MonitorConfig
 from services.monitor.domain.windows import WindowKey
 from services.monitor.entrypoints.http import create_app
@@ -55,7 +54,7 @@ async def test_shifted_traffic_publishes_degradation_and_alert(broker: str, uid:
     settings = Settings(home=tmp_path, kafka_bootstrap=broker)
     cfg = MonitorConfig(window_size=WINDOW, reference_size=2 * WINDOW, routes=[route])
     app = create_app(settings, cfg, group=f"monitor-{uid}")
-    store = MonitorStore(tmp_path)
+    store = app.state.service.monitor.deps.store
     async with app.router.lifespan_context(app), EventProducer(broker) as producer:
         await producer.publish_many(stream(2 * WINDOW, shift_at=None, route=f"{route}-staging", candidate=f"cand-{uid}",
                                                 prefix="s"))

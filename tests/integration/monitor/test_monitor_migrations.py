@@ -18,7 +18,7 @@ from shared.db import make_engine
 from shared.settings import Settings
 
 KIT = {"outbox_event", "handled_event"}
-HEAD = "0002"  # the window journal
+HEAD = "0003"  # the window journal (0002), the reference windows (0003)
 
 
 def tables(engine: Engine) -> set[str]:

@@ -11,7 +11,6 @@ from sqlmodel import Session, select
 
 from schemas.events import alerts, degradations
 from services.monitor.adapters.outbox import OutboxPublish, open_outbox
-from services.monitor.adapters.store import MonitorStore
 from services.monitor.config import MonitorConfig
 from services.monitor.domain.windows import WindowKey
 from services.monitor.entrypoints.http import create_app
@@ -65,8 +64,8 @@ async def test_a_degradation_sent_before_a_broker_restart_is_on_the_new_log(
         async with EventProducer(bootstrap) as producer:
             await producer.publish_many(stream(2 * WINDOW, shift_at=None, route=f"{route}-staging",
                                                     candidate=f"cand-{uid}", prefix="s"))
-            own = WindowKey(route, f"cand-{uid}")
-            await wait_until(lambda: len(MonitorStore(home).load_reference(own)) == 2 * WINDOW, 60,
+            own, store = WindowKey(route, f"cand-{uid}"), app.state.service.monitor.deps.store
+            await wait_until(lambda: len(store.load_reference(own)) == 2 * WINDOW, 60,
                              "the staging traffic to become the reference")
             await producer.publish_many(stream(3 * WINDOW, shift_at=0, route=route, candidate=f"cand-{uid}"))
             [before] = await read_events(bootstrap, degradations.TOPIC, route, want=1, timeout=90)

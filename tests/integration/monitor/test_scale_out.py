@@ -25,6 +25,7 @@ from schemas.events import inference
 from services.monitor.adapters.journal import SqlJournal
 from services.monitor.bootstrap import GROUP
 from services.monitor.config import MonitorConfig
+from services.monitor.domain.windows import WindowKey
 from services.monitor.entrypoints.http import create_app
 from shared.bus.producer import EventProducer
 from shared.db import make_engine
@@ -174,3 +175,35 @@ async def test_a_killed_instance_loses_no_window_the_survivor_closes_it_with_eve
             journal.engine.dispose()
     finally:
         a.stop()
+
+
+async def test_a_route_is_judged_against_the_reference_its_staging_traffic_made_on_the_other_instance(
+        broker: str, uid: str, pg_url: str, tmp_path: Path) -> None:
+    """`<route>-staging` is another key, so its windows (the route's reference) may close on one
+    instance while the route's own windows close on the other: the reference is in the shared
+    database, so the route's first window is judged against it, not taken as a new reference."""
+    cfg = MonitorConfig(window_size=WINDOW, reference_size=2 * WINDOW, html_reports=False)
+    apps = [create_app(Settings(home=tmp_path / name, kafka_bootstrap=broker, DATABASE_URL=pg_url), cfg,
+                       group=f"monitor-ref-{uid}") for name in "ab"]
+    async with contextlib.AsyncExitStack() as stack:
+        for app in apps:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        consumers = [app.state.service.consumers[0] for app in apps]
+
+        def owner(partition: int) -> int | None:
+            return next((i for i, c in enumerate(consumers)
+                         if TopicPartition(inference.TOPIC, partition) in c.assignment()), None)
+
+        await wait_until(lambda: all(owner(p) is not None for p in range(PARTITIONS))
+                         and len({owner(p) for p in range(PARTITIONS)}) == 2, 60, "both instances to own partitions")
+        route = next(r for r in (f"ref{uid}x{i}" for i in range(10_000))
+                     if owner(partition_of(r)) != owner(partition_of(f"{r}-staging")))
+        key, store = WindowKey(route, "cand-a"), apps[0].state.service.monitor.deps.store
+        async with EventProducer(broker) as producer:
+            await producer.publish_many(stream(2 * WINDOW, shift_at=None, route=f"{route}-staging", prefix="s"))
+            await wait_until(lambda: len(store.load_reference(key)) == 2 * WINDOW, 60, "the staging reference")
+            await producer.publish_many(stream(WINDOW, shift_at=None, route=route))
+        judge = owner(partition_of(route)) or 0
+        await wait_until(lambda: bool(logged_windows(tmp_path / "ab"[judge], route)), 60, "the route's first window")
+        await asyncio.wait_for(apps[judge].state.service.monitor.drain(), 60)  # and its analysis done
+        assert {str(r.request_id)[0] for r in store.load_reference(key)} == {"s"}  # still the staging traffic

@@ -20,9 +20,8 @@ class MemoryStore:
     def load_reference(self, key: WindowKey) -> list[Record]:
         return list(self.references.get(key.slug(), []))
 
-    def save_reference(self, key: WindowKey, records: Sequence[Record]) -> Path:
+    def save_reference(self, key: WindowKey, records: Sequence[Record]) -> None:
         self.references[key.slug()] = list(records)
-        return Path("/dev/null")
 
     def log_window(self, window: Window) -> Path:
         self.windows.append(window)

@@ -12,9 +12,10 @@ group can rebuild the open windows of a partition of `challenger.inference` it i
   still open.
 * `monitor_alarm`: each (route, candidate) window stream's alarm counters (recent breaches,
   cool-down), read when that stream is first judged on an instance.
-* `monitor_reference`: each (route, candidate)'s reference window, read afresh for every
-  window judged: a route's staging traffic (its reference) is keyed `<route>-staging`, so it
-  may well sit on a partition another instance owns.
+* `monitor_reference`: each (route, candidate)'s reference window and its version, which
+  every window judged checks (reading the records again only when it moved): a route's
+  staging traffic (its reference) is keyed `<route>-staging`, so it may well sit on a
+  partition another instance owns.
 
 Migrated by Alembic with the rest of the monitor's database (services/monitor/migrations)."""
 
@@ -66,6 +67,7 @@ class ReferenceWindow(SQLModel, table=True):
     route: str = Field(primary_key=True, max_length=200)
     candidate_id: str = Field(primary_key=True, max_length=200)
     records: str = Field(sa_column=sa.Column(sa.Text, nullable=False))  # a JSON list of records
+    version: int = 1  # +1 on every save
     updated_at: datetime = Field(default_factory=_now)
 
 
@@ -75,23 +77,42 @@ _ALARM: sa.Table = AlarmState.__table__  # type: ignore[attr-defined]
 _REFERENCE: sa.Table = ReferenceWindow.__table__  # type: ignore[attr-defined]
 
 
-def _upsert(engine: Engine, table: sa.Table, key: dict[str, Any], changed: dict[str, Any]) -> None:
+def _upsert(engine: Engine, table: sa.Table, key: dict[str, Any], changed: dict[str, Any],
+            on_update: dict[str, Any] | None = None, returning: sa.Column[Any] | None = None) -> Any:
     insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(table)
+    upsert = insert.values(**key, **changed).on_conflict_do_update(index_elements=list(key),
+                                                                   set_={**changed, **(on_update or {})})
     with engine.begin() as conn:
-        conn.execute(insert.values(**key, **changed).on_conflict_do_update(index_elements=list(key), set_=changed))
+        if returning is None:
+            conn.execute(upsert)
+            return None
+        return conn.execute(upsert.returning(returning)).scalar_one()
 
 
-def load_reference(engine: Engine, route: str, candidate_id: str) -> list[dict[str, Any]]:
-    query = sa.select(_REFERENCE.c.records).where(_REFERENCE.c.route == route,
-                                                  _REFERENCE.c.candidate_id == candidate_id)
+def _reference_key(route: str, candidate_id: str) -> sa.ColumnElement[bool]:
+    return sa.and_(_REFERENCE.c.route == route, _REFERENCE.c.candidate_id == candidate_id)
+
+
+def reference_version(engine: Engine, route: str, candidate_id: str) -> int:
+    """0 while there is none."""
     with engine.connect() as conn:
-        records = conn.execute(query).scalar_one_or_none()
-    return list(json.loads(records)) if records is not None else []
+        version = conn.execute(sa.select(_REFERENCE.c.version).where(_reference_key(route, candidate_id)))
+        return int(version.scalar_one_or_none() or 0)
 
 
-def save_reference(engine: Engine, route: str, candidate_id: str, records: Sequence[dict[str, Any]]) -> None:
-    _upsert(engine, _REFERENCE, {"route": route, "candidate_id": candidate_id},
-            {"records": json.dumps(list(records)), "updated_at": _now()})
+def load_reference(engine: Engine, route: str, candidate_id: str) -> tuple[int, list[dict[str, Any]]]:
+    """The version and the records ((0, []) while there is none)."""
+    query = sa.select(_REFERENCE.c.version, _REFERENCE.c.records).where(_reference_key(route, candidate_id))
+    with engine.connect() as conn:
+        row = conn.execute(query).one_or_none()
+    return (int(row.version), list(json.loads(row.records))) if row is not None else (0, [])
+
+
+def save_reference(engine: Engine, route: str, candidate_id: str, records: Sequence[dict[str, Any]]) -> int:
+    """Store `records` as the reference; returns its new version."""
+    return int(_upsert(engine, _REFERENCE, {"route": route, "candidate_id": candidate_id},
+                       {"records": json.dumps(list(records)), "updated_at": _now()},
+                       {"version": _REFERENCE.c.version + 1}, returning=_REFERENCE.c.version))
 
 
 class SqlJournal:

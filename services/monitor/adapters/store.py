@@ -38,11 +38,20 @@ class MonitorStore:
         self.root = home / "monitor"
         self.engine = engine
 
-    def load_reference(self, key: WindowKey) -> list[Record]:
-        return [Record(**r) for r in journal.load_reference(self.engine, key.route, key.candidate_id)]
+    def reference_version(self, key: WindowKey) -> int:
+        """Moves on every save of `key`'s reference (by any instance); 0 while there is none."""
+        return journal.reference_version(self.engine, key.route, key.candidate_id)
 
-    def save_reference(self, key: WindowKey, records: Sequence[Record]) -> None:
-        journal.save_reference(self.engine, key.route, key.candidate_id, [r.as_dict() for r in records])
+    def load_reference(self, key: WindowKey) -> list[Record]:
+        return self.versioned_reference(key)[1]
+
+    def versioned_reference(self, key: WindowKey) -> tuple[int, list[Record]]:
+        version, records = journal.load_reference(self.engine, key.route, key.candidate_id)
+        return version, [Record(**r) for r in records]
+
+    def save_reference(self, key: WindowKey, records: Sequence[Record]) -> int:
+        """Store `records` as `key`'s reference; returns its new version."""
+        return journal.save_reference(self.engine, key.route, key.candidate_id, [r.as_dict() for r in records])
 
     def log_window(self, window: Window) -> Path:
         folder = self.root / "windows" / safe(window.key.route) / safe(window.key.candidate_id)

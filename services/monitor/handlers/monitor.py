@@ -113,6 +113,7 @@ class Monitor:
         self._watched = cfg.watched
         self.windows = Windows(cfg.window_policy)
         self._reference: dict[WindowKey, deque[Record]] = {}
+        self._reference_version: dict[WindowKey, int] = {}
         self._hysteresis: dict[WindowKey, Hysteresis] = {}
         self._recent: dict[WindowKey, deque[list[Breach]]] = {}
         self._last_drift: dict[WindowKey, DriftResult] = {}  # windows past the drift backlog reuse it
@@ -262,14 +263,18 @@ class Monitor:
         with `challenger monitor reference`). Per candidate, because half the features (answer
         length, tokens, latency) describe the model: judged against another model's reference,
         a healthy champion looked drifted the moment a challenger's staging traffic arrived.
-        Read from the store for every window: the staging route is another key, whose windows
-        may close on another instance of the group (or an operator may have set it)."""
-        self._reference[key] = deque(self.deps.store.load_reference(key), maxlen=self.cfg.reference_size)
+        Its version is checked for every window (its records read again when it moved): the
+        staging route is another key, whose windows may close on another instance of the group,
+        and an operator may have set it."""
+        version = self.deps.store.reference_version(key)
+        if key not in self._reference or self._reference_version.get(key) != version:
+            version, records = self.deps.store.versioned_reference(key)
+            self._reference[key], self._reference_version[key] = deque(records, maxlen=self.cfg.reference_size), version
         return self._reference[key]
 
     def set_reference(self, key: WindowKey, records: Sequence[Record]) -> None:
         self._reference[key] = deque(records, maxlen=self.cfg.reference_size)
-        self.deps.store.save_reference(key, list(self._reference[key]))
+        self._reference_version[key] = self.deps.store.save_reference(key, list(self._reference[key]))
 
     async def _closed(self, windows: list[Window], cause: Envelope[Any] | None) -> None:
         for window in windows:

@@ -45,10 +45,12 @@ def test_a_reference_window_is_stored_whole_and_read_back(db_url: str, tmp_path:
     store = MonitorStore(tmp_path, open_outbox(settings))
     key = WindowKey("qa", "cand-a")
     records = [e.data for e in stream(30, shift_at=None)]
-    assert store.load_reference(key) == []
-    store.save_reference(key, [record_of(r, 0.0) for r in records[:10]])
-    store.save_reference(key, [record_of(r, 1.0) for r in records[10:]])
+    assert store.load_reference(key) == [] and store.reference_version(key) == 0
+    assert store.save_reference(key, [record_of(r, 0.0) for r in records[:10]]) == 1
+    assert store.save_reference(key, [record_of(r, 1.0) for r in records[10:]]) == 2
     again = MonitorStore(tmp_path / "elsewhere", open_outbox(settings))  # another instance, same database
-    assert [r.request_id for r in again.load_reference(key)] == [r.request_id for r in records[10:]]
+    version, held = again.versioned_reference(key)
+    assert version == again.reference_version(key) == 2
+    assert [r.request_id for r in held] == [r.request_id for r in records[10:]]
     store.engine.dispose()
     again.engine.dispose()

@@ -15,13 +15,22 @@ from services.monitor.domain.windows import Window, WindowKey
 class MemoryStore:
     def __init__(self) -> None:
         self.references: dict[str, list[Record]] = {}  # by "route/candidate"
+        self.versions: dict[str, int] = {}
         self.windows: list[Window] = []
+
+    def reference_version(self, key: WindowKey) -> int:
+        return self.versions.get(key.slug(), 0)
 
     def load_reference(self, key: WindowKey) -> list[Record]:
         return list(self.references.get(key.slug(), []))
 
-    def save_reference(self, key: WindowKey, records: Sequence[Record]) -> None:
+    def versioned_reference(self, key: WindowKey) -> tuple[int, list[Record]]:
+        return self.reference_version(key), self.load_reference(key)
+
+    def save_reference(self, key: WindowKey, records: Sequence[Record]) -> int:
         self.references[key.slug()] = list(records)
+        self.versions[key.slug()] = self.reference_version(key) + 1
+        return self.versions[key.slug()]
 
     def log_window(self, window: Window) -> Path:
         self.windows.append(window)

@@ -27,6 +27,7 @@ TABLE = sa.Table('monitor_reference', sa.MetaData(),
                  sa.Column('route', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
                  sa.Column('candidate_id', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
                  sa.Column('records', sa.Text(), nullable=False),
+                 sa.Column('version', sa.Integer(), nullable=False),
                  sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
                  sa.PrimaryKeyConstraint('route', 'candidate_id'))
 

@@ -29,14 +29,17 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import REGISTRY
 
+from benchmarks.fallback_path import FALLBACK_TOPIC, deployer_serving, first_event, route_table
 from challenger.stack.broker import broker_proc
 from schemas.events import degradations, inference
+from schemas.events.degradations import DegradationDetected
+from schemas.events.deployments import FallbackActivated
 from services.monitor.config import MonitorConfig
 from services.monitor.domain.features import record_of
 from services.monitor.domain.windows import WindowKey
 from services.monitor.entrypoints.http import create_app
 from services.monitor.handlers.monitor import warm_drift
-from shared.bus.codec import decode, encode
+from shared.bus.codec import encode
 from shared.bus.producer import EventProducer
 from shared.bus.topics import ensure_topics
 from shared.process import free_port
@@ -119,46 +122,34 @@ async def bench_ingest(home: Path, bootstrap: str, n: int, window: int, faust_n:
     return {"records": n, "window": window, "raw_rps": raw, **ours, **faust}
 
 
-async def first_degradation(bootstrap: str, route: str, timeout: float) -> float | None:
-    consumer = AIOKafkaConsumer(degradations.TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="latest",
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                batches = await consumer.getmany(timeout_ms=100)
-                for r in (r for rs in batches.values() for r in rs):
-                    if getattr(decode(r.key, r.value, r.headers).data, "route", None) == route:
-                        return time.perf_counter()
-    except TimeoutError:
-        return None
-    finally:
-        await consumer.stop()
-
-
 async def bench_detection(home: Path, bootstrap: str, window: int, rate: float) -> dict[str, Any]:
+    """Shift onset -> the monitor's `degradation.detected` -> the deployer's `fallback.activated`,
+    each read from the broker as an operator's consumer reads it; the deployer runs beside the
+    monitor on the same broker and holds the route with a fallback for the shifted candidate."""
     route = f"detect{uuid.uuid4().hex[:6]}"
     cfg = MonitorConfig(window_size=window, reference_size=2 * window, html_reports=True, routes=[route])
     app = create_app(Settings(home=home / "detect", kafka_bootstrap=bootstrap), cfg, group=f"bench-{route}")
-    async with app.router.lifespan_context(app), EventProducer(bootstrap) as producer:
+    table = route_table(route, serving="cand-a", fallback="cand-b")  # cand-a: stream()'s candidate
+    async with (app.router.lifespan_context(app), EventProducer(bootstrap) as producer,
+                deployer_serving(home / "detect-deployer", bootstrap, table)):
         await producer.publish_many(stream(2 * window, shift_at=None, route=f"{route}-staging", prefix="s"))
         monitor = app.state.service.monitor
-        while len(monitor.reference(WindowKey(route, "cand-a"))) < 2 * window:  # stream()'s candidate
+        while len(monitor.reference(WindowKey(route, "cand-a"))) < 2 * window:
             await asyncio.sleep(0.05)
         await app.state.service.drift_ready  # the service's warm-up: Evidently imported in its worker
         normal, shifted = stream(2 * window, shift_at=None, route=route), stream(6 * window, shift_at=0, route=route,
                                                                                   prefix="x")
-        waiter = asyncio.create_task(first_degradation(bootstrap, route, timeout=300))
-        await asyncio.sleep(1.0)  # the waiter is positioned at the end of the topic
-        lags = asyncio.create_task(max_lag(app.state.service.consumers[0]))
-        await paced(producer, normal, rate)
-        shift_at = time.perf_counter()
-        sender = asyncio.create_task(paced(producer, shifted, rate))
-        detected = await waiter
-        sender.cancel()
-        lags.cancel()
-    return {"window": window, "rate": rate, "detect_s": None if detected is None else detected - shift_at,
-            "fired": len(monitor.fired), "max_lag": LAG_SEEN[-1] if LAG_SEEN else 0}
+        async with (first_event(bootstrap, degradations.TOPIC, DegradationDetected.event_type, route, 300) as detected,
+                    first_event(bootstrap, FALLBACK_TOPIC, FallbackActivated.event_type, route, 300) as fell_back):
+            lags = asyncio.create_task(max_lag(app.state.service.consumers[0]))
+            await paced(producer, normal, rate)
+            shift_at = time.perf_counter()
+            sender = asyncio.create_task(paced(producer, shifted, rate))
+            at = {"detect_s": await detected, "fallback_s": await fell_back}
+            sender.cancel()
+            lags.cancel()
+    return {"window": window, "rate": rate, "fired": len(monitor.fired), "max_lag": LAG_SEEN[-1] if LAG_SEEN else 0,
+            **{k: None if t is None else t - shift_at for k, t in at.items()}}
 
 
 LAG_SEEN: list[int] = []
@@ -270,7 +261,9 @@ async def main(args: argparse.Namespace) -> None:
         shown = "not detected" if det["detect_s"] is None else f"{det['detect_s']:.2f} s"
         print(f"shift onset -> degradation.detected (window {det['window']}, {det['rate']:.0f} records/s, "
               f"k=2 of m=3, HTML report rendered before publishing): {shown}; largest lag {det['max_lag']}")
-        print("shift onset -> fallback.activated: needs the deployer on the same broker (tests/faults' fallback drill)")
+        shown = "no fallback" if det["fallback_s"] is None else f"{det['fallback_s']:.2f} s"
+        print(f"shift onset -> fallback.activated (the deployer on the same broker moves the route to its "
+              f"fallback): {shown}")
     finally:
         proc.stop()
 

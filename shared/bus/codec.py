@@ -28,6 +28,7 @@ Headers = Sequence[tuple[str, bytes]]
 
 SPECVERSION = "1.0"
 REQUIRED = ("id", "source", "specversion")
+_REQUIRED = frozenset(REQUIRED)
 
 
 class PoisonMessage(Exception):
@@ -39,15 +40,37 @@ class PoisonMessage(Exception):
 
 
 def encode(envelope: Envelope[Any]) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    """Return (key, value, headers) for aiokafka: what the SDK's `to_binary` writes."""
-    headers = [(_header_name(name), value.encode() if type(value) is str else _header_value(value))
-               for name, value in envelope.attributes().items()]
+    """Return (key, value, headers) for aiokafka: what the SDK's `to_binary` writes.
+
+    The attributes are read from the envelope's fields in their declared order (what
+    `Envelope.attributes()` dumps, without building its dict); the header of an attribute
+    that names the type rather than the event (source, type, ...) is made once and reused."""
+    fields = envelope.__dict__
+    headers = []
+    for attribute, header, static in _ATTRIBUTES:
+        value = fields[attribute]
+        if value is None:
+            continue
+        if static:
+            headers.append(_static_header(header, value))
+        else:
+            headers.append((header, value.encode() if type(value) is str else _header_value(value)))
     return envelope.key.encode(), envelope.data.model_dump_json().encode(), headers
 
 
 @lru_cache(maxsize=64)
 def _header_name(attribute: str) -> str:
     return CONTENT_TYPE_HEADER if attribute == DATACONTENTTYPE_ATTR else ce_kafka.CE_PREFIX + attribute
+
+
+# Attributes whose value is one per event type or producer, not per event: their header is cached.
+_STATIC = frozenset({"source", "type", "specversion", "datacontenttype", "dataschema"})
+_ATTRIBUTES = tuple((name, _header_name(name), name in _STATIC) for name in Envelope.model_fields if name != "data")
+
+
+@lru_cache(maxsize=1024)
+def _static_header(header: str, value: Any) -> tuple[str, bytes]:
+    return header, value.encode() if type(value) is str else _header_value(value)
 
 
 def _header_value(value: Any) -> bytes:
@@ -60,20 +83,21 @@ def _header_value(value: Any) -> bytes:
 
 def decode(key: bytes | None, value: bytes | None, headers: Headers) -> Envelope[Any]:
     """Parse and validate; raises PoisonMessage with a readable reason."""
-    attrs = attributes(headers)
-    if "type" not in attrs:
+    attrs: dict[str, Any] = attributes(headers)
+    event_type = attrs.get("type")
+    if event_type is None:
         raise PoisonMessage("missing header ce_type")
-    event_type = attrs["type"]
     cls = EVENT_TYPES.get(event_type)
     if cls is None:
         raise PoisonMessage(f"unknown event type {event_type!r}")
-    if missing := [f"ce_{name}" for name in REQUIRED if name not in attrs]:
+    if not attrs.keys() >= _REQUIRED:
+        missing = [f"ce_{name}" for name in REQUIRED if name not in attrs]
         raise PoisonMessage(f"not a CloudEvent: missing header {', '.join(missing)}")
     if attrs["specversion"] != SPECVERSION:
         raise PoisonMessage(f"not a CloudEvent {SPECVERSION}: specversion {attrs['specversion']!r}")
-    data = _payload(cls, event_type, value)
+    attrs["data"] = _payload(cls, event_type, value)  # a header named ce_data does not replace the body
     try:
-        return envelope_class(cls).model_validate({**attrs, "data": data})
+        return envelope_class(cls).model_validate(attrs)
     except ValidationError as exc:
         raise PoisonMessage(f"{event_type} failed validation: {_first_errors(exc)}") from exc
 
@@ -82,8 +106,13 @@ def attributes(headers: Headers) -> dict[str, str]:
     """The binding's header mapping, read back: `ce_<name>` and `content-type` -> attributes."""
     attrs: dict[str, str] = {}
     for name, raw in headers:
-        if (attribute := _attribute_name(name)) is not None:
-            attrs[attribute] = _text(name, raw)
+        attribute = _KNOWN_HEADERS.get(name)
+        if attribute is None and (attribute := _attribute_name(name)) is None:
+            continue
+        try:
+            attrs[attribute] = raw.decode()
+        except UnicodeDecodeError as exc:
+            raise PoisonMessage(f"header {name} is not UTF-8") from exc
     return attrs
 
 
@@ -95,8 +124,11 @@ def _attribute_name(header: str) -> str | None:
     return DATACONTENTTYPE_ATTR if lower == CONTENT_TYPE_HEADER else None
 
 
+_KNOWN_HEADERS = {header: attribute for attribute, header, _static in _ATTRIBUTES}  # as we write them
+
+
 def _payload(cls: type[EventData], event_type: str, value: bytes | None) -> EventData:
-    if not value or not value.lstrip().startswith(b"{"):
+    if not value or (value[0] != _BRACE and not value.lstrip().startswith(b"{")):
         raise PoisonMessage(f"{event_type}: the body is not a JSON object ({_describe(value)})")
     try:
         return cls.model_validate_json(value)
@@ -107,17 +139,13 @@ def _payload(cls: type[EventData], event_type: str, value: bytes | None) -> Even
         raise PoisonMessage(f"{event_type} failed validation: {_first_errors(exc, 'data')}") from exc
 
 
+_BRACE = ord("{")
+
+
 def _describe(value: bytes | None) -> str:
     if not value:
         return "empty"
     return f"{len(value)} bytes starting {value[:40]!r}"
-
-
-def _text(name: str, raw: bytes) -> str:
-    try:
-        return raw.decode()
-    except UnicodeDecodeError as exc:
-        raise PoisonMessage(f"header {name} is not UTF-8") from exc
 
 
 def _first_errors(exc: ValidationError, prefix: str = "", limit: int = 3) -> str:

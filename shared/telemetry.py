@@ -245,25 +245,34 @@ class event_span:  # noqa: N801 - used as `with event_span(envelope, consumer) a
     SDK's own `start_span` for every event.
     """
 
-    __slots__ = ("_attributes", "_name", "_parent", "_sampled", "_start", "_token", "_tracer")
+    __slots__ = ("_consumer", "_envelope", "_name", "_parent", "_sampled", "_start", "_token", "_tracer")
 
     def __init__(self, envelope: Any, consumer: str, tracer: trace.Tracer = _bus_tracer) -> None:
         self._tracer = tracer
+        self._envelope = envelope
+        self._consumer = consumer
         self._name = f"handle {envelope.type}"
         self._parent = context_from_traceparent(envelope.traceparent)
-        self._attributes = {
+
+    def _attributes(self) -> dict[str, Any]:
+        """The span's attributes, made only for a span that is recorded."""
+        envelope = self._envelope
+        return {
             "messaging.system": "kafka",
             "messaging.destination.name": envelope.topic,
             "messaging.message.id": envelope.id,
-            "messaging.consumer.group.name": consumer,
+            "messaging.consumer.group.name": self._consumer,
             "challenger.correlation_id": envelope.correlationid,
         }
 
     def __enter__(self) -> trace.Span:
-        span = _unsampled(self._tracer, self._name, self._parent, self._attributes)
-        if span is None:
+        span = _unsampled(self._tracer, self._name, self._parent)
+        if not isinstance(span, trace.NonRecordingSpan):
+            attributes = self._attributes()
+            if span is DECIDED:
+                attributes[DECIDED] = True
             span = self._tracer.start_span(self._name, context=self._parent, kind=SpanKind.CONSUMER,
-                                           attributes=self._attributes)
+                                           attributes=attributes)
             if span.is_recording():  # ended, ERROR with the exception on failure, by use_span
                 self._sampled = trace.use_span(span, end_on_exit=True)
                 return self._sampled.__enter__()
@@ -277,37 +286,53 @@ class event_span:  # noqa: N801 - used as `with event_span(envelope, consumer) a
             return self._sampled.__exit__(kind, exc, tb)
         context_api.detach(self._token)
         if exc is not None:
-            keep_span(self._tracer, self._name, self._parent, self._attributes, self._start, SpanKind.CONSUMER, exc)
+            keep_span(self._tracer, self._name, self._parent, self._attributes(), self._start, SpanKind.CONSUMER, exc)
         elif time.time_ns() - self._start > SLOW_NS:
-            keep_span(self._tracer, self._name, self._parent, self._attributes, self._start, SpanKind.CONSUMER)
+            keep_span(self._tracer, self._name, self._parent, self._attributes(), self._start, SpanKind.CONSUMER)
         return None
 
 
 _UNSAMPLED_FLAGS = (TraceFlags(TraceFlags.DEFAULT), TraceFlags(TraceFlags.DEFAULT | TraceFlags.RANDOM_TRACE_ID))
 
 
-def _unsampled(tracer: trace.Tracer, name: str, parent: Any, attributes: dict[str, Any]) -> trace.Span | None:
+def _unsampled(tracer: trace.Tracer, name: str, parent: Any) -> trace.Span | str | None:
     """The span of an event its trace's sampling leaves out, made without the SDK's span
-    machinery; None when the SDK must make the span (sampled, or not the production sampler).
-    The decision and the SpanContext are the ones `Tracer.start_span` would give."""
-    real = tracer._tracer if isinstance(tracer, trace.ProxyTracer) else tracer  # noqa: SLF001
-    sampler = getattr(real, "sampler", None)
-    if not isinstance(sampler, KeepMarked) or not real._is_enabled():  # type: ignore[attr-defined]  # noqa: SLF001
+    machinery, with the decision and SpanContext `Tracer.start_span` would give. Otherwise
+    DECIDED (a root drawn into the sample: the SDK draws another trace id, so this draw is
+    handed to it) or None (sampled under a parent, or not the production sampler): the SDK
+    makes the span. The sampler is asked without the span's attributes, which none of the
+    SDK's samplers reads (KeepMarked reads only its markers, absent here)."""
+    sdk = _SDK.get(tracer) or _sdk_parts(tracer)
+    if sdk is None:
         return None
-    ids = real.id_generator  # type: ignore[attr-defined]
+    real, sampler, ids = sdk
+    if not real._is_enabled():  # noqa: SLF001
+        return None
     parent_context = trace.get_current_span(parent).get_span_context()
     if parent_context.is_valid:
         trace_id, random_id = parent_context.trace_id, parent_context.trace_flags.random_trace_id
     else:
         trace_id, random_id = ids.generate_trace_id(), ids.is_trace_id_random()
-    result = sampler.should_sample(parent, trace_id, name, SpanKind.CONSUMER, attributes, ())
+    result = sampler.should_sample(parent, trace_id, name, SpanKind.CONSUMER, None, ())
     if result.decision.is_recording():
-        if not parent_context.is_valid:  # a root: the SDK draws another trace id; keep this draw
-            attributes[DECIDED] = True
-        return None
+        return None if parent_context.is_valid else DECIDED
     return trace.NonRecordingSpan(trace.SpanContext(trace_id, ids.generate_span_id(), is_remote=False,
                                                     trace_flags=_UNSAMPLED_FLAGS[bool(random_id)],
                                                     trace_state=result.trace_state))
+
+
+_SDK: dict[trace.Tracer, tuple[Any, KeepMarked, Any]] = {}
+
+
+def _sdk_parts(tracer: trace.Tracer) -> tuple[Any, KeepMarked, Any] | None:
+    """The SDK tracer behind `tracer`, its sampler and id generator, when the sampler is the
+    production one; remembered once a proxy has its real tracer."""
+    real = tracer._tracer if isinstance(tracer, trace.ProxyTracer) else tracer  # noqa: SLF001
+    sampler = getattr(real, "sampler", None)
+    if not isinstance(sampler, KeepMarked):
+        return None
+    _SDK[tracer] = parts = (real, sampler, real.id_generator)  # type: ignore[attr-defined]
+    return parts
 
 
 def keep_span(tracer: trace.Tracer, name: str, parent: Any, attributes: Mapping[str, Any], start_ns: int,

@@ -204,7 +204,12 @@ class EventConsumer:
                 await self._handled_or_dead(record, envelope)
 
     async def _process(self, record: ConsumerRecord) -> None:
-        if envelope := await self._decoded(record):
+        try:  # _decoded, inline: one coroutine less per event
+            envelope = decode(record.key, record.value, record.headers or ())
+        except PoisonMessage as exc:
+            await self._dead_letter(record, exc.reason)
+            return
+        if self._types is None or envelope.type in self._types:
             await self._handled_or_dead(record, envelope)
 
     async def _decoded(self, record: ConsumerRecord) -> Envelope[Any] | None:

@@ -146,8 +146,23 @@ class KeepMarked(Sampler):
     kept) or with DECIDED (sampled by `event_span`'s own call to this sampler; the marker is
     not recorded)."""
 
-    def __init__(self, delegate: Sampler) -> None:
+    def __init__(self, delegate: Sampler, root: TraceIdRatioBased | None = None) -> None:
+        """`root`: the delegate is ParentBased(root) with its default parent samplers (the
+        production default), so `decide` may take its decision without calling it."""
         self.delegate = delegate
+        self._bound = root.bound if root is not None else None
+
+    def decide(self, parent: Any, parent_context: trace.SpanContext, trace_id: int,
+               name: str, kind: SpanKind) -> tuple[bool, Any]:
+        """(sampled, trace state) of a span started without markers: what `should_sample`
+        decides, without its three SamplingResult objects for ParentBased(TraceIdRatioBased)
+        (a valid parent's sampled flag; else the ratio on the trace id, as TraceIdRatioBased)."""
+        if self._bound is None:
+            result = self.delegate.should_sample(parent, trace_id, name, kind)
+            return result.decision.is_recording(), result.trace_state
+        if parent_context.is_valid:
+            return parent_context.trace_flags.sampled, parent_context.trace_state
+        return trace_id & TraceIdRatioBased.TRACE_ID_LIMIT < self._bound, None
 
     def should_sample(self, parent_context: Any, trace_id: int, name: str, kind: SpanKind | None = None,
                       attributes: Attributes = None, links: Sequence[Link] | None = None,
@@ -166,8 +181,8 @@ class KeepMarked(Sampler):
 def production_sampler(environ: Mapping[str, str] = os.environ) -> Sampler:
     if environ.get("OTEL_TRACES_SAMPLER"):
         return KeepMarked(_get_from_env_or_default())
-    ratio = float(environ.get("CHALLENGER_TRACE_RATIO", DEFAULT_RATIO))
-    return KeepMarked(ParentBased(TraceIdRatioBased(ratio)))
+    root = TraceIdRatioBased(float(environ.get("CHALLENGER_TRACE_RATIO", DEFAULT_RATIO)))
+    return KeepMarked(ParentBased(root), root)
 
 
 def slow_ns(environ: Mapping[str, str] = os.environ) -> int:
@@ -301,7 +316,7 @@ def _unsampled(tracer: trace.Tracer, name: str, parent: Any) -> trace.Span | str
     DECIDED (a root drawn into the sample: the SDK draws another trace id, so this draw is
     handed to it) or None (sampled under a parent, or not the production sampler): the SDK
     makes the span. The sampler is asked without the span's attributes, which none of the
-    SDK's samplers reads (KeepMarked reads only its markers, absent here)."""
+    SDK's samplers reads (KeepMarked reads only its markers, absent here): `KeepMarked.decide`."""
     sdk = _SDK.get(tracer) or _sdk_parts(tracer)
     if sdk is None:
         return None
@@ -313,12 +328,12 @@ def _unsampled(tracer: trace.Tracer, name: str, parent: Any) -> trace.Span | str
         trace_id, random_id = parent_context.trace_id, parent_context.trace_flags.random_trace_id
     else:
         trace_id, random_id = ids.generate_trace_id(), ids.is_trace_id_random()
-    result = sampler.should_sample(parent, trace_id, name, SpanKind.CONSUMER, None, ())
-    if result.decision.is_recording():
+    sampled, trace_state = sampler.decide(parent, parent_context, trace_id, name, SpanKind.CONSUMER)
+    if sampled:
         return None if parent_context.is_valid else DECIDED
     return trace.NonRecordingSpan(trace.SpanContext(trace_id, ids.generate_span_id(), is_remote=False,
                                                     trace_flags=_UNSAMPLED_FLAGS[bool(random_id)],
-                                                    trace_state=result.trace_state))
+                                                    trace_state=trace_state))
 
 
 _SDK: dict[trace.Tracer, tuple[Any, KeepMarked, Any]] = {}

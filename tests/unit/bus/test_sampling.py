@@ -153,3 +153,24 @@ def test_the_current_traceparent_is_what_the_propagator_injects(traced) -> None:
             carrier: dict[str, str] = {}
             TraceContextTextMapPropagator().inject(carrier)
             assert current_traceparent() == carrier["traceparent"]
+
+
+@pytest.mark.parametrize("environ", [{}, {"CHALLENGER_TRACE_RATIO": "0.3"}, {"OTEL_TRACES_SAMPLER": "traceidratio",
+                                                                           "OTEL_TRACES_SAMPLER_ARG": "0.5"}])
+def test_the_samplers_own_shortcut_decides_as_should_sample(environ: dict[str, str], monkeypatch) -> None:
+    import random
+
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanKind
+
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    sampler = production_sampler(environ)
+    parents = [None, UNSAMPLED, SAMPLED, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03"]
+    for _ in range(500):
+        parent = telemetry.context_from_traceparent(random.choice(parents))
+        parent_context = trace.get_current_span(parent).get_span_context()
+        trace_id = parent_context.trace_id if parent_context.is_valid else random.getrandbits(128)
+        result = sampler.should_sample(parent, trace_id, "handle x", SpanKind.CONSUMER)
+        assert sampler.decide(parent, parent_context, trace_id, "handle x", SpanKind.CONSUMER) == (
+            result.decision.is_recording(), result.trace_state)

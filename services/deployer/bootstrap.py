@@ -3,9 +3,9 @@ passes. `DeployerService` says what it consumes (event type -> handler) and runs
 tick beside its consumers; the kit runs the rest (producer, outbox relay, inbox).
 
 Two consumer groups: the pipeline's events, one at a time through the inbox; and the live
-traffic on challenger.inference, a batch at a time, each batch folded into the active
-canaries' stored arms in one transaction that also records what it folded (the inbox would
-write a row per event, and most logged inferences count for no canary)."""
+traffic on challenger.inference, a batch at a time, each batch folded into the routes'
+volumes and the active canaries' stored arms in one transaction that also records what it
+folded (the inbox would write a row per event)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from services.deployer.adapters.sglang_launch import ensure_serving
 from services.deployer.config import DeployerSettings
 from services.deployer.domain.driver import Env
 from services.deployer.domain.live_traffic import CanaryTraffic
-from services.deployer.handlers import Deployer, Serving
+from services.deployer.handlers import TRAFFIC_BATCH, Deployer, Serving
 from shared.kit.inbox import SqlInbox
 from shared.kit.service import Consumes, Loop, Service, new_bus
 
@@ -37,9 +37,6 @@ NAME = "deployer"
 class Adapters:
     engine: Engine  # the deployer's database, migrated (store.open_database)
     serving: Serving = ensure_serving  # an SGLang target must pass /health before a route points at it
-
-
-TRAFFIC_BATCH = 500  # logged inferences and feedback folded per transaction, at most
 
 
 @dataclass(kw_only=True)
@@ -97,6 +94,7 @@ def bootstrap(settings: DeployerSettings | None = None, adapters: Adapters | Non
     adapters = adapters or real_adapters(settings)
     env = Env(policy=load_policy(settings.deployer_policy), gateway_url=settings.gateway_url,
               gateway_key_env=settings.deployer_gateway_key_env)
-    deployer = Deployer(adapters.engine, env, CanaryTraffic(), settings.home, adapters.serving)
+    deployer = Deployer(adapters.engine, env, CanaryTraffic(), settings.home, adapters.serving,
+                        traffic_group=settings.deployer_traffic_group)
     return DeployerService(settings=settings, bus=new_bus(settings, NAME), inbox=SqlInbox(adapters.engine),
                            outbox=adapters.engine, deployer=deployer)

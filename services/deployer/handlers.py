@@ -24,10 +24,11 @@ from services.deployer.adapters.sglang_launch import NotServing, SglangUnavailab
 from services.deployer.domain import canary as ca
 from services.deployer.domain import driver, live_traffic, routes
 from services.deployer.domain.driver import ACTOR, Env, Output, Result
-from services.deployer.domain.live_traffic import CanaryTraffic, RouteVolumes
+from services.deployer.domain.live_traffic import CanaryTraffic
 from services.deployer.domain.run import ACTIVE_CANARY, Phase, Run
-from services.deployer.domain.traffic_profile import LoggedTraffic, merge
+from services.deployer.domain.traffic_profile import LoggedTraffic, counts
 from shared import outbox
+from shared.bus.consumer import consuming
 from shared.kit.inbox import transaction
 from shared.pipeline import IllegalTransition, is_terminal
 
@@ -35,13 +36,15 @@ log = logging.getLogger(__name__)
 SOURCE = "challenger-deployer"
 Step = Callable[[Run], Result]
 Serving = Callable[..., Awaitable[None]]
+TRAFFIC_BATCH = 500  # logged inferences and feedback folded per transaction, at most
 
 
 class Deployer:
     def __init__(self, engine: Engine, env: Env, traffic: CanaryTraffic, home: Path,
-                 serving: Serving = ensure_serving) -> None:
+                 serving: Serving = ensure_serving, traffic_group: str = "deployer-traffic") -> None:
         self.engine, self.env, self.traffic, self.home, self._serving = engine, env, traffic, home, serving
-        self.volumes = RouteVolumes()
+        self.traffic_group = traffic_group  # whose partitions' folded ids the store keeps
+        self._counted_before: dict[str, float] = {}  # per route (store.counted_before)
 
     # ---- pipeline events --------------------------------------------------------------
 
@@ -155,59 +158,55 @@ class Deployer:
     # ---- live traffic, folded into the stored arms per batch, and the canary tick ---------
 
     async def fold_traffic(self, batch: list[Envelope[Any]]) -> None:
-        """One fetched batch of logged inferences and feedback: what counts for an active
-        canary is folded into its stored arms in one transaction, before the consumer commits
-        the batch's offsets; each request and feedback once (store.fold_batch). The routes'
-        volumes are counted in memory once that committed (stored on the tick)."""
+        """One fetched batch of logged inferences and feedback, folded in one transaction before
+        the consumer commits the batch's offsets: the routes' volumes (each logged inference
+        once: store.fold_volumes) and what counts for an active canary into its stored arms
+        (each request and feedback once: store.fold_batch). A crash loses none of it."""
         requests: list[tuple[str, live_traffic.Observation]] = []
         feedback: list[store.Feedback] = []
-        logged: list[tuple[inference.InferenceLogged, float]] = []
+        logged: list[store.Logged] = []
+        before = self._counted_before
         for e in batch:
             if isinstance(e.data, inference.InferenceLogged):
                 at = e.time.timestamp()
-                logged.append((e.data, at))
+                if counts(e.data) and (not before or at > before.get(e.data.route, float("-inf"))):
+                    logged.append((e.id, e.data, at))
                 if (seen := self.traffic.observation(e.data, at)) is not None:
                     requests.append((e.data.request_id, seen))
             elif isinstance(e.data, inference.FeedbackReceived) and self.traffic.active:
                 feedback.append((e.id, e.data.request_id, e.data.score))
-        if requests or feedback:
-            with transaction(self.engine) as s:
+        if not (logged or requests or feedback):
+            return
+        with transaction(self.engine) as s:
+            if logged:
+                part = consuming()
+                source = f"{part.topic}:{part.partition}" if part is not None else "-"
+                store.fold_volumes(s, self.traffic_group, source, logged, keep=TRAFFIC_BATCH)
+            if requests or feedback:
                 store.fold_batch(s, requests, feedback)
-        for ev, at in logged:
-            self.volumes.on_inference(ev, at)
 
     async def fold_one(self, e: Envelope[Any]) -> None:
         """One event of a batch that failed, handled on its own (the consumer's retry)."""
         await self.fold_traffic([e])
 
     def logged_traffic(self, route: str) -> LoggedTraffic | None:
-        """What the gateway logged on `route`: stored, plus what came since the last tick."""
+        """What the gateway logged on `route` (folded into the store per consumed batch)."""
         with transaction(self.engine) as s:
-            stored = store.logged_traffic(s, route)
-        pending = self.volumes.pending(route)
-        return merge(stored, pending) if stored and pending else stored or pending
-
-    def _store_volumes(self) -> None:
-        drained = self.volumes.drain()
-        if drained:
-            with transaction(self.engine) as s:
-                for route, more in drained.items():
-                    store.add_logged_traffic(s, route, more)
+            return store.logged_traffic(s, route)
 
     def restore(self) -> int:
         """On start: watch the routes of the active canaries again (their arms are in the
-        store), and count no route's traffic the store has counted already."""
+        store); a route's traffic counted before migration 0003 is not counted again."""
         with transaction(self.engine) as s:
             runs = store.runs_in(s, ACTIVE_CANARY)
             for run in runs:
                 self._watch(s, run)
-            self.volumes.resume_after(store.traffic_counted_until(s))
+            self._counted_before = store.counted_before(s)
         return len(runs)
 
     def tick(self) -> int:
         """Analyse every active canary once, each in its own transaction: the observations
         stored since the last tick are merged into the run and the decision staged together."""
-        self._store_volumes()
         with transaction(self.engine) as s:
             runs = store.runs_in(s, ACTIVE_CANARY)
             store.forget_canaries_except(s, {r.candidate_id for r in runs})

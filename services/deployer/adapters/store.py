@@ -1,5 +1,6 @@
 """The deployer's own tables: pipeline runs (whole run state as JSON, so a restart resumes),
-the last table published per route (revisions), the traffic logged per route, and each
+the last table published per route (revisions), the traffic logged per route (with the ids
+last folded into it from each partition of the traffic group), and each
 active canary's observations since its last tick (its arms, and the requests folded into
 them). Which events it handled is the kit's inbox (shared.kit.inbox); the schema is migrated
 by Alembic (services/deployer/migrations)."""
@@ -11,17 +12,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, delete, insert
+from sqlalchemy import JSON, BigInteger, Column, delete, func, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from schemas.events.deployments import RouteTable, RouteUpdated
+from schemas.events.inference import InferenceLogged
 from services.deployer.domain.canary import dump_arm, load_arm, merge
-from services.deployer.domain.live_traffic import ArmName, Arms, Observation, fold
+from services.deployer.domain.live_traffic import ArmName, Arms, Observation, fold, unseen, volumes
 from services.deployer.domain.live_traffic import feedback as feedback_on
 from services.deployer.domain.run import Phase, Run
 from services.deployer.domain.traffic_profile import LoggedTraffic
-from services.deployer.domain.traffic_profile import merge as merge_traffic
 from shared.db import make_engine
 from shared.kit.migrations import migrate
 
@@ -64,6 +66,21 @@ class DeployerRouteTraffic(SQLModel, table=True):
     output_tokens: float = 0.0
     first_at: float | None = None
     last_at: float | None = None
+    # set once by migration 0003 to last_at: traffic logged until then was counted before the
+    # volumes were folded per batch; a group reading the topic from its beginning skips it
+    counted_before: float | None = None
+
+
+class DeployerTrafficFolded(SQLModel, table=True):
+    """The ids of the logged inferences last folded into the routes' volumes from one partition
+    of the traffic group (oldest first, `live_traffic.unseen`): written in the fold's
+    transaction, so a batch redelivered after a crash counts none of them twice."""
+
+    __tablename__ = "deployer_traffic_folded"
+
+    group: str = Field(primary_key=True, max_length=200)
+    source: str = Field(primary_key=True, max_length=220)  # "topic:partition"
+    ids: list[str] = Field(sa_column=Column(JSON, nullable=False))
 
 
 class DeployerCanaryArms(SQLModel, table=True):
@@ -92,7 +109,8 @@ class DeployerCanaryEvent(SQLModel, table=True):
 
 
 OWN_TABLES = frozenset(m.__tablename__ for m in (DeployerRun, DeployerRoute, DeployerRouteTraffic,
-                                                 DeployerCanaryArms, DeployerCanaryEvent))
+                                                 DeployerTrafficFolded, DeployerCanaryArms, DeployerCanaryEvent))
+_TRAFFIC: Any = DeployerRouteTraffic.__table__
 
 
 def open_database(url: str) -> Engine:
@@ -132,18 +150,48 @@ def logged_traffic(session: Session, route: str) -> LoggedTraffic | None:
     return LoggedTraffic(row.requests, row.input_tokens, row.output_tokens, row.first_at, row.last_at)
 
 
-def add_logged_traffic(session: Session, route: str, more: LoggedTraffic) -> None:
-    total = merge_traffic(logged_traffic(session, route) or LoggedTraffic(), more)
-    row = session.get(DeployerRouteTraffic, route) or DeployerRouteTraffic(route=route)
-    row.requests, row.input_tokens, row.output_tokens = total.requests, total.input_tokens, total.output_tokens
-    row.first_at, row.last_at = total.first_at, total.last_at
-    session.add(row)
-
-
-def traffic_counted_until(session: Session) -> dict[str, float]:
-    """Per route, the time of the last logged request the stored volumes count."""
+def counted_before(session: Session) -> dict[str, float]:
+    """Per route, the time until which its traffic was counted before migration 0003."""
     rows = session.exec(select(DeployerRouteTraffic)).all()
-    return {r.route: r.last_at for r in rows if r.last_at is not None}
+    return {r.route: r.counted_before for r in rows if r.counted_before is not None}
+
+
+Logged = tuple[str, InferenceLogged, float]  # (event id, the logged inference, when, epoch seconds)
+
+
+def fold_volumes(session: Session, group: str, source: str, logged: Sequence[Logged], keep: int) -> int:
+    """Add logged inferences to their routes' volumes, each once: those among the ids last
+    folded from `source` (a partition of `group`) were counted by an earlier transaction whose
+    offsets the consumer did not commit. One upsert of the routes' rows, one of the ids to
+    remember (the last `keep`). Returns how many were counted."""
+    by_id = {eid: (ev, at) for eid, ev, at in logged}  # an event twice in the batch: once
+    row = session.get(DeployerTrafficFolded, (group, source), with_for_update=True)
+    fresh, remember = unseen(row.ids if row else [], list(by_id), keep)
+    more = volumes(by_id[eid] for eid in fresh)
+    upsert = _insert(session)
+    if more:
+        rows = [{"route": route, "requests": v.requests, "input_tokens": v.input_tokens,
+                 "output_tokens": v.output_tokens, "first_at": v.first_at, "last_at": v.last_at}
+                for route, v in sorted(more.items())]  # one order for every writer: no deadlock
+        new = upsert(_TRAFFIC).values(rows)
+        least, greatest = (func.least, func.greatest) if _dialect(session) == "postgresql" else (func.min, func.max)
+        t, x = _TRAFFIC.c, new.excluded
+        session.execute(new.on_conflict_do_update(index_elements=["route"], set_={
+            "requests": t.requests + x.requests, "input_tokens": t.input_tokens + x.input_tokens,
+            "output_tokens": t.output_tokens + x.output_tokens,
+            "first_at": least(func.coalesce(t.first_at, x.first_at), x.first_at),
+            "last_at": greatest(func.coalesce(t.last_at, x.last_at), x.last_at)}))
+    folded = upsert(DeployerTrafficFolded.__table__).values(group=group, source=source, ids=remember)  # type: ignore[attr-defined]
+    session.execute(folded.on_conflict_do_update(index_elements=["group", "source"], set_={"ids": folded.excluded.ids}))
+    return len(fresh)
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _insert(session: Session) -> Any:
+    return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[_dialect(session)]
 
 
 def open_canary(session: Session, canary: str, since: float) -> float:

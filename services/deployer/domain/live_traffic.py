@@ -1,17 +1,21 @@
 """Live canary traffic: which active canary, and which of its arms, a logged inference or a
-feedback counts for, and the pure fold of one observation into a canary's arms.
+feedback counts for, and the pure fold of one observation into a canary's arms; what a batch
+of logged inferences adds to its routes' volumes, and which of its events a redelivery had
+folded before.
 
 The observations themselves are not kept here: the handler folds each fetched batch into the
 canaries' stored arms (services.deployer.adapters.store) in one transaction with the keys of
 what it folded (a logged request's id, a feedback's event id), before the batch's offsets are
 committed, so a crash loses none and a redelivery counts none twice. The tick drains the
-stored arms into the run. `CanaryTraffic` only knows which routes carry an active canary and
-since when (traffic logged before a canary began is no observation of it); it is restored
-from the store when the deployer starts.
+stored arms into the run. The routes' volumes are folded in the same transaction (see
+`unseen` for how a redelivered batch counts none twice). `CanaryTraffic` only knows which
+routes carry an active canary and since when (traffic logged before a canary began is no
+observation of it); it is restored from the store when the deployer starts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -85,26 +89,26 @@ def fold(arms: Arms, obs: Observation) -> Arms:
     return champion, observe(candidate, obs.signals)
 
 
-class RouteVolumes:
-    """Every route's ordinary logged traffic since the last drain (folded into the store on the
-    tick), for the tasks' default traffic profiles. `resume_after`: per route, the last time
-    the store has counted; traffic logged before it is not counted again (a consumer group
-    reading the topic from its beginning)."""
+def volumes(logged: Iterable[tuple[InferenceLogged, float]]) -> dict[str, tp.LoggedTraffic]:
+    """Per route, what logged inferences (each with when it was logged, epoch seconds) add to
+    its ordinary traffic (`traffic_profile.counts`), for the tasks' default traffic profiles."""
+    out: dict[str, tp.LoggedTraffic] = {}
+    for ev, at in logged:
+        if tp.counts(ev):
+            out[ev.route] = tp.add(out.get(ev.route) or tp.LoggedTraffic(), ev, at)
+    return out
 
-    def __init__(self) -> None:
-        self._by_route: dict[str, tp.LoggedTraffic] = {}
-        self._counted_until: dict[str, float] = {}
 
-    def resume_after(self, counted_until: dict[str, float]) -> None:
-        self._counted_until = dict(counted_until)
+def unseen(remembered: Sequence[str], ids: Sequence[str], keep: int) -> tuple[list[str], list[str]]:
+    """Which of a batch's (distinct) event `ids` were not folded before, and the ids to
+    remember next.
 
-    def on_inference(self, ev: InferenceLogged, at: float) -> None:
-        if tp.counts(ev) and at > self._counted_until.get(ev.route, float("-inf")):
-            self._by_route[ev.route] = tp.add(self._by_route.get(ev.route, tp.LoggedTraffic()), ev, at)
-
-    def pending(self, route: str) -> tp.LoggedTraffic | None:
-        return self._by_route.get(route)
-
-    def drain(self) -> dict[str, tp.LoggedTraffic]:
-        out, self._by_route = self._by_route, {}
-        return out
+    `remembered`: the last `keep` ids folded from the same partition, oldest first. The
+    consumer hands a partition's records in order and commits a batch's offsets before it
+    hands the next, so what a restart redelivers (folded, offsets not committed) is at most one
+    batch: with `keep` at least the consumer's largest batch, every redelivered id is among
+    the remembered ones."""
+    before = set(remembered)
+    fresh = [i for i in ids if i not in before]
+    merged = list(dict.fromkeys([*remembered, *ids]))
+    return fresh, merged[-keep:]

@@ -20,10 +20,10 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from schemas.events.deployments import RouteTable, RouteUpdated
 from schemas.events.inference import InferenceLogged
 from services.deployer.domain.canary import dump_arm, load_arm, merge
-from services.deployer.domain.live_traffic import ArmName, Arms, Observation, fold, unseen, volumes
+from services.deployer.domain.live_traffic import ArmName, Arms, Observation, fold, unseen
 from services.deployer.domain.live_traffic import feedback as feedback_on
 from services.deployer.domain.run import Phase, Run
-from services.deployer.domain.traffic_profile import LoggedTraffic
+from services.deployer.domain.traffic_profile import LoggedTraffic, by_route
 from shared.db import make_engine
 from shared.kit.migrations import migrate
 
@@ -111,6 +111,7 @@ class DeployerCanaryEvent(SQLModel, table=True):
 OWN_TABLES = frozenset(m.__tablename__ for m in (DeployerRun, DeployerRoute, DeployerRouteTraffic,
                                                  DeployerTrafficFolded, DeployerCanaryArms, DeployerCanaryEvent))
 _TRAFFIC: Any = DeployerRouteTraffic.__table__
+_FOLDED: Any = DeployerTrafficFolded.__table__
 
 
 def open_database(url: str) -> Engine:
@@ -165,9 +166,10 @@ def fold_volumes(session: Session, group: str, source: str, logged: Sequence[Log
     offsets the consumer did not commit. One upsert of the routes' rows, one of the ids to
     remember (the last `keep`). Returns how many were counted."""
     by_id = {eid: (ev, at) for eid, ev, at in logged}  # an event twice in the batch: once
-    row = session.get(DeployerTrafficFolded, (group, source), with_for_update=True)
-    fresh, remember = unseen(row.ids if row else [], list(by_id), keep)
-    more = volumes(by_id[eid] for eid in fresh)
+    key = (_FOLDED.c.group == group) & (_FOLDED.c.source == source)
+    before = session.execute(select(_FOLDED.c.ids).where(key).with_for_update()).scalar_one_or_none()
+    fresh, remember = unseen(before or [], list(by_id), keep)
+    more = by_route(by_id[eid] for eid in fresh)
     upsert = _insert(session)
     if more:
         rows = [{"route": route, "requests": v.requests, "input_tokens": v.input_tokens,
@@ -181,7 +183,7 @@ def fold_volumes(session: Session, group: str, source: str, logged: Sequence[Log
             "output_tokens": t.output_tokens + x.output_tokens,
             "first_at": least(func.coalesce(t.first_at, x.first_at), x.first_at),
             "last_at": greatest(func.coalesce(t.last_at, x.last_at), x.last_at)}))
-    folded = upsert(DeployerTrafficFolded.__table__).values(group=group, source=source, ids=remember)  # type: ignore[attr-defined]
+    folded = upsert(_FOLDED).values(group=group, source=source, ids=remember)
     session.execute(folded.on_conflict_do_update(index_elements=["group", "source"], set_={"ids": folded.excluded.ids}))
     return len(fresh)
 

@@ -1,7 +1,6 @@
 """Live canary traffic: which active canary, and which of its arms, a logged inference or a
-feedback counts for, and the pure fold of one observation into a canary's arms; what a batch
-of logged inferences adds to its routes' volumes, and which of its events a redelivery had
-folded before.
+feedback counts for, and the pure fold of one observation into a canary's arms; and which
+of a batch's logged inferences a redelivery had folded into the routes' volumes before.
 
 The observations themselves are not kept here: the handler folds each fetched batch into the
 canaries' stored arms (services.deployer.adapters.store) in one transaction with the keys of
@@ -15,12 +14,11 @@ observation of it); it is restored from the store when the deployer starts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from schemas.events.inference import InferenceLogged
-from services.deployer.domain import traffic_profile as tp
 from services.deployer.domain.canary import Arm, feedback_signal, observe, request_signals
 
 ArmName = Literal["champion", "candidate"]
@@ -87,16 +85,6 @@ def fold(arms: Arms, obs: Observation) -> Arms:
     if obs.arm == "champion":
         return observe(champion, obs.signals), candidate
     return champion, observe(candidate, obs.signals)
-
-
-def volumes(logged: Iterable[tuple[InferenceLogged, float]]) -> dict[str, tp.LoggedTraffic]:
-    """Per route, what logged inferences (each with when it was logged, epoch seconds) add to
-    its ordinary traffic (`traffic_profile.counts`), for the tasks' default traffic profiles."""
-    out: dict[str, tp.LoggedTraffic] = {}
-    for ev, at in logged:
-        if tp.counts(ev):
-            out[ev.route] = tp.add(out.get(ev.route) or tp.LoggedTraffic(), ev, at)
-    return out
 
 
 def unseen(remembered: Sequence[str], ids: Sequence[str], keep: int) -> tuple[list[str], list[str]]:

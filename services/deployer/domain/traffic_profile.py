@@ -6,7 +6,8 @@ them, at the policy's default volume; else the policy's load-test shape."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from schemas.events.evaluations import RequestTokens
 from schemas.events.inference import InferenceLogged
@@ -39,13 +40,25 @@ def counts(ev: InferenceLogged) -> bool:
     return ev.role == "primary" and ev.purpose is None and ev.status == "ok"
 
 
-def add(logged: LoggedTraffic, ev: InferenceLogged, at: float) -> LoggedTraffic:
-    weight = 1.0 / (ev.sample_rate or 1.0)
-    return replace(logged, requests=logged.requests + weight,
-                   input_tokens=logged.input_tokens + weight * ev.input_tokens,
-                   output_tokens=logged.output_tokens + weight * ev.output_tokens,
-                   first_at=at if logged.first_at is None else min(logged.first_at, at),
-                   last_at=at if logged.last_at is None else max(logged.last_at, at))
+def by_route(logged: Iterable[tuple[InferenceLogged, float]]) -> dict[str, LoggedTraffic]:
+    """Per route, the ordinary traffic (`counts`) among logged inferences, each with when it was
+    logged (epoch seconds), scaled up for its sampling. Plain sums per route: this runs on
+    every logged inference the deployer consumes."""
+    sums: dict[str, list[float]] = {}
+    for ev, at in logged:
+        if not counts(ev):
+            continue
+        weight = 1.0 / (ev.sample_rate or 1.0)
+        s = sums.get(ev.route)
+        if s is None:
+            sums[ev.route] = [weight, weight * ev.input_tokens, weight * ev.output_tokens, at, at]
+        else:
+            s[0] += weight
+            s[1] += weight * ev.input_tokens
+            s[2] += weight * ev.output_tokens
+            s[3] = min(s[3], at)
+            s[4] = max(s[4], at)
+    return {route: LoggedTraffic(*s) for route, s in sums.items()}
 
 
 def merge(a: LoggedTraffic, b: LoggedTraffic) -> LoggedTraffic:

@@ -6,13 +6,14 @@ from what was folded; traffic logged before a canary began is none of its observ
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from schemas import new_event
+from schemas import Envelope, new_event
 from schemas.events.inference import FeedbackReceived, InferenceLogged
 from schemas.events.models import ModelApproved
 from services.deployer.adapters import store
@@ -148,15 +149,87 @@ async def test_traffic_logged_before_a_canary_began_is_none_of_its_observations(
     assert n(stored(engine)[1]) == 3
 
 
-async def test_a_routes_volume_already_stored_is_not_counted_again(engine: Engine, tmp_path: Path) -> None:
-    """A new traffic group reads the topic from its beginning: what the stored volume counts stays counted once."""
-    ordinary = [new_event(InferenceLogged(request_id=f"r{i}", route="other", candidate_id="x", prompt="p",
-                                          response="r"), source="gateway") for i in range(10)]
-    first = deployer(engine, tmp_path)
-    await first.fold_traffic(ordinary[:6])
-    first.tick()
+def ordinary(n: int, route: str = "other", **kw: object) -> list[Envelope[InferenceLogged]]:
+    """`n` logged inferences on `route`, one a second."""
+    start = datetime.now(UTC)
+    return [new_event(InferenceLogged(request_id=f"r{i}", route=route, candidate_id="x", prompt="p", response="r",
+                                      input_tokens=10, output_tokens=2, **kw),  # type: ignore[arg-type]
+                      source="gateway").model_copy(update={"time": start + timedelta(seconds=i)}) for i in range(n)]
+
+
+def test_a_batch_remembers_the_last_ids_folded_and_a_redelivery_is_among_them() -> None:
+    fresh, kept = lt.unseen([], ["a", "b", "c"], keep=4)
+    assert (fresh, kept) == (["a", "b", "c"], ["a", "b", "c"])
+    fresh, kept = lt.unseen(kept, ["b", "c", "d", "e"], keep=4)  # b, c redelivered
+    assert (fresh, kept) == (["d", "e"], ["b", "c", "d", "e"])  # the oldest forgotten past `keep`
+
+
+async def test_a_routes_volume_is_in_the_database_once_its_batch_is_folded(engine: Engine, tmp_path: Path) -> None:
+    """No tick: a crash right after the batch loses none of it."""
+    d = deployer(engine, tmp_path)
+    await d.fold_traffic(ordinary(6) + ordinary(4, route="again", sample_rate=0.5))
+    del d
+    with Session(engine) as s:
+        other, again = store.logged_traffic(s, "other"), store.logged_traffic(s, "again")
+    assert other is not None and (other.requests, other.input_tokens, other.output_tokens) == (6, 60, 12)
+    assert again is not None and again.requests == 8  # scaled for its sampling
+    assert other.last_at is not None and other.first_at == other.last_at - 5
+
+
+async def test_a_batch_redelivered_after_a_crash_counts_no_volume_twice(engine: Engine, tmp_path: Path) -> None:
+    """The consumer commits a batch's offsets before it hands the next: a restart redelivers at
+    most the last batch (and what came after), however it is cut into batches this time."""
+    logged = ordinary(40)
+    before = deployer(engine, tmp_path)
+    await before.fold_traffic(logged[:10])
+    await before.fold_traffic(logged[10:25])  # folded, its offsets never committed: a crash
+    del before
+    after = deployer(engine, tmp_path)
+    await after.fold_traffic(logged[10:18])  # redelivered, cut otherwise
+    await after.fold_traffic(logged[18:30])  # the rest of it and new traffic
+    for e in logged[30:35]:  # a failed batch handled one event at a time, then a crash
+        await after.fold_one(e)
+    del after
     again = deployer(engine, tmp_path)
-    await again.fold_traffic(ordinary)
-    again.tick()
+    await again.fold_traffic(logged[30:40])
+    await again.fold_traffic(logged[39:40] * 2)  # an event twice in a batch, and already counted
     volume = again.logged_traffic("other")
+    assert volume is not None and volume.requests == 40
+
+
+async def test_a_volume_rolls_back_with_the_canarys_fold(engine: Engine, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One transaction: a batch whose arms could not be folded counts no volume either (the
+    consumer then hands it again, one event at a time)."""
+    in_canary(engine)
+    d = deployer(engine, tmp_path)
+    d.tick()  # watches the canary's route
+
+    def broken(*_: object) -> int:
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(store, "fold_batch", broken)
+    logged = [new_event(ev, source="gateway") for ev in traffic("cand-1", 5, error_rate=0.0)]
+    with pytest.raises(RuntimeError):
+        await d.fold_traffic(logged)
+    assert d.logged_traffic(TASK) is None
+    monkeypatch.undo()
+    await d.fold_traffic(logged)
+    volume = d.logged_traffic(TASK)
+    assert volume is not None and volume.requests == 5 and n(stored(engine)[1]) == 5
+
+
+async def test_a_routes_volume_counted_before_the_upgrade_is_not_counted_again(engine: Engine,
+                                                                              tmp_path: Path) -> None:
+    """Migration 0003 notes until when each route's volume was counted (on the tick, before);
+    a traffic group reading the topic from its beginning does not count that traffic again."""
+    logged = ordinary(10)
+    cut = logged[5].time.timestamp()
+    with Session(engine) as s:
+        s.add(store.DeployerRouteTraffic(route="other", requests=6, input_tokens=60, output_tokens=12,
+                                         first_at=logged[0].time.timestamp(), last_at=cut, counted_before=cut))
+        s.commit()
+    d = deployer(engine, tmp_path)
+    await d.fold_traffic(logged)
+    volume = d.logged_traffic("other")
     assert volume is not None and volume.requests == 10

@@ -15,13 +15,10 @@ MEASURED = RequestTokens(requests=40, input_tokens=61.5, output_tokens=2.2)
 
 
 def logged(n: int, *, every_s: float = 6.0, rate: float | None = None, **kw: object) -> tp.LoggedTraffic:
-    out = tp.LoggedTraffic()
-    for i in range(n):
-        ev = InferenceLogged(request_id=f"r{i}", route="sentiment", candidate_id="champ", prompt="p", response="r",
-                             input_tokens=100, output_tokens=10, sample_rate=rate, **kw)  # type: ignore[arg-type]
-        if tp.counts(ev):
-            out = tp.add(out, ev, 1000.0 + i * every_s)
-    return out
+    evs = [(InferenceLogged(request_id=f"r{i}", route="sentiment", candidate_id="champ", prompt="p", response="r",
+                            input_tokens=100, output_tokens=10, sample_rate=rate, **kw),  # type: ignore[arg-type]
+             1000.0 + i * every_s) for i in range(n)]
+    return tp.by_route(evs).get("sentiment", tp.LoggedTraffic())
 
 
 def test_the_tasks_own_profile_comes_first():

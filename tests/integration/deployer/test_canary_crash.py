@@ -1,8 +1,9 @@
 """The deployer killed (SIGKILL) after it consumed a canary's live traffic and before its tick,
 then started again: the canary's arms hold every request and feedback sent exactly once,
 though everything is delivered a second time (what a batch whose offsets were not committed,
-or an outbox re-sending, does). Real Tansu broker, the deployer as its own process, on SQLite
-and PostgreSQL."""
+or an outbox re-sending, does). The route's traffic volume is in the database before the tick
+too (test_volume_redelivery: a batch folded and handed again counts once). Real Tansu broker,
+the deployer as its own process, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from services.deployer.adapters import store
 from services.deployer.domain import canary as ca
 from services.deployer.domain import driver
 from services.deployer.domain.run import Phase, Run
+from services.deployer.domain.traffic_profile import counts
 from shared.bus.producer import EventProducer
 from shared.process import Proc, free_port
 from tests.integration.bus.helpers import wait_until
@@ -53,6 +55,13 @@ def counted(engine: Engine, cid: str) -> tuple[int, int, int]:
         candidate = ca.merge(candidate, ca.load_arm(row.candidate))
     feedback = candidate.get("negative_feedback_rate")
     return ca.requests_seen(champion), ca.requests_seen(candidate), feedback.n if feedback else 0
+
+
+def volume(engine: Engine, route: str) -> float:
+    """The route's logged traffic the deployer stored (a task's default traffic profile)."""
+    with Session(engine) as s:
+        got = store.logged_traffic(s, route)
+    return got.requests if got is not None else 0.0
 
 
 @pytest.fixture
@@ -95,10 +104,12 @@ async def test_a_deployer_killed_before_its_tick_loses_no_observation_and_counts
                  for ev in logged[CHAMPION:CHAMPION + FEEDBACK]]
         async with EventProducer(broker) as p:
             await p.publish_many(sent)
-            await wait_until(lambda: counted(engine, cid) == (CHAMPION, CANDIDATE, FEEDBACK), 60,
-                             "the deployer to fold every event")
+            ordinary = sum(1 for ev in logged if counts(ev))  # the route's volume: not the failed requests
+            await wait_until(lambda: counted(engine, cid) == (CHAMPION, CANDIDATE, FEEDBACK)
+                             and volume(engine, route) == ordinary, 60, "the deployer to fold every event")
             kill(first)
             assert counted(engine, cid) == (CHAMPION, CANDIDATE, FEEDBACK)  # in the database, not in a process
+            assert volume(engine, route) == ordinary  # no tick since the traffic: the volume is stored all the same
 
             await p.publish_many(sent)  # everything again, with its ids
             more = traffic(cid, 5, route=route, seed=2)

@@ -104,7 +104,7 @@ async def monitor_rate(home: Path, bootstrap: str, route: str, events: list[Any]
         ingested = stamps["last"] - stamps["first"]
         await monitor.drain()
         analysed = time.perf_counter() - stamps["first"]
-        windows = len(list((home / "monitor" / "windows").rglob("*.jsonl")))
+        windows = len(monitor.deps.store.logged_windows(route))
     return {"monitor_rps": n / ingested, "analysed_rps": n / analysed, "windows": windows,
             "rules_only": int(counted("challenger_monitor_drift_skipped_total")), "max_lag": max_lag}
 

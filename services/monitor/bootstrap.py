@@ -46,9 +46,9 @@ def drift_pool() -> ProcessPoolExecutor:
 
 @dataclass
 class MonitorAdapters:
-    """The monitor's ports: its database (outbox, inbox, and the window journal every instance
-    reads), its files, the registry, the judge model, the drift worker. `real` builds them from
-    the settings."""
+    """The monitor's ports: its database (outbox, inbox, the window journal, the closed windows'
+    log, the references, the alarm counters: what every instance reads), the registry, the judge
+    model, the drift worker. `real` builds them from the settings."""
 
     outbox: Engine
     store: MonitorStore
@@ -60,7 +60,8 @@ class MonitorAdapters:
     @classmethod
     def real(cls, settings: Settings, cfg: MonitorConfig, group: str = GROUP) -> MonitorAdapters:
         engine = open_outbox(settings)
-        return cls(outbox=engine, store=MonitorStore(settings.home, engine), journal=SqlJournal(engine, group),
+        return cls(outbox=engine, store=MonitorStore(engine),
+                   journal=SqlJournal(engine, group, keep_windows=cfg.window_log),
                    registry=AsyncClient(settings.registry_url, token=settings.token or ""),
                    judge=Judge(cfg.judge) if cfg.judge else None, executor=drift_pool())
 

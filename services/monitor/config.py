@@ -32,6 +32,8 @@ class MonitorConfig(BaseModel):
     reference_size: int = Field(200, ge=10, description="most recent staging records kept as reference")
     drift_sample: int = Field(500, ge=10, description="records of the reference and of the window the drift test "
                               "compares at most (a seeded uniform sample): its cost per window stays bounded")
+    window_log: int = Field(2000, ge=1, description="closed windows of a route kept in the database log, which "
+                            "`challenger monitor reference` picks a period from (the oldest go first)")
     bootstrap_reference: bool = Field(True, description="no reference yet: a route's first window becomes it")
     rules: RuleConfig = Field(default_factory=RuleConfig)
     hysteresis: HysteresisConfig = Field(default_factory=HysteresisConfig)

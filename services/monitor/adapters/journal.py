@@ -10,8 +10,16 @@ group can rebuild the open windows of a partition of `challenger.inference` it i
   route are ONE row (a JSON list): a row per record cost PostgreSQL half the monitor's ingest
   rate (docs/benchmarks.md). When windows close, their route's rows are replaced by what is
   still open.
-* `monitor_alarm`: each (route, candidate) window stream's alarm counters (recent breaches,
-  cool-down), read when that stream is first judged on an instance.
+* `monitor_window_log`: every closed window (route, candidate, id, event times, records), written
+  in the transaction that takes its records out of the open windows (so a window is either open
+  in the journal or logged, whatever is killed when), and read by `challenger monitor reference`
+  to pick a reference period, from any instance. Not filed by consumer group (a route's traffic
+  is the same whoever windowed it). Bounded: past `keep_windows` windows of a route, its oldest
+  rows go, in the same transaction.
+* `monitor_alarm`: each (route, candidate) window stream's alarm counters and what the windows
+  they count breached (the evidence an alarm quotes), read and written in ONE transaction per
+  window judged, holding the row (`update_alarm`): whichever instance judges the stream's next
+  window goes on from every step before it, also one a former owner of the partition took late.
 * `monitor_reference`: each (route, candidate)'s reference window and its version, which
   every window judged checks (reading the records again only when it moved): a route's
   staging traffic (its reference) is keyed `<route>-staging`, so it may well sit on a
@@ -22,16 +30,20 @@ Migrated by Alembic with the rest of the monitor's database (services/monitor/mi
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel
 
+from services.monitor.domain.windows import Window
+
 Row = tuple[int, str, dict[str, Any]]  # (partition of challenger.inference, route, entry)
+T = TypeVar("T")
+KEEP_WINDOWS = 2000  # closed windows logged per route (MonitorConfig.window_log)
 
 
 def _now() -> datetime:
@@ -71,17 +83,38 @@ class ReferenceWindow(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=_now)
 
 
-OWN_TABLES = frozenset({JournalEntry.__tablename__, AlarmState.__tablename__, ReferenceWindow.__tablename__})
+class LoggedWindow(SQLModel, table=True):
+    __tablename__ = "monitor_window_log"
+    __table_args__ = (sa.Index("ix_monitor_window_log_route", "route", "seq"),)
+
+    seq: int | None = Field(default=None, sa_column=sa.Column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True))
+    route: str = Field(max_length=200)
+    candidate_id: str = Field(max_length=200)
+    window_id: str = Field(max_length=40)
+    opened_at: float  # event time, epoch seconds
+    closed_at: float
+    records: str = Field(sa_column=sa.Column(sa.Text, nullable=False))  # a JSON list; text: a feature may be NaN
+
+
+OWN_TABLES = frozenset({JournalEntry.__tablename__, AlarmState.__tablename__, ReferenceWindow.__tablename__,
+                        LoggedWindow.__tablename__})
 _JOURNAL: sa.Table = JournalEntry.__table__  # type: ignore[attr-defined]
 _ALARM: sa.Table = AlarmState.__table__  # type: ignore[attr-defined]
 _REFERENCE: sa.Table = ReferenceWindow.__table__  # type: ignore[attr-defined]
+_LOG: sa.Table = LoggedWindow.__table__  # type: ignore[attr-defined]
+
+
+def _upsert_statement(engine: Engine, table: sa.Table, key: dict[str, Any], changed: dict[str, Any],
+                      on_update: dict[str, Any] | None = None) -> Any:
+    insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(table)
+    return insert.values(**key, **changed).on_conflict_do_update(index_elements=list(key),
+                                                                 set_={**changed, **(on_update or {})})
 
 
 def _upsert(engine: Engine, table: sa.Table, key: dict[str, Any], changed: dict[str, Any],
             on_update: dict[str, Any] | None = None, returning: sa.Column[Any] | None = None) -> Any:
-    insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(table)
-    upsert = insert.values(**key, **changed).on_conflict_do_update(index_elements=list(key),
-                                                                   set_={**changed, **(on_update or {})})
+    upsert = _upsert_statement(engine, table, key, changed, on_update)
     with engine.begin() as conn:
         if returning is None:
             conn.execute(upsert)
@@ -115,17 +148,45 @@ def save_reference(engine: Engine, route: str, candidate_id: str, records: Seque
                        {"version": _REFERENCE.c.version + 1}, returning=_REFERENCE.c.version))
 
 
-class SqlJournal:
-    """The journal of the consumer group `consumer`."""
+def logged_windows(engine: Engine, route: str, since: float | None = None,
+                   until: float | None = None) -> list[list[dict[str, Any]]]:
+    """The records of each logged window of `route` (any candidate) open at some time in
+    [since, until) (event time; None: unbounded), oldest first."""
+    query = sa.select(_LOG.c.records).where(_LOG.c.route == route).order_by(_LOG.c.seq)
+    if since is not None:
+        query = query.where(_LOG.c.closed_at >= since)
+    if until is not None:
+        query = query.where(_LOG.c.opened_at < until)
+    with engine.connect() as conn:
+        return [list(json.loads(records)) for records in conn.execute(query).scalars()]
 
-    def __init__(self, engine: Engine, consumer: str) -> None:
+
+def relog_window(engine: Engine, window: Window) -> None:
+    """Replace the records of `window`'s logged row (by the judged ones)."""
+    key = (_LOG.c.route == window.key.route, _LOG.c.candidate_id == window.key.candidate_id,
+           _LOG.c.window_id == window.window_id, _LOG.c.opened_at == window.opened_at)
+    with engine.begin() as conn:
+        conn.execute(_LOG.update().where(*key).values(records=_records(window)))
+
+
+def _records(window: Window) -> str:
+    return json.dumps([r.as_dict() for r in window.records])
+
+
+class SqlJournal:
+    """The journal of the consumer group `consumer`; it logs the last `keep_windows` closed
+    windows of each route."""
+
+    def __init__(self, engine: Engine, consumer: str, keep_windows: int = KEEP_WINDOWS) -> None:
         self.engine = engine
         self.consumer = consumer
+        self.keep_windows = keep_windows
 
     def write(self, rows: Sequence[Row], *, clear_routes: Collection[str] = (),
-              clear_partitions: Collection[int] = ()) -> None:
+              clear_partitions: Collection[int] = (), closed: Sequence[Window] = ()) -> None:
         """In one transaction: forget what `clear_routes` / `clear_partitions` held, then append
-        `rows` (one row per partition and route, each route's entries in their order)."""
+        `rows` (one row per partition and route, each route's entries in their order), and log
+        the `closed` windows (dropping their routes' rows past `keep_windows`)."""
         grouped: dict[tuple[int, str], list[dict[str, Any]]] = {}
         for p, route, entry in rows:
             grouped.setdefault((p, route), []).append(entry)
@@ -139,6 +200,14 @@ class SqlJournal:
                 conn.execute(_JOURNAL.insert(), [
                     {"consumer": self.consumer, "kafka_partition": p, "route": route, "entries": json.dumps(entries)}
                     for (p, route), entries in grouped.items()])
+            if closed:
+                conn.execute(_LOG.insert(), [
+                    {"route": w.key.route, "candidate_id": w.key.candidate_id, "window_id": w.window_id,
+                     "opened_at": w.opened_at, "closed_at": w.closed_at, "records": _records(w)} for w in closed])
+                for route in {w.key.route for w in closed}:
+                    oldest_kept = (sa.select(_LOG.c.seq).where(_LOG.c.route == route).order_by(_LOG.c.seq.desc())
+                                   .limit(1).offset(self.keep_windows - 1).scalar_subquery())
+                    conn.execute(_LOG.delete().where(_LOG.c.route == route, _LOG.c.seq < oldest_kept))
 
     def entries(self, partitions: Collection[int] | None = None) -> list[Row]:
         """The journal of `partitions` (all: None), oldest first."""
@@ -157,6 +226,17 @@ class SqlJournal:
             state = conn.execute(query).scalar_one_or_none()
         return dict(state) if state is not None else None
 
-    def save_alarm(self, route: str, candidate_id: str, state: dict[str, Any]) -> None:
-        _upsert(self.engine, _ALARM, {"consumer": self.consumer, "route": route, "candidate_id": candidate_id},
-                {"state": state, "updated_at": _now()})
+    def update_alarm(self, route: str, candidate_id: str,
+                     change: Callable[[dict[str, Any] | None], tuple[dict[str, Any], T]]) -> T:
+        """In one transaction, holding the row (PostgreSQL; SQLite serialises its writers): store
+        `change(state)`'s new state in place of `state` (None: none yet); returns its result. Two
+        instances stepping one window stream at once (a partition just moved) wait for each other
+        instead of overwriting each other's step. Not the very first row: two first inserts at
+        once, the later wins."""
+        key = {"consumer": self.consumer, "route": route, "candidate_id": candidate_id}
+        query = (sa.select(_ALARM.c.state).where(*(_ALARM.c[k] == v for k, v in key.items())).with_for_update())
+        with self.engine.begin() as conn:
+            state = conn.execute(query).scalar_one_or_none()
+            new, result = change(dict(state) if state is not None else None)
+            conn.execute(_upsert_statement(self.engine, _ALARM, key, {"state": new, "updated_at": _now()}))
+        return result

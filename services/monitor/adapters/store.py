@@ -1,15 +1,13 @@
-"""What the monitor keeps beside its windows: the reference window per (route, candidate), in its
-database (adapters/journal.py), where every instance of the group reads it; and the log of
-closed windows, files under $CHALLENGER_HOME/monitor/windows (from which an operator can pick
-a reference period). What the open windows hold and the alarm counters are in the database too
-(adapters/journal.SqlJournal)."""
+"""What the monitor keeps beside its windows, in its database (adapters/journal.py), where every
+instance of the group reads it: the reference window per (route, candidate), and the log of
+closed windows (from which an operator picks a reference period with `challenger monitor
+reference`), which the journal writes as the windows close. What the open windows hold and the
+alarm counters are there too (adapters/journal.SqlJournal)."""
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 from sqlalchemy.engine import Engine
 
@@ -22,20 +20,8 @@ def safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "_"
 
 
-def _write_jsonl(path: Path, records: Iterable[Record]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r.as_dict()) + "\n" for r in records))
-    tmp.replace(path)
-
-
-def _read_jsonl(path: Path) -> list[Record]:
-    return [Record(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
-
-
 class MonitorStore:
-    def __init__(self, home: Path, engine: Engine) -> None:
-        self.root = home / "monitor"
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def reference_version(self, key: WindowKey) -> int:
@@ -53,14 +39,15 @@ class MonitorStore:
         """Store `records` as `key`'s reference; returns its new version."""
         return journal.save_reference(self.engine, key.route, key.candidate_id, [r.as_dict() for r in records])
 
-    def log_window(self, window: Window) -> Path:
-        folder = self.root / "windows" / safe(window.key.route) / safe(window.key.candidate_id)
-        path = folder / f"{window.window_id}.jsonl"
-        _write_jsonl(path, window.records)
-        return path
+    def log_judged(self, window: Window) -> None:
+        """The logged `window` (logged as it closed) gets its records with the judge's scores."""
+        journal.relog_window(self.engine, window)
+
+    def logged_windows(self, route: str) -> list[list[Record]]:
+        """The records of each logged window of `route` (any candidate, any instance), oldest first."""
+        return [[Record(**r) for r in records] for records in journal.logged_windows(self.engine, route)]
 
     def logged_records(self, route: str, since: float, until: float) -> list[Record]:
-        """Every logged record of `route` (any candidate) with since <= time < until."""
-        found = [r for path in sorted((self.root / "windows" / safe(route)).glob("*/*.jsonl"))
-                 for r in _read_jsonl(path)]
+        """Every logged record of `route` (any candidate, any instance) with since <= time < until."""
+        found = [Record(**r) for records in journal.logged_windows(self.engine, route, since, until) for r in records]
         return sorted((r for r in found if since <= r.at < until), key=lambda r: r.at)

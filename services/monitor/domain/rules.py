@@ -88,34 +88,48 @@ def evaluate(cur: WindowStats, ref: WindowStats | None, drift_share: float | Non
 
 
 class Hysteresis:
-    """Fires when k of the last m windows breached, then stays quiet for the cool-down."""
+    """Fires when k of the last m windows breached, then stays quiet for the cool-down. It keeps
+    what each of those windows breached: the evidence the alarm quotes, which must survive a
+    restart or a partition move as the counts do (`state`)."""
 
     def __init__(self, cfg: HysteresisConfig) -> None:
         self.cfg = cfg
-        self._recent: deque[bool] = deque(maxlen=cfg.m)
+        self._recent: deque[tuple[Breach, ...] | None] = deque(maxlen=cfg.m)  # None: breached, evidence unknown
         self._quiet = 0
 
     def state(self) -> dict[str, Any]:
-        """What a restarted monitor needs to go on counting (and to keep its cool-down)."""
-        return {"recent": list(self._recent), "quiet": self._quiet}
+        """What a restarted monitor needs to go on counting (and to keep its cool-down): JSON."""
+        return {"recent": [w is None or bool(w) for w in self._recent],
+                "breaches": [[[b.rule, b.value, b.threshold] for b in w] if w is not None else None
+                             for w in self._recent],
+                "quiet": self._quiet}
 
     @classmethod
     def restored(cls, cfg: HysteresisConfig, state: dict[str, Any]) -> Hysteresis:
+        """From `state`, or a state written before the evidence was kept (`recent` alone)."""
         h = cls(cfg)
-        h._recent.extend(bool(b) for b in state.get("recent", []))
+        recent = [bool(b) for b in state.get("recent", [])]
+        evidence = state.get("breaches") or [None] * len(recent)
+        h._recent.extend(tuple(Breach(str(rule), float(value), float(threshold)) for rule, value, threshold in w)
+                         if w is not None else (None if breached else ())
+                         for breached, w in zip(recent, evidence, strict=True))
         h._quiet = int(state.get("quiet", 0))
         return h
 
-    def step(self, breached: bool) -> bool:
-        self._recent.append(breached)
+    def step(self, breaches: Sequence[Breach]) -> list[Breach] | None:
+        """Count a judged window that breached `breaches` (none: a healthy one). When the alarm
+        fires: the rules breached over the windows that fired it (a rule's latest breach wins),
+        else None."""
+        self._recent.append(tuple(breaches))
         if self._quiet > 0:
             self._quiet -= 1
-            return False
-        if sum(self._recent) < self.cfg.k:
-            return False
+            return None
+        if sum(w is None or bool(w) for w in self._recent) < self.cfg.k:
+            return None
+        fired = merge_breaches(w for w in self._recent if w)
         self._quiet = self.cfg.cooldown_windows
         self._recent.clear()
-        return True
+        return fired
 
 
 def merge_breaches(windows: Iterable[Sequence[Breach]]) -> list[Breach]:

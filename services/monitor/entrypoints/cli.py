@@ -217,10 +217,11 @@ Until = Annotated[datetime, typer.Option(help="end of the period (ISO time, UTC)
 @with_output
 def reference(route: Route, since: Since, until: Until, *, out: Output) -> None:
     """Make the traffic the monitor logged on ROUTE in a chosen period the reference window
-    of each candidate that served it then (in the monitor's database, read for the next window
-    judged)."""
+    of each candidate that served it then. Both are in the monitor's database: the log of
+    closed windows (whichever instance closed them; the last `window_log` windows of a route)
+    and the references (read for the next window judged)."""
     settings = Settings()
-    store = MonitorStore(settings.home, open_outbox(settings))
+    store = MonitorStore(open_outbox(settings))
     records = store.logged_records(route, _ts(since), _ts(until))
     if not records:
         fail(f"no logged records for route {route} between {since} and {until}")

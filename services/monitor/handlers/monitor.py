@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from schemas import Envelope, new_event
 from schemas.events.inference import TOPIC, FeedbackReceived, InferenceLogged
@@ -25,7 +25,7 @@ from services.monitor.domain.degradation import alert_for, alert_lines, degradat
 from services.monitor.domain.drift import NO_DRIFT, DriftResult
 from services.monitor.domain.event_ids import stable
 from services.monitor.domain.features import FEATURES, Record, record_of
-from services.monitor.domain.rules import Breach, Hysteresis, evaluate, merge_breaches
+from services.monitor.domain.rules import Breach, Hysteresis, evaluate
 from services.monitor.domain.sampling import reservoir
 from services.monitor.domain.stats import window_stats
 from services.monitor.domain.windows import Window, WindowKey, Windows, counted, monitored, reference_route
@@ -41,22 +41,28 @@ class Publish(Protocol):
 
 
 JournalRow = tuple[int, str, dict[str, Any]]  # (partition of challenger.inference, route, entry)
+T = TypeVar("T")
+
+
+AlarmChange = Callable[[dict[str, Any] | None], tuple[dict[str, Any], T]]
 
 
 class Journal(Protocol):
-    """What the open windows hold and the alarm counters, where every instance of the monitor
-    group reads them (adapters/journal.SqlJournal: the monitor's database)."""
+    """What the open windows hold, the closed windows' log and the alarm counters, where every
+    instance of the monitor group reads them (adapters/journal.SqlJournal: the monitor's database)."""
 
     def write(self, rows: Sequence[JournalRow], *, clear_routes: Collection[str] = (),
-              clear_partitions: Collection[int] = ()) -> None:
-        """One transaction: forget what the cleared routes/partitions held, append `rows`."""
+              clear_partitions: Collection[int] = (), closed: Sequence[Window] = ()) -> None:
+        """One transaction: forget what the cleared routes/partitions held, append `rows`, log
+        the `closed` windows."""
 
     def entries(self, partitions: Collection[int] | None = None) -> list[JournalRow]:
         """The rows of `partitions` (all: None), each route's oldest first."""
 
     def alarm(self, route: str, candidate_id: str) -> dict[str, Any] | None: ...
 
-    def save_alarm(self, route: str, candidate_id: str, state: dict[str, Any]) -> None: ...
+    def update_alarm(self, route: str, candidate_id: str, change: AlarmChange[T]) -> T:
+        """One transaction holding the alarm row: `change(state)`'s new state stored; its result back."""
 
 
 DriftFn = Callable[[Sequence[Record], Sequence[Record], Path | None], DriftResult]
@@ -114,8 +120,6 @@ class Monitor:
         self.windows = Windows(cfg.window_policy)
         self._reference: dict[WindowKey, deque[Record]] = {}
         self._reference_version: dict[WindowKey, int] = {}
-        self._hysteresis: dict[WindowKey, Hysteresis] = {}
-        self._recent: dict[WindowKey, deque[list[Breach]]] = {}
         self._last_drift: dict[WindowKey, DriftResult] = {}  # windows past the drift backlog reuse it
         self._rewrite = False  # a batch failed: the next journal write writes the open windows whole
         self._partition: dict[str, int] = {}  # route -> its partition of challenger.inference, for the held routes
@@ -143,7 +147,7 @@ class Monitor:
                     entry, now_closed = self._ingest(envelope)
                     entries += [(partition, route, entry)] if entry is not None else []
                     closed += [(w, envelope) for w in now_closed]
-                self._journal(entries, {w.key.route for w, _ in closed})
+                self._journal(entries, [w for w, _ in closed])
             except Exception:  # the windows may hold records the journal lacks, which a retry skips as held
                 self._rewrite = True
                 raise
@@ -172,16 +176,16 @@ class Monitor:
         """Close time windows that are due even when their route went quiet."""
         async with self._lock:
             closed = self.windows.tick(now)
-            self._journal([], {w.key.route for w in closed})
+            self._journal([], closed)
             await self._closed(closed, None)
 
     async def revoked(self, partitions: set[Any]) -> None:
         """The group takes `partitions` (TopicPartitions) away: once the batch under way is
-        journaled, forget their open windows and alarm counters (the journal has them, for the
-        instance that gets them next). Windows that closed already are still analysed here."""
+        journaled, forget their open windows (the journal has them, for the instance that gets them
+        next; the alarm counters are only ever in the database). Windows that closed already are still analysed here."""
         async with self._lock:
             try:
-                self._journal([], set())  # a failed batch's rewrite, if one is pending
+                self._journal([], [])  # a failed batch's rewrite, if one is pending
             finally:  # unwritten, those records were not committed either: their new owner reads them again
                 self._forget({tp.partition for tp in partitions if tp.topic == TOPIC})
 
@@ -210,31 +214,32 @@ class Monitor:
                 elif "feature" in entry:
                     route, request_id, name, value = entry["feature"]
                     self.windows.set_feature(route, request_id, name, value)
-            self._journal([], {w.key.route for w in closed})
+            self._journal([], closed)
             await self._closed(closed, None)
         return sum(1 for _, _, e in rows if "record" in e)
 
     def _forget(self, partitions: set[int]) -> None:
-        """Drop the open windows and alarm counters of the routes of `partitions`."""
+        """Drop the open windows of the routes of `partitions` (and the drift a late analysis left)."""
         routes = {route for route, p in self._partition.items() if p in partitions}
         self.windows.drop(routes)
         for route in routes:
             del self._partition[route]
-        for state in (self._hysteresis, self._recent, self._last_drift):  # and any a late analysis left
-            for key in [k for k in state if k.route not in self._partition]:
-                del state[key]
+        for key in [k for k in self._last_drift if k.route not in self._partition]:
+            del self._last_drift[key]
 
-    def _journal(self, entries: list[JournalRow], closed: set[str]) -> None:
+    def _journal(self, entries: list[JournalRow], closed: list[Window]) -> None:
         """Keep what the open windows hold in the journal, in one write: append the new entries;
-        for routes whose windows `closed`, replace their rows by what is still open; after a
-        failed batch (which left records in the windows but not in the journal), rewrite every
-        partition held."""
+        for routes whose windows `closed`, replace their rows by what is still open and log the
+        closed windows (the same transaction: a window is open in the journal or logged, never
+        neither); after a failed batch (which left records in the windows but not in the
+        journal), rewrite every partition held."""
+        routes = {w.key.route for w in closed}
         if self._rewrite:
             held = set(self._partition.values()) | {p for p, _, _ in entries}
-            self.deps.journal.write(self._open_rows(), clear_partitions=held)
+            self.deps.journal.write(self._open_rows(), clear_partitions=held, closed=closed)
         elif closed:
-            self.deps.journal.write([e for e in entries if e[1] not in closed] + self._open_rows(closed),
-                                    clear_routes=closed)
+            self.deps.journal.write([e for e in entries if e[1] not in routes] + self._open_rows(routes),
+                                    clear_routes=routes, closed=closed)
         elif entries:
             self.deps.journal.write(entries)
         self._rewrite = False
@@ -303,10 +308,10 @@ class Monitor:
 
     async def close(self, window: Window, cause: Envelope[Any] | None = None, with_drift: bool = True) -> None:
         metrics.WINDOWS.inc()
-        if self.deps.judge is not None:
+        if self.deps.judge is not None:  # logged as it closed (journal); now with the judge's scores
             window = Window(window.key, window.seq, window.opened_at, window.closed_at,
                             tuple(await self.deps.judge.judge_window(window.records)))
-        self.deps.store.log_window(window)
+            self.deps.store.log_judged(window)
         if (base := reference_route(window.key.route)) is not None:
             key = WindowKey(base, window.key.candidate_id)
             self.set_reference(key, [*self.reference(key), *window.records])
@@ -323,29 +328,29 @@ class Monitor:
         drift = await self._drift(window, ref) if with_drift else NO_DRIFT
         stats, ref_stats = window_stats(window.records), (window_stats(ref) if ref else None)
         breaches = evaluate(stats, ref_stats, drift.share if with_drift else None, self.cfg.rules)
-        hysteresis = self._alarm(window.key)
-        recent = self._recent.setdefault(window.key, deque(maxlen=self.cfg.hysteresis.m))
-        recent.append(breaches)
         if with_drift:
             self._last_drift[window.key] = drift
             metrics.DRIFT_SHARE.labels(window.key.route, window.key.candidate_id).set(drift.share)
         if breaches:
             log.info("window %s %s breached: %s", window.key.slug(), window.window_id,
                      ", ".join(b.describe() for b in breaches))
-        fire = hysteresis.step(bool(breaches))
-        self.deps.journal.save_alarm(window.key.route, window.key.candidate_id, hysteresis.state())
-        if fire:
-            await self._fire(window, merge_breaches(recent), self._last_drift.get(window.key), ref, cause)
-            recent.clear()
+        fired = self._step_alarm(window.key, breaches)
+        if fired is not None:
+            await self._fire(window, fired, self._last_drift.get(window.key), ref, cause)
 
-    def _alarm(self, key: WindowKey) -> Hysteresis:
-        """`key`'s alarm counters: from the journal the first time this instance judges `key`
-        (after a restart, or once its partition moved here)."""
-        if key not in self._hysteresis:
-            state = self.deps.journal.alarm(key.route, key.candidate_id)
-            self._hysteresis[key] = (Hysteresis.restored(self.cfg.hysteresis, state) if state is not None
-                                     else Hysteresis(self.cfg.hysteresis))
-        return self._hysteresis[key]
+    def _step_alarm(self, key: WindowKey, breaches: list[Breach]) -> list[Breach] | None:
+        """Count a judged window of `key` in its alarm counters, read and written in one
+        transaction of the journal and held nowhere else: whichever instance judges `key`'s next
+        window goes on from every step before it (after a restart; once its partition moved
+        here; also a step the former owner took late, for a window that closed there before the
+        move). The breaches the alarm quotes (those of the windows that fired it) when it fires."""
+        def step(state: dict[str, Any] | None) -> tuple[dict[str, Any], list[Breach] | None]:
+            counters = (Hysteresis.restored(self.cfg.hysteresis, state) if state is not None
+                        else Hysteresis(self.cfg.hysteresis))
+            fired = counters.step(breaches)
+            return counters.state(), fired
+
+        return self.deps.journal.update_alarm(key.route, key.candidate_id, step)
 
     async def _drift(self, window: Window, ref: list[Record]) -> DriftResult:
         ref_sample, cur_sample = self._samples(window, ref)

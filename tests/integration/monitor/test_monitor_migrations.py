@@ -18,7 +18,7 @@ from shared.db import make_engine
 from shared.settings import Settings
 
 KIT = {"outbox_event", "handled_event"}
-HEAD = "0003"  # the window journal (0002), the reference windows (0003)
+HEAD = "0004"  # the window journal (0002), the reference windows (0003), the closed windows' log (0004)
 
 
 def tables(engine: Engine) -> set[str]:

@@ -1,18 +1,19 @@
 """Two monitor instances in one consumer group split `challenger.inference` by partition:
 each route's windows are analysed by exactly one of them, the one that owns its partition;
 and when one is killed mid-window, the other takes its partitions and closes that window
-with every record, from the journal the two share in the database (issue 16, scale-out)."""
+with every record, from the journal the two share in the database, where either logs it
+(issue 16, scale-out)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -23,9 +24,10 @@ from aiokafka.structs import TopicPartition
 from schemas.catalogue import TOPICS
 from schemas.events import inference
 from services.monitor.adapters.journal import SqlJournal
+from services.monitor.adapters.store import MonitorStore
 from services.monitor.bootstrap import GROUP
 from services.monitor.config import MonitorConfig
-from services.monitor.domain.windows import WindowKey
+from services.monitor.domain.windows import Window, WindowKey
 from services.monitor.entrypoints.http import create_app
 from shared.bus.producer import EventProducer
 from shared.db import make_engine
@@ -61,18 +63,18 @@ def one_route_per_partition(uid: str) -> dict[int, str]:
     raise AssertionError("no route for some partition")
 
 
-def analysed(home: Path) -> set[str]:
-    """The routes whose windows this instance logged."""
-    folder = home / "monitor" / "windows"
-    return {p.name for p in folder.iterdir()} if folder.exists() else set()
+def analysed(store: MonitorStore, routes: Iterable[str]) -> set[str]:
+    """The routes of `routes` with a closed window in `store`'s log."""
+    return {route for route in routes if store.logged_windows(route)}
 
 
 async def test_two_instances_split_the_partitions_and_analyse_each_route_once(broker: str, uid: str,
                                                                              tmp_path: Path) -> None:
     routes = one_route_per_partition(uid)
-    homes = [tmp_path / "a", tmp_path / "b"]
+    homes = [tmp_path / "a", tmp_path / "b"]  # and each its own database (SQLite), so its log shows what it closed
     cfg = MonitorConfig(window_size=WINDOW, html_reports=False, routes=list(routes.values()))
     apps = [create_app(Settings(home=home, kafka_bootstrap=broker), cfg, group=f"monitor-{uid}") for home in homes]
+    stores = [app.state.service.monitor.deps.store for app in apps]
     async with contextlib.AsyncExitStack() as stack:
         for app in apps:
             await stack.enter_async_context(app.router.lifespan_context(app))
@@ -88,15 +90,16 @@ async def test_two_instances_split_the_partitions_and_analyse_each_route_once(br
         async with EventProducer(broker) as producer:
             for route in routes.values():
                 await producer.publish_many(stream(WINDOW * WINDOWS_PER_ROUTE, shift_at=None, route=route))
-        await wait_until(lambda: analysed(homes[0]) | analysed(homes[1]) == set(routes.values()), 60,
-                         "every route's windows")
-        await asyncio.sleep(1.0)  # a second instance analysing a route too would have logged it by now
+        await wait_until(lambda: analysed(stores[0], routes.values()) | analysed(stores[1], routes.values())
+                         == set(routes.values()), 60, "every route's windows")
+        await asyncio.sleep(1.0)  # a second instance closing a route's windows too would have logged them by now
         ownership = [owned(0), owned(1)]
+        logged = [{route: len(store.logged_windows(route)) for route in routes.values()} for store in stores]
 
-    for home, partitions in zip(homes, ownership, strict=True):
-        assert partitions and analysed(home) == {routes[p] for p in partitions}
+    for partitions, windows in zip(ownership, logged, strict=True):
+        assert partitions and {r for r, n in windows.items() if n} == {routes[p] for p in partitions}
         for p in partitions:  # the first window became the reference, the second was judged
-            assert len(list((home / "monitor" / "windows" / routes[p]).rglob("*.jsonl"))) == WINDOWS_PER_ROUTE
+            assert windows[routes[p]] == WINDOWS_PER_ROUTE
 
 
 def monitor_proc(home: Path, broker: str, db_url: str, cfg: MonitorConfig) -> Proc:
@@ -111,10 +114,9 @@ def monitor_proc(home: Path, broker: str, db_url: str, cfg: MonitorConfig) -> Pr
                 health_url=f"http://127.0.0.1:{port}/health", start_timeout=90)
 
 
-def logged_windows(home: Path, route: str) -> list[list[dict[str, object]]]:
-    """The records of each window of `route` this instance logged (analysed)."""
-    return [[json.loads(line) for line in path.read_text().splitlines()]
-            for path in sorted((home / "monitor" / "windows" / route).rglob("*.jsonl"))]
+def request_ids(store: MonitorStore, route: str) -> list[list[str]]:
+    """The request ids of each logged window of `route` (closed by any instance)."""
+    return [[r.request_id for r in window] for window in store.logged_windows(route)]
 
 
 async def test_a_killed_instance_loses_no_window_the_survivor_closes_it_with_every_record(
@@ -131,7 +133,15 @@ async def test_a_killed_instance_loses_no_window_the_survivor_closes_it_with_eve
     try:
         app = create_app(Settings(home=homes[1], kafka_bootstrap=broker, DATABASE_URL=pg_url), cfg, group=GROUP)
         async with app.router.lifespan_context(app):
-            consumer = app.state.service.consumers[0]
+            consumer, monitor = app.state.service.consumers[0], app.state.service.monitor
+            analysed_here: list[str] = []
+            close = monitor.close
+
+            async def close_here(window: Window, *args: Any) -> None:
+                analysed_here.append(window.key.route)
+                await close(window, *args)
+
+            monitor.close = close_here  # type: ignore[method-assign]
 
             def owned() -> set[int]:
                 return {tp.partition for tp in consumer.assignment() if tp.topic == inference.TOPIC}
@@ -164,14 +174,14 @@ async def test_a_killed_instance_loses_no_window_the_survivor_closes_it_with_eve
                 a.popen.wait()  # type: ignore[union-attr]
                 await wait_until(lambda: len(owned()) == PARTITIONS, 60, "B to take A's partitions")
                 # committed, those records will not be delivered again: B has them from the journal
-                monitor = app.state.service.monitor
                 assert {k.route: n for k, n in monitor.windows.open_sizes().items()} == {route: first}
                 await producer.publish_many(events[first:])
-            await wait_until(lambda: bool(logged_windows(homes[1], route)), 60, "B to close the window")
+            store = monitor.deps.store  # the log in the database the two share
+            await wait_until(lambda: bool(request_ids(store, route)), 60, "B to close the window")
+            await asyncio.wait_for(monitor.drain(), 60)
             await asyncio.sleep(1.0)  # a second window of the route, if records were counted twice, by now
-            assert [[r["request_id"] for r in w] for w in logged_windows(homes[1], route)] == [
-                [e.data.request_id for e in events]]  # every record, once, in one window
-            assert logged_windows(homes[0], route) == [] and journaled() == []  # A analysed nothing; nothing left open
+            assert request_ids(store, route) == [[e.data.request_id for e in events]]  # every record, once, one window
+            assert analysed_here == [route] and journaled() == []  # analysed by B; nothing left open
             journal.engine.dispose()
     finally:
         a.stop()
@@ -204,6 +214,6 @@ async def test_a_route_is_judged_against_the_reference_its_staging_traffic_made_
             await wait_until(lambda: len(store.load_reference(key)) == 2 * WINDOW, 60, "the staging reference")
             await producer.publish_many(stream(WINDOW, shift_at=None, route=route))
         judge = owner(partition_of(route)) or 0
-        await wait_until(lambda: bool(logged_windows(tmp_path / "ab"[judge], route)), 60, "the route's first window")
+        await wait_until(lambda: bool(request_ids(store, route)), 60, "the route's first window")
         await asyncio.wait_for(apps[judge].state.service.monitor.drain(), 60)  # and its analysis done
         assert {str(r.request_id)[0] for r in store.load_reference(key)} == {"s"}  # still the staging traffic

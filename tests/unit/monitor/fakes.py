@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import json
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from schemas import Envelope
 from services.monitor.domain.drift import DriftResult
@@ -16,7 +17,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.references: dict[str, list[Record]] = {}  # by "route/candidate"
         self.versions: dict[str, int] = {}
-        self.windows: list[Window] = []
+        self.judged: list[Window] = []
 
     def reference_version(self, key: WindowKey) -> int:
         return self.versions.get(key.slug(), 0)
@@ -32,24 +33,27 @@ class MemoryStore:
         self.versions[key.slug()] = self.reference_version(key) + 1
         return self.versions[key.slug()]
 
-    def log_window(self, window: Window) -> Path:
-        self.windows.append(window)
-        return Path("/dev/null")
+    def log_judged(self, window: Window) -> None:
+        self.judged.append(window)
 
 
 JournalRow = tuple[int, str, dict[str, Any]]
+T = TypeVar("T")
 
 
 class MemoryJournal:
-    """The window journal (adapters/journal.SqlJournal) in memory: rows in order, alarm states."""
+    """The window journal (adapters/journal.SqlJournal) in memory: rows in order, the closed
+    windows' log, alarm states."""
 
     def __init__(self) -> None:
         self.rows: list[JournalRow] = []
+        self.windows: list[Window] = []
         self.alarms: dict[tuple[str, str], dict[str, Any]] = {}
 
     def write(self, rows: Sequence[JournalRow], *, clear_routes: Collection[str] = (),
-              clear_partitions: Collection[int] = ()) -> None:
+              clear_partitions: Collection[int] = (), closed: Sequence[Window] = ()) -> None:
         self.rows = [r for r in self.rows if r[1] not in clear_routes and r[0] not in clear_partitions] + list(rows)
+        self.windows += closed
 
     def entries(self, partitions: Collection[int] | None = None) -> list[JournalRow]:
         return [r for r in self.rows if partitions is None or r[0] in partitions]
@@ -61,8 +65,11 @@ class MemoryJournal:
     def alarm(self, route: str, candidate_id: str) -> dict[str, Any] | None:
         return self.alarms.get((route, candidate_id))
 
-    def save_alarm(self, route: str, candidate_id: str, state: dict[str, Any]) -> None:
-        self.alarms[(route, candidate_id)] = dict(state)
+    def update_alarm(self, route: str, candidate_id: str,
+                     change: Callable[[dict[str, Any] | None], tuple[dict[str, Any], T]]) -> T:
+        state, result = change(self.alarm(route, candidate_id))
+        self.alarms[(route, candidate_id)] = json.loads(json.dumps(state))  # as the database stores it
+        return result
 
 
 class Published(list[Envelope[Any]]):

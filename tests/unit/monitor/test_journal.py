@@ -20,7 +20,7 @@ async def test_a_restarted_monitor_has_the_same_open_windows_and_closes_them_the
     events = stream(WINDOW + WINDOW // 2, shift_at=None)
     before = monitor(Published(), store, journal)
     await feed(before, events)
-    assert len(store.windows) == 1  # the first window closed; the second is half full
+    assert len(journal.windows) == 1  # the first window closed; the second is half full
     assert len(journal.rows) == WINDOW // 2  # the closed window's records left the journal
 
     after = monitor(Published(), store, journal)  # the process was killed: a new one on the same database
@@ -30,7 +30,7 @@ async def test_a_restarted_monitor_has_the_same_open_windows_and_closes_them_the
     assert after.windows.open_sizes() == before.windows.open_sizes()
     rest = stream(2 * WINDOW, shift_at=None)[WINDOW + WINDOW // 2:]
     await feed(after, rest)
-    assert [len(w.records) for w in store.windows] == [WINDOW, WINDOW]
+    assert [len(w.records) for w in journal.windows] == [WINDOW, WINDOW]
 
 
 async def test_a_restart_mid_stream_fires_the_same_alarms_as_no_restart() -> None:
@@ -78,6 +78,64 @@ async def test_a_partition_moves_with_its_open_windows_and_only_its_own() -> Non
     assert {k.route: n for k, n in a.windows.open_sizes().items()} == {"qa": half}
     assert {k.route: n for k, n in b.windows.open_sizes().items()} == {"qb": half}
     await feed_from(b, 1, moved[half:])
-    [closed] = [w for w in store.windows if w.key.route == "qb"]
+    [closed] = [w for w in journal.windows if w.key.route == "qb"]
     assert [r.request_id for r in closed.records] == [e.data.request_id for e in moved]
     assert {route for _, route, _ in journal.rows} == {"qa"}  # qb's rows left with its window
+
+
+def windows_of_qb() -> tuple[list, list, list, list]:
+    """Route qb: a reference window, an erroring one (error_rate), then shifted ones (drift_share,
+    refusal_spike): an alarm fired on the third quotes the second's breach too."""
+    events = stream(5 * WINDOW, shift_at=2 * WINDOW, route="qb")
+    errors = [e.model_copy(update={"data": e.data.model_copy(update={"status": "error"})})
+              for e in events[WINDOW:2 * WINDOW]]
+    return events[:WINDOW], errors, events[2 * WINDOW:3 * WINDOW], events[3 * WINDOW:]
+
+
+async def move_qb(a: Monitor, b: Monitor) -> None:
+    """The group moves partition 1 (route qb's) from `a` to `b`."""
+    await a.revoked({TopicPartition(TOPIC, 1)})
+    await a.assigned(set())
+    await b.assigned({TopicPartition(TOPIC, 1)})
+
+
+async def test_the_evidence_of_breaches_under_way_moves_with_the_partition() -> None:
+    """`a` judged an erroring window of qb, then the partition moved: the alarm `b` fires on the
+    next (drifted) window quotes both windows' breaches, as one instance would have."""
+    store, journal, fired_a, fired_b = MemoryStore(), MemoryJournal(), Published(), Published()
+    a, b = monitor(fired_a, store, journal), monitor(fired_b, store, journal)
+    reference, errors, shifted, _ = windows_of_qb()
+    await a.assigned({TopicPartition(TOPIC, 1)})
+    await feed_from(a, 1, reference + errors)
+    await move_qb(a, b)
+    await feed_from(b, 1, shifted)
+
+    assert fired_a == []
+    [alarm] = fired_b.of_type("degradation.detected")
+    assert {"error_rate", "drift_share", "refusal_spike"} <= set(alarm.data.rules)
+
+
+async def test_a_window_the_former_owner_analyses_late_counts_once_and_its_cool_down_holds() -> None:
+    """`a` closes qb's erroring window but analyses it only after the partition moved to `b`,
+    which meanwhile judged the next window. The alarm counters are read and written per window
+    judged (never cached): `a`'s late step sees `b`'s and fires the alarm, and `b`'s next window
+    sees that alarm's cool-down instead of firing a second one from counts that missed it."""
+    store, journal, fired_a, fired_b = MemoryStore(), MemoryJournal(), Published(), Published()
+    inline, b = monitor(fired_a, store, journal), monitor(fired_b, store, journal)
+    a = Monitor(inline.cfg, inline.deps, queue_size=1)  # analyses closed windows beside ingest (here: by hand)
+    reference, errors, shifted, more = windows_of_qb()
+    await a.assigned({TopicPartition(TOPIC, 1)})
+    await feed_from(a, 1, reference)
+    window, cause, _ = a._queue.get_nowait()  # type: ignore[union-attr]
+    await a.close(window, cause)  # the reference
+    await feed_from(a, 1, errors)  # closed and queued, not analysed yet
+    await move_qb(a, b)
+    await feed_from(b, 1, shifted)
+    assert fired_b == []  # one breaching window counted so far
+
+    window, cause, with_drift = a._queue.get_nowait()  # type: ignore[union-attr]
+    await a.close(window, cause, with_drift)  # late, on the former owner
+    [alarm] = fired_a.of_type("degradation.detected")
+    assert {"error_rate", "drift_share", "refusal_spike"} <= set(alarm.data.rules)
+    await feed_from(b, 1, more[:WINDOW])  # breaching, but in the alarm's cool-down
+    assert fired_b == []

@@ -1,9 +1,10 @@
+import json
 import math
 
 import pytest
 from pydantic import ValidationError
 
-from services.monitor.domain.rules import Hysteresis, HysteresisConfig, RuleConfig, evaluate
+from services.monitor.domain.rules import Breach, Hysteresis, HysteresisConfig, RuleConfig, evaluate
 from services.monitor.domain.stats import WindowStats
 
 
@@ -35,18 +36,37 @@ def test_quiet_window_and_guards() -> None:
     assert rules(stats(refusal_rate=0.3), stats(refusal_rate=0.2)) == []  # a rise below the threshold
 
 
+ERRORS, DRIFT = Breach("error_rate", 0.5, 0.2), Breach("drift_share", 0.6, 0.5)
+
+
+def fires(h: Hysteresis, breached: bool) -> bool:
+    return h.step([ERRORS] if breached else []) is not None
+
+
 def test_hysteresis_needs_k_of_m_then_cools_down() -> None:
     h = Hysteresis(HysteresisConfig(k=2, m=3, cooldown_windows=2))
-    assert [h.step(b) for b in (True, False, False, True)] == [False, False, False, False]  # never 2 in 3
-    assert h.step(True) is True  # the last three are F, T, T
-    assert [h.step(True) for _ in range(2)] == [False, False]  # cool-down
-    assert h.step(True) is True  # still degraded after the cool-down: fires again
-    assert [h.step(False), h.step(False), h.step(False), h.step(True)] == [False, False, False, False]
+    assert [fires(h, b) for b in (True, False, False, True)] == [False, False, False, False]  # never 2 in 3
+    assert fires(h, True) is True  # the last three are F, T, T
+    assert [fires(h, True) for _ in range(2)] == [False, False]  # cool-down
+    assert fires(h, True) is True  # still degraded after the cool-down: fires again
+    assert [fires(h, False), fires(h, False), fires(h, False), fires(h, True)] == [False, False, False, False]
 
 
 def test_one_noisy_window_does_not_fire() -> None:
     h = Hysteresis(HysteresisConfig(k=2, m=3))
-    assert not any(h.step(b) for b in [False, True, False, False, True, False, False])
+    assert not any(fires(h, b) for b in [False, True, False, False, True, False, False])
+
+
+def test_the_evidence_of_an_alarm_survives_a_restore_with_the_counts() -> None:
+    """An alarm quotes what its windows breached, also the windows counted before the state was
+    stored and read back (a restart, a partition moved to another instance)."""
+    cfg = HysteresisConfig(k=2, m=3)
+    before = Hysteresis(cfg)
+    assert before.step([DRIFT]) is None
+    after = Hysteresis.restored(cfg, json.loads(json.dumps(before.state())))  # as the database keeps it
+    assert after.step([ERRORS]) == [DRIFT, ERRORS]
+    older = Hysteresis.restored(cfg, {"recent": [True], "quiet": 0})  # stored before the evidence was
+    assert older.step([ERRORS]) == [ERRORS]
 
 
 def test_hysteresis_k_above_m_is_rejected() -> None:

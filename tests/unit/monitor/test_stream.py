@@ -106,7 +106,7 @@ async def test_redelivered_events_are_counted_once() -> None:
     m = monitor(published, store, journal)
     events = stream(WINDOW - 1, shift_at=None)
     await feed(m, events + events)
-    assert store.windows == []  # 24 distinct records: the window of 25 is still open
+    assert journal.windows == []  # 24 distinct records: the window of 25 is still open
     assert m.status()["open_windows"] == [{"route": "qa", "candidate_id": "cand-a", "records": WINDOW - 1}]
     assert len(journal.rows) == WINDOW - 1  # and journaled once
 
@@ -175,13 +175,13 @@ async def test_queued_analysis_detects_the_same_shift() -> None:
 
 
 async def test_a_quiet_route_closes_its_time_window_on_tick() -> None:
-    published, store = Published(), MemoryStore()
-    m = monitor(published, store, window_size=1000, window_seconds=30)
+    published, journal = Published(), MemoryJournal()
+    m = monitor(published, journal=journal, window_size=1000, window_seconds=30)
     events = stream(5, shift_at=None)
     await feed(m, events)
-    assert store.windows == []
+    assert journal.windows == []
     await m.tick(events[0].time.timestamp() + 31)
-    assert [len(w.records) for w in store.windows] == [5]
+    assert [len(w.records) for w in journal.windows] == [5]
 
 
 async def test_a_drift_backlog_never_blocks_ingest_and_rules_still_run() -> None:

@@ -95,7 +95,7 @@ class MonitorService(Service):
     async def start(self) -> None:
         """Import Evidently in the drift worker ahead of the first window. The open windows come
         back from the journal when the group assigns this instance its partitions
-        (`Monitor.assigned`), the alarm counters when a window stream is first judged."""
+        (`Monitor.assigned`); the alarm counters are read for every window judged."""
         self.drift_ready = asyncio.wrap_future(self.executor.submit(warm_drift))
 
     async def close(self) -> None:

@@ -42,8 +42,6 @@ class Publish(Protocol):
 
 JournalRow = tuple[int, str, dict[str, Any]]  # (partition of challenger.inference, route, entry)
 T = TypeVar("T")
-
-
 AlarmChange = Callable[[dict[str, Any] | None], tuple[dict[str, Any], T]]
 
 
@@ -181,8 +179,9 @@ class Monitor:
 
     async def revoked(self, partitions: set[Any]) -> None:
         """The group takes `partitions` (TopicPartitions) away: once the batch under way is
-        journaled, forget their open windows (the journal has them, for the instance that gets them
-        next; the alarm counters are only ever in the database). Windows that closed already are still analysed here."""
+        journaled, forget their open windows (the journal has them, for the instance that gets
+        them next; the alarm counters are only ever in the database). Windows that closed already
+        are still analysed here (their alarm steps land in the database too)."""
         async with self._lock:
             try:
                 self._journal([], [])  # a failed batch's rewrite, if one is pending

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,19 @@ from shared.bus.producer import EventProducer
 from shared.kit.service import running
 
 
+@dataclass(frozen=True)
+class Seen:
+    """When an event was read (perf_counter), and when its producer stamped it (the record's
+    CreateTime, wall-clock seconds): the second is the independent check of the first."""
+    read_at: float
+    created_at: float
+
+
 @contextlib.asynccontextmanager
 async def first_event(bootstrap: str, topic: str, event_type: str, route: str,
-                      timeout: float) -> AsyncIterator[asyncio.Task[float | None]]:
-    """A task resolving to the perf_counter time the first `event_type` for `route` is read from
-    `topic` (None after `timeout`); the reader is at the topic's end when the block is entered."""
+                      timeout: float) -> AsyncIterator[asyncio.Task[Seen | None]]:
+    """A task resolving to when the first `event_type` for `route` is read from `topic` (None
+    after `timeout`); the reader is at the topic's end when the block is entered."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="latest",
                                 enable_auto_commit=False)
     await consumer.start()
@@ -38,7 +47,7 @@ async def first_event(bootstrap: str, topic: str, event_type: str, route: str,
         await consumer.getmany(timeout_ms=100)
     await consumer.seek_to_end()
 
-    async def read() -> float | None:
+    async def read() -> Seen | None:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 while True:
@@ -46,7 +55,7 @@ async def first_event(bootstrap: str, topic: str, event_type: str, route: str,
                         for r in records:
                             envelope = decode(r.key, r.value, r.headers)
                             if envelope.type == event_type and getattr(envelope.data, "route", None) == route:
-                                return time.perf_counter()
+                                return Seen(time.perf_counter(), r.timestamp / 1000)
         return None
 
     task = asyncio.create_task(read())

@@ -8,7 +8,7 @@ export CHALLENGER_HOME ?= $(CURDIR)/.challenger
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .PHONY: help venv install run up down status test test-unit test-integration test-e2e test-faults docs-screenshots \
-        schemas schemas-check lint lock bench-backbone bench-eval bench-load bench-gateway bench-gateway-limits bench-fallback bench-outbox bench-monitor bench-canary garak redteam-garak clean
+        schemas schemas-check lint lock bench-backbone bench-eval bench-load bench-gateway bench-gateway-limits bench-fallback bench-outbox bench-monitor bench-deployer-fold bench-canary garak redteam-garak clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -82,6 +82,9 @@ bench-fallback: $(STAMP) ## 200 concurrent streams while the primary dies and th
 
 bench-outbox: $(STAMP) ## outbox log check: cost when nothing was lost, time to re-send after a broker restart
 	$(BIN)/python -m benchmarks.outbox_check 1000 20000
+
+bench-deployer-fold: $(STAMP) ## the deployer's durable canary/traffic fold, events/s per batch on SQLite and PostgreSQL
+	$(BIN)/python -m benchmarks.deployer_fold
 
 bench-monitor: $(STAMP) ## monitor ingest rate, time to fallback, drift overhead vs Evidently, vs a Faust table
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'

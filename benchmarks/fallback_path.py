@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
-from schemas import new_event
-from schemas.events import deployments
+from schemas import EventData, new_event
 from schemas.events.deployments import RouteTable, RouteTarget, RouteUpdated
 from services.deployer.adapters import store
 from services.deployer.bootstrap import bootstrap as deployer_bootstrap
@@ -36,11 +37,11 @@ class Seen:
 
 
 @contextlib.asynccontextmanager
-async def first_event(bootstrap: str, topic: str, event_type: str, route: str,
+async def first_event(bootstrap: str, event: type[EventData], route: str,
                       timeout: float) -> AsyncIterator[asyncio.Task[Seen | None]]:
-    """A task resolving to when the first `event_type` for `route` is read from `topic` (None
+    """A task resolving to when the first `event` for `route` is read from its topic (None
     after `timeout`); the reader is at the topic's end when the block is entered."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="latest",
+    consumer = AIOKafkaConsumer(event.topic, bootstrap_servers=bootstrap, auto_offset_reset="latest",
                                 enable_auto_commit=False)
     await consumer.start()
     while not consumer.assignment():
@@ -54,7 +55,7 @@ async def first_event(bootstrap: str, topic: str, event_type: str, route: str,
                     for records in (await consumer.getmany(timeout_ms=50)).values():
                         for r in records:
                             envelope = decode(r.key, r.value, r.headers)
-                            if envelope.type == event_type and getattr(envelope.data, "route", None) == route:
+                            if envelope.type == event.event_type and getattr(envelope.data, "route", None) == route:
                                 return Seen(time.perf_counter(), r.timestamp / 1000)
         return None
 
@@ -103,10 +104,7 @@ async def caught_up(consumers: list[Any], timeout: float = 120.0) -> None:
         await asyncio.sleep(0.2)
 
 
-def _knows(engine: object, route: str) -> bool:
-    from sqlmodel import Session
-    with Session(engine) as s:  # type: ignore[arg-type]
+def _knows(engine: Engine, route: str) -> bool:
+    with Session(engine) as s:
         return store.route_table(s, route) is not None
 
-
-FALLBACK_TOPIC = deployments.TOPIC

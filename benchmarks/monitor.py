@@ -29,9 +29,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import REGISTRY
 
-from benchmarks.fallback_path import FALLBACK_TOPIC, deployer_serving, first_event, route_table
+from benchmarks.fallback_path import deployer_serving, first_event, route_table
 from challenger.stack.broker import broker_proc
-from schemas.events import degradations, inference
+from schemas.events import inference
 from schemas.events.degradations import DegradationDetected
 from schemas.events.deployments import FallbackActivated
 from services.monitor.config import MonitorConfig
@@ -139,8 +139,8 @@ async def bench_detection(home: Path, bootstrap: str, window: int, rate: float) 
         await app.state.service.drift_ready  # the service's warm-up: Evidently imported in its worker
         normal, shifted = stream(2 * window, shift_at=None, route=route), stream(6 * window, shift_at=0, route=route,
                                                                                   prefix="x")
-        async with (first_event(bootstrap, degradations.TOPIC, DegradationDetected.event_type, route, 300) as detected,
-                    first_event(bootstrap, FALLBACK_TOPIC, FallbackActivated.event_type, route, 300) as fell_back):
+        async with (first_event(bootstrap, DegradationDetected, route, 300) as detected,
+                    first_event(bootstrap, FallbackActivated, route, 300) as fell_back):
             lags = asyncio.create_task(max_lag(app.state.service.consumers[0]))
             await paced(producer, normal, rate)
             shift_at, shift_wall = time.perf_counter(), time.time()
